@@ -20,6 +20,8 @@ pub struct CheckedObject {
     pub spec_version: Option<String>,
     pub created: Option<Timestamp>,
     pub modified: Option<Timestamp>,
+    /// `modified`, else `created`, exactly as written: the version TAXII reports.
+    pub version_text: Option<String>,
     pub canonical: String,
     pub hash: ContentHash,
     /// SHOULD-level findings; the object is accepted with them.
@@ -88,6 +90,7 @@ pub fn check_value(value: Value) -> Result<CheckedObject, Rejection> {
         spec_version: text("spec_version").map(str::to_owned),
         created: time("created"),
         modified: time("modified"),
+        version_text: text("modified").or_else(|| text("created")).map(str::to_owned),
         canonical,
         hash,
         warnings: report.findings,

@@ -1,1 +1,184 @@
-//! placeholder
+//! Storage of STIX object versions by collection: the [`Store`] trait every backend implements,
+//! the embedded SQLite backend, and the conformance suite every backend must pass.
+//!
+//! A version is keyed by (collection, object id, version), where the version is `modified`, else
+//! `created`, else the server's arrival time (for unversioned SCOs). Each version gets a
+//! `date_added` that is strictly increasing per collection, at microsecond precision, so that
+//! (collection, date_added) is a total order that paging cursors can rely on.
+
+pub mod conformance;
+mod sqlite;
+
+use accord_stix::{CheckedObject, ContentHash, Timestamp};
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+/// Errors from a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unknown collection {0:?}")]
+    UnknownCollection(String),
+    #[error("collection {0:?} already exists with a different alias {1:?}")]
+    CollectionConflict(String, String),
+    #[error("invalid collection id {0:?}: use 1-128 characters of a-z, A-Z, 0-9, '-', '_' or '.'")]
+    InvalidCollectionId(String),
+    #[error("database error during {context}: {source}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot open store at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("store schema version {found} is newer than this program supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What to create a collection with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectionSpec {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub alias: Option<String>,
+}
+
+/// A collection and its counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectionInfo {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub alias: Option<String>,
+    /// Number of stored object versions.
+    pub versions: u64,
+    /// `date_added` of the newest version, microseconds since the epoch (0 when empty).
+    pub last_added: i64,
+}
+
+/// What happened to one submitted object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum PutOutcome {
+    /// The first version of this object in the collection.
+    New { date_added: i64 },
+    /// A further version of an object already present.
+    NewVersion { date_added: i64 },
+    /// This exact content is already stored: nothing changed.
+    Unchanged { date_added: i64 },
+    /// Another content is stored under the same id and version: rejected.
+    Conflict { existing: ContentHash },
+}
+
+impl PutOutcome {
+    pub fn is_stored(&self) -> bool {
+        !matches!(self, PutOutcome::Conflict { .. })
+    }
+}
+
+/// Which versions of each object a query returns (TAXII `match[version]`; values are OR-ed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionFilter {
+    pub first: bool,
+    pub last: bool,
+    pub all: bool,
+    /// Exact versions, as instants.
+    pub at: Vec<Timestamp>,
+}
+
+impl VersionFilter {
+    /// TAXII's default: the latest version only.
+    pub fn last() -> Self {
+        VersionFilter { last: true, ..Default::default() }
+    }
+    pub fn all() -> Self {
+        VersionFilter { all: true, ..Default::default() }
+    }
+}
+
+/// A range query over one collection. Filters are AND-ed; values within one filter are OR-ed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub collection: String,
+    /// Exclusive lower bound on `date_added` (microseconds).
+    pub added_after: Option<i64>,
+    /// Exclusive upper bound on `date_added`, for callers that pin a snapshot.
+    pub added_before: Option<i64>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    pub versions: VersionFilter,
+    pub spec_versions: Vec<String>,
+    /// Maximum number of results (the store may cap it).
+    pub limit: usize,
+}
+
+impl Query {
+    pub fn new(collection: impl Into<String>) -> Self {
+        Query {
+            collection: collection.into(),
+            added_after: None,
+            added_before: None,
+            ids: Vec::new(),
+            types: Vec::new(),
+            versions: VersionFilter::last(),
+            spec_versions: Vec::new(),
+            limit: 1000,
+        }
+    }
+}
+
+/// One stored version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub id: String,
+    pub type_name: String,
+    /// The version as written in the object (`modified`/`created`), or the arrival time for unversioned objects.
+    pub version: String,
+    pub spec_version: Option<String>,
+    pub date_added: i64,
+    pub hash: ContentHash,
+    /// The object's RFC 8785 canonical JSON.
+    pub json: String,
+}
+
+/// A page of results in `date_added` order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub objects: Vec<StoredObject>,
+    /// Whether more results follow the last one on this page.
+    pub more: bool,
+}
+
+impl Page {
+    /// `date_added` of the last object: the cursor for the next page (use it as `added_after`).
+    pub fn last_added(&self) -> Option<i64> {
+        self.objects.last().map(|o| o.date_added)
+    }
+}
+
+/// A backend for object versions. Every implementation must pass [`conformance::run_all`].
+pub trait Store: Send + Sync {
+    /// Creates the collection if it does not exist; returns it either way.
+    fn ensure_collection(&self, spec: &CollectionSpec) -> Result<CollectionInfo>;
+    fn collection(&self, id: &str) -> Result<Option<CollectionInfo>>;
+    fn collections(&self) -> Result<Vec<CollectionInfo>>;
+    /// Stores a batch in one transaction. When this returns `Ok`, every stored version is durable.
+    /// Outcomes are in input order.
+    fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>>;
+    /// One indexed range scan in `date_added` order.
+    fn query(&self, query: &Query) -> Result<Page>;
+    /// Deletes the matching versions of one object; returns how many were removed.
+    fn delete(&self, collection: &str, object_id: &str, versions: &VersionFilter) -> Result<usize>;
+}
+
+/// Validates a collection id: it appears in URLs and file names.
+pub fn check_collection_id(id: &str) -> Result<()> {
+    let ok = (1..=128).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok { Ok(()) } else { Err(StoreError::InvalidCollectionId(id.to_owned())) }
+}

@@ -1,0 +1,405 @@
+//! The embedded SQLite backend: WAL journal, full fsync on commit, versioned migrations,
+//! one writer connection and a small pool of reader connections.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use accord_stix::{CheckedObject, ContentHash, Timestamp};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+
+use crate::{
+    CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, StoredObject, Store, StoreError, VersionFilter,
+    check_collection_id,
+};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE collections (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    title       TEXT NOT NULL,
+    description TEXT,
+    alias       TEXT UNIQUE,
+    created_at  INTEGER NOT NULL,
+    last_added  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE objects (
+    rowid        INTEGER PRIMARY KEY,
+    coll         INTEGER NOT NULL REFERENCES collections(seq),
+    object_id    TEXT NOT NULL,
+    type         TEXT NOT NULL,
+    version      TEXT NOT NULL,  -- sortable instant (9 fractional digits), the version key
+    version_raw  TEXT NOT NULL,  -- as written in the object, or the arrival time
+    spec_version TEXT NOT NULL,
+    date_added   INTEGER NOT NULL,
+    is_first     INTEGER NOT NULL,
+    is_last      INTEGER NOT NULL,
+    hash         BLOB NOT NULL,
+    json         TEXT NOT NULL
+);
+CREATE UNIQUE INDEX objects_by_version ON objects(coll, object_id, version);
+CREATE UNIQUE INDEX objects_by_added ON objects(coll, date_added);
+CREATE INDEX objects_by_type ON objects(coll, type, date_added);
+"];
+
+const READERS: usize = 8;
+
+/// SQLite-backed [`Store`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: String,
+}
+
+fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path_str = path.as_ref().display().to_string();
+        let open_err = |e: rusqlite::Error| StoreError::Open { path: path_str.clone(), reason: e.to_string() };
+        let mut writer = Connection::open(path.as_ref()).map_err(open_err)?;
+        configure(&writer).map_err(open_err)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), path: path_str })
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map_err(db("opening a reader"))?;
+                configure(&c).map_err(db("configuring a reader"))?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+}
+
+fn configure(c: &Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+fn migrate(c: &mut Connection) -> Result<()> {
+    let current: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db("reading schema version"))?;
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if current > supported {
+        return Err(StoreError::SchemaTooNew { found: current, supported });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let tx = c.transaction().map_err(db("starting a migration"))?;
+        tx.execute_batch(sql).map_err(db("migrating the schema"))?;
+        tx.pragma_update(None, "user_version", i + 1).map_err(db("recording the schema version"))?;
+        tx.commit().map_err(db("committing a migration"))?;
+    }
+    Ok(())
+}
+
+fn collection_seq(tx: &Connection, id: &str) -> Result<(i64, i64)> {
+    tx.query_row("SELECT seq, last_added FROM collections WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(db("looking up a collection"))?
+        .ok_or_else(|| StoreError::UnknownCollection(id.to_owned()))
+}
+
+fn read_collection(c: &Connection, id: &str) -> Result<Option<CollectionInfo>> {
+    c.query_row(
+        "SELECT c.id, c.title, c.description, c.alias, c.last_added,
+                (SELECT count(*) FROM objects o WHERE o.coll = c.seq)
+         FROM collections c WHERE c.id = ?1",
+        [id],
+        |r| {
+            Ok(CollectionInfo {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                description: r.get(2)?,
+                alias: r.get(3)?,
+                last_added: r.get(4)?,
+                versions: r.get::<_, i64>(5)?.unsigned_abs(),
+            })
+        },
+    )
+    .optional()
+    .map_err(db("reading a collection"))
+}
+
+/// An existing version of the object being stored.
+struct Existing {
+    rowid: i64,
+    version: String,
+    hash: Vec<u8>,
+    date_added: i64,
+    is_first: bool,
+    is_last: bool,
+}
+
+fn put_one(tx: &Transaction<'_>, coll: i64, obj: &CheckedObject, next_added: &mut i64) -> Result<PutOutcome> {
+    let existing: Vec<Existing> = {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT rowid, version, hash, date_added, is_first, is_last FROM objects
+                 WHERE coll = ?1 AND object_id = ?2",
+            )
+            .map_err(db("preparing the version lookup"))?;
+        let rows = stmt
+            .query_map(params![coll, obj.id], |r| {
+                Ok(Existing {
+                    rowid: r.get(0)?,
+                    version: r.get(1)?,
+                    hash: r.get(2)?,
+                    date_added: r.get(3)?,
+                    is_first: r.get(4)?,
+                    is_last: r.get(5)?,
+                })
+            })
+            .map_err(db("looking up versions"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db("reading versions"))?
+    };
+    if let Some(same) = existing.iter().find(|e| e.hash == obj.hash.0) {
+        return Ok(PutOutcome::Unchanged { date_added: same.date_added });
+    }
+    let date_added = *next_added;
+    let (version, version_raw) = match obj.version() {
+        Some(t) => (t.sortable(), obj.version_text.clone().unwrap_or_else(|| t.sortable())),
+        None => {
+            let t = Timestamp::format_micros(date_added);
+            let parsed = Timestamp::parse(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            (parsed.sortable(), t)
+        }
+    };
+    if let Some(clash) = existing.iter().find(|e| e.version == version) {
+        let mut h = [0u8; 32];
+        if clash.hash.len() == 32 {
+            h.copy_from_slice(&clash.hash);
+        }
+        return Ok(PutOutcome::Conflict { existing: ContentHash(h) });
+    }
+    *next_added += 1;
+    let is_first = existing.iter().all(|e| e.version > version);
+    let is_last = existing.iter().all(|e| e.version < version);
+    for e in &existing {
+        if (is_first && e.is_first) || (is_last && e.is_last) {
+            tx.prepare_cached(
+                "UPDATE objects SET is_first = is_first AND NOT ?2, is_last = is_last AND NOT ?3 WHERE rowid = ?1",
+            )
+            .and_then(|mut s| s.execute(params![e.rowid, is_first, is_last]))
+            .map_err(db("updating first/last flags"))?;
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO objects (coll, object_id, type, version, version_raw, spec_version, date_added,
+                              is_first, is_last, hash, json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            coll,
+            obj.id,
+            obj.type_name,
+            version,
+            version_raw,
+            obj.spec_version.as_deref().unwrap_or("2.1"),
+            date_added,
+            is_first,
+            is_last,
+            &obj.hash.0[..],
+            obj.canonical,
+        ])
+    })
+    .map_err(db("inserting a version"))?;
+    Ok(if existing.is_empty() { PutOutcome::New { date_added } } else { PutOutcome::NewVersion { date_added } })
+}
+
+/// Appends ` AND (...)` for the version filter; `None` means no condition (all versions).
+fn version_clause(f: &VersionFilter, args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
+    if f.all {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if f.first {
+        parts.push("is_first = 1".to_owned());
+    }
+    if f.last || (!f.first && f.at.is_empty()) {
+        parts.push("is_last = 1".to_owned());
+    }
+    if !f.at.is_empty() {
+        let list: Vec<String> = f.at.iter().map(Timestamp::sortable).collect();
+        args.push(serde_json::to_string(&list).unwrap_or_default().into());
+        parts.push(format!("version IN (SELECT value FROM json_each(?{}))", args.len()));
+    }
+    Some(format!("({})", parts.join(" OR ")))
+}
+
+fn list_clause(column: &str, values: &[String], args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
+    if values.is_empty() {
+        return None;
+    }
+    args.push(serde_json::to_string(values).unwrap_or_default().into());
+    Some(format!("{column} IN (SELECT value FROM json_each(?{}))", args.len()))
+}
+
+impl Store for SqliteStore {
+    fn ensure_collection(&self, spec: &CollectionSpec) -> Result<CollectionInfo> {
+        check_collection_id(&spec.id)?;
+        self.with_writer(|c| {
+            let tx = c.transaction().map_err(db("starting a transaction"))?;
+            if let Some(existing) = read_collection(&tx, &spec.id)? {
+                if spec.alias.is_some() && existing.alias != spec.alias {
+                    return Err(StoreError::CollectionConflict(spec.id.clone(), existing.alias.unwrap_or_default()));
+                }
+                return Ok(existing);
+            }
+            tx.execute(
+                "INSERT INTO collections (id, title, description, alias, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![spec.id, spec.title, spec.description, spec.alias, now_micros()],
+            )
+            .map_err(db("creating a collection"))?;
+            let info = read_collection(&tx, &spec.id)?.ok_or_else(|| StoreError::Corrupt("collection vanished".into()))?;
+            tx.commit().map_err(db("committing a collection"))?;
+            Ok(info)
+        })
+    }
+
+    fn collection(&self, id: &str) -> Result<Option<CollectionInfo>> {
+        self.with_reader(|c| read_collection(c, id))
+    }
+
+    fn collections(&self) -> Result<Vec<CollectionInfo>> {
+        self.with_reader(|c| {
+            let ids: Vec<String> = c
+                .prepare("SELECT id FROM collections ORDER BY seq")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(db("listing collections"))?;
+            ids.iter().filter_map(|id| read_collection(c, id).transpose()).collect()
+        })
+    }
+
+    fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>> {
+        self.with_writer(|c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db("starting a write transaction"))?;
+            let (coll, last_added) = collection_seq(&tx, collection)?;
+            // Strictly increasing per collection, even if the clock steps back or repeats.
+            let start = now_micros().max(last_added + 1);
+            let mut next = start;
+            let mut outcomes = Vec::with_capacity(objects.len());
+            for obj in objects {
+                outcomes.push(put_one(&tx, coll, obj, &mut next)?);
+            }
+            if next > start {
+                tx.execute("UPDATE collections SET last_added = ?2 WHERE seq = ?1", params![coll, next - 1])
+                    .map_err(db("advancing date_added"))?;
+            }
+            tx.commit().map_err(db("committing a batch"))?;
+            Ok(outcomes)
+        })
+    }
+
+    fn query(&self, q: &Query) -> Result<Page> {
+        self.with_reader(|c| {
+            let (coll, _) = collection_seq(c, &q.collection)?;
+            let limit = q.limit.clamp(1, 100_000);
+            let mut args: Vec<rusqlite::types::Value> = vec![
+                coll.into(),
+                q.added_after.unwrap_or(i64::MIN).into(),
+                q.added_before.unwrap_or(i64::MAX).into(),
+            ];
+            let mut sql = String::from(
+                "SELECT object_id, type, version_raw, spec_version, date_added, hash, json FROM objects
+                 WHERE coll = ?1 AND date_added > ?2 AND date_added < ?3",
+            );
+            let clauses = [
+                list_clause("object_id", &q.ids, &mut args),
+                list_clause("type", &q.types, &mut args),
+                list_clause("spec_version", &q.spec_versions, &mut args),
+                version_clause(&q.versions, &mut args),
+            ];
+            for clause in clauses.into_iter().flatten() {
+                sql.push_str(" AND ");
+                sql.push_str(&clause);
+            }
+            args.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
+            sql.push_str(&format!(" ORDER BY date_added LIMIT ?{}", args.len()));
+            let mut stmt = c.prepare_cached(&sql).map_err(db("preparing a query"))?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| {
+                    let hash: Vec<u8> = r.get(5)?;
+                    let spec_version: String = r.get(3)?;
+                    Ok(StoredObject {
+                        id: r.get(0)?,
+                        type_name: r.get(1)?,
+                        version: r.get(2)?,
+                        spec_version: Some(spec_version),
+                        date_added: r.get(4)?,
+                        hash: ContentHash(hash.try_into().unwrap_or([0; 32])),
+                        json: r.get(6)?,
+                    })
+                })
+                .map_err(db("running a query"))?;
+            let mut objects: Vec<StoredObject> = rows.collect::<rusqlite::Result<_>>().map_err(db("reading results"))?;
+            let more = objects.len() > limit;
+            objects.truncate(limit);
+            Ok(Page { objects, more })
+        })
+    }
+
+    fn delete(&self, collection: &str, object_id: &str, versions: &VersionFilter) -> Result<usize> {
+        self.with_writer(|c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db("starting a delete"))?;
+            let (coll, _) = collection_seq(&tx, collection)?;
+            let mut args: Vec<rusqlite::types::Value> = vec![coll.into(), object_id.to_owned().into()];
+            let mut sql = String::from("DELETE FROM objects WHERE coll = ?1 AND object_id = ?2");
+            if let Some(clause) = version_clause(versions, &mut args) {
+                sql.push_str(" AND ");
+                sql.push_str(&clause);
+            }
+            let n = tx.execute(&sql, rusqlite::params_from_iter(args)).map_err(db("deleting versions"))?;
+            // Whatever remains gets its first/last flags back.
+            tx.execute(
+                "UPDATE objects SET
+                    is_first = version = (SELECT min(version) FROM objects o WHERE o.coll = ?1 AND o.object_id = ?2),
+                    is_last  = version = (SELECT max(version) FROM objects o WHERE o.coll = ?1 AND o.object_id = ?2)
+                 WHERE coll = ?1 AND object_id = ?2",
+                params![coll, object_id],
+            )
+            .map_err(db("restoring first/last flags"))?;
+            tx.commit().map_err(db("committing a delete"))?;
+            Ok(n)
+        })
+    }
+}

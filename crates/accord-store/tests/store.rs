@@ -1,0 +1,45 @@
+//! Integration tests for accord-store: the conformance suite against SQLite, plus persistence.
+
+use accord_store::{CollectionSpec, Query, SqliteStore, Store, conformance};
+
+#[test]
+fn sqlite_passes_conformance() {
+    let dirs = std::sync::Mutex::new(Vec::new());
+    conformance::run_all(&|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("accord.db")).unwrap();
+        dirs.lock().unwrap().push(dir);
+        Box::new(store)
+    });
+}
+
+#[test]
+fn data_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accord.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.ensure_collection(&CollectionSpec { id: "c".into(), title: "C".into(), description: None, alias: None }).unwrap();
+        s.put_batch("c", &[conformance::indicator(1, "2020-01-01T00:00:00.000Z", "a")]).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let page = s.query(&Query::new("c")).unwrap();
+    assert_eq!(page.objects.len(), 1);
+    // date_added keeps increasing after a reopen.
+    let before = page.objects[0].date_added;
+    let out = s.put_batch("c", &[conformance::indicator(2, "2020-01-01T00:00:00.000Z", "b")]).unwrap();
+    let accord_store::PutOutcome::New { date_added } = out[0] else { panic!("{out:?}") };
+    assert!(date_added > before);
+}
+
+#[test]
+fn rejects_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accord.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.pragma_update(None, "user_version", 99).unwrap();
+    drop(c);
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+}
