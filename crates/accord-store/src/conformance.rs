@@ -25,6 +25,7 @@ pub fn run_all(make: Factory<'_>) {
         ("delete", delete),
         ("unknown_collection", unknown_collection),
         ("collections_are_separate", collections_are_separate),
+        ("all_or_nothing", all_or_nothing),
     ];
     for (name, check) in checks {
         let store = make();
@@ -275,4 +276,16 @@ fn collections_are_separate(store: &dyn Store) {
     assert!(matches!(store.put_batch("c2", &[o]).unwrap()[0], PutOutcome::New { .. }));
     assert_eq!(store.query(&Query::new("c2")).unwrap().objects.len(), 1);
     assert_eq!(store.collection("c2").unwrap().unwrap().versions, 1);
+}
+
+fn all_or_nothing(store: &dyn Store) {
+    setup(store);
+    store.put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")]).unwrap();
+    let batch = [indicator(2, "2020-01-01T00:00:00.000Z", "b"), indicator(1, "2020-01-01T00:00:00.000Z", "changed")];
+    let outcomes = store.put_all_or_nothing(COLL, &batch).unwrap().unwrap_err();
+    assert!(matches!(outcomes[1], PutOutcome::Conflict { .. }));
+    assert_eq!(all(store, VersionFilter::all()).len(), 1, "nothing of a failed batch is stored");
+    let ok = store.put_all_or_nothing(COLL, &batch[..1]).unwrap().unwrap();
+    assert!(matches!(ok[0], PutOutcome::New { .. }));
+    assert_eq!(all(store, VersionFilter::all()).len(), 2);
 }

@@ -170,6 +170,13 @@ pub trait Store: Send + Sync {
     /// Stores a batch in one transaction. When this returns `Ok`, every stored version is durable.
     /// Outcomes are in input order.
     fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>>;
+    /// Stores the whole batch in one transaction only if no object conflicts; otherwise stores
+    /// nothing and returns the outcomes (with the conflicts) as `Err`.
+    fn put_all_or_nothing(
+        &self,
+        collection: &str,
+        objects: &[CheckedObject],
+    ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>>;
     /// One indexed range scan in `date_added` order.
     fn query(&self, query: &Query) -> Result<Page>;
     /// Deletes the matching versions of one object; returns how many were removed.

@@ -96,6 +96,38 @@ impl SqliteStore {
         out
     }
 
+    /// Stores a batch in one transaction; with `all_or_nothing`, rolls back on any conflict.
+    fn put(
+        &self,
+        collection: &str,
+        objects: &[CheckedObject],
+        all_or_nothing: bool,
+    ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>> {
+        self.with_writer(|c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db("starting a write transaction"))?;
+            let (coll, last_added) = collection_seq(&tx, collection)?;
+            // Strictly increasing per collection, even if the clock steps back or repeats.
+            let start = now_micros().max(last_added + 1);
+            let mut next = start;
+            let mut outcomes = Vec::with_capacity(objects.len());
+            for obj in objects {
+                outcomes.push(put_one(&tx, coll, obj, &mut next)?);
+            }
+            if all_or_nothing && outcomes.iter().any(|o| !o.is_stored()) {
+                tx.rollback().map_err(db("rolling back a batch"))?;
+                return Ok(Err(outcomes));
+            }
+            if next > start {
+                tx.execute("UPDATE collections SET last_added = ?2 WHERE seq = ?1", params![coll, next - 1])
+                    .map_err(db("advancing date_added"))?;
+            }
+            tx.commit().map_err(db("committing a batch"))?;
+            Ok(Ok(outcomes))
+        })
+    }
+
     fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
@@ -307,25 +339,15 @@ impl Store for SqliteStore {
     }
 
     fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>> {
-        self.with_writer(|c| {
-            let tx = c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(db("starting a write transaction"))?;
-            let (coll, last_added) = collection_seq(&tx, collection)?;
-            // Strictly increasing per collection, even if the clock steps back or repeats.
-            let start = now_micros().max(last_added + 1);
-            let mut next = start;
-            let mut outcomes = Vec::with_capacity(objects.len());
-            for obj in objects {
-                outcomes.push(put_one(&tx, coll, obj, &mut next)?);
-            }
-            if next > start {
-                tx.execute("UPDATE collections SET last_added = ?2 WHERE seq = ?1", params![coll, next - 1])
-                    .map_err(db("advancing date_added"))?;
-            }
-            tx.commit().map_err(db("committing a batch"))?;
-            Ok(outcomes)
-        })
+        self.put(collection, objects, false).map(|r| r.unwrap_or_else(|outcomes| outcomes))
+    }
+
+    fn put_all_or_nothing(
+        &self,
+        collection: &str,
+        objects: &[CheckedObject],
+    ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>> {
+        self.put(collection, objects, true)
     }
 
     fn query(&self, q: &Query) -> Result<Page> {

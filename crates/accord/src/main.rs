@@ -1,1 +1,330 @@
-fn main() {}
+//! The `accord` command line: parses arguments, calls the library, and maps results to output
+//! and exit codes (0 success, 1 rejected or invalid objects, 2 unreadable input or other errors).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use accord::check;
+use accord::export::{self, ExportFilter, Format};
+use accord::ingest::{self, ImportOptions, ImportSummary};
+use accord::node::Node;
+use accord::reader;
+use accord_store::Store;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser, Debug)]
+#[command(name = "accord", version, about = "Accord: a cyber threat-intelligence exchange with the law built in")]
+struct Cli {
+    /// The node's data directory.
+    #[arg(long, global = true, env = "ACCORD_DATA_DIR", default_value = "accord-data")]
+    data_dir: PathBuf,
+    /// Machine-readable JSON output on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a data directory with a commented default configuration and an empty store.
+    Init {
+        /// Directory to create (default: --data-dir).
+        dir: Option<PathBuf>,
+    },
+    /// Bring up a node: initialise the data directory if needed and import the demo data.
+    Up,
+    /// Import STIX objects: bundles, single objects, JSON arrays, JSON lines, directories, or - for stdin.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Collection id or alias (default: the first configured collection).
+        #[arg(long, short)]
+        collection: Option<String>,
+        /// All or nothing: import nothing if any object is rejected.
+        #[arg(long)]
+        strict: bool,
+        /// Print `committed N` on stdout after each durable batch (for tests and supervisors).
+        #[arg(long, hide = true)]
+        progress_lines: bool,
+    },
+    /// Export stored objects as a bundle or JSON lines.
+    Export {
+        #[arg(long, short)]
+        collection: Option<String>,
+        /// Only these types (repeatable).
+        #[arg(long = "type", short = 't')]
+        types: Vec<String>,
+        /// Only objects added after this RFC 3339 timestamp (exclusive).
+        #[arg(long)]
+        added_after: Option<String>,
+        /// Every version, not just the latest.
+        #[arg(long)]
+        all_versions: bool,
+        #[arg(long, value_enum, default_value = "bundle")]
+        format: Format,
+        /// Output file (default: stdout). Written to a temporary file and renamed when complete.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Validate STIX documents without storing them. Exit 0: valid, 1: errors found, 2: unreadable.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// List warnings (SHOULD rules, open vocabularies) as well as errors.
+        #[arg(long)]
+        warnings: bool,
+        /// Largest single object accepted, in bytes.
+        #[arg(long, default_value_t = accord_stix::DEFAULT_MAX_OBJECT_BYTES)]
+        max_object_bytes: usize,
+    },
+    /// List collections and their sizes.
+    Collections,
+    /// List the validation rules.
+    Rules,
+    /// Generate a reproducible JSON-lines corpus (for benchmarks and tests).
+    #[command(hide = true)]
+    GenCorpus {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Make every Nth object invalid (0: none).
+        #[arg(long, default_value_t = 0)]
+        invalid_every: u64,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        // A closed pipe (`accord export | head`) is the reader's choice, not an error.
+        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init { dir } => {
+            let dir = dir.unwrap_or(cli.data_dir);
+            let done = Node::init(&dir)?;
+            if json {
+                print_json(&done)?;
+            } else {
+                println!("initialised {}", done.dir.display());
+                println!("  config: {}", done.config.display());
+                println!("  store:  {}", done.store.display());
+                println!("next: accord --data-dir {} import FILE…", done.dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Up => up(&cli.data_dir, json),
+        Command::Import { paths, collection, strict, progress_lines } => {
+            let node = Node::open(&cli.data_dir)?;
+            let sources = reader::expand(&paths)?;
+            let opts = ImportOptions {
+                collection: node.collection_id(collection.as_deref())?,
+                strict,
+                max_object_bytes: node.config.limits.max_object_bytes,
+            };
+            let summary = run_import(&node, &sources, &opts, json, progress_lines)?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                print_import_summary(&summary);
+            }
+            Ok(if summary.has_rejections() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Export { collection, types, added_after, all_versions, format, output } => {
+            let node = Node::open(&cli.data_dir)?;
+            let added_after = added_after
+                .map(|s| accord_stix::Timestamp::parse(&s).map(|t| t.as_micros()))
+                .transpose()
+                .context("--added-after")?;
+            let filter = ExportFilter { collection: node.collection_id(collection.as_deref())?, types, added_after, all_versions };
+            let n = match output {
+                Some(path) => {
+                    let tmp = path.with_extension("partial");
+                    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+                    let mut w = std::io::BufWriter::new(file);
+                    let n = export::export(&node.store, &filter, format, &mut w)?;
+                    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                    n
+                }
+                None => export::export(&node.store, &filter, format, &mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+            };
+            eprintln!("exported {n} objects from {}", filter.collection);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { paths, warnings, max_object_bytes } => {
+            let sources = reader::expand(&paths)?;
+            let summary = check::validate(&sources, max_object_bytes, warnings || json)?;
+            if json {
+                print_json(&summary)?;
+            } else {
+                for p in &summary.document_problems {
+                    println!("{}: {}{}", p.source, if p.fatal { "" } else { "warning: " }, p.message);
+                }
+                for r in &summary.results {
+                    for line in r.human() {
+                        println!("{line}");
+                    }
+                }
+                println!(
+                    "{} objects in {} files: {} valid, {} invalid, {} warnings",
+                    summary.objects, summary.files, summary.valid, summary.invalid, summary.warnings
+                );
+            }
+            Ok(if summary.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Collections => {
+            let node = Node::open(&cli.data_dir)?;
+            let list = node.store.collections()?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for c in list {
+                    let last = if c.last_added > 0 { accord_stix::Timestamp::format_micros(c.last_added) } else { "-".into() };
+                    println!("{}  {:<10} {:>9} versions  last added {last}  {}", c.id, c.alias.unwrap_or_default(), c.versions, c.title);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rules => {
+            let rules: Vec<_> = accord_stix::Rule::ALL
+                .iter()
+                .map(|r| serde_json::json!({"rule": r.name(), "description": r.description()}))
+                .collect();
+            if json {
+                print_json(&rules)?;
+            } else {
+                for r in accord_stix::Rule::ALL {
+                    println!("{:<22} {}", r.name(), r.description());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::GenCorpus { count, seed, invalid_every, output } => {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&output)?);
+            accord::corpus::write_jsonl(&mut w, count, seed, invalid_every)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+struct Bar {
+    bar: ProgressBar,
+    lines: bool,
+}
+
+impl ingest::Progress for Bar {
+    fn read(&self, bytes: u64) {
+        self.bar.set_position(bytes);
+    }
+    fn committed(&self, objects: u64) {
+        self.bar.set_message(format!("{objects} objects committed"));
+        if self.lines {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "committed {objects}");
+            let _ = out.flush();
+        }
+    }
+}
+
+fn run_import(node: &Node, sources: &[reader::Source], opts: &ImportOptions, json: bool, lines: bool) -> Result<ImportSummary> {
+    let bar = if json || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(reader::total_bytes(sources))
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = Bar { bar, lines };
+    let summary = ingest::import(&node.store, sources, opts, &progress)?;
+    progress.bar.finish_and_clear();
+    Ok(summary)
+}
+
+fn print_import_summary(s: &ImportSummary) {
+    for p in &s.document_problems {
+        println!("{}: {}{}", p.source, if p.fatal { "" } else { "warning: " }, p.message);
+    }
+    const SHOWN: usize = 50;
+    for r in s.rejections.iter().take(SHOWN) {
+        for line in r.human() {
+            println!("{line}");
+        }
+    }
+    if s.rejections.len() > SHOWN {
+        println!("… and {} more rejected objects (use --json for all)", s.rejections.len() - SHOWN);
+    }
+    println!(
+        "{} objects from {} files into {}: {} new, {} new versions, {} unchanged, {} rejected ({} accepted with warnings)",
+        s.objects, s.files, s.collection, s.new, s.new_version, s.unchanged, s.rejected, s.with_warnings
+    );
+    if !s.committed {
+        println!("--strict: nothing was imported because objects were rejected");
+    }
+}
+
+fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
+    if !dir.join(accord::config::CONFIG_FILE).exists() {
+        Node::init(dir)?;
+    }
+    let node = Node::open(dir)?;
+    let demo_dir = dir.join("demo");
+    let paths = accord::demo::write_to(&demo_dir).context("cannot write the demo data")?;
+    let sources: Vec<reader::Source> = paths.into_iter().map(reader::Source::File).collect();
+    let opts = ImportOptions {
+        collection: node.collection_id(Some("demo"))?,
+        strict: false,
+        max_object_bytes: node.config.limits.max_object_bytes,
+    };
+    let summary = run_import(&node, &sources, &opts, json, false)?;
+    let collections = node.store.collections()?;
+    if json {
+        print_json(&serde_json::json!({"data_dir": dir, "demo_import": summary, "collections": collections}))?;
+    } else {
+        println!("Accord node ready in {}", dir.display());
+        println!(
+            "demo data: {} objects ({} new, {} unchanged, {} rejected)",
+            summary.objects, summary.new + summary.new_version, summary.unchanged, summary.rejected
+        );
+        for c in &collections {
+            println!("  collection {:<8} {}  {} versions", c.alias.as_deref().unwrap_or("-"), c.id, c.versions);
+        }
+        let d = dir.display();
+        println!("try:");
+        println!("  accord --data-dir {d} export --collection demo --type attack-pattern --format jsonl | head -1");
+        println!("  accord --data-dir {d} import my-bundle.json");
+        println!("  accord validate my-bundle.json");
+    }
+    Ok(if summary.has_rejections() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,176 @@
+//! `accord import`: checks objects in parallel and stores them in ordered, durable batches.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use accord_stix::CheckedObject;
+use accord_store::{PutOutcome, Store};
+use anyhow::{Result, anyhow};
+use serde::Serialize;
+
+use crate::reader::{self, DocumentProblem, Item, Position, Sink, Source};
+use crate::report::ObjectRecord;
+
+/// Counts and rejections of one import.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ImportSummary {
+    pub collection: String,
+    pub files: usize,
+    pub objects: u64,
+    pub new: u64,
+    pub new_version: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    /// Objects accepted with SHOULD-level findings.
+    pub with_warnings: u64,
+    /// Whether anything was written (false in --strict mode when something was rejected).
+    pub committed: bool,
+    pub document_problems: Vec<DocumentProblem>,
+    pub rejections: Vec<ObjectRecord>,
+}
+
+impl ImportSummary {
+    pub fn has_rejections(&self) -> bool {
+        self.rejected > 0 || self.document_problems.iter().any(|p| p.fatal)
+    }
+}
+
+/// Import settings.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub collection: String,
+    pub strict: bool,
+    pub max_object_bytes: usize,
+}
+
+/// Progress callbacks, called from the import threads.
+pub trait Progress: Sync {
+    /// Bytes of input read so far.
+    fn read(&self, bytes: u64);
+    /// Objects durably committed so far (in input order).
+    fn committed(&self, objects: u64);
+}
+
+/// A batch of checked objects on its way to the writer.
+struct Pending {
+    items: Vec<Item>,
+}
+
+struct Collector<'a> {
+    summary: &'a mut ImportSummary,
+    strict: bool,
+    held: Vec<Item>,
+    to_writer: Option<crossbeam_channel::Sender<Pending>>,
+    progress: &'a dyn Progress,
+}
+
+impl Sink for Collector<'_> {
+    fn batch(&mut self, items: Vec<Item>, bytes_done: u64) -> Result<()> {
+        self.progress.read(bytes_done);
+        self.summary.objects += items.len() as u64;
+        for item in &items {
+            match &item.result {
+                Err(r) => {
+                    self.summary.rejected += 1;
+                    self.summary.rejections.push(ObjectRecord::rejected(&item.pos, r));
+                }
+                Ok(o) if !o.warnings.is_empty() => self.summary.with_warnings += 1,
+                Ok(_) => {}
+            }
+        }
+        if self.strict {
+            self.held.extend(items);
+            return Ok(());
+        }
+        let sender = self.to_writer.as_ref().ok_or_else(|| anyhow!("writer stopped"))?;
+        sender.send(Pending { items }).map_err(|_| anyhow!("the store writer stopped"))
+    }
+
+    fn document_problem(&mut self, problem: DocumentProblem) -> Result<()> {
+        self.summary.document_problems.push(problem);
+        Ok(())
+    }
+}
+
+/// Moves the valid objects out of a batch, keeping where each came from.
+fn valid_objects(items: Vec<Item>) -> (Vec<Position>, Vec<CheckedObject>) {
+    items.into_iter().filter_map(|i| i.result.ok().map(|o| (i.pos, o))).unzip()
+}
+
+fn tally(summary: &mut ImportSummary, positions: &[Position], objects: &[CheckedObject], outcomes: &[PutOutcome]) {
+    for ((pos, obj), outcome) in positions.iter().zip(objects).zip(outcomes) {
+        match outcome {
+            PutOutcome::New { .. } => summary.new += 1,
+            PutOutcome::NewVersion { .. } => summary.new_version += 1,
+            PutOutcome::Unchanged { .. } => summary.unchanged += 1,
+            PutOutcome::Conflict { existing } => {
+                summary.rejected += 1;
+                let msg = format!(
+                    "version conflict: {} version {} is already stored with different content ({existing})",
+                    obj.id,
+                    obj.version_text.as_deref().unwrap_or("(unversioned)")
+                );
+                summary.rejections.push(ObjectRecord::conflict(pos, &obj.id, msg));
+            }
+        }
+    }
+}
+
+/// Imports `sources` into one collection. Each batch is one transaction, committed in input order,
+/// so an interrupted import leaves a durable prefix of the input and nothing half-written.
+pub fn import(store: &dyn Store, sources: &[Source], opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
+    let mut summary = ImportSummary { collection: opts.collection.clone(), files: sources.len(), ..Default::default() };
+    if store.collection(&opts.collection)?.is_none() {
+        return Err(anyhow!("unknown collection {:?}", opts.collection));
+    }
+    if opts.strict {
+        let mut collector = Collector { summary: &mut summary, strict: true, held: Vec::new(), to_writer: None, progress };
+        reader::check_sources(sources, opts.max_object_bytes, &mut collector)?;
+        let held = std::mem::take(&mut collector.held);
+        if summary.has_rejections() {
+            return Ok(summary);
+        }
+        let (positions, objects) = valid_objects(held);
+        match store.put_all_or_nothing(&opts.collection, &objects)? {
+            Ok(outcomes) => {
+                tally(&mut summary, &positions, &objects, &outcomes);
+                summary.committed = true;
+                progress.committed(outcomes.len() as u64);
+            }
+            Err(outcomes) => tally(&mut summary, &positions, &objects, &outcomes),
+        }
+        return Ok(summary);
+    }
+
+    let (tx, rx) = crossbeam_channel::bounded::<Pending>(4);
+    let committed = AtomicU64::new(0);
+    let written = thread::scope(|scope| {
+        let writer = scope.spawn(|| -> Result<ImportSummary> {
+            let mut partial = ImportSummary::default();
+            for Pending { items } in rx {
+                let count = items.len() as u64;
+                let (positions, objects) = valid_objects(items);
+                if !objects.is_empty() {
+                    let outcomes = store.put_batch(&opts.collection, &objects)?;
+                    tally(&mut partial, &positions, &objects, &outcomes);
+                }
+                let n = committed.fetch_add(count, Ordering::SeqCst) + count;
+                progress.committed(n);
+            }
+            Ok(partial)
+        });
+        let mut collector = Collector { summary: &mut summary, strict: false, held: Vec::new(), to_writer: Some(tx), progress };
+        let read = reader::check_sources(sources, opts.max_object_bytes, &mut collector);
+        collector.to_writer = None; // closes the channel so the writer finishes
+        let written = writer.join().map_err(|_| anyhow!("the store writer panicked"))?;
+        read.and(written)
+    })?;
+    summary.new += written.new;
+    summary.new_version += written.new_version;
+    summary.unchanged += written.unchanged;
+    summary.rejected += written.rejected;
+    summary.rejections.extend(written.rejections);
+    summary.rejections.sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
+    summary.committed = true;
+    Ok(summary)
+}

@@ -1,0 +1,12 @@
+//! The `accord` command's library: configuration, data directories, and the import, export and
+//! validation pipelines that `main.rs` wires to the command line.
+
+pub mod check;
+pub mod config;
+pub mod corpus;
+pub mod demo;
+pub mod export;
+pub mod ingest;
+pub mod node;
+pub mod reader;
+pub mod report;

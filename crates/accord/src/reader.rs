@@ -1,0 +1,233 @@
+//! Reads input files (bundles, single objects, arrays, JSON lines, directories, stdin) and checks
+//! their objects in parallel, handing ordered batches of results to a sink.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use accord_stix::input::{self, Hint};
+use accord_stix::{CheckedObject, Rejection};
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+
+/// One input named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "-".into(),
+        }
+    }
+
+    fn is_json_lines(&self) -> bool {
+        matches!(self, Source::File(p) if p.extension().is_some_and(|e| e == "jsonl" || e == "ndjson"))
+    }
+}
+
+/// Expands paths: `-` is standard input, directories are searched recursively for
+/// `.json`, `.jsonl` and `.ndjson` files (in name order). A path that does not exist is an error.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Source::Stdin);
+        } else if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).with_context(|| format!("cannot read directory {}", p.display()))?;
+            found.sort();
+            out.extend(found.into_iter().map(Source::File));
+        } else if p.is_file() {
+            out.push(Source::File(p.clone()));
+        } else {
+            bail!("cannot read {}: no such file or directory", p.display());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json" || e == "jsonl" || e == "ndjson") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The total size of file inputs, for progress reporting (stdin counts as 0).
+pub fn total_bytes(sources: &[Source]) -> u64 {
+    sources
+        .iter()
+        .map(|s| match s {
+            Source::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Source::Stdin => 0,
+        })
+        .sum()
+}
+
+/// Where an object came from.
+#[derive(Debug, Clone)]
+pub struct Position {
+    pub source: Arc<str>,
+    /// Position of the object in its source (0-based).
+    pub index: usize,
+    pub offset: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The result of checking one object, with its position in its source.
+#[derive(Debug)]
+pub struct Item {
+    pub pos: Position,
+    pub result: Result<CheckedObject, Rejection>,
+}
+
+/// A problem with a whole document (unparseable, or a malformed bundle envelope).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocumentProblem {
+    pub source: String,
+    pub message: String,
+    /// Whether the document could not be read at all (as opposed to a warning about its envelope).
+    pub fatal: bool,
+}
+
+/// Where batches go. Called in input order, from the calling thread.
+pub trait Sink {
+    fn batch(&mut self, items: Vec<Item>, bytes_done: u64) -> Result<()>;
+    fn document_problem(&mut self, problem: DocumentProblem) -> Result<()>;
+}
+
+/// Objects per batch (and per store transaction).
+pub const BATCH: usize = 8192;
+/// JSON-lines files are read in blocks of about this size, so memory stays flat.
+const BLOCK: usize = 8 << 20;
+
+/// Reads and checks every source, in order.
+pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn Sink) -> Result<()> {
+    let mut bytes_done = 0u64;
+    for source in sources {
+        let name: Arc<str> = source.name().into();
+        if source.is_json_lines() {
+            let Source::File(path) = source else { continue };
+            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let mut reader = BufReader::with_capacity(1 << 20, file);
+            let (mut base_offset, mut base_line, mut index) = (0usize, 1usize, 0usize);
+            loop {
+                let mut block = Vec::with_capacity(BLOCK + 4096);
+                while block.len() < BLOCK {
+                    let n = reader.read_until(b'\n', &mut block).with_context(|| format!("cannot read {name}"))?;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                if block.is_empty() {
+                    break;
+                }
+                let doc = input::split(&block, Hint::JsonLines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                let lines = block.iter().filter(|b| **b == b'\n').count();
+                bytes_done += block.len() as u64;
+                index = check_document(&doc, &name, base_offset, base_line, index, max_object_bytes, bytes_done, sink)?;
+                base_offset += block.len();
+                base_line += lines;
+            }
+        } else {
+            let bytes = match source {
+                Source::File(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+                Source::Stdin => {
+                    let mut buf = Vec::new();
+                    std::io::stdin().lock().read_to_end(&mut buf).context("cannot read standard input")?;
+                    buf
+                }
+            };
+            bytes_done += bytes.len() as u64;
+            match input::split(&bytes, Hint::Auto) {
+                Ok(doc) => {
+                    for message in &doc.envelope_problems {
+                        sink.document_problem(DocumentProblem { source: name.to_string(), message: message.clone(), fatal: false })?;
+                    }
+                    check_document(&doc, &name, 0, 1, 0, max_object_bytes, bytes_done, sink)?;
+                }
+                Err(e) => sink.document_problem(DocumentProblem {
+                    source: name.to_string(),
+                    message: format!("malformed JSON: {e}"),
+                    fatal: true,
+                })?,
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_document(
+    doc: &input::Document<'_>,
+    name: &Arc<str>,
+    base_offset: usize,
+    base_line: usize,
+    first_index: usize,
+    max_object_bytes: usize,
+    bytes_done: u64,
+    sink: &mut dyn Sink,
+) -> Result<usize> {
+    let positions = positions(doc);
+    let mut index = first_index;
+    for (chunk, pos) in doc.items.chunks(BATCH).zip(positions.chunks(BATCH)) {
+        let results: Vec<_> = chunk.par_iter().map(|item| doc.check(item, max_object_bytes)).collect();
+        let items = results
+            .into_iter()
+            .zip(chunk.iter().zip(pos))
+            .map(|(result, (raw, &(line, column)))| {
+                let result = result.map_err(|r| match r {
+                    Rejection::Json(mut e) => {
+                        e.offset += base_offset;
+                        e.line += base_line - 1;
+                        Rejection::Json(e)
+                    }
+                    other => other,
+                });
+                let pos = Position {
+                    source: name.clone(),
+                    index,
+                    offset: base_offset + raw.offset,
+                    line: base_line + line - 1,
+                    column,
+                };
+                let item = Item { pos, result };
+                index += 1;
+                item
+            })
+            .collect();
+        sink.batch(items, bytes_done)?;
+    }
+    Ok(index)
+}
+
+/// Line and column of every item, in one pass over the document.
+fn positions(doc: &input::Document<'_>) -> Vec<(usize, usize)> {
+    let (mut at, mut line, mut line_start) = (0usize, 1usize, 0usize);
+    doc.items
+        .iter()
+        .map(|item| {
+            let target = item.offset.max(at);
+            for (i, b) in doc.input[at..target].iter().enumerate() {
+                if *b == b'\n' {
+                    line += 1;
+                    line_start = at + i + 1;
+                }
+            }
+            at = target;
+            (line, item.offset - line_start + 1)
+        })
+        .collect()
+}
