@@ -95,7 +95,8 @@ pub fn deterministic_sco_id(type_name: &str, object: &Map<String, Value>, contri
 }
 
 /// Only one hash contributes, chosen in the order MD5, SHA-1, SHA-256, SHA-512; failing those,
-/// the first one written (as the OASIS Python library does).
+/// the first by name. (The OASIS Python library takes the first one written; objects with only
+/// non-standard hash algorithms are rare, and the mismatch is at most a warning.)
 fn choose_one_hash(hashes: &Value) -> Option<Value> {
     let map = hashes.as_object()?;
     let key = ["MD5", "SHA-1", "SHA-256", "SHA-512"]

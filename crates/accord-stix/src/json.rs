@@ -80,8 +80,9 @@ pub(crate) fn check_utf8(input: &[u8]) -> Result<&str, JsonError> {
 /// Parses one JSON value, rejecting duplicate object keys, invalid UTF-8 and trailing data.
 /// Nesting deeper than serde_json's recursion limit (128) is an error, never a stack overflow.
 pub fn parse_value(input: &[u8]) -> Result<Value, JsonError> {
-    check_utf8(input)?;
-    let mut de = serde_json::Deserializer::from_slice(input);
+    // UTF-8 is checked once here, so the deserializer can read from a str without re-checking.
+    let text = check_utf8(input)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let value = ValueSeed { at: &Loc::Root }
         .deserialize(&mut de)
         .map_err(|e| JsonError::from_serde(&e, input))?;

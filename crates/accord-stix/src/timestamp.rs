@@ -98,6 +98,11 @@ impl Timestamp {
         format!("{}.{:09}Z", ts.strftime("%Y-%m-%dT%H:%M:%S"), self.nanos)
     }
 
+    /// Nanoseconds since the Unix epoch, saturating outside 1677–2262 (the range of an i64).
+    pub fn as_nanos_saturating(&self) -> i64 {
+        self.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(self.nanos))
+    }
+
     /// Microseconds since the Unix epoch.
     pub fn as_micros(&self) -> i64 {
         self.seconds.saturating_mul(1_000_000).saturating_add(i64::from(self.nanos / 1000))

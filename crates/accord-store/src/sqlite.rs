@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: WAL journal, full fsync on commit, versioned migrations,
 //! one writer connection and a small pool of reader connections.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,10 +28,11 @@ CREATE TABLE collections (
 CREATE TABLE objects (
     rowid        INTEGER PRIMARY KEY,
     coll         INTEGER NOT NULL REFERENCES collections(seq),
+    id_key       INTEGER NOT NULL, -- FNV-1a 64 of object_id: a compact index key (collisions resolved by object_id)
     object_id    TEXT NOT NULL,
     type         TEXT NOT NULL,
-    version      TEXT NOT NULL,  -- sortable instant (9 fractional digits), the version key
-    version_raw  TEXT NOT NULL,  -- as written in the object, or the arrival time
+    version      INTEGER NOT NULL, -- the version instant in nanoseconds since the epoch
+    version_raw  TEXT NOT NULL,    -- as written in the object, or the arrival time
     spec_version TEXT NOT NULL,
     date_added   INTEGER NOT NULL,
     is_first     INTEGER NOT NULL,
@@ -38,7 +40,7 @@ CREATE TABLE objects (
     hash         BLOB NOT NULL,
     json         TEXT NOT NULL
 );
-CREATE UNIQUE INDEX objects_by_version ON objects(coll, object_id, version);
+CREATE INDEX objects_by_id ON objects(coll, id_key, version);
 CREATE UNIQUE INDEX objects_by_added ON objects(coll, date_added);
 CREATE INDEX objects_by_type ON objects(coll, type, date_added);
 "];
@@ -111,9 +113,14 @@ impl SqliteStore {
             // Strictly increasing per collection, even if the clock steps back or repeats.
             let start = now_micros().max(last_added + 1);
             let mut next = start;
+            let mut stored = existing_versions(&tx, coll, objects)?;
+            // Versions written earlier in this batch, so that repeated ids within a batch are seen.
+            let mut written: HashMap<&str, Vec<Existing>> = HashMap::new();
             let mut outcomes = Vec::with_capacity(objects.len());
             for obj in objects {
-                outcomes.push(put_one(&tx, coll, obj, &mut next)?);
+                let mut versions = written.remove(obj.id.as_str()).or_else(|| stored.remove(&obj.id)).unwrap_or_default();
+                outcomes.push(put_one(&tx, coll, obj, &mut next, &mut versions)?);
+                written.insert(&obj.id, versions);
             }
             if all_or_nothing && outcomes.iter().any(|o| !o.is_stored()) {
                 tx.rollback().map_err(db("rolling back a batch"))?;
@@ -137,9 +144,11 @@ impl SqliteStore {
 fn configure(c: &Connection) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.execute_batch(
-        "PRAGMA journal_mode = WAL;
+        "PRAGMA page_size = 65536;
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA cache_size = -65536;
+         PRAGMA cache_size = -262144;
+         PRAGMA wal_autocheckpoint = 1024;
          PRAGMA temp_store = MEMORY;",
     )
 }
@@ -187,49 +196,72 @@ fn read_collection(c: &Connection, id: &str) -> Result<Option<CollectionInfo>> {
     .map_err(db("reading a collection"))
 }
 
+/// FNV-1a, 64-bit: a stable hash (unlike std's) for the compact id index key.
+pub(crate) fn id_key(object_id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in object_id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
 /// An existing version of the object being stored.
 struct Existing {
     rowid: i64,
-    version: String,
+    version: i64,
     hash: Vec<u8>,
     date_added: i64,
     is_first: bool,
     is_last: bool,
 }
 
-fn put_one(tx: &Transaction<'_>, coll: i64, obj: &CheckedObject, next_added: &mut i64) -> Result<PutOutcome> {
-    let existing: Vec<Existing> = {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT rowid, version, hash, date_added, is_first, is_last FROM objects
-                 WHERE coll = ?1 AND object_id = ?2",
-            )
-            .map_err(db("preparing the version lookup"))?;
-        let rows = stmt
-            .query_map(params![coll, obj.id], |r| {
-                Ok(Existing {
+/// Loads the stored versions of every object in a batch with one query (instead of one per object).
+fn existing_versions(tx: &Transaction<'_>, coll: i64, objects: &[CheckedObject]) -> Result<HashMap<String, Vec<Existing>>> {
+    let keys: Vec<i64> = objects.iter().map(|o| id_key(&o.id)).collect();
+    let keys = serde_json::to_string(&keys).unwrap_or_default();
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT rowid, object_id, version, hash, date_added, is_first, is_last FROM objects
+             WHERE coll = ?1 AND id_key IN (SELECT value FROM json_each(?2))",
+        )
+        .map_err(db("preparing the version lookup"))?;
+    let mut rows = stmt.query(params![coll, keys]).map_err(db("looking up versions"))?;
+    let mut out: HashMap<String, Vec<Existing>> = HashMap::new();
+    while let Some(r) = rows.next().map_err(db("reading versions"))? {
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Existing)> {
+            Ok((
+                r.get(1)?,
+                Existing {
                     rowid: r.get(0)?,
-                    version: r.get(1)?,
-                    hash: r.get(2)?,
-                    date_added: r.get(3)?,
-                    is_first: r.get(4)?,
-                    is_last: r.get(5)?,
-                })
-            })
-            .map_err(db("looking up versions"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(db("reading versions"))?
-    };
+                    version: r.get(2)?,
+                    hash: r.get(3)?,
+                    date_added: r.get(4)?,
+                    is_first: r.get(5)?,
+                    is_last: r.get(6)?,
+                },
+            ))
+        };
+        let (id, e) = read(r).map_err(db("reading versions"))?;
+        out.entry(id).or_default().push(e);
+    }
+    Ok(out)
+}
+
+fn put_one(
+    tx: &Transaction<'_>,
+    coll: i64,
+    obj: &CheckedObject,
+    next_added: &mut i64,
+    existing: &mut Vec<Existing>,
+) -> Result<PutOutcome> {
     if let Some(same) = existing.iter().find(|e| e.hash == obj.hash.0) {
         return Ok(PutOutcome::Unchanged { date_added: same.date_added });
     }
     let date_added = *next_added;
     let (version, version_raw) = match obj.version() {
-        Some(t) => (t.sortable(), obj.version_text.clone().unwrap_or_else(|| t.sortable())),
-        None => {
-            let t = Timestamp::format_micros(date_added);
-            let parsed = Timestamp::parse(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            (parsed.sortable(), t)
-        }
+        Some(t) => (t.as_nanos_saturating(), obj.version_text.clone().unwrap_or_else(|| t.to_string())),
+        None => (date_added.saturating_mul(1000), Timestamp::format_micros(date_added)),
     };
     if let Some(clash) = existing.iter().find(|e| e.version == version) {
         let mut h = [0u8; 32];
@@ -241,23 +273,26 @@ fn put_one(tx: &Transaction<'_>, coll: i64, obj: &CheckedObject, next_added: &mu
     *next_added += 1;
     let is_first = existing.iter().all(|e| e.version > version);
     let is_last = existing.iter().all(|e| e.version < version);
-    for e in &existing {
+    for e in existing.iter_mut() {
         if (is_first && e.is_first) || (is_last && e.is_last) {
             tx.prepare_cached(
                 "UPDATE objects SET is_first = is_first AND NOT ?2, is_last = is_last AND NOT ?3 WHERE rowid = ?1",
             )
             .and_then(|mut s| s.execute(params![e.rowid, is_first, is_last]))
             .map_err(db("updating first/last flags"))?;
+            e.is_first &= !is_first;
+            e.is_last &= !is_last;
         }
     }
     tx.prepare_cached(
-        "INSERT INTO objects (coll, object_id, type, version, version_raw, spec_version, date_added,
+        "INSERT INTO objects (coll, id_key, object_id, type, version, version_raw, spec_version, date_added,
                               is_first, is_last, hash, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .and_then(|mut s| {
         s.execute(params![
             coll,
+            id_key(&obj.id),
             obj.id,
             obj.type_name,
             version,
@@ -271,7 +306,17 @@ fn put_one(tx: &Transaction<'_>, coll: i64, obj: &CheckedObject, next_added: &mu
         ])
     })
     .map_err(db("inserting a version"))?;
-    Ok(if existing.is_empty() { PutOutcome::New { date_added } } else { PutOutcome::NewVersion { date_added } })
+    let outcome = if existing.is_empty() { PutOutcome::New { date_added } } else { PutOutcome::NewVersion { date_added } };
+    // Later objects of the same batch must see this version.
+    existing.push(Existing {
+        rowid: tx.last_insert_rowid(),
+        version,
+        hash: obj.hash.0.to_vec(),
+        date_added,
+        is_first,
+        is_last,
+    });
+    Ok(outcome)
 }
 
 /// Appends ` AND (...)` for the version filter; `None` means no condition (all versions).
@@ -287,11 +332,19 @@ fn version_clause(f: &VersionFilter, args: &mut Vec<rusqlite::types::Value>) -> 
         parts.push("is_last = 1".to_owned());
     }
     if !f.at.is_empty() {
-        let list: Vec<String> = f.at.iter().map(Timestamp::sortable).collect();
+        let list: Vec<i64> = f.at.iter().map(Timestamp::as_nanos_saturating).collect();
         args.push(serde_json::to_string(&list).unwrap_or_default().into());
         parts.push(format!("version IN (SELECT value FROM json_each(?{}))", args.len()));
     }
     Some(format!("({})", parts.join(" OR ")))
+}
+
+fn int_list_clause(column: &str, values: &[i64], args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
+    if values.is_empty() {
+        return None;
+    }
+    args.push(serde_json::to_string(values).unwrap_or_default().into());
+    Some(format!("{column} IN (SELECT value FROM json_each(?{}))", args.len()))
 }
 
 fn list_clause(column: &str, values: &[String], args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
@@ -363,7 +416,9 @@ impl Store for SqliteStore {
                 "SELECT object_id, type, version_raw, spec_version, date_added, hash, json FROM objects
                  WHERE coll = ?1 AND date_added > ?2 AND date_added < ?3",
             );
+            let keys: Vec<i64> = q.ids.iter().map(|i| id_key(i)).collect();
             let clauses = [
+                int_list_clause("id_key", &keys, &mut args),
                 list_clause("object_id", &q.ids, &mut args),
                 list_clause("type", &q.types, &mut args),
                 list_clause("spec_version", &q.spec_versions, &mut args),
@@ -404,8 +459,9 @@ impl Store for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db("starting a delete"))?;
             let (coll, _) = collection_seq(&tx, collection)?;
-            let mut args: Vec<rusqlite::types::Value> = vec![coll.into(), object_id.to_owned().into()];
-            let mut sql = String::from("DELETE FROM objects WHERE coll = ?1 AND object_id = ?2");
+            let mut args: Vec<rusqlite::types::Value> =
+                vec![coll.into(), object_id.to_owned().into(), id_key(object_id).into()];
+            let mut sql = String::from("DELETE FROM objects WHERE coll = ?1 AND object_id = ?2 AND id_key = ?3");
             if let Some(clause) = version_clause(versions, &mut args) {
                 sql.push_str(" AND ");
                 sql.push_str(&clause);
@@ -414,10 +470,12 @@ impl Store for SqliteStore {
             // Whatever remains gets its first/last flags back.
             tx.execute(
                 "UPDATE objects SET
-                    is_first = version = (SELECT min(version) FROM objects o WHERE o.coll = ?1 AND o.object_id = ?2),
-                    is_last  = version = (SELECT max(version) FROM objects o WHERE o.coll = ?1 AND o.object_id = ?2)
-                 WHERE coll = ?1 AND object_id = ?2",
-                params![coll, object_id],
+                    is_first = version = (SELECT min(version) FROM objects o
+                                          WHERE o.coll = ?1 AND o.id_key = ?3 AND o.object_id = ?2),
+                    is_last  = version = (SELECT max(version) FROM objects o
+                                          WHERE o.coll = ?1 AND o.id_key = ?3 AND o.object_id = ?2)
+                 WHERE coll = ?1 AND id_key = ?3 AND object_id = ?2",
+                params![coll, object_id, id_key(object_id)],
             )
             .map_err(db("restoring first/last flags"))?;
             tx.commit().map_err(db("committing a delete"))?;

@@ -142,10 +142,10 @@ pub fn import(store: &dyn Store, sources: &[Source], opts: &ImportOptions, progr
         return Ok(summary);
     }
 
-    let (tx, rx) = crossbeam_channel::bounded::<Pending>(4);
+    let (tx, rx) = crossbeam_channel::bounded::<Pending>(1);
     let committed = AtomicU64::new(0);
     let written = thread::scope(|scope| {
-        let writer = scope.spawn(|| -> Result<ImportSummary> {
+        let writer = thread::Builder::new().name("accord-writer".into()).spawn_scoped(scope, || -> Result<ImportSummary> {
             let mut partial = ImportSummary::default();
             for Pending { items } in rx {
                 let count = items.len() as u64;
@@ -158,7 +158,7 @@ pub fn import(store: &dyn Store, sources: &[Source], opts: &ImportOptions, progr
                 progress.committed(n);
             }
             Ok(partial)
-        });
+        })?;
         let mut collector = Collector { summary: &mut summary, strict: false, held: Vec::new(), to_writer: Some(tx), progress };
         let read = reader::check_sources(sources, opts.max_object_bytes, &mut collector);
         collector.to_writer = None; // closes the channel so the writer finishes

@@ -2,7 +2,7 @@
 //! their objects in parallel, handing ordered batches of results to a sink.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -109,7 +109,7 @@ pub trait Sink {
 }
 
 /// Objects per batch (and per store transaction).
-pub const BATCH: usize = 8192;
+pub const BATCH: usize = 32_768;
 /// JSON-lines files are read in blocks of about this size, so memory stays flat.
 const BLOCK: usize = 8 << 20;
 
@@ -121,18 +121,36 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
         if source.is_json_lines() {
             let Source::File(path) = source else { continue };
             let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            let mut reader = BufReader::with_capacity(1 << 20, file);
+            let mut file = file;
             let (mut base_offset, mut base_line, mut index) = (0usize, 1usize, 0usize);
+            let mut carry: Vec<u8> = Vec::new();
             loop {
-                let mut block = Vec::with_capacity(BLOCK + 4096);
-                while block.len() < BLOCK {
-                    let n = reader.read_until(b'\n', &mut block).with_context(|| format!("cannot read {name}"))?;
+                // Read a block, then cut it after its last newline; the rest starts the next block.
+                let mut block = std::mem::take(&mut carry);
+                let start = block.len();
+                block.resize(start + BLOCK, 0);
+                let mut filled = start;
+                while filled < block.len() {
+                    let n = file.read(&mut block[filled..]).with_context(|| format!("cannot read {name}"))?;
                     if n == 0 {
                         break;
                     }
+                    filled += n;
                 }
+                block.truncate(filled);
                 if block.is_empty() {
                     break;
+                }
+                let eof = filled < start + BLOCK;
+                if !eof {
+                    match block.iter().rposition(|b| *b == b'\n') {
+                        Some(cut) => carry = block.split_off(cut + 1),
+                        // One line longer than a block: keep reading until it ends.
+                        None => {
+                            carry = block;
+                            continue;
+                        }
+                    }
                 }
                 let doc = input::split(&block, Hint::JsonLines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
                 let lines = block.iter().filter(|b| **b == b'\n').count();
@@ -140,6 +158,9 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                 index = check_document(&doc, &name, base_offset, base_line, index, max_object_bytes, bytes_done, sink)?;
                 base_offset += block.len();
                 base_line += lines;
+                if eof && carry.is_empty() {
+                    break;
+                }
             }
         } else {
             let bytes = match source {
@@ -180,14 +201,17 @@ fn check_document(
     bytes_done: u64,
     sink: &mut dyn Sink,
 ) -> Result<usize> {
-    let positions = positions(doc);
     let mut index = first_index;
-    for (chunk, pos) in doc.items.chunks(BATCH).zip(positions.chunks(BATCH)) {
+    let mut lines = LineCounter::default();
+    for chunk in doc.items.chunks(BATCH) {
         let results: Vec<_> = chunk.par_iter().map(|item| doc.check(item, max_object_bytes)).collect();
         let items = results
             .into_iter()
-            .zip(chunk.iter().zip(pos))
-            .map(|(result, (raw, &(line, column)))| {
+            .zip(chunk)
+            .map(|(result, raw)| {
+                // Positions are only worked out for objects that will be reported.
+                let reported = result.as_ref().map_or(true, |o| !o.warnings.is_empty());
+                let (line, column) = if reported { lines.locate(doc.input, raw.offset) } else { (0, 0) };
                 let result = result.map_err(|r| match r {
                     Rejection::Json(mut e) => {
                         e.offset += base_offset;
@@ -200,12 +224,11 @@ fn check_document(
                     source: name.clone(),
                     index,
                     offset: base_offset + raw.offset,
-                    line: base_line + line - 1,
+                    line: base_line + line.max(1) - 1,
                     column,
                 };
-                let item = Item { pos, result };
                 index += 1;
-                item
+                Item { pos, result }
             })
             .collect();
         sink.batch(items, bytes_done)?;
@@ -213,21 +236,24 @@ fn check_document(
     Ok(index)
 }
 
-/// Line and column of every item, in one pass over the document.
-fn positions(doc: &input::Document<'_>) -> Vec<(usize, usize)> {
-    let (mut at, mut line, mut line_start) = (0usize, 1usize, 0usize);
-    doc.items
-        .iter()
-        .map(|item| {
-            let target = item.offset.max(at);
-            for (i, b) in doc.input[at..target].iter().enumerate() {
-                if *b == b'\n' {
-                    line += 1;
-                    line_start = at + i + 1;
-                }
+/// Works out line and column for ascending offsets in one pass over the input.
+#[derive(Debug, Default)]
+struct LineCounter {
+    at: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl LineCounter {
+    fn locate(&mut self, input: &[u8], offset: usize) -> (usize, usize) {
+        let target = offset.max(self.at).min(input.len());
+        for (i, b) in input[self.at..target].iter().enumerate() {
+            if *b == b'\n' {
+                self.line += 1;
+                self.line_start = self.at + i + 1;
             }
-            at = target;
-            (line, item.offset - line_start + 1)
-        })
-        .collect()
+        }
+        self.at = target;
+        (self.line + 1, offset.saturating_sub(self.line_start) + 1)
+    }
 }

@@ -144,6 +144,7 @@ fn bad_input_gets_located_errors() {
         ("types.json", indicator("2016-04-06T20:03:00.000Z", "x").replace(r#""pattern_type":"stix""#, r#""pattern_type":7"#).into_bytes(), "property-type"),
         ("dupes.json", br#"{"type":"x-a","type":"x-b"}"#.to_vec(), "duplicate key"),
         ("deep.jsonl", format!("{deep}\n").into_bytes(), "recursion limit"),
+        ("huge.jsonl", format!("{huge}\n").into_bytes(), "over the limit"),
         ("huge.json", huge.into_bytes(), "over the limit"),
     ];
     for (name, bytes, want) in cases {
