@@ -67,14 +67,23 @@ pub fn check_type_name(t: &str) -> Result<(), TypeNameError> {
     let b = t.as_bytes();
     let ok = b[0].is_ascii_lowercase()
         && b[b.len() - 1] != b'-'
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
-    if ok { Ok(()) } else { Err(TypeNameError::Characters) }
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(TypeNameError::Characters)
+    }
 }
 
 /// Computes the deterministic identifier of a cyber-observable from its ID-contributing
 /// properties (STIX 2.1 section 2.9). Returns `None` when the type has no contributing
 /// properties (e.g. `process`) or none of them is present, in which case producers use UUIDv4.
-pub fn deterministic_sco_id(type_name: &str, object: &Map<String, Value>, contributing: &[&str]) -> Option<String> {
+pub fn deterministic_sco_id(
+    type_name: &str,
+    object: &Map<String, Value>,
+    contributing: &[&str],
+) -> Option<String> {
     let mut selected = Map::new();
     for &prop in contributing {
         let Some(v) = object.get(prop) else { continue };

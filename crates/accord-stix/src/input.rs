@@ -47,7 +47,12 @@ pub enum Hint {
 fn shift(e: JsonError, input: &[u8], base: usize) -> JsonError {
     let offset = (base + e.offset).min(input.len());
     let (line, column) = line_col(input, offset);
-    JsonError { message: e.message, offset, line, column }
+    JsonError {
+        message: e.message,
+        offset,
+        line,
+        column,
+    }
 }
 
 fn raw_offset(input: &[u8], raw: &RawValue) -> usize {
@@ -62,7 +67,12 @@ pub fn split(input: &[u8], hint: Hint) -> Result<Document<'_>, JsonError> {
     let text = json::check_utf8(input)?;
     let first = text.trim_start().as_bytes().first().copied();
     match first {
-        None => Err(JsonError { message: "empty document".into(), offset: 0, line: 1, column: 1 }),
+        None => Err(JsonError {
+            message: "empty document".into(),
+            offset: 0,
+            line: 1,
+            column: 1,
+        }),
         Some(b'[') => {
             let items: Vec<&RawValue> =
                 serde_json::from_str(text).map_err(|e| JsonError::from_serde(&e, input))?;
@@ -95,7 +105,11 @@ pub fn split(input: &[u8], hint: Hint) -> Result<Document<'_>, JsonError> {
 fn raw_items<'a>(input: &'a [u8], raws: &[&'a RawValue]) -> Vec<RawItem<'a>> {
     raws.iter()
         .enumerate()
-        .map(|(index, raw)| RawItem { index, offset: raw_offset(input, raw), bytes: raw.get().as_bytes() })
+        .map(|(index, raw)| RawItem {
+            index,
+            offset: raw_offset(input, raw),
+            bytes: raw.get().as_bytes(),
+        })
         .collect()
 }
 
@@ -103,8 +117,17 @@ fn split_object<'a>(input: &'a [u8], members: Vec<(String, &'a RawValue)>) -> Do
     let get = |k: &str| members.iter().find(|(key, _)| key == k).map(|(_, v)| *v);
     let is_bundle = get("type").is_some_and(|t| t.get() == "\"bundle\"");
     if !is_bundle {
-        let whole = RawItem { index: 0, offset: 0, bytes: input };
-        return Document { input, layout: Layout::Object, items: vec![whole], envelope_problems: Vec::new() };
+        let whole = RawItem {
+            index: 0,
+            offset: 0,
+            bytes: input,
+        };
+        return Document {
+            input,
+            layout: Layout::Object,
+            items: vec![whole],
+            envelope_problems: Vec::new(),
+        };
     }
     let mut problems = Vec::new();
     let id = get("id").and_then(|r| serde_json::from_str::<String>(r.get()).ok());
@@ -131,7 +154,12 @@ fn split_object<'a>(input: &'a [u8], members: Vec<(String, &'a RawValue)>) -> Do
             }
         },
     };
-    Document { input, layout: Layout::Bundle { id }, items, envelope_problems: problems }
+    Document {
+        input,
+        layout: Layout::Bundle { id },
+        items,
+        envelope_problems: problems,
+    }
 }
 
 fn split_lines(input: &[u8]) -> Document<'_> {
@@ -141,11 +169,20 @@ fn split_lines(input: &[u8]) -> Document<'_> {
         let trimmed = line.trim_ascii();
         if !trimmed.is_empty() {
             let lead = line.len() - line.trim_ascii_start().len();
-            items.push(RawItem { index: items.len(), offset: offset + lead, bytes: trimmed });
+            items.push(RawItem {
+                index: items.len(),
+                offset: offset + lead,
+                bytes: trimmed,
+            });
         }
         offset += line.len();
     }
-    Document { input, layout: Layout::JsonLines, items, envelope_problems: Vec::new() }
+    Document {
+        input,
+        layout: Layout::JsonLines,
+        items,
+        envelope_problems: Vec::new(),
+    }
 }
 
 impl<'a> Document<'a> {
@@ -189,7 +226,9 @@ mod tests {
     fn errors_inside_items_are_positioned_in_the_document() {
         let doc = b"{\"a\":1}\n{\"b\": tru}\n";
         let d = split(doc, Hint::Auto).unwrap();
-        let Err(Rejection::Json(e)) = d.check(&d.items[1], 1000) else { panic!() };
+        let Err(Rejection::Json(e)) = d.check(&d.items[1], 1000) else {
+            panic!()
+        };
         assert_eq!(e.line, 2);
     }
 }

@@ -204,6 +204,9 @@ mod tests {
     #[test]
     fn rfc8785_string_escapes() {
         let v = json!({"s": "\u{7f}\"\\\n\u{1}\u{2028}é"});
-        assert_eq!(to_canonical_string(&v), "{\"s\":\"\u{7f}\\\"\\\\\\n\\u0001\u{2028}é\"}");
+        assert_eq!(
+            to_canonical_string(&v),
+            "{\"s\":\"\u{7f}\\\"\\\\\\n\\u0001\u{2028}é\"}"
+        );
     }
 }

@@ -29,7 +29,12 @@ impl JsonError {
             message = stripped.to_owned();
         }
         let offset = offset_of(input, line, column);
-        JsonError { message, offset, line, column }
+        JsonError {
+            message,
+            offset,
+            line,
+            column,
+        }
     }
 
     /// Shifts a position computed inside an embedded item to the enclosing document.
@@ -73,7 +78,12 @@ pub(crate) fn check_utf8(input: &[u8]) -> Result<&str, JsonError> {
     std::str::from_utf8(input).map_err(|e| {
         let offset = e.valid_up_to();
         let (line, column) = line_col(input, offset);
-        JsonError { message: "invalid UTF-8".into(), offset, line, column }
+        JsonError {
+            message: "invalid UTF-8".into(),
+            offset,
+            line,
+            column,
+        }
     })
 }
 
@@ -204,7 +214,9 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
 /// Reads the top level of a document as (key, raw value) pairs without parsing the values,
 /// rejecting duplicate keys. Used to split bundles without building every object twice.
-pub(crate) fn top_level_members(input: &str) -> Result<Vec<(String, &serde_json::value::RawValue)>, serde_json::Error> {
+pub(crate) fn top_level_members(
+    input: &str,
+) -> Result<Vec<(String, &serde_json::value::RawValue)>, serde_json::Error> {
     struct Members;
     impl<'de> Visitor<'de> for Members {
         type Value = Vec<(String, &'de serde_json::value::RawValue)>;

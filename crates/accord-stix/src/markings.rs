@@ -54,21 +54,87 @@ pub const TLP2_EXTENSION_ID: &str = "extension-definition--60a3c5c5-0d10-413e-aa
 /// The IEP 2.0 extension-definition id (oasis-open/cti-stix-common-objects).
 pub const IEP_EXTENSION_ID: &str = "extension-definition--762e2e97-ee51-43e5-a9ea-165fbb862c4a";
 
-const fn tlp(id: &'static str, name: &'static str, level: TlpLevel, version: TlpVersion, value: &'static str) -> TlpMarking {
-    TlpMarking { id, name, level, version, value }
+const fn tlp(
+    id: &'static str,
+    name: &'static str,
+    level: TlpLevel,
+    version: TlpVersion,
+    value: &'static str,
+) -> TlpMarking {
+    TlpMarking {
+        id,
+        name,
+        level,
+        version,
+        value,
+    }
 }
 
 /// The fixed ids, from STIX 2.1 section 7.2.1.4 (TLP 1.0) and the OASIS TLP 2.0 extension.
 pub const TLP_MARKINGS: [TlpMarking; 9] = [
-    tlp("marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", "TLP:WHITE", TlpLevel::Clear, TlpVersion::V1, "white"),
-    tlp("marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "TLP:GREEN", TlpLevel::Green, TlpVersion::V1, "green"),
-    tlp("marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "TLP:AMBER", TlpLevel::Amber, TlpVersion::V1, "amber"),
-    tlp("marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", "TLP:RED", TlpLevel::Red, TlpVersion::V1, "red"),
-    tlp("marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", "TLP:CLEAR", TlpLevel::Clear, TlpVersion::V2, "clear"),
-    tlp("marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", "TLP:GREEN", TlpLevel::Green, TlpVersion::V2, "green"),
-    tlp("marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", "TLP:AMBER", TlpLevel::Amber, TlpVersion::V2, "amber"),
-    tlp("marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", "TLP:AMBER+STRICT", TlpLevel::AmberStrict, TlpVersion::V2, "amber+strict"),
-    tlp("marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", "TLP:RED", TlpLevel::Red, TlpVersion::V2, "red"),
+    tlp(
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        "TLP:WHITE",
+        TlpLevel::Clear,
+        TlpVersion::V1,
+        "white",
+    ),
+    tlp(
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        "TLP:GREEN",
+        TlpLevel::Green,
+        TlpVersion::V1,
+        "green",
+    ),
+    tlp(
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        "TLP:AMBER",
+        TlpLevel::Amber,
+        TlpVersion::V1,
+        "amber",
+    ),
+    tlp(
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+        "TLP:RED",
+        TlpLevel::Red,
+        TlpVersion::V1,
+        "red",
+    ),
+    tlp(
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+        "TLP:CLEAR",
+        TlpLevel::Clear,
+        TlpVersion::V2,
+        "clear",
+    ),
+    tlp(
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        "TLP:GREEN",
+        TlpLevel::Green,
+        TlpVersion::V2,
+        "green",
+    ),
+    tlp(
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        "TLP:AMBER",
+        TlpLevel::Amber,
+        TlpVersion::V2,
+        "amber",
+    ),
+    tlp(
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+        "TLP:AMBER+STRICT",
+        TlpLevel::AmberStrict,
+        TlpVersion::V2,
+        "amber+strict",
+    ),
+    tlp(
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        "TLP:RED",
+        TlpLevel::Red,
+        TlpVersion::V2,
+        "red",
+    ),
 ];
 
 /// Looks up a fixed TLP marking by id. Invented ids (seen in the wild for AMBER+STRICT and RED) are not TLP.
@@ -105,7 +171,11 @@ impl TlpMarking {
         match self.version {
             TlpVersion::V1 => {
                 obj.get("definition_type").and_then(Value::as_str) == Some("tlp")
-                    && obj.get("definition").and_then(|d| d.get("tlp")).and_then(Value::as_str) == Some(self.value)
+                    && obj
+                        .get("definition")
+                        .and_then(|d| d.get("tlp"))
+                        .and_then(Value::as_str)
+                        == Some(self.value)
             }
             TlpVersion::V2 => {
                 obj.get("extensions")
@@ -197,7 +267,10 @@ impl Iep {
         let iep_id = match text("iep_id").map(uuid::Uuid::parse_str) {
             Some(Ok(u)) if matches!(u.get_version_num(), 4 | 5) => Some(u),
             Some(Ok(u)) => {
-                fail("iep_id", format!("must be a UUIDv4 or v5, found v{}", u.get_version_num()));
+                fail(
+                    "iep_id",
+                    format!("must be a UUIDv4 or v5, found v{}", u.get_version_num()),
+                );
                 None
             }
             Some(Err(_)) => {
@@ -249,7 +322,10 @@ impl Iep {
                     Some(v) => match v.as_str().and_then(<$ty>::parse) {
                         Some(x) => Some(x),
                         None => {
-                            fail($name, format!("{v} is not one of: {}", <$ty>::VALUES.join(", ")));
+                            fail(
+                                $name,
+                                format!("{v} is not one of: {}", <$ty>::VALUES.join(", ")),
+                            );
                             None
                         }
                     },
@@ -264,19 +340,21 @@ impl Iep {
         let unmodified_resale = field!("unmodified_resale", UnmodifiedResale);
 
         match (iep_id, iep_version, description, start_date) {
-            (Some(iep_id), Some(iep_version), Some(description), Some(start_date)) if errors.is_empty() => Ok(Iep {
-                iep_id,
-                iep_version,
-                description,
-                start_date,
-                end_date,
-                encrypt_in_transit,
-                permitted_actions,
-                affected_party_notifications,
-                tlp,
-                provider_attribution,
-                unmodified_resale,
-            }),
+            (Some(iep_id), Some(iep_version), Some(description), Some(start_date)) if errors.is_empty() => {
+                Ok(Iep {
+                    iep_id,
+                    iep_version,
+                    description,
+                    start_date,
+                    end_date,
+                    encrypt_in_transit,
+                    permitted_actions,
+                    affected_party_notifications,
+                    tlp,
+                    provider_attribution,
+                    unmodified_resale,
+                })
+            }
             _ => Err(errors),
         }
     }
@@ -300,14 +378,28 @@ pub enum Marking {
 pub fn classify(obj: &Map<String, Value>) -> Marking {
     let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
     if let Some(t) = tlp_by_id(id) {
-        return if t.matches(obj) { Marking::Tlp(*t) } else { Marking::Unknown };
+        return if t.matches(obj) {
+            Marking::Tlp(*t)
+        } else {
+            Marking::Unknown
+        };
     }
-    if let Some(ext) = obj.get("extensions").and_then(|e| e.get(IEP_EXTENSION_ID)).and_then(Value::as_object) {
+    if let Some(ext) = obj
+        .get("extensions")
+        .and_then(|e| e.get(IEP_EXTENSION_ID))
+        .and_then(Value::as_object)
+    {
         return Iep::parse(ext).map_or(Marking::Unknown, |iep| Marking::Iep(Box::new(iep)));
     }
     if obj.get("definition_type").and_then(Value::as_str) == Some("statement") {
-        if let Some(s) = obj.get("definition").and_then(|d| d.get("statement")).and_then(Value::as_str) {
-            return Marking::Statement { statement: s.to_owned() };
+        if let Some(s) = obj
+            .get("definition")
+            .and_then(|d| d.get("statement"))
+            .and_then(Value::as_str)
+        {
+            return Marking::Statement {
+                statement: s.to_owned(),
+            };
         }
     }
     Marking::Unknown
@@ -349,7 +441,10 @@ mod tests {
         });
         let iep = Iep::parse(ext.as_object().unwrap()).unwrap();
         assert_eq!(iep.provider_attribution, Some(ProviderAttribution::MustNot));
-        assert_eq!(iep.permitted_actions, Some(PermittedActions::ExternallyVisibleDirectActions));
+        assert_eq!(
+            iep.permitted_actions,
+            Some(PermittedActions::ExternallyVisibleDirectActions)
+        );
         assert_eq!(iep.tlp, Some(IepTlp::Amber));
     }
 
@@ -358,6 +453,9 @@ mod tests {
         let ext = serde_json::json!({"iep_id": "nope", "iep_version": 1, "tlp": "purple", "start_date": "x"});
         let errs = Iep::parse(ext.as_object().unwrap()).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["iep_id", "iep_version", "description", "start_date", "tlp"]);
+        assert_eq!(
+            fields,
+            ["iep_id", "iep_version", "description", "start_date", "tlp"]
+        );
     }
 }

@@ -101,7 +101,10 @@ pub fn check_value(value: Value) -> Result<CheckedObject, Rejection> {
 /// JSON error positions are relative to `bytes`.
 pub fn check_bytes(bytes: &[u8], max_bytes: usize) -> Result<CheckedObject, Rejection> {
     if bytes.len() > max_bytes {
-        return Err(Rejection::TooLarge { size: bytes.len(), limit: max_bytes });
+        return Err(Rejection::TooLarge {
+            size: bytes.len(),
+            limit: max_bytes,
+        });
     }
     let value = json::parse_value(bytes).map_err(Rejection::Json)?;
     check_value(value)

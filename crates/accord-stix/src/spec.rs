@@ -87,10 +87,18 @@ pub struct Prop {
 }
 
 const fn opt(name: &'static str, kind: Kind) -> Prop {
-    Prop { name, kind, required: false }
+    Prop {
+        name,
+        kind,
+        required: false,
+    }
 }
 const fn req(name: &'static str, kind: Kind) -> Prop {
-    Prop { name, kind, required: true }
+    Prop {
+        name,
+        kind,
+        required: true,
+    }
 }
 
 /// Everything the validator knows about one type.
@@ -140,8 +148,11 @@ pub const EXTERNAL_REFERENCE: &[Prop] = &[
     opt("external_id", Kind::Str),
 ];
 pub const KILL_CHAIN_PHASE: &[Prop] = &[req("kill_chain_name", Kind::Str), req("phase_name", Kind::Str)];
-pub const GRANULAR_MARKING: &[Prop] =
-    &[opt("lang", Kind::Lang), opt("marking_ref", Kind::Ref(MARKING)), req("selectors", Kind::Strs)];
+pub const GRANULAR_MARKING: &[Prop] = &[
+    opt("lang", Kind::Lang),
+    opt("marking_ref", Kind::Ref(MARKING)),
+    req("selectors", Kind::Strs),
+];
 
 const SDO_COMMON: &[Prop] = &[
     req("type", Kind::Any),
@@ -207,146 +218,343 @@ macro_rules! spec {
     };
 }
 
-static ATTACK_PATTERN: TypeSpec = spec!("attack-pattern", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("aliases", Kind::Strs),
-    opt("kill_chain_phases", KILL_CHAINS),
-]);
-static CAMPAIGN: TypeSpec = spec!("campaign", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("aliases", Kind::Strs),
-    opt("first_seen", Kind::Timestamp), opt("last_seen", Kind::Timestamp), opt("objective", Kind::Str),
-]);
-static COURSE_OF_ACTION: TypeSpec = spec!("course-of-action", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str),
-    // Reserved by STIX 2.1 for future use; accepted and preserved.
-    opt("action_type", Kind::Any), opt("os_execution_envs", Kind::Any), opt("action_bin", Kind::Any),
-    opt("action_reference", Kind::Any),
-]);
-static GROUPING: TypeSpec = spec!("grouping", Sdo, [
-    opt("name", Kind::Str), opt("description", Kind::Str), req("context", Kind::Vocab(v::GROUPING_CONTEXT)),
-    req("object_refs", Kind::Refs(ANY_OBJECT)),
-]);
-static IDENTITY_SPEC: TypeSpec = spec!("identity", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("roles", Kind::Strs),
-    opt("identity_class", Kind::Vocab(v::IDENTITY_CLASS)), opt("sectors", Kind::Vocabs(v::INDUSTRY_SECTOR)),
-    opt("contact_information", Kind::Str),
-]);
-static INCIDENT: TypeSpec = spec!("incident", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("kill_chain_phases", KILL_CHAINS),
-]);
-static INDICATOR: TypeSpec = spec!("indicator", Sdo, [
-    opt("name", Kind::Str), opt("description", Kind::Str), opt("indicator_types", Kind::Vocabs(v::INDICATOR_TYPE)),
-    req("pattern", Kind::Str), req("pattern_type", Kind::Vocab(v::PATTERN_TYPE)), opt("pattern_version", Kind::Str),
-    req("valid_from", Kind::Timestamp), opt("valid_until", Kind::Timestamp), opt("kill_chain_phases", KILL_CHAINS),
-]);
-static INFRASTRUCTURE: TypeSpec = spec!("infrastructure", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str),
-    opt("infrastructure_types", Kind::Vocabs(v::INFRASTRUCTURE_TYPE)), opt("aliases", Kind::Strs),
-    opt("kill_chain_phases", KILL_CHAINS), opt("first_seen", Kind::Timestamp), opt("last_seen", Kind::Timestamp),
-]);
-static INTRUSION_SET: TypeSpec = spec!("intrusion-set", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("aliases", Kind::Strs),
-    opt("first_seen", Kind::Timestamp), opt("last_seen", Kind::Timestamp), opt("goals", Kind::Strs),
-    opt("resource_level", Kind::Vocab(v::ATTACK_RESOURCE_LEVEL)),
-    opt("primary_motivation", Kind::Vocab(v::ATTACK_MOTIVATION)),
-    opt("secondary_motivations", Kind::Vocabs(v::ATTACK_MOTIVATION)),
-]);
-static LOCATION: TypeSpec = spec!("location", Sdo, [
-    opt("name", Kind::Str), opt("description", Kind::Str), opt("latitude", Kind::Float(-90.0, 90.0)),
-    opt("longitude", Kind::Float(-180.0, 180.0)), opt("precision", Kind::Float(0.0, f64::MAX)),
-    opt("region", Kind::Vocab(v::REGION)), opt("country", Kind::Str), opt("administrative_area", Kind::Str),
-    opt("city", Kind::Str), opt("street_address", Kind::Str), opt("postal_code", Kind::Str),
-]);
-static MALWARE: TypeSpec = spec!("malware", Sdo, [
-    opt("name", Kind::Str), opt("description", Kind::Str), opt("malware_types", Kind::Vocabs(v::MALWARE_TYPE)),
-    req("is_family", Kind::Bool), opt("aliases", Kind::Strs), opt("kill_chain_phases", KILL_CHAINS),
-    opt("first_seen", Kind::Timestamp), opt("last_seen", Kind::Timestamp),
-    opt("operating_system_refs", Kind::Refs(SOFTWARE)),
-    opt("architecture_execution_envs", Kind::Vocabs(v::PROCESSOR_ARCHITECTURE)),
-    opt("implementation_languages", Kind::Vocabs(v::IMPLEMENTATION_LANGUAGE)),
-    opt("capabilities", Kind::Vocabs(v::MALWARE_CAPABILITIES)),
-    opt("sample_refs", Kind::Refs(&["file", "artifact"])),
-]);
-static MALWARE_ANALYSIS: TypeSpec = spec!("malware-analysis", Sdo, [
-    req("product", Kind::Str), opt("version", Kind::Str), opt("host_vm_ref", Kind::Ref(SOFTWARE)),
-    opt("operating_system_ref", Kind::Ref(SOFTWARE)), opt("installed_software_refs", Kind::Refs(SOFTWARE)),
-    opt("configuration_version", Kind::Str), opt("modules", Kind::Strs), opt("analysis_engine_version", Kind::Str),
-    opt("analysis_definition_version", Kind::Str), opt("submitted", Kind::Timestamp),
-    opt("analysis_started", Kind::Timestamp), opt("analysis_ended", Kind::Timestamp),
-    opt("result_name", Kind::Str), opt("result", Kind::Vocab(v::MALWARE_RESULT)),
-    opt("analysis_sco_refs", Kind::Refs(&[ANY_SCO])),
-    opt("sample_ref", Kind::Ref(&["file", "artifact", "network-traffic"])),
-]);
-static NOTE: TypeSpec = spec!("note", Sdo, [
-    opt("abstract", Kind::Str), req("content", Kind::Str), opt("authors", Kind::Strs),
-    req("object_refs", Kind::Refs(ANY_OBJECT)),
-]);
-static OBSERVED_DATA: TypeSpec = spec!("observed-data", Sdo, [
-    req("first_observed", Kind::Timestamp), req("last_observed", Kind::Timestamp),
-    req("number_observed", Kind::Int(1, 999_999_999)), opt("objects", Kind::Dict),
-    opt("object_refs", Kind::Refs(&[ANY_SCO, ANY_SRO])),
-]);
-static OPINION: TypeSpec = spec!("opinion", Sdo, [
-    opt("explanation", Kind::Str), opt("authors", Kind::Strs), req("opinion", Kind::Enum(v::OPINION)),
-    req("object_refs", Kind::Refs(ANY_OBJECT)),
-]);
-static REPORT: TypeSpec = spec!("report", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("report_types", Kind::Vocabs(v::REPORT_TYPE)),
-    req("published", Kind::Timestamp), req("object_refs", Kind::Refs(ANY_OBJECT)),
-]);
-static THREAT_ACTOR: TypeSpec = spec!("threat-actor", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str),
-    opt("threat_actor_types", Kind::Vocabs(v::THREAT_ACTOR_TYPE)), opt("aliases", Kind::Strs),
-    opt("first_seen", Kind::Timestamp), opt("last_seen", Kind::Timestamp),
-    opt("roles", Kind::Vocabs(v::THREAT_ACTOR_ROLE)), opt("goals", Kind::Strs),
-    opt("sophistication", Kind::Vocab(v::THREAT_ACTOR_SOPHISTICATION)),
-    opt("resource_level", Kind::Vocab(v::ATTACK_RESOURCE_LEVEL)),
-    opt("primary_motivation", Kind::Vocab(v::ATTACK_MOTIVATION)),
-    opt("secondary_motivations", Kind::Vocabs(v::ATTACK_MOTIVATION)),
-    opt("personal_motivations", Kind::Vocabs(v::ATTACK_MOTIVATION)),
-]);
-static TOOL: TypeSpec = spec!("tool", Sdo, [
-    req("name", Kind::Str), opt("description", Kind::Str), opt("tool_types", Kind::Vocabs(v::TOOL_TYPE)),
-    opt("aliases", Kind::Strs), opt("kill_chain_phases", KILL_CHAINS), opt("tool_version", Kind::Str),
-]);
-static VULNERABILITY: TypeSpec = spec!("vulnerability", Sdo, [req("name", Kind::Str), opt("description", Kind::Str)]);
+static ATTACK_PATTERN: TypeSpec = spec!(
+    "attack-pattern",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("aliases", Kind::Strs),
+        opt("kill_chain_phases", KILL_CHAINS),
+    ]
+);
+static CAMPAIGN: TypeSpec = spec!(
+    "campaign",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("aliases", Kind::Strs),
+        opt("first_seen", Kind::Timestamp),
+        opt("last_seen", Kind::Timestamp),
+        opt("objective", Kind::Str),
+    ]
+);
+static COURSE_OF_ACTION: TypeSpec = spec!(
+    "course-of-action",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        // Reserved by STIX 2.1 for future use; accepted and preserved.
+        opt("action_type", Kind::Any),
+        opt("os_execution_envs", Kind::Any),
+        opt("action_bin", Kind::Any),
+        opt("action_reference", Kind::Any),
+    ]
+);
+static GROUPING: TypeSpec = spec!(
+    "grouping",
+    Sdo,
+    [
+        opt("name", Kind::Str),
+        opt("description", Kind::Str),
+        req("context", Kind::Vocab(v::GROUPING_CONTEXT)),
+        req("object_refs", Kind::Refs(ANY_OBJECT)),
+    ]
+);
+static IDENTITY_SPEC: TypeSpec = spec!(
+    "identity",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("roles", Kind::Strs),
+        opt("identity_class", Kind::Vocab(v::IDENTITY_CLASS)),
+        opt("sectors", Kind::Vocabs(v::INDUSTRY_SECTOR)),
+        opt("contact_information", Kind::Str),
+    ]
+);
+static INCIDENT: TypeSpec = spec!(
+    "incident",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("kill_chain_phases", KILL_CHAINS),
+    ]
+);
+static INDICATOR: TypeSpec = spec!(
+    "indicator",
+    Sdo,
+    [
+        opt("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("indicator_types", Kind::Vocabs(v::INDICATOR_TYPE)),
+        req("pattern", Kind::Str),
+        req("pattern_type", Kind::Vocab(v::PATTERN_TYPE)),
+        opt("pattern_version", Kind::Str),
+        req("valid_from", Kind::Timestamp),
+        opt("valid_until", Kind::Timestamp),
+        opt("kill_chain_phases", KILL_CHAINS),
+    ]
+);
+static INFRASTRUCTURE: TypeSpec = spec!(
+    "infrastructure",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("infrastructure_types", Kind::Vocabs(v::INFRASTRUCTURE_TYPE)),
+        opt("aliases", Kind::Strs),
+        opt("kill_chain_phases", KILL_CHAINS),
+        opt("first_seen", Kind::Timestamp),
+        opt("last_seen", Kind::Timestamp),
+    ]
+);
+static INTRUSION_SET: TypeSpec = spec!(
+    "intrusion-set",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("aliases", Kind::Strs),
+        opt("first_seen", Kind::Timestamp),
+        opt("last_seen", Kind::Timestamp),
+        opt("goals", Kind::Strs),
+        opt("resource_level", Kind::Vocab(v::ATTACK_RESOURCE_LEVEL)),
+        opt("primary_motivation", Kind::Vocab(v::ATTACK_MOTIVATION)),
+        opt("secondary_motivations", Kind::Vocabs(v::ATTACK_MOTIVATION)),
+    ]
+);
+static LOCATION: TypeSpec = spec!(
+    "location",
+    Sdo,
+    [
+        opt("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("latitude", Kind::Float(-90.0, 90.0)),
+        opt("longitude", Kind::Float(-180.0, 180.0)),
+        opt("precision", Kind::Float(0.0, f64::MAX)),
+        opt("region", Kind::Vocab(v::REGION)),
+        opt("country", Kind::Str),
+        opt("administrative_area", Kind::Str),
+        opt("city", Kind::Str),
+        opt("street_address", Kind::Str),
+        opt("postal_code", Kind::Str),
+    ]
+);
+static MALWARE: TypeSpec = spec!(
+    "malware",
+    Sdo,
+    [
+        opt("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("malware_types", Kind::Vocabs(v::MALWARE_TYPE)),
+        req("is_family", Kind::Bool),
+        opt("aliases", Kind::Strs),
+        opt("kill_chain_phases", KILL_CHAINS),
+        opt("first_seen", Kind::Timestamp),
+        opt("last_seen", Kind::Timestamp),
+        opt("operating_system_refs", Kind::Refs(SOFTWARE)),
+        opt(
+            "architecture_execution_envs",
+            Kind::Vocabs(v::PROCESSOR_ARCHITECTURE)
+        ),
+        opt(
+            "implementation_languages",
+            Kind::Vocabs(v::IMPLEMENTATION_LANGUAGE)
+        ),
+        opt("capabilities", Kind::Vocabs(v::MALWARE_CAPABILITIES)),
+        opt("sample_refs", Kind::Refs(&["file", "artifact"])),
+    ]
+);
+static MALWARE_ANALYSIS: TypeSpec = spec!(
+    "malware-analysis",
+    Sdo,
+    [
+        req("product", Kind::Str),
+        opt("version", Kind::Str),
+        opt("host_vm_ref", Kind::Ref(SOFTWARE)),
+        opt("operating_system_ref", Kind::Ref(SOFTWARE)),
+        opt("installed_software_refs", Kind::Refs(SOFTWARE)),
+        opt("configuration_version", Kind::Str),
+        opt("modules", Kind::Strs),
+        opt("analysis_engine_version", Kind::Str),
+        opt("analysis_definition_version", Kind::Str),
+        opt("submitted", Kind::Timestamp),
+        opt("analysis_started", Kind::Timestamp),
+        opt("analysis_ended", Kind::Timestamp),
+        opt("result_name", Kind::Str),
+        opt("result", Kind::Vocab(v::MALWARE_RESULT)),
+        opt("analysis_sco_refs", Kind::Refs(&[ANY_SCO])),
+        opt("sample_ref", Kind::Ref(&["file", "artifact", "network-traffic"])),
+    ]
+);
+static NOTE: TypeSpec = spec!(
+    "note",
+    Sdo,
+    [
+        opt("abstract", Kind::Str),
+        req("content", Kind::Str),
+        opt("authors", Kind::Strs),
+        req("object_refs", Kind::Refs(ANY_OBJECT)),
+    ]
+);
+static OBSERVED_DATA: TypeSpec = spec!(
+    "observed-data",
+    Sdo,
+    [
+        req("first_observed", Kind::Timestamp),
+        req("last_observed", Kind::Timestamp),
+        req("number_observed", Kind::Int(1, 999_999_999)),
+        opt("objects", Kind::Dict),
+        opt("object_refs", Kind::Refs(&[ANY_SCO, ANY_SRO])),
+    ]
+);
+static OPINION: TypeSpec = spec!(
+    "opinion",
+    Sdo,
+    [
+        opt("explanation", Kind::Str),
+        opt("authors", Kind::Strs),
+        req("opinion", Kind::Enum(v::OPINION)),
+        req("object_refs", Kind::Refs(ANY_OBJECT)),
+    ]
+);
+static REPORT: TypeSpec = spec!(
+    "report",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("report_types", Kind::Vocabs(v::REPORT_TYPE)),
+        req("published", Kind::Timestamp),
+        req("object_refs", Kind::Refs(ANY_OBJECT)),
+    ]
+);
+static THREAT_ACTOR: TypeSpec = spec!(
+    "threat-actor",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("threat_actor_types", Kind::Vocabs(v::THREAT_ACTOR_TYPE)),
+        opt("aliases", Kind::Strs),
+        opt("first_seen", Kind::Timestamp),
+        opt("last_seen", Kind::Timestamp),
+        opt("roles", Kind::Vocabs(v::THREAT_ACTOR_ROLE)),
+        opt("goals", Kind::Strs),
+        opt("sophistication", Kind::Vocab(v::THREAT_ACTOR_SOPHISTICATION)),
+        opt("resource_level", Kind::Vocab(v::ATTACK_RESOURCE_LEVEL)),
+        opt("primary_motivation", Kind::Vocab(v::ATTACK_MOTIVATION)),
+        opt("secondary_motivations", Kind::Vocabs(v::ATTACK_MOTIVATION)),
+        opt("personal_motivations", Kind::Vocabs(v::ATTACK_MOTIVATION)),
+    ]
+);
+static TOOL: TypeSpec = spec!(
+    "tool",
+    Sdo,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        opt("tool_types", Kind::Vocabs(v::TOOL_TYPE)),
+        opt("aliases", Kind::Strs),
+        opt("kill_chain_phases", KILL_CHAINS),
+        opt("tool_version", Kind::Str),
+    ]
+);
+static VULNERABILITY: TypeSpec = spec!(
+    "vulnerability",
+    Sdo,
+    [req("name", Kind::Str), opt("description", Kind::Str)]
+);
 
-static RELATIONSHIP: TypeSpec = spec!("relationship", Sro, [
-    req("relationship_type", Kind::Str), opt("description", Kind::Str), req("source_ref", Kind::Ref(SDO_OR_SCO)),
-    req("target_ref", Kind::Ref(SDO_OR_SCO)), opt("start_time", Kind::Timestamp), opt("stop_time", Kind::Timestamp),
-]);
-static SIGHTING: TypeSpec = spec!("sighting", Sro, [
-    opt("description", Kind::Str), opt("first_seen", Kind::Timestamp), opt("last_seen", Kind::Timestamp),
-    opt("count", Kind::Int(0, 999_999_999)), req("sighting_of_ref", Kind::Ref(&[ANY_SDO])),
-    opt("observed_data_refs", Kind::Refs(&["observed-data"])),
-    opt("where_sighted_refs", Kind::Refs(&["identity", "location"])), opt("summary", Kind::Bool),
-]);
+static RELATIONSHIP: TypeSpec = spec!(
+    "relationship",
+    Sro,
+    [
+        req("relationship_type", Kind::Str),
+        opt("description", Kind::Str),
+        req("source_ref", Kind::Ref(SDO_OR_SCO)),
+        req("target_ref", Kind::Ref(SDO_OR_SCO)),
+        opt("start_time", Kind::Timestamp),
+        opt("stop_time", Kind::Timestamp),
+    ]
+);
+static SIGHTING: TypeSpec = spec!(
+    "sighting",
+    Sro,
+    [
+        opt("description", Kind::Str),
+        opt("first_seen", Kind::Timestamp),
+        opt("last_seen", Kind::Timestamp),
+        opt("count", Kind::Int(0, 999_999_999)),
+        req("sighting_of_ref", Kind::Ref(&[ANY_SDO])),
+        opt("observed_data_refs", Kind::Refs(&["observed-data"])),
+        opt("where_sighted_refs", Kind::Refs(&["identity", "location"])),
+        opt("summary", Kind::Bool),
+    ]
+);
 
-static MARKING_DEFINITION: TypeSpec = spec!("marking-definition", Meta, [
-    opt("name", Kind::Str), opt("definition_type", Kind::Str), opt("definition", Kind::Dict),
-]);
-static LANGUAGE_CONTENT: TypeSpec = spec!("language-content", Meta, [
-    req("object_ref", Kind::Ref(ANY_OBJECT)), opt("object_modified", Kind::Timestamp), req("contents", Kind::Dict),
-]);
-static EXTENSION_DEFINITION: TypeSpec = spec!("extension-definition", Meta, [
-    req("name", Kind::Str), opt("description", Kind::Str), req("schema", Kind::Str), req("version", Kind::Str),
-    req("extension_types", Kind::Enums(v::EXTENSION_TYPE)), opt("extension_properties", Kind::Strs),
-]);
+static MARKING_DEFINITION: TypeSpec = spec!(
+    "marking-definition",
+    Meta,
+    [
+        opt("name", Kind::Str),
+        opt("definition_type", Kind::Str),
+        opt("definition", Kind::Dict),
+    ]
+);
+static LANGUAGE_CONTENT: TypeSpec = spec!(
+    "language-content",
+    Meta,
+    [
+        req("object_ref", Kind::Ref(ANY_OBJECT)),
+        opt("object_modified", Kind::Timestamp),
+        req("contents", Kind::Dict),
+    ]
+);
+static EXTENSION_DEFINITION: TypeSpec = spec!(
+    "extension-definition",
+    Meta,
+    [
+        req("name", Kind::Str),
+        opt("description", Kind::Str),
+        req("schema", Kind::Str),
+        req("version", Kind::Str),
+        req("extension_types", Kind::Enums(v::EXTENSION_TYPE)),
+        opt("extension_properties", Kind::Strs),
+    ]
+);
 
 pub const MIME_PART: &[Prop] = &[
-    opt("body", Kind::Str), opt("body_raw_ref", Kind::Ref(&["artifact", "file"])), opt("content_type", Kind::Str),
+    opt("body", Kind::Str),
+    opt("body_raw_ref", Kind::Ref(&["artifact", "file"])),
+    opt("content_type", Kind::Str),
     opt("content_disposition", Kind::Str),
 ];
 const REGISTRY_VALUE: &[Prop] = &[
-    opt("name", Kind::Str), opt("data", Kind::Str), opt("data_type", Kind::Enum(v::WINDOWS_REGISTRY_DATATYPE)),
+    opt("name", Kind::Str),
+    opt("data", Kind::Str),
+    opt("data_type", Kind::Enum(v::WINDOWS_REGISTRY_DATATYPE)),
 ];
 const X509_V3_EXTENSIONS: &[Prop] = &[
-    opt("basic_constraints", Kind::Str), opt("name_constraints", Kind::Str), opt("policy_constraints", Kind::Str),
-    opt("key_usage", Kind::Str), opt("extended_key_usage", Kind::Str), opt("subject_key_identifier", Kind::Str),
-    opt("authority_key_identifier", Kind::Str), opt("subject_alternative_name", Kind::Str),
-    opt("issuer_alternative_name", Kind::Str), opt("subject_directory_attributes", Kind::Str),
-    opt("crl_distribution_points", Kind::Str), opt("inhibit_any_policy", Kind::Str),
+    opt("basic_constraints", Kind::Str),
+    opt("name_constraints", Kind::Str),
+    opt("policy_constraints", Kind::Str),
+    opt("key_usage", Kind::Str),
+    opt("extended_key_usage", Kind::Str),
+    opt("subject_key_identifier", Kind::Str),
+    opt("authority_key_identifier", Kind::Str),
+    opt("subject_alternative_name", Kind::Str),
+    opt("issuer_alternative_name", Kind::Str),
+    opt("subject_directory_attributes", Kind::Str),
+    opt("crl_distribution_points", Kind::Str),
+    opt("inhibit_any_policy", Kind::Str),
     opt("private_key_usage_period_not_before", Kind::Timestamp),
-    opt("private_key_usage_period_not_after", Kind::Timestamp), opt("certificate_policies", Kind::Str),
+    opt("private_key_usage_period_not_after", Kind::Timestamp),
+    opt("certificate_policies", Kind::Str),
     opt("policy_mappings", Kind::Str),
 ];
 const NON_NEGATIVE: Kind = Kind::Int(0, i64::MAX);
@@ -402,13 +610,23 @@ static NETWORK_TRAFFIC_SPEC: TypeSpec = spec!("network-traffic", Sco, [
     opt("dst_payload_ref", Kind::Ref(ARTIFACT)), opt("encapsulates_refs", Kind::Refs(NETWORK_TRAFFIC)),
     opt("encapsulated_by_ref", Kind::Ref(NETWORK_TRAFFIC)),
 ], id: ["start", "end", "src_ref", "dst_ref", "src_port", "dst_port", "protocols", "extensions"]);
-static PROCESS: TypeSpec = spec!("process", Sco, [
-    opt("is_hidden", Kind::Bool), opt("pid", Kind::Int(i64::MIN, i64::MAX)), opt("created_time", Kind::Timestamp),
-    opt("cwd", Kind::Str), opt("command_line", Kind::Str), opt("environment_variables", Kind::Dict),
-    opt("opened_connection_refs", Kind::Refs(NETWORK_TRAFFIC)), opt("creator_user_ref", Kind::Ref(USER_ACCOUNT)),
-    opt("image_ref", Kind::Ref(&["file"])), opt("parent_ref", Kind::Ref(&["process"])),
-    opt("child_refs", Kind::Refs(&["process"])),
-]);
+static PROCESS: TypeSpec = spec!(
+    "process",
+    Sco,
+    [
+        opt("is_hidden", Kind::Bool),
+        opt("pid", Kind::Int(i64::MIN, i64::MAX)),
+        opt("created_time", Kind::Timestamp),
+        opt("cwd", Kind::Str),
+        opt("command_line", Kind::Str),
+        opt("environment_variables", Kind::Dict),
+        opt("opened_connection_refs", Kind::Refs(NETWORK_TRAFFIC)),
+        opt("creator_user_ref", Kind::Ref(USER_ACCOUNT)),
+        opt("image_ref", Kind::Ref(&["file"])),
+        opt("parent_ref", Kind::Ref(&["process"])),
+        opt("child_refs", Kind::Refs(&["process"])),
+    ]
+);
 static SOFTWARE_SPEC: TypeSpec = spec!("software", Sco, [
     req("name", Kind::Str), opt("cpe", Kind::Str), opt("swid", Kind::Str), opt("languages", Kind::Strs),
     opt("vendor", Kind::Str), opt("version", Kind::Str),
@@ -437,12 +655,48 @@ static X509_CERTIFICATE: TypeSpec = spec!("x509-certificate", Sco, [
 
 /// Every type defined by STIX 2.1 itself.
 pub static ALL_TYPES: &[&TypeSpec] = &[
-    &ATTACK_PATTERN, &CAMPAIGN, &COURSE_OF_ACTION, &GROUPING, &IDENTITY_SPEC, &INCIDENT, &INDICATOR,
-    &INFRASTRUCTURE, &INTRUSION_SET, &LOCATION, &MALWARE, &MALWARE_ANALYSIS, &NOTE, &OBSERVED_DATA, &OPINION,
-    &REPORT, &THREAT_ACTOR, &TOOL, &VULNERABILITY, &RELATIONSHIP, &SIGHTING, &MARKING_DEFINITION,
-    &LANGUAGE_CONTENT, &EXTENSION_DEFINITION, &ARTIFACT_SPEC, &AUTONOMOUS_SYSTEM, &DIRECTORY, &DOMAIN_NAME,
-    &EMAIL_ADDR_SPEC, &EMAIL_MESSAGE, &FILE, &IPV4_ADDR, &IPV6_ADDR, &MAC_ADDR, &MUTEX, &NETWORK_TRAFFIC_SPEC,
-    &PROCESS, &SOFTWARE_SPEC, &URL, &USER_ACCOUNT_SPEC, &WINDOWS_REGISTRY_KEY, &X509_CERTIFICATE,
+    &ATTACK_PATTERN,
+    &CAMPAIGN,
+    &COURSE_OF_ACTION,
+    &GROUPING,
+    &IDENTITY_SPEC,
+    &INCIDENT,
+    &INDICATOR,
+    &INFRASTRUCTURE,
+    &INTRUSION_SET,
+    &LOCATION,
+    &MALWARE,
+    &MALWARE_ANALYSIS,
+    &NOTE,
+    &OBSERVED_DATA,
+    &OPINION,
+    &REPORT,
+    &THREAT_ACTOR,
+    &TOOL,
+    &VULNERABILITY,
+    &RELATIONSHIP,
+    &SIGHTING,
+    &MARKING_DEFINITION,
+    &LANGUAGE_CONTENT,
+    &EXTENSION_DEFINITION,
+    &ARTIFACT_SPEC,
+    &AUTONOMOUS_SYSTEM,
+    &DIRECTORY,
+    &DOMAIN_NAME,
+    &EMAIL_ADDR_SPEC,
+    &EMAIL_MESSAGE,
+    &FILE,
+    &IPV4_ADDR,
+    &IPV6_ADDR,
+    &MAC_ADDR,
+    &MUTEX,
+    &NETWORK_TRAFFIC_SPEC,
+    &PROCESS,
+    &SOFTWARE_SPEC,
+    &URL,
+    &USER_ACCOUNT_SPEC,
+    &WINDOWS_REGISTRY_KEY,
+    &X509_CERTIFICATE,
 ];
 
 /// Looks up a STIX 2.1 type.
@@ -468,65 +722,146 @@ pub struct ExtensionSpec {
     pub props: &'static [Prop],
 }
 
-const NTFS_ADS: &[Prop] = &[req("name", Kind::Str), opt("hashes", Kind::Hashes), opt("size", NON_NEGATIVE)];
-const PE_SECTION: &[Prop] =
-    &[req("name", Kind::Str), opt("size", NON_NEGATIVE), opt("entropy", Kind::Float(f64::MIN, f64::MAX)),
-      opt("hashes", Kind::Hashes)];
+const NTFS_ADS: &[Prop] = &[
+    req("name", Kind::Str),
+    opt("hashes", Kind::Hashes),
+    opt("size", NON_NEGATIVE),
+];
+const PE_SECTION: &[Prop] = &[
+    req("name", Kind::Str),
+    opt("size", NON_NEGATIVE),
+    opt("entropy", Kind::Float(f64::MIN, f64::MAX)),
+    opt("hashes", Kind::Hashes),
+];
 
 pub static PREDEFINED_EXTENSIONS: &[ExtensionSpec] = &[
-    ExtensionSpec { name: "archive-ext", extends: "file", props: &[
-        req("contains_refs", Kind::Refs(&["file", "directory"])), opt("comment", Kind::Str),
-    ]},
-    ExtensionSpec { name: "ntfs-ext", extends: "file", props: &[
-        opt("sid", Kind::Str), opt("alternate_data_streams", Kind::Objs(NTFS_ADS)),
-    ]},
-    ExtensionSpec { name: "pdf-ext", extends: "file", props: &[
-        opt("version", Kind::Str), opt("is_optimized", Kind::Bool), opt("document_info_dict", Kind::Dict),
-        opt("pdfid0", Kind::Str), opt("pdfid1", Kind::Str),
-    ]},
-    ExtensionSpec { name: "raster-image-ext", extends: "file", props: &[
-        opt("image_height", NON_NEGATIVE), opt("image_width", NON_NEGATIVE), opt("bits_per_pixel", NON_NEGATIVE),
-        opt("exif_tags", Kind::Dict),
-    ]},
-    ExtensionSpec { name: "windows-pebinary-ext", extends: "file", props: &[
-        req("pe_type", Kind::Vocab(v::WINDOWS_PEBINARY_TYPE)), opt("imphash", Kind::Str),
-        opt("machine_hex", Kind::Hex), opt("number_of_sections", NON_NEGATIVE),
-        opt("time_date_stamp", Kind::Timestamp), opt("pointer_to_symbol_table_hex", Kind::Hex),
-        opt("number_of_symbols", NON_NEGATIVE), opt("size_of_optional_header", NON_NEGATIVE),
-        opt("characteristics_hex", Kind::Hex), opt("file_header_hashes", Kind::Hashes),
-        opt("optional_header", Kind::Dict), opt("sections", Kind::Objs(PE_SECTION)),
-    ]},
-    ExtensionSpec { name: "http-request-ext", extends: "network-traffic", props: &[
-        req("request_method", Kind::Str), req("request_value", Kind::Str), opt("request_version", Kind::Str),
-        opt("request_header", Kind::Dict), opt("message_body_length", NON_NEGATIVE),
-        opt("message_body_data_ref", Kind::Ref(ARTIFACT)),
-    ]},
-    ExtensionSpec { name: "icmp-ext", extends: "network-traffic", props: &[
-        req("icmp_type_hex", Kind::Hex), req("icmp_code_hex", Kind::Hex),
-    ]},
-    ExtensionSpec { name: "socket-ext", extends: "network-traffic", props: &[
-        req("address_family", Kind::Enum(v::SOCKET_ADDRESS_FAMILY)), opt("is_blocking", Kind::Bool),
-        opt("is_listening", Kind::Bool), opt("options", Kind::Dict), opt("socket_type", Kind::Enum(v::SOCKET_TYPE)),
-        opt("socket_descriptor", NON_NEGATIVE), opt("socket_handle", Kind::Int(i64::MIN, i64::MAX)),
-    ]},
-    ExtensionSpec { name: "tcp-ext", extends: "network-traffic", props: &[
-        opt("src_flags_hex", Kind::Hex), opt("dst_flags_hex", Kind::Hex),
-    ]},
-    ExtensionSpec { name: "unix-account-ext", extends: "user-account", props: &[
-        opt("gid", Kind::Int(i64::MIN, i64::MAX)), opt("groups", Kind::Strs), opt("home_dir", Kind::Str),
-        opt("shell", Kind::Str),
-    ]},
-    ExtensionSpec { name: "windows-process-ext", extends: "process", props: &[
-        opt("aslr_enabled", Kind::Bool), opt("dep_enabled", Kind::Bool), opt("priority", Kind::Str),
-        opt("owner_sid", Kind::Str), opt("window_title", Kind::Str), opt("startup_info", Kind::Dict),
-        opt("integrity_level", Kind::Enum(v::WINDOWS_INTEGRITY_LEVEL)),
-    ]},
-    ExtensionSpec { name: "windows-service-ext", extends: "process", props: &[
-        opt("service_name", Kind::Str), opt("descriptions", Kind::Strs), opt("display_name", Kind::Str),
-        opt("group_name", Kind::Str), opt("start_type", Kind::Enum(v::WINDOWS_SERVICE_START_TYPE)),
-        opt("service_dll_refs", Kind::Refs(&["file"])), opt("service_type", Kind::Enum(v::WINDOWS_SERVICE_TYPE)),
-        opt("service_status", Kind::Enum(v::WINDOWS_SERVICE_STATUS)),
-    ]},
+    ExtensionSpec {
+        name: "archive-ext",
+        extends: "file",
+        props: &[
+            req("contains_refs", Kind::Refs(&["file", "directory"])),
+            opt("comment", Kind::Str),
+        ],
+    },
+    ExtensionSpec {
+        name: "ntfs-ext",
+        extends: "file",
+        props: &[
+            opt("sid", Kind::Str),
+            opt("alternate_data_streams", Kind::Objs(NTFS_ADS)),
+        ],
+    },
+    ExtensionSpec {
+        name: "pdf-ext",
+        extends: "file",
+        props: &[
+            opt("version", Kind::Str),
+            opt("is_optimized", Kind::Bool),
+            opt("document_info_dict", Kind::Dict),
+            opt("pdfid0", Kind::Str),
+            opt("pdfid1", Kind::Str),
+        ],
+    },
+    ExtensionSpec {
+        name: "raster-image-ext",
+        extends: "file",
+        props: &[
+            opt("image_height", NON_NEGATIVE),
+            opt("image_width", NON_NEGATIVE),
+            opt("bits_per_pixel", NON_NEGATIVE),
+            opt("exif_tags", Kind::Dict),
+        ],
+    },
+    ExtensionSpec {
+        name: "windows-pebinary-ext",
+        extends: "file",
+        props: &[
+            req("pe_type", Kind::Vocab(v::WINDOWS_PEBINARY_TYPE)),
+            opt("imphash", Kind::Str),
+            opt("machine_hex", Kind::Hex),
+            opt("number_of_sections", NON_NEGATIVE),
+            opt("time_date_stamp", Kind::Timestamp),
+            opt("pointer_to_symbol_table_hex", Kind::Hex),
+            opt("number_of_symbols", NON_NEGATIVE),
+            opt("size_of_optional_header", NON_NEGATIVE),
+            opt("characteristics_hex", Kind::Hex),
+            opt("file_header_hashes", Kind::Hashes),
+            opt("optional_header", Kind::Dict),
+            opt("sections", Kind::Objs(PE_SECTION)),
+        ],
+    },
+    ExtensionSpec {
+        name: "http-request-ext",
+        extends: "network-traffic",
+        props: &[
+            req("request_method", Kind::Str),
+            req("request_value", Kind::Str),
+            opt("request_version", Kind::Str),
+            opt("request_header", Kind::Dict),
+            opt("message_body_length", NON_NEGATIVE),
+            opt("message_body_data_ref", Kind::Ref(ARTIFACT)),
+        ],
+    },
+    ExtensionSpec {
+        name: "icmp-ext",
+        extends: "network-traffic",
+        props: &[req("icmp_type_hex", Kind::Hex), req("icmp_code_hex", Kind::Hex)],
+    },
+    ExtensionSpec {
+        name: "socket-ext",
+        extends: "network-traffic",
+        props: &[
+            req("address_family", Kind::Enum(v::SOCKET_ADDRESS_FAMILY)),
+            opt("is_blocking", Kind::Bool),
+            opt("is_listening", Kind::Bool),
+            opt("options", Kind::Dict),
+            opt("socket_type", Kind::Enum(v::SOCKET_TYPE)),
+            opt("socket_descriptor", NON_NEGATIVE),
+            opt("socket_handle", Kind::Int(i64::MIN, i64::MAX)),
+        ],
+    },
+    ExtensionSpec {
+        name: "tcp-ext",
+        extends: "network-traffic",
+        props: &[opt("src_flags_hex", Kind::Hex), opt("dst_flags_hex", Kind::Hex)],
+    },
+    ExtensionSpec {
+        name: "unix-account-ext",
+        extends: "user-account",
+        props: &[
+            opt("gid", Kind::Int(i64::MIN, i64::MAX)),
+            opt("groups", Kind::Strs),
+            opt("home_dir", Kind::Str),
+            opt("shell", Kind::Str),
+        ],
+    },
+    ExtensionSpec {
+        name: "windows-process-ext",
+        extends: "process",
+        props: &[
+            opt("aslr_enabled", Kind::Bool),
+            opt("dep_enabled", Kind::Bool),
+            opt("priority", Kind::Str),
+            opt("owner_sid", Kind::Str),
+            opt("window_title", Kind::Str),
+            opt("startup_info", Kind::Dict),
+            opt("integrity_level", Kind::Enum(v::WINDOWS_INTEGRITY_LEVEL)),
+        ],
+    },
+    ExtensionSpec {
+        name: "windows-service-ext",
+        extends: "process",
+        props: &[
+            opt("service_name", Kind::Str),
+            opt("descriptions", Kind::Strs),
+            opt("display_name", Kind::Str),
+            opt("group_name", Kind::Str),
+            opt("start_type", Kind::Enum(v::WINDOWS_SERVICE_START_TYPE)),
+            opt("service_dll_refs", Kind::Refs(&["file"])),
+            opt("service_type", Kind::Enum(v::WINDOWS_SERVICE_TYPE)),
+            opt("service_status", Kind::Enum(v::WINDOWS_SERVICE_STATUS)),
+        ],
+    },
 ];
 
 pub fn predefined_extension(name: &str) -> Option<&'static ExtensionSpec> {

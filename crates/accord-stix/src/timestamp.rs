@@ -87,7 +87,11 @@ impl Timestamp {
         )
         .map_err(range)?;
         let ts = jiff::tz::Offset::UTC.to_timestamp(dt).map_err(range)?;
-        Ok(Timestamp { seconds: ts.as_second(), nanos: ts.subsec_nanosecond().unsigned_abs(), fraction_digits })
+        Ok(Timestamp {
+            seconds: ts.as_second(),
+            nanos: ts.subsec_nanosecond().unsigned_abs(),
+            fraction_digits,
+        })
     }
 
     /// A fixed-width rendering with nine fractional digits: sorts lexicographically as it sorts
@@ -100,18 +104,26 @@ impl Timestamp {
 
     /// Nanoseconds since the Unix epoch, saturating outside 1677–2262 (the range of an i64).
     pub fn as_nanos_saturating(&self) -> i64 {
-        self.seconds.saturating_mul(1_000_000_000).saturating_add(i64::from(self.nanos))
+        self.seconds
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(self.nanos))
     }
 
     /// Microseconds since the Unix epoch.
     pub fn as_micros(&self) -> i64 {
-        self.seconds.saturating_mul(1_000_000).saturating_add(i64::from(self.nanos / 1000))
+        self.seconds
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(self.nanos / 1000))
     }
 
     /// Renders microseconds since the epoch the way TAXII and STIX expect (`…000000Z`).
     pub fn format_micros(micros: i64) -> String {
         let ts = jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        format!("{}.{:06}Z", ts.strftime("%Y-%m-%dT%H:%M:%S"), micros.rem_euclid(1_000_000))
+        format!(
+            "{}.{:06}Z",
+            ts.strftime("%Y-%m-%dT%H:%M:%S"),
+            micros.rem_euclid(1_000_000)
+        )
     }
 }
 

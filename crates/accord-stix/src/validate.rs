@@ -133,7 +133,10 @@ impl Report {
 pub fn validate(value: &Value) -> Report {
     let Some(obj) = value.as_object() else {
         let mut cx = Cx::new(value);
-        cx.err(Rule::NotAnObject, format!("expected a JSON object, found {}", kind_name(value)));
+        cx.err(
+            Rule::NotAnObject,
+            format!("expected a JSON object, found {}", kind_name(value)),
+        );
         return cx.finish(None);
     };
     let mut cx = Cx::new(value);
@@ -156,11 +159,18 @@ struct Cx<'a> {
 
 impl<'a> Cx<'a> {
     fn new(root: &'a Value) -> Self {
-        Cx { root, path: Vec::with_capacity(8), findings: Vec::new() }
+        Cx {
+            root,
+            path: Vec::with_capacity(8),
+            findings: Vec::new(),
+        }
     }
 
     fn finish(self, object_id: Option<String>) -> Report {
-        Report { object_id, findings: self.findings }
+        Report {
+            object_id,
+            findings: self.findings,
+        }
     }
 
     fn path_string(&self) -> String {
@@ -180,7 +190,12 @@ impl<'a> Cx<'a> {
 
     fn push(&mut self, severity: Severity, rule: Rule, message: String) {
         let path = self.path_string();
-        self.findings.push(Finding { severity, rule, path, message });
+        self.findings.push(Finding {
+            severity,
+            rule,
+            path,
+            message,
+        });
     }
     fn err(&mut self, rule: Rule, message: impl Into<String>) {
         self.push(Severity::Error, rule, message.into());
@@ -213,9 +228,24 @@ fn kind_name(v: &Value) -> &'static str {
     }
 }
 
-static CUSTOM_SDO: TypeSpec = TypeSpec { name: "custom", category: Category::Sdo, props: &[], id_contributing: &[] };
-static CUSTOM_SRO: TypeSpec = TypeSpec { name: "custom", category: Category::Sro, props: &[], id_contributing: &[] };
-static CUSTOM_SCO: TypeSpec = TypeSpec { name: "custom", category: Category::Sco, props: &[], id_contributing: &[] };
+static CUSTOM_SDO: TypeSpec = TypeSpec {
+    name: "custom",
+    category: Category::Sdo,
+    props: &[],
+    id_contributing: &[],
+};
+static CUSTOM_SRO: TypeSpec = TypeSpec {
+    name: "custom",
+    category: Category::Sro,
+    props: &[],
+    id_contributing: &[],
+};
+static CUSTOM_SCO: TypeSpec = TypeSpec {
+    name: "custom",
+    category: Category::Sco,
+    props: &[],
+    id_contributing: &[],
+};
 
 /// The extension types an object declares through `extensions: {"extension-definition--…": {extension_type}}`.
 fn declared_extension_types(obj: &Map<String, Value>) -> impl Iterator<Item = &str> {
@@ -234,11 +264,18 @@ fn validate_object<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
         return;
     };
     let Some(type_name) = type_value.as_str() else {
-        cx.at_key("type", |cx| cx.err(Rule::PropertyType, format!("expected a string, found {}", kind_name(type_value))));
+        cx.at_key("type", |cx| {
+            cx.err(
+                Rule::PropertyType,
+                format!("expected a string, found {}", kind_name(type_value)),
+            )
+        });
         return;
     };
     if let Err(e) = id::check_type_name(type_name) {
-        cx.at_key("type", |cx| cx.err(Rule::TypeName, format!("type {type_name:?} is invalid: {e}")));
+        cx.at_key("type", |cx| {
+            cx.err(Rule::TypeName, format!("type {type_name:?} is invalid: {e}"))
+        });
         return;
     }
 
@@ -276,12 +313,20 @@ fn validate_object<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
         Some(Value::String(s)) => cx.at_key("id", |cx| match parse_identifier(s) {
             Ok(ident) if ident.type_name != type_name => cx.err(
                 Rule::IdTypeMismatch,
-                format!("id {s:?} has type part {:?} but the object's type is {type_name:?}", ident.type_name),
+                format!(
+                    "id {s:?} has type part {:?} but the object's type is {type_name:?}",
+                    ident.type_name
+                ),
             ),
             Ok(ident) => uuid = Some(ident.uuid),
             Err(e) => cx.err(Rule::Identifier, e.to_string()),
         }),
-        Some(other) => cx.at_key("id", |cx| cx.err(Rule::PropertyType, format!("expected a string, found {}", kind_name(other)))),
+        Some(other) => cx.at_key("id", |cx| {
+            cx.err(
+                Rule::PropertyType,
+                format!("expected a string, found {}", kind_name(other)),
+            )
+        }),
     }
 
     // Properties present.
@@ -299,7 +344,10 @@ fn validate_object<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
     // Properties missing.
     for prop in spec.common().iter().chain(spec.props) {
         if prop.required && !obj.contains_key(prop.name) {
-            cx.err(Rule::RequiredProperty, format!("missing required property {:?} for type {type_name}", prop.name));
+            cx.err(
+                Rule::RequiredProperty,
+                format!("missing required property {:?} for type {type_name}", prop.name),
+            );
         }
     }
 
@@ -308,7 +356,10 @@ fn validate_object<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
     if let Some(uuid) = uuid {
         check_id_version(obj, spec, type_name, uuid, cx);
     }
-    if matches!(spec.category, Category::Sdo | Category::Sro) || type_name == "extension-definition" || type_name == "language-content" {
+    if matches!(spec.category, Category::Sdo | Category::Sro)
+        || type_name == "extension-definition"
+        || type_name == "language-content"
+    {
         order(obj, "created", "modified", false, cx);
     }
     type_rules(type_name, obj, cx);
@@ -325,7 +376,10 @@ fn walk_numbers<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
                     _ => false,
                 };
                 if too_big {
-                    cx.err(Rule::NumberPrecision, format!("integer {n} is beyond ±2^53 and cannot be represented exactly"));
+                    cx.err(
+                        Rule::NumberPrecision,
+                        format!("integer {n} is beyond ±2^53 and cannot be represented exactly"),
+                    );
                 }
             }
             Value::Array(items) => {
@@ -355,18 +409,30 @@ fn walk_numbers<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
 }
 
 fn check_custom_property<'a>(key: &'a str, value: &'a Value, warn_prefix: bool, cx: &mut Cx<'a>) {
-    let valid_name = (3..=250).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let valid_name =
+        (3..=250).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !valid_name {
-        cx.err(Rule::PropertyName, format!("property name {key:?} must be 3-250 characters of a-z, A-Z, 0-9 and _"));
+        cx.err(
+            Rule::PropertyName,
+            format!("property name {key:?} must be 3-250 characters of a-z, A-Z, 0-9 and _"),
+        );
     } else if warn_prefix && !key.starts_with("x_") {
-        cx.warn(Rule::CustomProperty, format!("custom property {key:?} should start with x_ or be declared by a toplevel-property-extension"));
+        cx.warn(
+            Rule::CustomProperty,
+            format!(
+                "custom property {key:?} should start with x_ or be declared by a toplevel-property-extension"
+            ),
+        );
     }
     // Any property named *_ref or *_refs holds identifiers (section 2.6). Real data (ATT&CK's
     // x_mitre_data_source_ref: "") breaks this for custom properties, so there it is a warning.
     let refs: Vec<&Value> = if key.ends_with("_ref") {
         vec![value]
     } else if key.ends_with("_refs") {
-        value.as_array().map(|a| a.iter().collect()).unwrap_or_else(|| vec![value])
+        value
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_else(|| vec![value])
     } else {
         return;
     };
@@ -374,14 +440,23 @@ fn check_custom_property<'a>(key: &'a str, value: &'a Value, warn_prefix: bool, 
         match r.as_str().map(parse_identifier) {
             Some(Ok(_)) => {}
             Some(Err(e)) => cx.warn(Rule::Identifier, format!("custom reference property: {e}")),
-            None => cx.warn(Rule::PropertyType, format!("custom reference property holds {}, not an identifier", kind_name(r))),
+            None => cx.warn(
+                Rule::PropertyType,
+                format!(
+                    "custom reference property holds {}, not an identifier",
+                    kind_name(r)
+                ),
+            ),
         }
     }
 }
 
 fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &mut Cx<'a>) {
     let wrong = |cx: &mut Cx<'a>, expected: &str| {
-        cx.err(Rule::PropertyType, format!("expected {expected}, found {}", kind_name(value)));
+        cx.err(
+            Rule::PropertyType,
+            format!("expected {expected}, found {}", kind_name(value)),
+        );
     };
     match kind {
         Kind::Any => {}
@@ -399,14 +474,20 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
             Value::Number(n) if n.is_i64() || n.is_u64() => {
                 let ok = n.as_i64().is_some_and(|i| i >= min && i <= max);
                 if !ok {
-                    cx.err(Rule::ValueRange, format!("{n} is outside the allowed range {min}..={max}"));
+                    cx.err(
+                        Rule::ValueRange,
+                        format!("{n} is outside the allowed range {min}..={max}"),
+                    );
                 }
             }
             _ => wrong(cx, "an integer"),
         },
         Kind::Float(min, max) => match value.as_f64() {
             Some(f) if f >= min && f <= max => {}
-            Some(f) => cx.err(Rule::ValueRange, format!("{f} is outside the allowed range {min}..={max}")),
+            Some(f) => cx.err(
+                Rule::ValueRange,
+                format!("{f} is outside the allowed range {min}..={max}"),
+            ),
             None => wrong(cx, "a number"),
         },
         Kind::Timestamp | Kind::TimestampMillis => match value.as_str() {
@@ -426,11 +507,17 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
         },
         Kind::Refs(targets) => for_list(value, cx, |item, cx| match item.as_str() {
             Some(s) => check_ref(s, targets, cx),
-            None => cx.err(Rule::PropertyType, format!("expected an identifier string, found {}", kind_name(item))),
+            None => cx.err(
+                Rule::PropertyType,
+                format!("expected an identifier string, found {}", kind_name(item)),
+            ),
         }),
         Kind::Strs => for_list(value, cx, |item, cx| {
             if !item.is_string() {
-                cx.err(Rule::PropertyType, format!("expected a string, found {}", kind_name(item)));
+                cx.err(
+                    Rule::PropertyType,
+                    format!("expected a string, found {}", kind_name(item)),
+                );
             }
         }),
         Kind::Vocab(words) => match value.as_str() {
@@ -439,7 +526,10 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
         },
         Kind::Vocabs(words) => for_list(value, cx, |item, cx| match item.as_str() {
             Some(s) => check_vocab(s, words, cx),
-            None => cx.err(Rule::PropertyType, format!("expected a string, found {}", kind_name(item))),
+            None => cx.err(
+                Rule::PropertyType,
+                format!("expected a string, found {}", kind_name(item)),
+            ),
         }),
         Kind::Enum(words) => match value.as_str() {
             Some(s) => check_enum(s, words, cx),
@@ -447,14 +537,22 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
         },
         Kind::Enums(words) => for_list(value, cx, |item, cx| match item.as_str() {
             Some(s) => check_enum(s, words, cx),
-            None => cx.err(Rule::PropertyType, format!("expected a string, found {}", kind_name(item))),
+            None => cx.err(
+                Rule::PropertyType,
+                format!("expected a string, found {}", kind_name(item)),
+            ),
         }),
         Kind::Hashes => check_hashes(value, cx),
         Kind::Dict => match value.as_object() {
             Some(m) => {
                 for key in m.keys() {
                     if key.len() > 250 {
-                        cx.at_key(key, |cx| cx.err(Rule::Dictionary, format!("dictionary key of {} characters exceeds 250", key.len())));
+                        cx.at_key(key, |cx| {
+                            cx.err(
+                                Rule::Dictionary,
+                                format!("dictionary key of {} characters exceeds 250", key.len()),
+                            )
+                        });
                     }
                 }
             }
@@ -465,7 +563,9 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
             None => wrong(cx, "an object"),
         },
         Kind::Objs(props) => for_objects(value, props, cx, |_, _| {}),
-        Kind::ExternalReferences => for_objects(value, spec::EXTERNAL_REFERENCE, cx, check_external_reference),
+        Kind::ExternalReferences => {
+            for_objects(value, spec::EXTERNAL_REFERENCE, cx, check_external_reference)
+        }
         Kind::KillChainPhases => for_objects(value, spec::KILL_CHAIN_PHASE, cx, check_kill_chain_phase),
         Kind::MimeParts => for_objects(value, spec::MIME_PART, cx, |m, cx| {
             if !m.contains_key("body") && !m.contains_key("body_raw_ref") {
@@ -474,7 +574,10 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
         }),
         Kind::Hex => match value.as_str() {
             Some(s) if s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {}
-            Some(s) => cx.err(Rule::Hex, format!("{s:?} is not an even number of hexadecimal digits")),
+            Some(s) => cx.err(
+                Rule::Hex,
+                format!("{s:?} is not an even number of hexadecimal digits"),
+            ),
             None => wrong(cx, "a hex string"),
         },
         Kind::Binary => match value.as_str() {
@@ -489,7 +592,10 @@ fn check_kind<'a>(value: &'a Value, kind: Kind, owner_type: Option<&str>, cx: &m
         },
         Kind::SpecVersion => match value.as_str() {
             Some("2.1") => {}
-            Some(s) => cx.err(Rule::SpecVersion, format!("spec_version {s:?} is not \"2.1\"; only STIX 2.1 is accepted")),
+            Some(s) => cx.err(
+                Rule::SpecVersion,
+                format!("spec_version {s:?} is not \"2.1\"; only STIX 2.1 is accepted"),
+            ),
             None => wrong(cx, "the string \"2.1\""),
         },
         Kind::Extensions => check_extensions(value, owner_type, cx),
@@ -505,7 +611,10 @@ fn for_list<'a>(value: &'a Value, cx: &mut Cx<'a>, mut each: impl FnMut(&'a Valu
                 cx.at_index(i, |cx| each(item, cx));
             }
         }
-        None => cx.err(Rule::PropertyType, format!("expected a list, found {}", kind_name(value))),
+        None => cx.err(
+            Rule::PropertyType,
+            format!("expected a list, found {}", kind_name(value)),
+        ),
     }
 }
 
@@ -518,7 +627,10 @@ fn check_props<'a>(m: &'a Map<String, Value>, props: &'static [Prop], cx: &mut C
     }
     for p in props {
         if p.required && !m.contains_key(p.name) {
-            cx.err(Rule::RequiredProperty, format!("missing required property {:?}", p.name));
+            cx.err(
+                Rule::RequiredProperty,
+                format!("missing required property {:?}", p.name),
+            );
         }
     }
 }
@@ -535,24 +647,40 @@ fn for_objects<'a>(
             check_props(m, props, cx);
             extra(m, cx);
         }
-        None => cx.err(Rule::PropertyType, format!("expected an object, found {}", kind_name(item))),
+        None => cx.err(
+            Rule::PropertyType,
+            format!("expected an object, found {}", kind_name(item)),
+        ),
     });
 }
 
 fn check_kill_chain_phase<'a>(m: &'a Map<String, Value>, cx: &mut Cx<'a>) {
     for key in ["kill_chain_name", "phase_name"] {
         if let Some(s) = m.get(key).and_then(Value::as_str) {
-            let good = !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let good = !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !good {
-                cx.at_key(key, |cx| cx.warn(Rule::KillChainPhase, format!("{s:?} should be lowercase with hyphens")));
+                cx.at_key(key, |cx| {
+                    cx.warn(
+                        Rule::KillChainPhase,
+                        format!("{s:?} should be lowercase with hyphens"),
+                    )
+                });
             }
         }
     }
 }
 
 fn check_external_reference<'a>(m: &'a Map<String, Value>, cx: &mut Cx<'a>) {
-    if !["description", "url", "external_id"].iter().any(|k| m.contains_key(*k)) {
-        cx.err(Rule::ExternalReference, "an external reference needs at least one of description, url, external_id");
+    if !["description", "url", "external_id"]
+        .iter()
+        .any(|k| m.contains_key(*k))
+    {
+        cx.err(
+            Rule::ExternalReference,
+            "an external reference needs at least one of description, url, external_id",
+        );
     }
     let source = m.get("source_name").and_then(Value::as_str).unwrap_or_default();
     let ext_id = m.get("external_id").and_then(Value::as_str);
@@ -573,13 +701,22 @@ fn check_external_reference<'a>(m: &'a Map<String, Value>, cx: &mut Cx<'a>) {
     };
     match (source, ext_id) {
         ("cve", Some(id)) if !check("CVE-", id) => cx.at_key("external_id", |cx| {
-            cx.err(Rule::ExternalReference, format!("{id:?} is not a CVE id (CVE-YYYY-NNNN…)"))
+            cx.err(
+                Rule::ExternalReference,
+                format!("{id:?} is not a CVE id (CVE-YYYY-NNNN…)"),
+            )
         }),
         ("capec", Some(id)) if !check("CAPEC-", id) => cx.at_key("external_id", |cx| {
-            cx.err(Rule::ExternalReference, format!("{id:?} is not a CAPEC id (CAPEC-N…)"))
+            cx.err(
+                Rule::ExternalReference,
+                format!("{id:?} is not a CAPEC id (CAPEC-N…)"),
+            )
         }),
         ("cve" | "capec", None) => {
-            cx.err(Rule::ExternalReference, format!("source_name {source:?} requires external_id"));
+            cx.err(
+                Rule::ExternalReference,
+                format!("source_name {source:?} requires external_id"),
+            );
         }
         _ => {}
     }
@@ -612,13 +749,22 @@ fn check_ref(s: &str, targets: &[&str], cx: &mut Cx<'_>) {
                 other => other,
             })
             .collect();
-        cx.err(Rule::RefType, format!("reference to {t:?} is not allowed here; allowed: {}", list.join(", ")));
+        cx.err(
+            Rule::RefType,
+            format!(
+                "reference to {t:?} is not allowed here; allowed: {}",
+                list.join(", ")
+            ),
+        );
     }
 }
 
 fn check_vocab(s: &str, words: &[&str], cx: &mut Cx<'_>) {
     if !words.contains(&s) {
-        cx.warn(Rule::OpenVocabulary, format!("{s:?} is not in the open vocabulary"));
+        cx.warn(
+            Rule::OpenVocabulary,
+            format!("{s:?} is not in the open vocabulary"),
+        );
     }
 }
 
@@ -630,7 +776,10 @@ fn check_enum(s: &str, words: &[&str], cx: &mut Cx<'_>) {
 
 fn check_hashes<'a>(value: &'a Value, cx: &mut Cx<'a>) {
     let Some(m) = value.as_object() else {
-        return cx.err(Rule::PropertyType, format!("expected a hashes dictionary, found {}", kind_name(value)));
+        return cx.err(
+            Rule::PropertyType,
+            format!("expected a hashes dictionary, found {}", kind_name(value)),
+        );
     };
     if m.is_empty() {
         return cx.err(Rule::Hashes, "hashes must contain at least one hash");
@@ -638,12 +787,20 @@ fn check_hashes<'a>(value: &'a Value, cx: &mut Cx<'a>) {
     for (algo, v) in m {
         cx.at_key(algo, |cx| {
             let key_ok = (3..=250).contains(&algo.len())
-                && algo.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && algo
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !key_ok {
-                return cx.err(Rule::Hashes, format!("hash algorithm name {algo:?} must be 3-250 of A-Z a-z 0-9 - _"));
+                return cx.err(
+                    Rule::Hashes,
+                    format!("hash algorithm name {algo:?} must be 3-250 of A-Z a-z 0-9 - _"),
+                );
             }
             let Some(h) = v.as_str() else {
-                return cx.err(Rule::PropertyType, format!("expected a hash string, found {}", kind_name(v)));
+                return cx.err(
+                    Rule::PropertyType,
+                    format!("expected a hash string, found {}", kind_name(v)),
+                );
             };
             let hex_len = match algo.as_str() {
                 "MD5" => Some(32),
@@ -654,15 +811,24 @@ fn check_hashes<'a>(value: &'a Value, cx: &mut Cx<'a>) {
             };
             if let Some(n) = hex_len {
                 if h.len() != n || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    cx.err(Rule::Hashes, format!("{algo} value must be {n} hexadecimal digits"));
+                    cx.err(
+                        Rule::Hashes,
+                        format!("{algo} value must be {n} hexadecimal digits"),
+                    );
                 }
             } else if !vocab::HASH_ALGORITHM.contains(&algo.as_str()) {
-                let known = vocab::HASH_ALGORITHM.iter().find(|k| k.eq_ignore_ascii_case(algo));
+                let known = vocab::HASH_ALGORITHM
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(algo));
                 match known {
-                    Some(k) => cx.warn(Rule::OpenVocabulary, format!("hash algorithm {algo:?} should be written {k:?}")),
-                    None if !algo.starts_with("x_") => {
-                        cx.warn(Rule::OpenVocabulary, format!("hash algorithm {algo:?} is not in hash-algorithm-ov"))
-                    }
+                    Some(k) => cx.warn(
+                        Rule::OpenVocabulary,
+                        format!("hash algorithm {algo:?} should be written {k:?}"),
+                    ),
+                    None if !algo.starts_with("x_") => cx.warn(
+                        Rule::OpenVocabulary,
+                        format!("hash algorithm {algo:?} is not in hash-algorithm-ov"),
+                    ),
                     None => {}
                 }
             }
@@ -672,7 +838,10 @@ fn check_hashes<'a>(value: &'a Value, cx: &mut Cx<'a>) {
 
 fn check_extensions<'a>(value: &'a Value, owner_type: Option<&str>, cx: &mut Cx<'a>) {
     let Some(m) = value.as_object() else {
-        return cx.err(Rule::PropertyType, format!("expected an extensions dictionary, found {}", kind_name(value)));
+        return cx.err(
+            Rule::PropertyType,
+            format!("expected an extensions dictionary, found {}", kind_name(value)),
+        );
     };
     if m.is_empty() {
         return cx.err(Rule::Extension, "extensions must not be empty");
@@ -680,15 +849,25 @@ fn check_extensions<'a>(value: &'a Value, owner_type: Option<&str>, cx: &mut Cx<
     for (name, ext) in m {
         cx.at_key(name, |cx| {
             let Some(body) = ext.as_object() else {
-                return cx.err(Rule::PropertyType, format!("expected an extension object, found {}", kind_name(ext)));
+                return cx.err(
+                    Rule::PropertyType,
+                    format!("expected an extension object, found {}", kind_name(ext)),
+                );
             };
             if name.starts_with("extension-definition--") {
                 match parse_identifier(name) {
                     Ok(i) if i.type_name == "extension-definition" => {}
-                    Ok(_) | Err(_) => return cx.err(Rule::Extension, format!("{name:?} is not an extension-definition id")),
+                    Ok(_) | Err(_) => {
+                        return cx.err(
+                            Rule::Extension,
+                            format!("{name:?} is not an extension-definition id"),
+                        );
+                    }
                 }
                 if let Some(t) = body.get("extension_type") {
-                    cx.at_key("extension_type", |cx| check_kind(t, Kind::Enum(vocab::EXTENSION_TYPE), None, cx));
+                    cx.at_key("extension_type", |cx| {
+                        check_kind(t, Kind::Enum(vocab::EXTENSION_TYPE), None, cx)
+                    });
                 }
                 for (k, v) in body {
                     if k.ends_with("_ref") || k.ends_with("_refs") {
@@ -697,11 +876,17 @@ fn check_extensions<'a>(value: &'a Value, owner_type: Option<&str>, cx: &mut Cx<
                 }
             } else if let Some(pre) = spec::predefined_extension(name) {
                 if owner_type.is_some_and(|t| t != pre.extends) {
-                    return cx.err(Rule::Extension, format!("{name} only applies to {} objects", pre.extends));
+                    return cx.err(
+                        Rule::Extension,
+                        format!("{name} only applies to {} objects", pre.extends),
+                    );
                 }
                 check_props(body, pre.props, cx);
             } else {
-                cx.warn(Rule::Extension, format!("extension {name:?} is neither predefined nor an extension-definition id"));
+                cx.warn(
+                    Rule::Extension,
+                    format!("extension {name:?} is neither predefined nor an extension-definition id"),
+                );
             }
         });
     }
@@ -711,18 +896,29 @@ fn check_granular_markings<'a>(value: &'a Value, cx: &mut Cx<'a>) {
     let root = cx.root;
     for_list(value, cx, |item, cx| {
         let Some(m) = item.as_object() else {
-            return cx.err(Rule::PropertyType, format!("expected a granular marking object, found {}", kind_name(item)));
+            return cx.err(
+                Rule::PropertyType,
+                format!("expected a granular marking object, found {}", kind_name(item)),
+            );
         };
         check_props(m, spec::GRANULAR_MARKING, cx);
         if m.contains_key("lang") == m.contains_key("marking_ref") {
-            cx.err(Rule::GranularMarking, "a granular marking must have exactly one of marking_ref and lang");
+            cx.err(
+                Rule::GranularMarking,
+                "a granular marking must have exactly one of marking_ref and lang",
+            );
         }
         if let Some(sels) = m.get("selectors").and_then(Value::as_array) {
             for (i, sel) in sels.iter().enumerate() {
                 if let Some(s) = sel.as_str() {
                     if resolve_selector(root, s).is_none() {
                         cx.at_key("selectors", |cx| {
-                            cx.at_index(i, |cx| cx.err(Rule::GranularMarking, format!("selector {s:?} does not resolve to a property of this object")))
+                            cx.at_index(i, |cx| {
+                                cx.err(
+                                    Rule::GranularMarking,
+                                    format!("selector {s:?} does not resolve to a property of this object"),
+                                )
+                            })
                         });
                     }
                 }
@@ -746,31 +942,56 @@ pub fn resolve_selector<'v>(root: &'v Value, selector: &str) -> Option<&'v Value
     Some(cur)
 }
 
-fn check_id_version(obj: &Map<String, Value>, spec: &TypeSpec, type_name: &str, uuid: uuid::Uuid, cx: &mut Cx<'_>) {
+fn check_id_version(
+    obj: &Map<String, Value>,
+    spec: &TypeSpec,
+    type_name: &str,
+    uuid: uuid::Uuid,
+    cx: &mut Cx<'_>,
+) {
     let version = uuid.get_version_num();
     if spec.category == Category::Sco {
         if version != 5 && version != 4 {
-            cx.at_key("id", |cx| cx.warn(Rule::IdVersion, format!("SCO ids should be UUIDv5 (or v4), found v{version}")));
+            cx.at_key("id", |cx| {
+                cx.warn(
+                    Rule::IdVersion,
+                    format!("SCO ids should be UUIDv5 (or v4), found v{version}"),
+                )
+            });
         }
         if version == 5 {
             if let Some(expected) = id::deterministic_sco_id(type_name, obj, spec.id_contributing) {
                 let actual = obj.get("id").and_then(Value::as_str).unwrap_or_default();
                 if !actual.eq_ignore_ascii_case(&expected) {
                     cx.at_key("id", |cx| {
-                        cx.warn(Rule::ScoId, format!("UUIDv5 id does not match the ID-contributing properties; expected {expected}"))
+                        cx.warn(
+                            Rule::ScoId,
+                            format!(
+                                "UUIDv5 id does not match the ID-contributing properties; expected {expected}"
+                            ),
+                        )
                     });
                 }
             }
         } else if !spec.id_contributing.is_empty() {
-            cx.at_key("id", |cx| cx.warn(Rule::IdVersion, "SCO ids should be deterministic UUIDv5"));
+            cx.at_key("id", |cx| {
+                cx.warn(Rule::IdVersion, "SCO ids should be deterministic UUIDv5")
+            });
         }
     } else if version != 4 {
-        cx.at_key("id", |cx| cx.warn(Rule::IdVersion, format!("ids of this category should be UUIDv4, found v{version}")));
+        cx.at_key("id", |cx| {
+            cx.warn(
+                Rule::IdVersion,
+                format!("ids of this category should be UUIDv4, found v{version}"),
+            )
+        });
     }
 }
 
-fn ts<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<Timestamp> {
-    obj.get(key).and_then(Value::as_str).and_then(|s| Timestamp::parse(s).ok())
+fn ts(obj: &Map<String, Value>, key: &str) -> Option<Timestamp> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .and_then(|s| Timestamp::parse(s).ok())
 }
 
 /// Checks `later >= earlier` (or `>` when `strict`).
@@ -779,7 +1000,9 @@ fn order(obj: &Map<String, Value>, earlier: &str, later: &'static str, strict: b
         let bad = if strict { b <= a } else { b < a };
         if bad {
             let rel = if strict { "later than" } else { "at or after" };
-            cx.at_key(later, |cx| cx.err(Rule::TimestampOrder, format!("{later} must be {rel} {earlier}")));
+            cx.at_key(later, |cx| {
+                cx.err(Rule::TimestampOrder, format!("{later} must be {rel} {earlier}"))
+            });
         }
     }
 }
@@ -795,36 +1018,57 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
         }
         "indicator" => order(obj, "valid_from", "valid_until", true, cx),
         "relationship" => order(obj, "start_time", "stop_time", true, cx),
-        "malware-analysis" => {
-            if !has(obj, "result") && !has(obj, "analysis_sco_refs") {
-                cx.err(Rule::CoConstraint, "malware-analysis needs result or analysis_sco_refs");
-            }
+        "malware-analysis" if !has(obj, "result") && !has(obj, "analysis_sco_refs") => {
+            cx.err(
+                Rule::CoConstraint,
+                "malware-analysis needs result or analysis_sco_refs",
+            );
         }
         "observed-data" => {
             order(obj, "first_observed", "last_observed", false, cx);
             match (has(obj, "objects"), has(obj, "object_refs")) {
-                (true, true) => cx.err(Rule::CoConstraint, "observed-data must not have both objects and object_refs"),
-                (false, false) => cx.err(Rule::CoConstraint, "observed-data needs object_refs (or the deprecated objects)"),
-                (true, false) => cx.at_key("objects", |cx| cx.warn(Rule::Deprecated, "objects is deprecated in STIX 2.1; use object_refs")),
+                (true, true) => cx.err(
+                    Rule::CoConstraint,
+                    "observed-data must not have both objects and object_refs",
+                ),
+                (false, false) => cx.err(
+                    Rule::CoConstraint,
+                    "observed-data needs object_refs (or the deprecated objects)",
+                ),
+                (true, false) => cx.at_key("objects", |cx| {
+                    cx.warn(
+                        Rule::Deprecated,
+                        "objects is deprecated in STIX 2.1; use object_refs",
+                    )
+                }),
                 _ => {}
             }
         }
         "location" => {
             let (lat, lon) = (has(obj, "latitude"), has(obj, "longitude"));
             if lat != lon {
-                cx.err(Rule::CoConstraint, "latitude and longitude must be given together");
+                cx.err(
+                    Rule::CoConstraint,
+                    "latitude and longitude must be given together",
+                );
             }
             if has(obj, "precision") && !(lat && lon) {
                 cx.err(Rule::CoConstraint, "precision requires latitude and longitude");
             }
-            if !has(obj, "region") && !has(obj, "country") && !(lat && lon) {
-                cx.err(Rule::CoConstraint, "location needs region, country, or latitude and longitude");
+            if !(has(obj, "region") || has(obj, "country") || (lat && lon)) {
+                cx.err(
+                    Rule::CoConstraint,
+                    "location needs region, country, or latitude and longitude",
+                );
             }
         }
         "malware" => {
             order(obj, "first_seen", "last_seen", false, cx);
             if obj.get("is_family") == Some(&Value::Bool(true)) && !has(obj, "name") {
-                cx.err(Rule::RequiredProperty, "a malware family (is_family: true) must have a name");
+                cx.err(
+                    Rule::RequiredProperty,
+                    "a malware family (is_family: true) must have a name",
+                );
             }
         }
         "marking-definition" => check_marking_definition(obj, cx),
@@ -835,7 +1079,10 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
                 .is_some_and(|a| a.iter().any(|t| t == "toplevel-property-extension"));
             if has(obj, "extension_properties") && !toplevel {
                 cx.at_key("extension_properties", |cx| {
-                    cx.err(Rule::CoConstraint, "extension_properties is only allowed with toplevel-property-extension")
+                    cx.err(
+                        Rule::CoConstraint,
+                        "extension_properties is only allowed with toplevel-property-extension",
+                    )
                 });
             }
         }
@@ -848,7 +1095,13 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
                                 cx.err(Rule::Lang, format!("{lang:?} is not an RFC 5646 language tag"));
                             }
                             if !v.is_object() {
-                                cx.err(Rule::PropertyType, format!("expected an object of translated properties, found {}", kind_name(v)));
+                                cx.err(
+                                    Rule::PropertyType,
+                                    format!(
+                                        "expected an object of translated properties, found {}",
+                                        kind_name(v)
+                                    ),
+                                );
                             }
                         });
                     }
@@ -857,7 +1110,10 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
         }
         "artifact" => {
             if has(obj, "payload_bin") == has(obj, "url") {
-                cx.err(Rule::CoConstraint, "artifact needs exactly one of payload_bin and url");
+                cx.err(
+                    Rule::CoConstraint,
+                    "artifact needs exactly one of payload_bin and url",
+                );
             }
             if has(obj, "url") && !has(obj, "hashes") {
                 cx.err(Rule::CoConstraint, "an artifact with url must have hashes");
@@ -866,10 +1122,8 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
                 cx.err(Rule::CoConstraint, "decryption_key requires encryption_algorithm");
             }
         }
-        "file" => {
-            if !has(obj, "hashes") && !has(obj, "name") {
-                cx.err(Rule::CoConstraint, "file needs hashes or name");
-            }
+        "file" if !has(obj, "hashes") && !has(obj, "name") => {
+            cx.err(Rule::CoConstraint, "file needs hashes or name");
         }
         "network-traffic" => {
             if !has(obj, "src_ref") && !has(obj, "dst_ref") {
@@ -877,25 +1131,44 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
             }
             order(obj, "start", "end", false, cx);
             if obj.get("is_active") == Some(&Value::Bool(true)) && has(obj, "end") {
-                cx.err(Rule::CoConstraint, "end must not be present when is_active is true");
+                cx.err(
+                    Rule::CoConstraint,
+                    "end must not be present when is_active is true",
+                );
             }
         }
         "email-message" => match obj.get("is_multipart") {
-            Some(Value::Bool(true)) if has(obj, "body") => {
-                cx.err(Rule::CoConstraint, "body must not be present when is_multipart is true (use body_multipart)")
-            }
-            Some(Value::Bool(false)) if has(obj, "body_multipart") => {
-                cx.err(Rule::CoConstraint, "body_multipart must not be present when is_multipart is false")
-            }
+            Some(Value::Bool(true)) if has(obj, "body") => cx.err(
+                Rule::CoConstraint,
+                "body must not be present when is_multipart is true (use body_multipart)",
+            ),
+            Some(Value::Bool(false)) if has(obj, "body_multipart") => cx.err(
+                Rule::CoConstraint,
+                "body_multipart must not be present when is_multipart is false",
+            ),
             _ => {}
         },
-        "ipv4-addr" => check_value(obj, cx, "an IPv4 address or CIDR block", |s| ip_or_cidr::<Ipv4Addr>(s, 32)),
-        "ipv6-addr" => check_value(obj, cx, "an IPv6 address or CIDR block", |s| ip_or_cidr::<Ipv6Addr>(s, 128)),
+        "ipv4-addr" => check_value(obj, cx, "an IPv4 address or CIDR block", |s| {
+            ip_or_cidr::<Ipv4Addr>(s, 32)
+        }),
+        "ipv6-addr" => check_value(obj, cx, "an IPv6 address or CIDR block", |s| {
+            ip_or_cidr::<Ipv6Addr>(s, 128)
+        }),
         "mac-addr" => check_value(obj, cx, "a lowercase, colon-delimited MAC-48 address", is_mac),
         "process" | "user-account" | "x509-certificate" | "windows-registry-key" => {
-            let common = ["type", "id", "spec_version", "object_marking_refs", "granular_markings", "defanged"];
+            let common = [
+                "type",
+                "id",
+                "spec_version",
+                "object_marking_refs",
+                "granular_markings",
+                "defanged",
+            ];
             if obj.keys().all(|k| common.contains(&k.as_str())) {
-                cx.err(Rule::CoConstraint, format!("{type_name} must have at least one property of its own or an extension"));
+                cx.err(
+                    Rule::CoConstraint,
+                    format!("{type_name} must have at least one property of its own or an extension"),
+                );
             }
         }
         _ => {}
@@ -905,10 +1178,16 @@ fn type_rules<'a>(type_name: &str, obj: &'a Map<String, Value>, cx: &mut Cx<'a>)
 fn check_marking_definition<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
     let (has_type, has_def) = (has(obj, "definition_type"), has(obj, "definition"));
     if has_type != has_def {
-        cx.err(Rule::MarkingDefinition, "definition_type and definition must be given together");
+        cx.err(
+            Rule::MarkingDefinition,
+            "definition_type and definition must be given together",
+        );
     }
     if !has_def && !has(obj, "extensions") {
-        cx.err(Rule::MarkingDefinition, "a marking-definition needs definition_type and definition, or an extension");
+        cx.err(
+            Rule::MarkingDefinition,
+            "a marking-definition needs definition_type and definition, or an extension",
+        );
     }
     let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
     let reserved = markings::tlp_by_id(id);
@@ -916,23 +1195,43 @@ fn check_marking_definition<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
         if !t.matches(obj) {
             cx.err(
                 Rule::MarkingDefinition,
-                format!("{id} is the fixed id of {} (TLP {}); its content must say {:?}", t.name, match t.version {
-                    markings::TlpVersion::V1 => "1.0",
-                    markings::TlpVersion::V2 => "2.0",
-                }, t.value),
+                format!(
+                    "{id} is the fixed id of {} (TLP {}); its content must say {:?}",
+                    t.name,
+                    match t.version {
+                        markings::TlpVersion::V1 => "1.0",
+                        markings::TlpVersion::V2 => "2.0",
+                    },
+                    t.value
+                ),
             );
         }
     }
     if obj.get("definition_type").and_then(Value::as_str) == Some("tlp") {
-        let level = obj.get("definition").and_then(|d| d.get("tlp")).and_then(Value::as_str);
+        let level = obj
+            .get("definition")
+            .and_then(|d| d.get("tlp"))
+            .and_then(Value::as_str);
         if !matches!(level, Some("white" | "green" | "amber" | "red")) {
-            cx.at_key("definition", |cx| cx.err(Rule::MarkingDefinition, "a TLP definition must be {\"tlp\": white|green|amber|red}"));
+            cx.at_key("definition", |cx| {
+                cx.err(
+                    Rule::MarkingDefinition,
+                    "a TLP definition must be {\"tlp\": white|green|amber|red}",
+                )
+            });
         }
         if reserved.is_none() {
-            cx.warn(Rule::UnknownMarking, format!("{id} claims TLP but is not one of the fixed TLP ids; it is treated as an unknown marking"));
+            cx.warn(
+                Rule::UnknownMarking,
+                format!(
+                    "{id} claims TLP but is not one of the fixed TLP ids; it is treated as an unknown marking"
+                ),
+            );
         }
     }
-    let Some(exts) = obj.get("extensions").and_then(Value::as_object) else { return };
+    let Some(exts) = obj.get("extensions").and_then(Value::as_object) else {
+        return;
+    };
     if exts.contains_key(markings::TLP2_EXTENSION_ID) && reserved.is_none() {
         cx.warn(Rule::UnknownMarking, format!("{id} uses the TLP 2.0 extension but is not one of the fixed TLP 2.0 ids; it is treated as an unknown marking"));
     }
@@ -974,7 +1273,11 @@ fn is_mac(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 17
         && b.iter().enumerate().all(|(i, c)| {
-            if i % 3 == 2 { *c == b':' } else { c.is_ascii_digit() || (b'a'..=b'f').contains(c) }
+            if i % 3 == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_digit() || (b'a'..=b'f').contains(c)
+            }
         })
 }
 
@@ -984,7 +1287,10 @@ fn is_base64(s: &str) -> bool {
         return false;
     }
     let pad = b.iter().rev().take_while(|c| **c == b'=').count();
-    pad <= 2 && b[..b.len() - pad].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+    pad <= 2
+        && b[..b.len() - pad]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
 }
 
 /// RFC 5646 well-formedness, simplified: a primary subtag of 2-8 letters (or a private-use `x`

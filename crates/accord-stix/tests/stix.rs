@@ -1,5 +1,6 @@
 //! Integration tests for accord-stix: the OASIS and ATT&CK corpora, data-driven valid and invalid
 //! cases, ids computed by the OASIS library, and property tests for JCS and SCO ids.
+#![allow(clippy::unwrap_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,19 +34,34 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 fn shared_corpus_is_valid_and_lossless() {
     let mut files = json_files(&shared().join("examples"));
     files.extend(json_files(&shared().join("attack")));
-    assert!(files.len() >= 9, "shared corpus not found at {}", shared().display());
+    assert!(
+        files.len() >= 9,
+        "shared corpus not found at {}",
+        shared().display()
+    );
     let mut total = 0;
     for file in files {
         let bytes = fs::read(&file).unwrap();
         let doc = input::split(&bytes, Hint::Auto).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert!(doc.envelope_problems.is_empty(), "{}: {:?}", file.display(), doc.envelope_problems);
+        assert!(
+            doc.envelope_problems.is_empty(),
+            "{}: {:?}",
+            file.display(),
+            doc.envelope_problems
+        );
         for item in &doc.items {
             let checked = doc
                 .check(item, usize::MAX)
                 .unwrap_or_else(|e| panic!("{} item {}: {e} {:?}", file.display(), item.index, e.findings()));
             let original: Value = serde_json::from_slice(item.bytes).unwrap();
             let reparsed: Value = serde_json::from_str(&checked.canonical).unwrap();
-            assert_eq!(original, reparsed, "{} {} not lossless", file.display(), checked.id);
+            assert_eq!(
+                original,
+                reparsed,
+                "{} {} not lossless",
+                file.display(),
+                checked.id
+            );
             total += 1;
         }
     }
@@ -90,13 +106,21 @@ fn invalid_cases_report_rule_and_path() {
         let rule = Rule::from_name(rule).unwrap_or_else(|| panic!("{}: unknown rule {rule}", file.display()));
         let report = validate(&case["object"]);
         let hit = report.errors().any(|f| f.rule == rule && f.path == path);
-        assert!(hit, "{}: expected {rule} at {path}, got {:#?}", file.display(), report.findings);
+        assert!(
+            hit,
+            "{}: expected {rule} at {path}, got {:#?}",
+            file.display(),
+            report.findings
+        );
         rules_seen.insert(rule);
     }
     // Every error-level rule the validator can raise is exercised by at least one case.
     for rule in Rule::ALL {
         let warning_only = rule.description().starts_with("warning:");
-        assert!(warning_only || rules_seen.contains(rule), "no invalid case for rule {rule}");
+        assert!(
+            warning_only || rules_seen.contains(rule),
+            "no invalid case for rule {rule}"
+        );
     }
 }
 
@@ -112,10 +136,16 @@ fn warnings_are_separate_from_errors() {
     let r = validate(&v);
     assert!(r.is_valid(), "{:#?}", r.findings);
     let w: Vec<_> = r.warnings().map(|f| (f.rule, f.path.as_str())).collect();
-    assert!(w.contains(&(Rule::OpenVocabulary, "$.indicator_types[0]")), "{w:?}");
+    assert!(
+        w.contains(&(Rule::OpenVocabulary, "$.indicator_types[0]")),
+        "{w:?}"
+    );
     assert!(w.contains(&(Rule::CustomProperty, "$.acme_score")), "{w:?}");
     assert!(r.findings.iter().all(|f| f.severity == Severity::Warning));
-    assert_eq!(r.object_id.as_deref(), Some("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"));
+    assert_eq!(
+        r.object_id.as_deref(),
+        Some("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")
+    );
 }
 
 /// Ids computed by the OASIS `stix2` library agree with ours.
@@ -130,7 +160,11 @@ fn sco_ids_agree_with_oasis_library() {
         let ours = id::deterministic_sco_id(t, m, contributing).unwrap();
         assert_eq!(ours, m["id"].as_str().unwrap(), "{o}");
         let r = validate(&o);
-        assert!(r.findings.iter().all(|f| f.rule != Rule::ScoId), "{:?}", r.findings);
+        assert!(
+            r.findings.iter().all(|f| f.rule != Rule::ScoId),
+            "{:?}",
+            r.findings
+        );
     }
 }
 
@@ -142,7 +176,10 @@ fn mismatching_sco_id_is_a_warning_with_the_expected_id() {
     .unwrap();
     let r = validate(&v);
     assert!(r.is_valid());
-    let f = r.warnings().find(|f| f.rule == Rule::ScoId).expect("sco-id warning");
+    let f = r
+        .warnings()
+        .find(|f| f.rule == Rule::ScoId)
+        .expect("sco-id warning");
     assert!(f.message.contains("ipv4-addr--"), "{}", f.message);
 }
 
@@ -166,7 +203,10 @@ fn bad_documents_get_positions() {
 
 #[test]
 fn oversized_object_is_rejected_before_parsing() {
-    let big = format!("{{\"type\":\"x-big\",\"x_blob\":\"{}\"}}", "a".repeat(50 * 1024 * 1024));
+    let big = format!(
+        "{{\"type\":\"x-big\",\"x_blob\":\"{}\"}}",
+        "a".repeat(50 * 1024 * 1024)
+    );
     let err = accord_stix::check_bytes(big.as_bytes(), accord_stix::DEFAULT_MAX_OBJECT_BYTES).unwrap_err();
     assert!(matches!(err, accord_stix::Rejection::TooLarge { .. }), "{err}");
 }
@@ -175,8 +215,10 @@ fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        (-(1i64 << 53)..(1i64 << 53)).prop_map(|i| Value::from(i)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| Value::from(f)),
+        (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
@@ -190,7 +232,12 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 fn reversed_keys(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().rev().map(|(k, v)| (k.clone(), reversed_keys(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .rev()
+                .map(|(k, v)| (k.clone(), reversed_keys(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(reversed_keys).collect()),
         other => other.clone(),
     }

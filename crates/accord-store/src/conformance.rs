@@ -13,14 +13,21 @@ pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Store>;
 
 /// Every check, each on a fresh store. Panics with a message naming the failed check.
 pub fn run_all(make: Factory<'_>) {
-    let checks: &[(&str, fn(&dyn Store))] = &[
+    type Check = fn(&dyn Store);
+    let checks: &[(&str, Check)] = &[
         ("collections", collections),
         ("idempotent_reimport", idempotent_reimport),
         ("versions_and_first_last", versions_and_first_last),
-        ("conflicting_content_same_version", conflicting_content_same_version),
+        (
+            "conflicting_content_same_version",
+            conflicting_content_same_version,
+        ),
         ("date_added_strictly_increasing", date_added_strictly_increasing),
         ("unversioned_objects", unversioned_objects),
-        ("paging_is_exclusive_and_complete", paging_is_exclusive_and_complete),
+        (
+            "paging_is_exclusive_and_complete",
+            paging_is_exclusive_and_complete,
+        ),
         ("filters", filters),
         ("delete", delete),
         ("unknown_collection", unknown_collection),
@@ -31,7 +38,10 @@ pub fn run_all(make: Factory<'_>) {
         let store = make();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(store.as_ref())));
         if let Err(e) = result {
-            let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
             panic!("conformance check {name} failed: {}", msg.unwrap_or_default());
         }
     }
@@ -65,7 +75,8 @@ pub fn indicator(n: u32, modified: &str, name: &str) -> CheckedObject {
 fn ip(value: &str, extra: Option<&str>) -> CheckedObject {
     let mut v = json!({"type": "ipv4-addr", "spec_version": "2.1", "value": value});
     let contributing = accord_stix::spec::type_spec("ipv4-addr").unwrap().id_contributing;
-    let id = accord_stix::id::deterministic_sco_id("ipv4-addr", v.as_object().unwrap(), contributing).unwrap();
+    let id =
+        accord_stix::id::deterministic_sco_id("ipv4-addr", v.as_object().unwrap(), contributing).unwrap();
     v["id"] = id.into();
     if let Some(x) = extra {
         v["x_note"] = x.into();
@@ -90,16 +101,26 @@ fn collections(store: &dyn Store) {
     assert_eq!(list[0].versions, 0);
     assert!(store.collection("nope").unwrap().is_none());
     assert!(matches!(
-        store.ensure_collection(&CollectionSpec { id: "bad id/..".into(), title: "x".into(), description: None, alias: None }),
+        store.ensure_collection(&CollectionSpec {
+            id: "bad id/..".into(),
+            title: "x".into(),
+            description: None,
+            alias: None
+        }),
         Err(StoreError::InvalidCollectionId(_))
     ));
 }
 
 fn idempotent_reimport(store: &dyn Store) {
     setup(store);
-    let objs: Vec<_> = (0..10).map(|i| indicator(i, "2020-01-01T00:00:00.000Z", "a")).collect();
+    let objs: Vec<_> = (0..10)
+        .map(|i| indicator(i, "2020-01-01T00:00:00.000Z", "a"))
+        .collect();
     let first = store.put_batch(COLL, &objs).unwrap();
-    assert!(first.iter().all(|o| matches!(o, PutOutcome::New { .. })), "{first:?}");
+    assert!(
+        first.iter().all(|o| matches!(o, PutOutcome::New { .. })),
+        "{first:?}"
+    );
     let again = store.put_batch(COLL, &objs).unwrap();
     for (a, b) in first.iter().zip(&again) {
         let (PutOutcome::New { date_added: x }, PutOutcome::Unchanged { date_added: y }) = (a, b) else {
@@ -116,26 +137,58 @@ fn versions_and_first_last(store: &dyn Store) {
     let v2 = indicator(1, "2020-01-02T00:00:00.000Z", "v2");
     let v1 = indicator(1, "2020-01-01T00:00:00.000Z", "v1");
     let v3 = indicator(1, "2020-01-03T00:00:00.5000Z", "v3");
-    assert!(matches!(store.put_batch(COLL, &[v2]).unwrap()[0], PutOutcome::New { .. }));
-    assert!(matches!(store.put_batch(COLL, &[v1, v3]).unwrap()[..], [PutOutcome::NewVersion { .. }, PutOutcome::NewVersion { .. }]));
+    assert!(matches!(
+        store.put_batch(COLL, &[v2]).unwrap()[0],
+        PutOutcome::New { .. }
+    ));
+    assert!(matches!(
+        store.put_batch(COLL, &[v1, v3]).unwrap()[..],
+        [PutOutcome::NewVersion { .. }, PutOutcome::NewVersion { .. }]
+    ));
     let last = all(store, VersionFilter::last());
     assert_eq!(last.len(), 1);
-    assert_eq!(last[0].version, "2020-01-03T00:00:00.5000Z", "version is reported as written");
-    let first = all(store, VersionFilter { first: true, ..Default::default() });
+    assert_eq!(
+        last[0].version, "2020-01-03T00:00:00.5000Z",
+        "version is reported as written"
+    );
+    let first = all(
+        store,
+        VersionFilter {
+            first: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(first[0].version, "2020-01-01T00:00:00.000Z");
     assert_eq!(all(store, VersionFilter::all()).len(), 3);
-    let both = all(store, VersionFilter { first: true, last: true, ..Default::default() });
+    let both = all(
+        store,
+        VersionFilter {
+            first: true,
+            last: true,
+            ..Default::default()
+        },
+    );
     assert_eq!(both.len(), 2);
     // Exact version, compared as an instant (different digits, same instant).
-    let at = all(store, VersionFilter { at: vec![Timestamp::parse("2020-01-02T00:00:00Z").unwrap()], ..Default::default() });
+    let at = all(
+        store,
+        VersionFilter {
+            at: vec![Timestamp::parse("2020-01-02T00:00:00Z").unwrap()],
+            ..Default::default()
+        },
+    );
     assert_eq!(at.len(), 1);
     assert!(at[0].json.contains("\"v2\""));
 }
 
 fn conflicting_content_same_version(store: &dyn Store) {
     setup(store);
-    store.put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")]).unwrap();
-    let out = store.put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "b")]).unwrap();
+    store
+        .put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")])
+        .unwrap();
+    let out = store
+        .put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "b")])
+        .unwrap();
     assert!(matches!(out[0], PutOutcome::Conflict { .. }), "{out:?}");
     assert!(!out[0].is_stored());
     let stored = all(store, VersionFilter::all());
@@ -147,9 +200,13 @@ fn date_added_strictly_increasing(store: &dyn Store) {
     setup(store);
     let mut last = i64::MIN;
     for batch in 0..20 {
-        let objs: Vec<_> = (0..50).map(|i| indicator(batch * 100 + i, "2020-01-01T00:00:00.000Z", "x")).collect();
+        let objs: Vec<_> = (0..50)
+            .map(|i| indicator(batch * 100 + i, "2020-01-01T00:00:00.000Z", "x"))
+            .collect();
         for o in store.put_batch(COLL, &objs).unwrap() {
-            let PutOutcome::New { date_added } = o else { panic!("{o:?}") };
+            let PutOutcome::New { date_added } = o else {
+                panic!("{o:?}")
+            };
             assert!(date_added > last, "{date_added} after {last}");
             last = date_added;
         }
@@ -163,11 +220,20 @@ fn date_added_strictly_increasing(store: &dyn Store) {
 fn unversioned_objects(store: &dyn Store) {
     setup(store);
     let a = ip("203.0.113.1", None);
-    assert!(matches!(store.put_batch(COLL, &[a.clone()]).unwrap()[0], PutOutcome::New { .. }));
-    assert!(matches!(store.put_batch(COLL, &[a]).unwrap()[0], PutOutcome::Unchanged { .. }));
+    assert!(matches!(
+        store.put_batch(COLL, std::slice::from_ref(&a)).unwrap()[0],
+        PutOutcome::New { .. }
+    ));
+    assert!(matches!(
+        store.put_batch(COLL, &[a]).unwrap()[0],
+        PutOutcome::Unchanged { .. }
+    ));
     // Different content under the same deterministic id: a new version, told apart by arrival.
     let b = ip("203.0.113.1", Some("seen again"));
-    assert!(matches!(store.put_batch(COLL, &[b]).unwrap()[0], PutOutcome::NewVersion { .. }));
+    assert!(matches!(
+        store.put_batch(COLL, &[b]).unwrap()[0],
+        PutOutcome::NewVersion { .. }
+    ));
     let last = all(store, VersionFilter::last());
     assert_eq!(last.len(), 1);
     assert!(last[0].json.contains("seen again"));
@@ -176,7 +242,9 @@ fn unversioned_objects(store: &dyn Store) {
 
 fn paging_is_exclusive_and_complete(store: &dyn Store) {
     setup(store);
-    let objs: Vec<_> = (0..257).map(|i| indicator(i, "2020-01-01T00:00:00.000Z", "p")).collect();
+    let objs: Vec<_> = (0..257)
+        .map(|i| indicator(i, "2020-01-01T00:00:00.000Z", "p"))
+        .collect();
     store.put_batch(COLL, &objs[..100]).unwrap();
     let mut seen = Vec::new();
     let mut q = Query::new(COLL);
@@ -214,7 +282,14 @@ fn paging_is_exclusive_and_complete(store: &dyn Store) {
 fn filters(store: &dyn Store) {
     setup(store);
     store
-        .put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a"), indicator(2, "2020-01-01T00:00:00.000Z", "b"), ip("192.0.2.7", None)])
+        .put_batch(
+            COLL,
+            &[
+                indicator(1, "2020-01-01T00:00:00.000Z", "a"),
+                indicator(2, "2020-01-01T00:00:00.000Z", "b"),
+                ip("192.0.2.7", None),
+            ],
+        )
         .unwrap();
     let mut q = Query::new(COLL);
     q.types = vec!["ipv4-addr".into()];
@@ -224,7 +299,10 @@ fn filters(store: &dyn Store) {
     q.types = vec!["ipv4-addr".into(), "indicator".into()];
     assert_eq!(store.query(&q).unwrap().objects.len(), 3);
     let mut q = Query::new(COLL);
-    q.ids = vec!["indicator--00000000-0000-4000-8000-000000000002".into(), "indicator--00000000-0000-4000-8000-000000000999".into()];
+    q.ids = vec![
+        "indicator--00000000-0000-4000-8000-000000000002".into(),
+        "indicator--00000000-0000-4000-8000-000000000999".into(),
+    ];
     let r = store.query(&q).unwrap().objects;
     assert_eq!(r.len(), 1);
     assert!(r[0].json.contains("\"b\""));
@@ -235,7 +313,9 @@ fn filters(store: &dyn Store) {
     assert_eq!(store.query(&q).unwrap().objects.len(), 3);
     // A very long id list is one query, not an error.
     let mut q = Query::new(COLL);
-    q.ids = (0..5000).map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}")).collect();
+    q.ids = (0..5000)
+        .map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}"))
+        .collect();
     assert_eq!(store.query(&q).unwrap().objects.len(), 2);
     // Stored content is the canonical form, with its hash.
     let r = store.query(&Query::new(COLL)).unwrap().objects;
@@ -248,43 +328,77 @@ fn delete(store: &dyn Store) {
     setup(store);
     let id = "indicator--00000000-0000-4000-8000-000000000001";
     store
-        .put_batch(COLL, &[
-            indicator(1, "2020-01-01T00:00:00.000Z", "v1"),
-            indicator(1, "2020-01-02T00:00:00.000Z", "v2"),
-            indicator(1, "2020-01-03T00:00:00.000Z", "v3"),
-        ])
+        .put_batch(
+            COLL,
+            &[
+                indicator(1, "2020-01-01T00:00:00.000Z", "v1"),
+                indicator(1, "2020-01-02T00:00:00.000Z", "v2"),
+                indicator(1, "2020-01-03T00:00:00.000Z", "v3"),
+            ],
+        )
         .unwrap();
     assert_eq!(store.delete(COLL, id, &VersionFilter::last()).unwrap(), 1);
     let last = all(store, VersionFilter::last());
     assert_eq!(last.len(), 1);
-    assert!(last[0].json.contains("\"v2\""), "v2 becomes the latest after v3 is deleted");
+    assert!(
+        last[0].json.contains("\"v2\""),
+        "v2 becomes the latest after v3 is deleted"
+    );
     assert_eq!(store.delete(COLL, id, &VersionFilter::all()).unwrap(), 2);
     assert!(all(store, VersionFilter::all()).is_empty());
     assert_eq!(store.delete(COLL, id, &VersionFilter::all()).unwrap(), 0);
 }
 
 fn unknown_collection(store: &dyn Store) {
-    assert!(matches!(store.put_batch("nope", &[]), Err(StoreError::UnknownCollection(_))));
-    assert!(matches!(store.query(&Query::new("nope")), Err(StoreError::UnknownCollection(_))));
+    assert!(matches!(
+        store.put_batch("nope", &[]),
+        Err(StoreError::UnknownCollection(_))
+    ));
+    assert!(matches!(
+        store.query(&Query::new("nope")),
+        Err(StoreError::UnknownCollection(_))
+    ));
 }
 
 fn collections_are_separate(store: &dyn Store) {
     setup(store);
-    store.ensure_collection(&CollectionSpec { id: "c2".into(), title: "Two".into(), description: None, alias: None }).unwrap();
+    store
+        .ensure_collection(&CollectionSpec {
+            id: "c2".into(),
+            title: "Two".into(),
+            description: None,
+            alias: None,
+        })
+        .unwrap();
     let o = indicator(1, "2020-01-01T00:00:00.000Z", "a");
-    assert!(matches!(store.put_batch(COLL, &[o.clone()]).unwrap()[0], PutOutcome::New { .. }));
-    assert!(matches!(store.put_batch("c2", &[o]).unwrap()[0], PutOutcome::New { .. }));
+    assert!(matches!(
+        store.put_batch(COLL, std::slice::from_ref(&o)).unwrap()[0],
+        PutOutcome::New { .. }
+    ));
+    assert!(matches!(
+        store.put_batch("c2", &[o]).unwrap()[0],
+        PutOutcome::New { .. }
+    ));
     assert_eq!(store.query(&Query::new("c2")).unwrap().objects.len(), 1);
     assert_eq!(store.collection("c2").unwrap().unwrap().versions, 1);
 }
 
 fn all_or_nothing(store: &dyn Store) {
     setup(store);
-    store.put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")]).unwrap();
-    let batch = [indicator(2, "2020-01-01T00:00:00.000Z", "b"), indicator(1, "2020-01-01T00:00:00.000Z", "changed")];
+    store
+        .put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")])
+        .unwrap();
+    let batch = [
+        indicator(2, "2020-01-01T00:00:00.000Z", "b"),
+        indicator(1, "2020-01-01T00:00:00.000Z", "changed"),
+    ];
     let outcomes = store.put_all_or_nothing(COLL, &batch).unwrap().unwrap_err();
     assert!(matches!(outcomes[1], PutOutcome::Conflict { .. }));
-    assert_eq!(all(store, VersionFilter::all()).len(), 1, "nothing of a failed batch is stored");
+    assert_eq!(
+        all(store, VersionFilter::all()).len(),
+        1,
+        "nothing of a failed batch is stored"
+    );
     let ok = store.put_all_or_nothing(COLL, &batch[..1]).unwrap().unwrap();
     assert!(matches!(ok[0], PutOutcome::New { .. }));
     assert_eq!(all(store, VersionFilter::all()).len(), 2);

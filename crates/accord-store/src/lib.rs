@@ -94,10 +94,16 @@ pub struct VersionFilter {
 impl VersionFilter {
     /// TAXII's default: the latest version only.
     pub fn last() -> Self {
-        VersionFilter { last: true, ..Default::default() }
+        VersionFilter {
+            last: true,
+            ..Default::default()
+        }
     }
     pub fn all() -> Self {
-        VersionFilter { all: true, ..Default::default() }
+        VersionFilter {
+            all: true,
+            ..Default::default()
+        }
     }
 }
 
@@ -186,6 +192,12 @@ pub trait Store: Send + Sync {
 /// Validates a collection id: it appears in URLs and file names.
 pub fn check_collection_id(id: &str) -> Result<()> {
     let ok = (1..=128).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok { Ok(()) } else { Err(StoreError::InvalidCollectionId(id.to_owned())) }
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidCollectionId(id.to_owned()))
+    }
 }

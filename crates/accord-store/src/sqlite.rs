@@ -10,8 +10,8 @@ use accord_stix::{CheckedObject, ContentHash, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
-    CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, StoredObject, Store, StoreError, VersionFilter,
-    check_collection_id,
+    CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, Store, StoreError, StoredObject,
+    VersionFilter, check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -69,11 +69,18 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path_str = path.as_ref().display().to_string();
-        let open_err = |e: rusqlite::Error| StoreError::Open { path: path_str.clone(), reason: e.to_string() };
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: path_str.clone(),
+            reason: e.to_string(),
+        };
         let mut writer = Connection::open(path.as_ref()).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
         migrate(&mut writer)?;
-        Ok(SqliteStore { writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), path: path_str })
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            path: path_str,
+        })
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -83,7 +90,9 @@ impl SqliteStore {
             None => {
                 let c = Connection::open_with_flags(
                     &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
                 )
                 .map_err(db("opening a reader"))?;
                 configure(&c).map_err(db("configuring a reader"))?;
@@ -118,7 +127,10 @@ impl SqliteStore {
             let mut written: HashMap<&str, Vec<Existing>> = HashMap::new();
             let mut outcomes = Vec::with_capacity(objects.len());
             for obj in objects {
-                let mut versions = written.remove(obj.id.as_str()).or_else(|| stored.remove(&obj.id)).unwrap_or_default();
+                let mut versions = written
+                    .remove(obj.id.as_str())
+                    .or_else(|| stored.remove(&obj.id))
+                    .unwrap_or_default();
                 outcomes.push(put_one(&tx, coll, obj, &mut next, &mut versions)?);
                 written.insert(&obj.id, versions);
             }
@@ -127,8 +139,11 @@ impl SqliteStore {
                 return Ok(Err(outcomes));
             }
             if next > start {
-                tx.execute("UPDATE collections SET last_added = ?2 WHERE seq = ?1", params![coll, next - 1])
-                    .map_err(db("advancing date_added"))?;
+                tx.execute(
+                    "UPDATE collections SET last_added = ?2 WHERE seq = ?1",
+                    params![coll, next - 1],
+                )
+                .map_err(db("advancing date_added"))?;
             }
             tx.commit().map_err(db("committing a batch"))?;
             Ok(Ok(outcomes))
@@ -154,25 +169,39 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
 }
 
 fn migrate(c: &mut Connection) -> Result<()> {
-    let current: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db("reading schema version"))?;
+    let current: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db("reading schema version"))?;
     let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     if current > supported {
-        return Err(StoreError::SchemaTooNew { found: current, supported });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported,
+        });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
         let tx = c.transaction().map_err(db("starting a migration"))?;
         tx.execute_batch(sql).map_err(db("migrating the schema"))?;
-        tx.pragma_update(None, "user_version", i + 1).map_err(db("recording the schema version"))?;
+        tx.pragma_update(None, "user_version", i + 1)
+            .map_err(db("recording the schema version"))?;
         tx.commit().map_err(db("committing a migration"))?;
     }
     Ok(())
 }
 
 fn collection_seq(tx: &Connection, id: &str) -> Result<(i64, i64)> {
-    tx.query_row("SELECT seq, last_added FROM collections WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
-        .map_err(db("looking up a collection"))?
-        .ok_or_else(|| StoreError::UnknownCollection(id.to_owned()))
+    tx.query_row(
+        "SELECT seq, last_added FROM collections WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(db("looking up a collection"))?
+    .ok_or_else(|| StoreError::UnknownCollection(id.to_owned()))
 }
 
 fn read_collection(c: &Connection, id: &str) -> Result<Option<CollectionInfo>> {
@@ -217,7 +246,11 @@ struct Existing {
 }
 
 /// Loads the stored versions of every object in a batch with one query (instead of one per object).
-fn existing_versions(tx: &Transaction<'_>, coll: i64, objects: &[CheckedObject]) -> Result<HashMap<String, Vec<Existing>>> {
+fn existing_versions(
+    tx: &Transaction<'_>,
+    coll: i64,
+    objects: &[CheckedObject],
+) -> Result<HashMap<String, Vec<Existing>>> {
     let keys: Vec<i64> = objects.iter().map(|o| id_key(&o.id)).collect();
     let keys = serde_json::to_string(&keys).unwrap_or_default();
     let mut stmt = tx
@@ -226,7 +259,9 @@ fn existing_versions(tx: &Transaction<'_>, coll: i64, objects: &[CheckedObject])
              WHERE coll = ?1 AND id_key IN (SELECT value FROM json_each(?2))",
         )
         .map_err(db("preparing the version lookup"))?;
-    let mut rows = stmt.query(params![coll, keys]).map_err(db("looking up versions"))?;
+    let mut rows = stmt
+        .query(params![coll, keys])
+        .map_err(db("looking up versions"))?;
     let mut out: HashMap<String, Vec<Existing>> = HashMap::new();
     while let Some(r) = rows.next().map_err(db("reading versions"))? {
         let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Existing)> {
@@ -256,19 +291,29 @@ fn put_one(
     existing: &mut Vec<Existing>,
 ) -> Result<PutOutcome> {
     if let Some(same) = existing.iter().find(|e| e.hash == obj.hash.0) {
-        return Ok(PutOutcome::Unchanged { date_added: same.date_added });
+        return Ok(PutOutcome::Unchanged {
+            date_added: same.date_added,
+        });
     }
     let date_added = *next_added;
     let (version, version_raw) = match obj.version() {
-        Some(t) => (t.as_nanos_saturating(), obj.version_text.clone().unwrap_or_else(|| t.to_string())),
-        None => (date_added.saturating_mul(1000), Timestamp::format_micros(date_added)),
+        Some(t) => (
+            t.as_nanos_saturating(),
+            obj.version_text.clone().unwrap_or_else(|| t.to_string()),
+        ),
+        None => (
+            date_added.saturating_mul(1000),
+            Timestamp::format_micros(date_added),
+        ),
     };
     if let Some(clash) = existing.iter().find(|e| e.version == version) {
         let mut h = [0u8; 32];
         if clash.hash.len() == 32 {
             h.copy_from_slice(&clash.hash);
         }
-        return Ok(PutOutcome::Conflict { existing: ContentHash(h) });
+        return Ok(PutOutcome::Conflict {
+            existing: ContentHash(h),
+        });
     }
     *next_added += 1;
     let is_first = existing.iter().all(|e| e.version > version);
@@ -306,7 +351,11 @@ fn put_one(
         ])
     })
     .map_err(db("inserting a version"))?;
-    let outcome = if existing.is_empty() { PutOutcome::New { date_added } } else { PutOutcome::NewVersion { date_added } };
+    let outcome = if existing.is_empty() {
+        PutOutcome::New { date_added }
+    } else {
+        PutOutcome::NewVersion { date_added }
+    };
     // Later objects of the same batch must see this version.
     existing.push(Existing {
         rowid: tx.last_insert_rowid(),
@@ -334,7 +383,10 @@ fn version_clause(f: &VersionFilter, args: &mut Vec<rusqlite::types::Value>) -> 
     if !f.at.is_empty() {
         let list: Vec<i64> = f.at.iter().map(Timestamp::as_nanos_saturating).collect();
         args.push(serde_json::to_string(&list).unwrap_or_default().into());
-        parts.push(format!("version IN (SELECT value FROM json_each(?{}))", args.len()));
+        parts.push(format!(
+            "version IN (SELECT value FROM json_each(?{}))",
+            args.len()
+        ));
     }
     Some(format!("({})", parts.join(" OR ")))
 }
@@ -344,7 +396,10 @@ fn int_list_clause(column: &str, values: &[i64], args: &mut Vec<rusqlite::types:
         return None;
     }
     args.push(serde_json::to_string(values).unwrap_or_default().into());
-    Some(format!("{column} IN (SELECT value FROM json_each(?{}))", args.len()))
+    Some(format!(
+        "{column} IN (SELECT value FROM json_each(?{}))",
+        args.len()
+    ))
 }
 
 fn list_clause(column: &str, values: &[String], args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
@@ -352,7 +407,10 @@ fn list_clause(column: &str, values: &[String], args: &mut Vec<rusqlite::types::
         return None;
     }
     args.push(serde_json::to_string(values).unwrap_or_default().into());
-    Some(format!("{column} IN (SELECT value FROM json_each(?{}))", args.len()))
+    Some(format!(
+        "{column} IN (SELECT value FROM json_each(?{}))",
+        args.len()
+    ))
 }
 
 impl Store for SqliteStore {
@@ -387,12 +445,15 @@ impl Store for SqliteStore {
                 .prepare("SELECT id FROM collections ORDER BY seq")
                 .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
                 .map_err(db("listing collections"))?;
-            ids.iter().filter_map(|id| read_collection(c, id).transpose()).collect()
+            ids.iter()
+                .filter_map(|id| read_collection(c, id).transpose())
+                .collect()
         })
     }
 
     fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>> {
-        self.put(collection, objects, false).map(|r| r.unwrap_or_else(|outcomes| outcomes))
+        self.put(collection, objects, false)
+            .map(|r| r.unwrap_or_else(|outcomes| outcomes))
     }
 
     fn put_all_or_nothing(
@@ -446,7 +507,9 @@ impl Store for SqliteStore {
                     })
                 })
                 .map_err(db("running a query"))?;
-            let mut objects: Vec<StoredObject> = rows.collect::<rusqlite::Result<_>>().map_err(db("reading results"))?;
+            let mut objects: Vec<StoredObject> = rows
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db("reading results"))?;
             let more = objects.len() > limit;
             objects.truncate(limit);
             Ok(Page { objects, more })
@@ -461,12 +524,15 @@ impl Store for SqliteStore {
             let (coll, _) = collection_seq(&tx, collection)?;
             let mut args: Vec<rusqlite::types::Value> =
                 vec![coll.into(), object_id.to_owned().into(), id_key(object_id).into()];
-            let mut sql = String::from("DELETE FROM objects WHERE coll = ?1 AND object_id = ?2 AND id_key = ?3");
+            let mut sql =
+                String::from("DELETE FROM objects WHERE coll = ?1 AND object_id = ?2 AND id_key = ?3");
             if let Some(clause) = version_clause(versions, &mut args) {
                 sql.push_str(" AND ");
                 sql.push_str(&clause);
             }
-            let n = tx.execute(&sql, rusqlite::params_from_iter(args)).map_err(db("deleting versions"))?;
+            let n = tx
+                .execute(&sql, rusqlite::params_from_iter(args))
+                .map_err(db("deleting versions"))?;
             // Whatever remains gets its first/last flags back.
             tx.execute(
                 "UPDATE objects SET

@@ -1,4 +1,5 @@
 //! Integration tests for accord-store: the conformance suite against SQLite, plus persistence.
+#![allow(clippy::unwrap_used)]
 
 use accord_store::{CollectionSpec, Query, SqliteStore, Store, conformance};
 
@@ -19,16 +20,27 @@ fn data_survives_reopen() {
     let path = dir.path().join("accord.db");
     {
         let s = SqliteStore::open(&path).unwrap();
-        s.ensure_collection(&CollectionSpec { id: "c".into(), title: "C".into(), description: None, alias: None }).unwrap();
-        s.put_batch("c", &[conformance::indicator(1, "2020-01-01T00:00:00.000Z", "a")]).unwrap();
+        s.ensure_collection(&CollectionSpec {
+            id: "c".into(),
+            title: "C".into(),
+            description: None,
+            alias: None,
+        })
+        .unwrap();
+        s.put_batch("c", &[conformance::indicator(1, "2020-01-01T00:00:00.000Z", "a")])
+            .unwrap();
     }
     let s = SqliteStore::open(&path).unwrap();
     let page = s.query(&Query::new("c")).unwrap();
     assert_eq!(page.objects.len(), 1);
     // date_added keeps increasing after a reopen.
     let before = page.objects[0].date_added;
-    let out = s.put_batch("c", &[conformance::indicator(2, "2020-01-01T00:00:00.000Z", "b")]).unwrap();
-    let accord_store::PutOutcome::New { date_added } = out[0] else { panic!("{out:?}") };
+    let out = s
+        .put_batch("c", &[conformance::indicator(2, "2020-01-01T00:00:00.000Z", "b")])
+        .unwrap();
+    let accord_store::PutOutcome::New { date_added } = out[0] else {
+        panic!("{out:?}")
+    };
     assert!(date_added > before);
 }
 

@@ -54,7 +54,9 @@ impl Sink for Collect<'_> {
                     self.summary.invalid += 1;
                     let mut record = ObjectRecord::rejected(&item.pos, r);
                     if !self.include_warnings {
-                        record.findings.retain(|f| f.severity == accord_stix::Severity::Error);
+                        record
+                            .findings
+                            .retain(|f| f.severity == accord_stix::Severity::Error);
                     }
                     self.summary.results.push(record);
                 }
@@ -69,8 +71,22 @@ impl Sink for Collect<'_> {
     }
 }
 
-pub fn validate(sources: &[Source], max_object_bytes: usize, include_warnings: bool) -> Result<ValidateSummary> {
-    let mut summary = ValidateSummary { files: sources.len(), ..Default::default() };
-    reader::check_sources(sources, max_object_bytes, &mut Collect { summary: &mut summary, include_warnings })?;
+pub fn validate(
+    sources: &[Source],
+    max_object_bytes: usize,
+    include_warnings: bool,
+) -> Result<ValidateSummary> {
+    let mut summary = ValidateSummary {
+        files: sources.len(),
+        ..Default::default()
+    };
+    reader::check_sources(
+        sources,
+        max_object_bytes,
+        &mut Collect {
+            summary: &mut summary,
+            include_warnings,
+        },
+    )?;
     Ok(summary)
 }

@@ -35,7 +35,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { path: PathBuf::from("accord.db") }
+        StoreConfig {
+            path: PathBuf::from("accord.db"),
+        }
     }
 }
 
@@ -48,7 +50,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_object_bytes: accord_stix::DEFAULT_MAX_OBJECT_BYTES }
+        Limits {
+            max_object_bytes: accord_stix::DEFAULT_MAX_OBJECT_BYTES,
+        }
     }
 }
 
@@ -67,14 +71,22 @@ pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}:{column}: {message}")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -84,14 +96,22 @@ impl Config {
                 .span()
                 .map(|s| accord_stix::json::line_col(text.as_bytes(), s.start))
                 .unwrap_or((1, 1));
-            ConfigError::Parse { path: path.into(), line, column, message: e.message().to_owned() }
+            ConfigError::Parse {
+                path: path.into(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
         })?;
         config.check(path)?;
         Ok(config)
     }
 
     fn check(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.into(), message };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        };
         if self.collections.is_empty() {
             return Err(invalid("at least one [[collections]] entry is required".into()));
         }
@@ -99,7 +119,10 @@ impl Config {
         for c in &self.collections {
             accord_store::check_collection_id(&c.id).map_err(|e| invalid(e.to_string()))?;
             if !seen.insert(c.id.as_str()) || c.alias.as_deref().is_some_and(|a| !seen.insert(a)) {
-                return Err(invalid(format!("collection id or alias {:?} is used twice", c.id)));
+                return Err(invalid(format!(
+                    "collection id or alias {:?} is used twice",
+                    c.id
+                )));
             }
         }
         if self.limits.max_object_bytes == 0 {
@@ -112,7 +135,10 @@ impl Config {
     pub fn collection(&self, name: Option<&str>) -> Option<&CollectionConfig> {
         match name {
             None => self.collections.first(),
-            Some(n) => self.collections.iter().find(|c| c.id == n || c.alias.as_deref() == Some(n)),
+            Some(n) => self
+                .collections
+                .iter()
+                .find(|c| c.id == n || c.alias.as_deref() == Some(n)),
         }
     }
 }
@@ -169,7 +195,9 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         let text = "[node]\nname = \"x\"\norganisation = \"o\"\nbogus = 1\n";
-        let err = Config::parse(text, Path::new("accord.toml")).unwrap_err().to_string();
+        let err = Config::parse(text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("accord.toml:4:"), "{err}");
     }
 }

@@ -12,7 +12,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -20,16 +20,16 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     fn uuid4(&mut self) -> uuid::Uuid {
-        let bytes = (u128::from(self.next()) << 64 | u128::from(self.next())).to_be_bytes();
+        let bytes = (u128::from(self.next_u64()) << 64 | u128::from(self.next_u64())).to_be_bytes();
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
     fn hex(&mut self, len: usize) -> String {
         let mut s = String::with_capacity(len);
         while s.len() < len {
-            s.push_str(&format!("{:016x}", self.next()));
+            s.push_str(&format!("{:016x}", self.next_u64()));
         }
         s.truncate(len);
         s
@@ -42,7 +42,10 @@ const TLP_GREEN: &str = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2b
 fn sco(mut v: Value) -> Value {
     let t = v["type"].as_str().unwrap_or_default().to_owned();
     let contributing = accord_stix::spec::type_spec(&t).map_or(&[][..], |s| s.id_contributing);
-    if let Some(id) = v.as_object().and_then(|m| accord_stix::id::deterministic_sco_id(&t, m, contributing)) {
+    if let Some(id) = v
+        .as_object()
+        .and_then(|m| accord_stix::id::deterministic_sco_id(&t, m, contributing))
+    {
         v["id"] = id.into();
     }
     v
@@ -58,15 +61,30 @@ fn timestamp(rng: &mut Rng) -> String {
 /// One object of a typical mix: mostly indicators and observables, some relationships and SDOs.
 pub fn object(rng: &mut Rng, i: u64) -> Value {
     let t = timestamp(rng);
-    let ip = format!("{}.{}.{}.{}", 1 + rng.below(223), rng.below(256), rng.below(256), 1 + rng.below(254));
+    let ip = format!(
+        "{}.{}.{}.{}",
+        1 + rng.below(223),
+        rng.below(256),
+        rng.below(256),
+        1 + rng.below(254)
+    );
     let domain = format!("host{}-{}.example{}.net", i, rng.below(1000), rng.below(50));
     match rng.below(10) {
         0..=3 => {
             let (pattern, name) = match rng.below(4) {
                 0 => (format!("[ipv4-addr:value = '{ip}']"), format!("C2 address {ip}")),
-                1 => (format!("[domain-name:value = '{domain}']"), format!("Phishing domain {domain}")),
-                2 => (format!("[url:value = 'https://{domain}/login.php?id={i}']"), "Credential harvesting URL".into()),
-                _ => (format!("[file:hashes.'SHA-256' = '{}']", rng.hex(64)), "Dropper sample".into()),
+                1 => (
+                    format!("[domain-name:value = '{domain}']"),
+                    format!("Phishing domain {domain}"),
+                ),
+                2 => (
+                    format!("[url:value = 'https://{domain}/login.php?id={i}']"),
+                    "Credential harvesting URL".into(),
+                ),
+                _ => (
+                    format!("[file:hashes.'SHA-256' = '{}']", rng.hex(64)),
+                    "Dropper sample".into(),
+                ),
             };
             json!({
                 "type": "indicator", "spec_version": "2.1", "id": format!("indicator--{}", rng.uuid4()),

@@ -3,15 +3,42 @@
 
 /// (file name, contents) of every demo document.
 pub const DOCUMENTS: &[(&str, &[u8])] = &[
-    ("examples/indicator-for-c2-ip-address.json", include_bytes!("../demo/examples/indicator-for-c2-ip-address.json")),
-    ("examples/indicator-to-campaign-relationship.json", include_bytes!("../demo/examples/indicator-to-campaign-relationship.json")),
-    ("examples/indicators-for-C2-with-COA.json", include_bytes!("../demo/examples/indicators-for-C2-with-COA.json")),
-    ("examples/infrastructure.json", include_bytes!("../demo/examples/infrastructure.json")),
-    ("examples/interop-objectmarking-test.json", include_bytes!("../demo/examples/interop-objectmarking-test.json")),
-    ("examples/malicious-email-indicator-with-attachment.json", include_bytes!("../demo/examples/malicious-email-indicator-with-attachment.json")),
-    ("examples/threat-reports_apt1.json", include_bytes!("../demo/examples/threat-reports_apt1.json")),
-    ("examples/threat-reports_poisonivy.json", include_bytes!("../demo/examples/threat-reports_poisonivy.json")),
-    ("attack/ics-attack-18.1.json", include_bytes!("../demo/attack/ics-attack-18.1.json")),
+    (
+        "examples/indicator-for-c2-ip-address.json",
+        include_bytes!("../demo/examples/indicator-for-c2-ip-address.json"),
+    ),
+    (
+        "examples/indicator-to-campaign-relationship.json",
+        include_bytes!("../demo/examples/indicator-to-campaign-relationship.json"),
+    ),
+    (
+        "examples/indicators-for-C2-with-COA.json",
+        include_bytes!("../demo/examples/indicators-for-C2-with-COA.json"),
+    ),
+    (
+        "examples/infrastructure.json",
+        include_bytes!("../demo/examples/infrastructure.json"),
+    ),
+    (
+        "examples/interop-objectmarking-test.json",
+        include_bytes!("../demo/examples/interop-objectmarking-test.json"),
+    ),
+    (
+        "examples/malicious-email-indicator-with-attachment.json",
+        include_bytes!("../demo/examples/malicious-email-indicator-with-attachment.json"),
+    ),
+    (
+        "examples/threat-reports_apt1.json",
+        include_bytes!("../demo/examples/threat-reports_apt1.json"),
+    ),
+    (
+        "examples/threat-reports_poisonivy.json",
+        include_bytes!("../demo/examples/threat-reports_poisonivy.json"),
+    ),
+    (
+        "attack/ics-attack-18.1.json",
+        include_bytes!("../demo/attack/ics-attack-18.1.json"),
+    ),
 ];
 
 /// Writes the demo documents under `dir` (so the ordinary import path reads them) and returns their paths.

@@ -29,12 +29,20 @@ pub fn export(store: &dyn Store, filter: &ExportFilter, format: Format, out: &mu
     let mut q = Query::new(&filter.collection);
     q.types = filter.types.clone();
     q.added_after = filter.added_after;
-    q.versions = if filter.all_versions { VersionFilter::all() } else { VersionFilter::last() };
+    q.versions = if filter.all_versions {
+        VersionFilter::all()
+    } else {
+        VersionFilter::last()
+    };
     q.limit = PAGE;
     // Pin the snapshot so that objects arriving during the export are not half-included.
     q.added_before = store.collection(&filter.collection)?.map(|c| c.last_added + 1);
     if format == Format::Bundle {
-        write!(out, "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[", uuid::Uuid::new_v4())?;
+        write!(
+            out,
+            "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[",
+            uuid::Uuid::new_v4()
+        )?;
     }
     let mut n = 0u64;
     loop {

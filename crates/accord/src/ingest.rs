@@ -83,7 +83,9 @@ impl Sink for Collector<'_> {
             return Ok(());
         }
         let sender = self.to_writer.as_ref().ok_or_else(|| anyhow!("writer stopped"))?;
-        sender.send(Pending { items }).map_err(|_| anyhow!("the store writer stopped"))
+        sender
+            .send(Pending { items })
+            .map_err(|_| anyhow!("the store writer stopped"))
     }
 
     fn document_problem(&mut self, problem: DocumentProblem) -> Result<()> {
@@ -94,10 +96,18 @@ impl Sink for Collector<'_> {
 
 /// Moves the valid objects out of a batch, keeping where each came from.
 fn valid_objects(items: Vec<Item>) -> (Vec<Position>, Vec<CheckedObject>) {
-    items.into_iter().filter_map(|i| i.result.ok().map(|o| (i.pos, o))).unzip()
+    items
+        .into_iter()
+        .filter_map(|i| i.result.ok().map(|o| (i.pos, o)))
+        .unzip()
 }
 
-fn tally(summary: &mut ImportSummary, positions: &[Position], objects: &[CheckedObject], outcomes: &[PutOutcome]) {
+fn tally(
+    summary: &mut ImportSummary,
+    positions: &[Position],
+    objects: &[CheckedObject],
+    outcomes: &[PutOutcome],
+) {
     for ((pos, obj), outcome) in positions.iter().zip(objects).zip(outcomes) {
         match outcome {
             PutOutcome::New { .. } => summary.new += 1,
@@ -118,13 +128,28 @@ fn tally(summary: &mut ImportSummary, positions: &[Position], objects: &[Checked
 
 /// Imports `sources` into one collection. Each batch is one transaction, committed in input order,
 /// so an interrupted import leaves a durable prefix of the input and nothing half-written.
-pub fn import(store: &dyn Store, sources: &[Source], opts: &ImportOptions, progress: &dyn Progress) -> Result<ImportSummary> {
-    let mut summary = ImportSummary { collection: opts.collection.clone(), files: sources.len(), ..Default::default() };
+pub fn import(
+    store: &dyn Store,
+    sources: &[Source],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportSummary> {
+    let mut summary = ImportSummary {
+        collection: opts.collection.clone(),
+        files: sources.len(),
+        ..Default::default()
+    };
     if store.collection(&opts.collection)?.is_none() {
         return Err(anyhow!("unknown collection {:?}", opts.collection));
     }
     if opts.strict {
-        let mut collector = Collector { summary: &mut summary, strict: true, held: Vec::new(), to_writer: None, progress };
+        let mut collector = Collector {
+            summary: &mut summary,
+            strict: true,
+            held: Vec::new(),
+            to_writer: None,
+            progress,
+        };
         reader::check_sources(sources, opts.max_object_bytes, &mut collector)?;
         let held = std::mem::take(&mut collector.held);
         if summary.has_rejections() {
@@ -145,21 +170,30 @@ pub fn import(store: &dyn Store, sources: &[Source], opts: &ImportOptions, progr
     let (tx, rx) = crossbeam_channel::bounded::<Pending>(1);
     let committed = AtomicU64::new(0);
     let written = thread::scope(|scope| {
-        let writer = thread::Builder::new().name("accord-writer".into()).spawn_scoped(scope, || -> Result<ImportSummary> {
-            let mut partial = ImportSummary::default();
-            for Pending { items } in rx {
-                let count = items.len() as u64;
-                let (positions, objects) = valid_objects(items);
-                if !objects.is_empty() {
-                    let outcomes = store.put_batch(&opts.collection, &objects)?;
-                    tally(&mut partial, &positions, &objects, &outcomes);
+        let writer = thread::Builder::new().name("accord-writer".into()).spawn_scoped(
+            scope,
+            || -> Result<ImportSummary> {
+                let mut partial = ImportSummary::default();
+                for Pending { items } in rx {
+                    let count = items.len() as u64;
+                    let (positions, objects) = valid_objects(items);
+                    if !objects.is_empty() {
+                        let outcomes = store.put_batch(&opts.collection, &objects)?;
+                        tally(&mut partial, &positions, &objects, &outcomes);
+                    }
+                    let n = committed.fetch_add(count, Ordering::SeqCst) + count;
+                    progress.committed(n);
                 }
-                let n = committed.fetch_add(count, Ordering::SeqCst) + count;
-                progress.committed(n);
-            }
-            Ok(partial)
-        })?;
-        let mut collector = Collector { summary: &mut summary, strict: false, held: Vec::new(), to_writer: Some(tx), progress };
+                Ok(partial)
+            },
+        )?;
+        let mut collector = Collector {
+            summary: &mut summary,
+            strict: false,
+            held: Vec::new(),
+            to_writer: Some(tx),
+            progress,
+        };
         let read = reader::check_sources(sources, opts.max_object_bytes, &mut collector);
         collector.to_writer = None; // closes the channel so the writer finishes
         let written = writer.join().map_err(|_| anyhow!("the store writer panicked"))?;
@@ -170,7 +204,9 @@ pub fn import(store: &dyn Store, sources: &[Source], opts: &ImportOptions, progr
     summary.unchanged += written.unchanged;
     summary.rejected += written.rejected;
     summary.rejections.extend(written.rejections);
-    summary.rejections.sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
+    summary
+        .rejections
+        .sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
     summary.committed = true;
     Ok(summary)
 }

@@ -20,7 +20,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
-#[command(name = "accord", version, about = "Accord: a cyber threat-intelligence exchange with the law built in")]
+#[command(
+    name = "accord",
+    version,
+    about = "Accord: a cyber threat-intelligence exchange with the law built in"
+)]
 struct Cli {
     /// The node's data directory.
     #[arg(long, global = true, env = "ACCORD_DATA_DIR", default_value = "accord-data")]
@@ -108,12 +112,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     match run(cli) {
         Ok(code) => code,
         // A closed pipe (`accord export | head`) is the reader's choice, not an error.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -147,7 +158,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Up => up(&cli.data_dir, json),
-        Command::Import { paths, collection, strict, progress_lines } => {
+        Command::Import {
+            paths,
+            collection,
+            strict,
+            progress_lines,
+        } => {
             let node = Node::open(&cli.data_dir)?;
             let sources = reader::expand(&paths)?;
             let opts = ImportOptions {
@@ -161,38 +177,70 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print_import_summary(&summary);
             }
-            Ok(if summary.has_rejections() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if summary.has_rejections() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Command::Export { collection, types, added_after, all_versions, format, output } => {
+        Command::Export {
+            collection,
+            types,
+            added_after,
+            all_versions,
+            format,
+            output,
+        } => {
             let node = Node::open(&cli.data_dir)?;
             let added_after = added_after
                 .map(|s| accord_stix::Timestamp::parse(&s).map(|t| t.as_micros()))
                 .transpose()
                 .context("--added-after")?;
-            let filter = ExportFilter { collection: node.collection_id(collection.as_deref())?, types, added_after, all_versions };
+            let filter = ExportFilter {
+                collection: node.collection_id(collection.as_deref())?,
+                types,
+                added_after,
+                all_versions,
+            };
             let n = match output {
                 Some(path) => {
                     let tmp = path.with_extension("partial");
-                    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+                    let file = std::fs::File::create(&tmp)
+                        .with_context(|| format!("cannot create {}", tmp.display()))?;
                     let mut w = std::io::BufWriter::new(file);
                     let n = export::export(&node.store, &filter, format, &mut w)?;
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                    std::fs::rename(&tmp, &path)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
                     n
                 }
-                None => export::export(&node.store, &filter, format, &mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+                None => export::export(
+                    &node.store,
+                    &filter,
+                    format,
+                    &mut std::io::BufWriter::new(std::io::stdout().lock()),
+                )?,
             };
             eprintln!("exported {n} objects from {}", filter.collection);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { paths, warnings, max_object_bytes } => {
+        Command::Validate {
+            paths,
+            warnings,
+            max_object_bytes,
+        } => {
             let sources = reader::expand(&paths)?;
             let summary = check::validate(&sources, max_object_bytes, warnings || json)?;
             if json {
                 print_json(&summary)?;
             } else {
                 for p in &summary.document_problems {
-                    println!("{}: {}{}", p.source, if p.fatal { "" } else { "warning: " }, p.message);
+                    println!(
+                        "{}: {}{}",
+                        p.source,
+                        if p.fatal { "" } else { "warning: " },
+                        p.message
+                    );
                 }
                 for r in &summary.results {
                     for line in r.human() {
@@ -204,7 +252,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     summary.objects, summary.files, summary.valid, summary.invalid, summary.warnings
                 );
             }
-            Ok(if summary.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if summary.failed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Collections => {
             let node = Node::open(&cli.data_dir)?;
@@ -213,8 +265,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&list)?;
             } else {
                 for c in list {
-                    let last = if c.last_added > 0 { accord_stix::Timestamp::format_micros(c.last_added) } else { "-".into() };
-                    println!("{}  {:<10} {:>9} versions  last added {last}  {}", c.id, c.alias.unwrap_or_default(), c.versions, c.title);
+                    let last = if c.last_added > 0 {
+                        accord_stix::Timestamp::format_micros(c.last_added)
+                    } else {
+                        "-".into()
+                    };
+                    println!(
+                        "{}  {:<10} {:>9} versions  last added {last}  {}",
+                        c.id,
+                        c.alias.unwrap_or_default(),
+                        c.versions,
+                        c.title
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -233,7 +295,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::GenCorpus { count, seed, invalid_every, output } => {
+        Command::GenCorpus {
+            count,
+            seed,
+            invalid_every,
+            output,
+        } => {
             let mut w = std::io::BufWriter::new(std::fs::File::create(&output)?);
             accord::corpus::write_jsonl(&mut w, count, seed, invalid_every)?;
             Ok(ExitCode::SUCCESS)
@@ -260,7 +327,13 @@ impl ingest::Progress for Bar {
     }
 }
 
-fn run_import(node: &Node, sources: &[reader::Source], opts: &ImportOptions, json: bool, lines: bool) -> Result<ImportSummary> {
+fn run_import(
+    node: &Node,
+    sources: &[reader::Source],
+    opts: &ImportOptions,
+    json: bool,
+    lines: bool,
+) -> Result<ImportSummary> {
     let bar = if json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -278,7 +351,12 @@ fn run_import(node: &Node, sources: &[reader::Source], opts: &ImportOptions, jso
 
 fn print_import_summary(s: &ImportSummary) {
     for p in &s.document_problems {
-        println!("{}: {}{}", p.source, if p.fatal { "" } else { "warning: " }, p.message);
+        println!(
+            "{}: {}{}",
+            p.source,
+            if p.fatal { "" } else { "warning: " },
+            p.message
+        );
     }
     const SHOWN: usize = 50;
     for r in s.rejections.iter().take(SHOWN) {
@@ -287,7 +365,10 @@ fn print_import_summary(s: &ImportSummary) {
         }
     }
     if s.rejections.len() > SHOWN {
-        println!("… and {} more rejected objects (use --json for all)", s.rejections.len() - SHOWN);
+        println!(
+            "… and {} more rejected objects (use --json for all)",
+            s.rejections.len() - SHOWN
+        );
     }
     println!(
         "{} objects from {} files into {}: {} new, {} new versions, {} unchanged, {} rejected ({} accepted with warnings)",
@@ -314,21 +395,37 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     let summary = run_import(&node, &sources, &opts, json, false)?;
     let collections = node.store.collections()?;
     if json {
-        print_json(&serde_json::json!({"data_dir": dir, "demo_import": summary, "collections": collections}))?;
+        print_json(
+            &serde_json::json!({"data_dir": dir, "demo_import": summary, "collections": collections}),
+        )?;
     } else {
         println!("Accord node ready in {}", dir.display());
         println!(
             "demo data: {} objects ({} new, {} unchanged, {} rejected)",
-            summary.objects, summary.new + summary.new_version, summary.unchanged, summary.rejected
+            summary.objects,
+            summary.new + summary.new_version,
+            summary.unchanged,
+            summary.rejected
         );
         for c in &collections {
-            println!("  collection {:<8} {}  {} versions", c.alias.as_deref().unwrap_or("-"), c.id, c.versions);
+            println!(
+                "  collection {:<8} {}  {} versions",
+                c.alias.as_deref().unwrap_or("-"),
+                c.id,
+                c.versions
+            );
         }
         let d = dir.display();
         println!("try:");
-        println!("  accord --data-dir {d} export --collection demo --type attack-pattern --format jsonl | head -1");
+        println!(
+            "  accord --data-dir {d} export --collection demo --type attack-pattern --format jsonl | head -1"
+        );
         println!("  accord --data-dir {d} import my-bundle.json");
         println!("  accord validate my-bundle.json");
     }
-    Ok(if summary.has_rejections() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if summary.has_rejections() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -31,18 +31,26 @@ impl Node {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let config_path = dir.join(CONFIG_FILE);
         if config_path.exists() {
-            bail!("{} already exists; refusing to overwrite it", config_path.display());
+            bail!(
+                "{} already exists; refusing to overwrite it",
+                config_path.display()
+            );
         }
         let name = dir
             .canonicalize()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "accord-node".into());
-        let text = default_config_text(&name, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
+        let text = default_config_text(
+            &name,
+            &uuid::Uuid::new_v4().to_string(),
+            &uuid::Uuid::new_v4().to_string(),
+        );
         // Write to a temporary name and rename, so a crash never leaves a half-written config.
         let tmp = dir.join(format!(".{CONFIG_FILE}.tmp"));
         std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &config_path).with_context(|| format!("cannot write {}", config_path.display()))?;
+        std::fs::rename(&tmp, &config_path)
+            .with_context(|| format!("cannot write {}", config_path.display()))?;
         let node = Node::open(dir)?;
         Ok(Initialised {
             dir: dir.to_path_buf(),
@@ -56,7 +64,11 @@ impl Node {
     pub fn open(dir: &Path) -> Result<Node> {
         let config_path = dir.join(CONFIG_FILE);
         if !config_path.exists() {
-            bail!("{} has no {CONFIG_FILE}; run `accord init {}` first", dir.display(), dir.display());
+            bail!(
+                "{} has no {CONFIG_FILE}; run `accord init {}` first",
+                dir.display(),
+                dir.display()
+            );
         }
         let config = Config::load(&config_path)?;
         let store_path = dir.join(&config.store.path);
@@ -69,7 +81,11 @@ impl Node {
                 alias: c.alias.clone(),
             })?;
         }
-        Ok(Node { dir: dir.to_path_buf(), config, store })
+        Ok(Node {
+            dir: dir.to_path_buf(),
+            config,
+            store,
+        })
     }
 
     /// Resolves a collection given by id or alias (default: the first configured one).
@@ -84,7 +100,11 @@ impl Node {
                     None => c.id.clone(),
                 })
                 .collect();
-            anyhow!("unknown collection {:?}; configured: {}", name.unwrap_or_default(), known.join(", "))
+            anyhow!(
+                "unknown collection {:?}; configured: {}",
+                name.unwrap_or_default(),
+                known.join(", ")
+            )
         })
     }
 }

@@ -57,7 +57,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json" || e == "jsonl" || e == "ndjson") {
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "json" || e == "jsonl" || e == "ndjson")
+        {
             out.push(path);
         }
     }
@@ -131,7 +134,9 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                 block.resize(start + BLOCK, 0);
                 let mut filled = start;
                 while filled < block.len() {
-                    let n = file.read(&mut block[filled..]).with_context(|| format!("cannot read {name}"))?;
+                    let n = file
+                        .read(&mut block[filled..])
+                        .with_context(|| format!("cannot read {name}"))?;
                     if n == 0 {
                         break;
                     }
@@ -152,10 +157,20 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                         }
                     }
                 }
-                let doc = input::split(&block, Hint::JsonLines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                let doc =
+                    input::split(&block, Hint::JsonLines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
                 let lines = block.iter().filter(|b| **b == b'\n').count();
                 bytes_done += block.len() as u64;
-                index = check_document(&doc, &name, base_offset, base_line, index, max_object_bytes, bytes_done, sink)?;
+                index = check_document(
+                    &doc,
+                    &name,
+                    base_offset,
+                    base_line,
+                    index,
+                    max_object_bytes,
+                    bytes_done,
+                    sink,
+                )?;
                 base_offset += block.len();
                 base_line += lines;
                 if eof && carry.is_empty() {
@@ -164,10 +179,15 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
             }
         } else {
             let bytes = match source {
-                Source::File(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+                Source::File(path) => {
+                    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+                }
                 Source::Stdin => {
                     let mut buf = Vec::new();
-                    std::io::stdin().lock().read_to_end(&mut buf).context("cannot read standard input")?;
+                    std::io::stdin()
+                        .lock()
+                        .read_to_end(&mut buf)
+                        .context("cannot read standard input")?;
                     buf
                 }
             };
@@ -175,7 +195,11 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
             match input::split(&bytes, Hint::Auto) {
                 Ok(doc) => {
                     for message in &doc.envelope_problems {
-                        sink.document_problem(DocumentProblem { source: name.to_string(), message: message.clone(), fatal: false })?;
+                        sink.document_problem(DocumentProblem {
+                            source: name.to_string(),
+                            message: message.clone(),
+                            fatal: false,
+                        })?;
                     }
                     check_document(&doc, &name, 0, 1, 0, max_object_bytes, bytes_done, sink)?;
                 }
@@ -204,14 +228,21 @@ fn check_document(
     let mut index = first_index;
     let mut lines = LineCounter::default();
     for chunk in doc.items.chunks(BATCH) {
-        let results: Vec<_> = chunk.par_iter().map(|item| doc.check(item, max_object_bytes)).collect();
+        let results: Vec<_> = chunk
+            .par_iter()
+            .map(|item| doc.check(item, max_object_bytes))
+            .collect();
         let items = results
             .into_iter()
             .zip(chunk)
             .map(|(result, raw)| {
                 // Positions are only worked out for objects that will be reported.
                 let reported = result.as_ref().map_or(true, |o| !o.warnings.is_empty());
-                let (line, column) = if reported { lines.locate(doc.input, raw.offset) } else { (0, 0) };
+                let (line, column) = if reported {
+                    lines.locate(doc.input, raw.offset)
+                } else {
+                    (0, 0)
+                };
                 let result = result.map_err(|r| match r {
                     Rejection::Json(mut e) => {
                         e.offset += base_offset;

@@ -54,7 +54,10 @@ impl ObjectRecord {
         let at = format!("{}:{}:{}", self.source, self.line, self.column);
         let id = self.object_id.as_deref().unwrap_or("(no id)");
         if self.findings.is_empty() {
-            return vec![format!("{at}: {id}: {}", self.error.as_deref().unwrap_or("rejected"))];
+            return vec![format!(
+                "{at}: {id}: {}",
+                self.error.as_deref().unwrap_or("rejected")
+            )];
         }
         self.findings.iter().map(|f| format!("{at}: {id}: {f}")).collect()
     }

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `accord` command: init, import, export, validate, bad input, and
 //! crash safety (kill -9 during an import).
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,7 +20,11 @@ fn accord(dir: &Path, args: &[&str]) -> Output {
 
 fn json_out(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("{e}: stdout={} stderr={}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+        panic!(
+            "{e}: stdout={} stderr={}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
     })
 }
 
@@ -32,7 +37,11 @@ fn init() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn shared(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/stix").join(rel).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/stix")
+        .join(rel)
+        .display()
+        .to_string()
 }
 
 const IND: &str = r#"{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:00.000Z","modified":"MODIFIED","name":"NAME","pattern":"[ipv4-addr:value = '198.51.100.3']","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}"#;
@@ -56,33 +65,64 @@ fn import_counts_new_unchanged_versions_and_rejections() {
     let (tmp, dir) = init();
     let f = tmp.path().join("objs.jsonl");
     let bad = r#"{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-000000000001","created":"2016-04-06T20:03:00.000Z","modified":"2016-04-06T20:03:00.000Z","pattern_type":"stix","valid_from":"2016-01-01T00:00:00Z"}"#;
-    std::fs::write(&f, format!("{}\n{bad}\n", indicator("2016-04-06T20:03:00.000Z", "v1"))).unwrap();
+    std::fs::write(
+        &f,
+        format!("{}\n{bad}\n", indicator("2016-04-06T20:03:00.000Z", "v1")),
+    )
+    .unwrap();
     let o = accord(&dir, &["--json", "import", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "a rejection exits 1");
     let s = json_out(&o);
     assert_eq!((s["new"].as_u64(), s["rejected"].as_u64()), (Some(1), Some(1)));
     let rej = &s["rejections"][0];
     assert_eq!(rej["line"], 2);
-    assert_eq!(rej["object_id"], "indicator--00000000-0000-4000-8000-000000000001");
+    assert_eq!(
+        rej["object_id"],
+        "indicator--00000000-0000-4000-8000-000000000001"
+    );
     assert_eq!(rej["findings"][0]["rule"], "required-property");
 
-    std::fs::write(&f, format!("{}\n{}\n", indicator("2016-04-06T20:03:00.000Z", "v1"), indicator("2017-01-01T00:00:00.000Z", "v2"))).unwrap();
+    std::fs::write(
+        &f,
+        format!(
+            "{}\n{}\n",
+            indicator("2016-04-06T20:03:00.000Z", "v1"),
+            indicator("2017-01-01T00:00:00.000Z", "v2")
+        ),
+    )
+    .unwrap();
     let s = json_out(&accord(&dir, &["--json", "import", f.to_str().unwrap()]));
-    assert_eq!((s["unchanged"].as_u64(), s["new_version"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["unchanged"].as_u64(), s["new_version"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     // Same version, different content: a conflict, rejected with a clear message.
     std::fs::write(&f, indicator("2017-01-01T00:00:00.000Z", "changed")).unwrap();
     let o = accord(&dir, &["--json", "import", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let s = json_out(&o);
-    assert!(s["rejections"][0]["error"].as_str().unwrap().contains("version conflict"), "{s}");
+    assert!(
+        s["rejections"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("version conflict"),
+        "{s}"
+    );
 }
 
 #[test]
 fn strict_import_is_all_or_nothing() {
     let (tmp, dir) = init();
     let f = tmp.path().join("b.jsonl");
-    std::fs::write(&f, format!("{}\n{{\"type\":\"indicator\"}}\n", indicator("2016-04-06T20:03:00.000Z", "x"))).unwrap();
+    std::fs::write(
+        &f,
+        format!(
+            "{}\n{{\"type\":\"indicator\"}}\n",
+            indicator("2016-04-06T20:03:00.000Z", "x")
+        ),
+    )
+    .unwrap();
     let o = accord(&dir, &["--json", "import", "--strict", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json_out(&o)["committed"], false);
@@ -99,17 +139,29 @@ fn export_round_trips_the_oasis_examples() {
     let stored = s["new"].as_u64().unwrap();
     assert!(stored > 250);
     let out = tmp.path().join("export.json");
-    let o = accord(&dir, &["export", "--format", "bundle", "-o", out.to_str().unwrap()]);
+    let o = accord(
+        &dir,
+        &["export", "--format", "bundle", "-o", out.to_str().unwrap()],
+    );
     assert!(o.status.success());
     let bundle: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(bundle["objects"].as_array().unwrap().len() as u64, stored);
     // The exported bundle validates and re-imports as entirely unchanged.
-    assert!(accord(&dir, &["validate", out.to_str().unwrap()]).status.success());
+    assert!(
+        accord(&dir, &["validate", out.to_str().unwrap()])
+            .status
+            .success()
+    );
     let s = json_out(&accord(&dir, &["--json", "import", out.to_str().unwrap()]));
     assert_eq!(s["unchanged"].as_u64(), Some(stored));
     // Type filter.
     let o = accord(&dir, &["export", "--type", "malware", "--format", "jsonl"]);
-    let lines: Vec<Value> = o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let lines: Vec<Value> = o
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert!(!lines.is_empty() && lines.iter().all(|v| v["type"] == "malware"));
 }
 
@@ -121,13 +173,19 @@ fn validate_exit_codes_and_json() {
     std::fs::write(&good, indicator("2016-04-06T20:03:00.000Z", "ok")).unwrap();
     std::fs::write(&bad, indicator("2016-04-06T20:02:00.000Z", "too early")).unwrap();
     let d = tmp.path();
-    assert_eq!(accord(d, &["validate", good.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        accord(d, &["validate", good.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
     let o = accord(d, &["--json", "validate", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let s = json_out(&o);
     assert_eq!(s["results"][0]["findings"][0]["rule"], "timestamp-order");
     assert_eq!(s["results"][0]["findings"][0]["path"], "$.modified");
-    assert_eq!(accord(d, &["validate", "/nonexistent/file.json"]).status.code(), Some(2));
+    assert_eq!(
+        accord(d, &["validate", "/nonexistent/file.json"]).status.code(),
+        Some(2)
+    );
     assert_eq!(accord(d, &["validate", &shared("attack")]).status.code(), Some(0));
 }
 
@@ -136,13 +194,39 @@ fn validate_exit_codes_and_json() {
 fn bad_input_gets_located_errors() {
     let (tmp, dir) = init();
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let huge = format!(r#"{{"type":"x-big","id":"x-big--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","x_blob":"{}"}}"#, "A".repeat(50 << 20));
+    let huge = format!(
+        r#"{{"type":"x-big","id":"x-big--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","x_blob":"{}"}}"#,
+        "A".repeat(50 << 20)
+    );
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("malformed.json", b"{\"type\": \"indicator\", \"id\": }".to_vec(), "malformed JSON"),
-        ("utf8.jsonl", b"{\"type\": \"x-a\", \"name\": \"\xff\"}\n".to_vec(), "invalid UTF-8"),
-        ("unknown.json", br#"{"type":"widget","spec_version":"2.1","id":"widget--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}"#.to_vec(), "unknown-type"),
-        ("types.json", indicator("2016-04-06T20:03:00.000Z", "x").replace(r#""pattern_type":"stix""#, r#""pattern_type":7"#).into_bytes(), "property-type"),
-        ("dupes.json", br#"{"type":"x-a","type":"x-b"}"#.to_vec(), "duplicate key"),
+        (
+            "malformed.json",
+            b"{\"type\": \"indicator\", \"id\": }".to_vec(),
+            "malformed JSON",
+        ),
+        (
+            "utf8.jsonl",
+            b"{\"type\": \"x-a\", \"name\": \"\xff\"}\n".to_vec(),
+            "invalid UTF-8",
+        ),
+        (
+            "unknown.json",
+            br#"{"type":"widget","spec_version":"2.1","id":"widget--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"}"#
+                .to_vec(),
+            "unknown-type",
+        ),
+        (
+            "types.json",
+            indicator("2016-04-06T20:03:00.000Z", "x")
+                .replace(r#""pattern_type":"stix""#, r#""pattern_type":7"#)
+                .into_bytes(),
+            "property-type",
+        ),
+        (
+            "dupes.json",
+            br#"{"type":"x-a","type":"x-b"}"#.to_vec(),
+            "duplicate key",
+        ),
         ("deep.jsonl", format!("{deep}\n").into_bytes(), "recursion limit"),
         ("huge.jsonl", format!("{huge}\n").into_bytes(), "over the limit"),
         ("huge.json", huge.into_bytes(), "over the limit"),
@@ -151,7 +235,12 @@ fn bad_input_gets_located_errors() {
         let f = tmp.path().join(name);
         std::fs::write(&f, bytes).unwrap();
         let o = accord(&dir, &["--json", "import", f.to_str().unwrap()]);
-        assert_eq!(o.status.code(), Some(1), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let s = json_out(&o);
         let text = s.to_string();
         assert!(text.contains(want), "{name}: expected {want:?} in {text:.2000}");
@@ -169,7 +258,18 @@ fn bad_input_gets_located_errors() {
 fn acknowledged_objects_survive_kill_9() {
     let (tmp, dir) = init();
     let corpus = tmp.path().join("corpus.jsonl");
-    let o = accord(&dir, &["gen-corpus", "--count", "400000", "--seed", "7", "-o", corpus.to_str().unwrap()]);
+    let o = accord(
+        &dir,
+        &[
+            "gen-corpus",
+            "--count",
+            "400000",
+            "--seed",
+            "7",
+            "-o",
+            corpus.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success());
     let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
         .arg("--data-dir")
@@ -198,16 +298,31 @@ fn acknowledged_objects_survive_kill_9() {
         }
     }
     child.wait().unwrap();
-    assert!(acked >= 30_000 && acked < 400_000, "kill landed too late to test anything: {acked}");
+    assert!(
+        (30_000..400_000).contains(&acked),
+        "kill landed too late to test anything: {acked}"
+    );
 
     let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
-    let default_id = cfg.split("id = \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let default_id = cfg
+        .split("id = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let store = SqliteStore::open(dir.join("accord.db")).unwrap();
     let text = std::fs::read_to_string(&corpus).unwrap();
     let expected: Vec<String> = text
         .lines()
         .take(acked as usize)
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let mut found = std::collections::HashSet::new();
     for chunk in expected.chunks(5000) {
@@ -216,10 +331,22 @@ fn acknowledged_objects_survive_kill_9() {
         q.versions = VersionFilter::all();
         q.limit = 100_000;
         for o in store.query(&q).unwrap().objects {
-            assert_eq!(accord_stix::ContentHash::of_canonical(o.json.as_bytes()), o.hash, "intact");
+            assert_eq!(
+                accord_stix::ContentHash::of_canonical(o.json.as_bytes()),
+                o.hash,
+                "intact"
+            );
             found.insert(o.id);
         }
     }
-    let missing: Vec<_> = expected.iter().filter(|id| !found.contains(*id)).take(5).collect();
-    assert!(missing.is_empty(), "{} acknowledged objects missing, e.g. {missing:?}", expected.len() - found.len());
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|id| !found.contains(*id))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged objects missing, e.g. {missing:?}",
+        expected.len() - found.len()
+    );
 }
