@@ -33,6 +33,7 @@ pub fn run_all(make: Factory<'_>) {
         ("unknown_collection", unknown_collection),
         ("collections_are_separate", collections_are_separate),
         ("all_or_nothing", all_or_nothing),
+        ("repeats_within_a_batch", repeats_within_a_batch),
     ];
     for (name, check) in checks {
         let store = make();
@@ -402,4 +403,19 @@ fn all_or_nothing(store: &dyn Store) {
     let ok = store.put_all_or_nothing(COLL, &batch[..1]).unwrap().unwrap();
     assert!(matches!(ok[0], PutOutcome::New { .. }));
     assert_eq!(all(store, VersionFilter::all()).len(), 2);
+}
+
+fn repeats_within_a_batch(store: &dyn Store) {
+    setup(store);
+    let v1 = indicator(1, "2020-01-01T00:00:00.000Z", "v1");
+    let v2 = indicator(1, "2020-01-02T00:00:00.000Z", "v2");
+    let batch = [v1.clone(), v2, v1, indicator(1, "2020-01-02T00:00:00.000Z", "clash")];
+    let out = store.put_batch(COLL, &batch).unwrap();
+    assert!(matches!(out[0], PutOutcome::New { .. }), "{out:?}");
+    assert!(matches!(out[1], PutOutcome::NewVersion { .. }), "{out:?}");
+    assert!(matches!(out[2], PutOutcome::Unchanged { .. }), "{out:?}");
+    assert!(matches!(out[3], PutOutcome::Conflict { .. }), "{out:?}");
+    let last = all(store, VersionFilter::last());
+    assert_eq!(last.len(), 1);
+    assert!(last[0].json.contains("\"v2\""));
 }

@@ -2,6 +2,7 @@
 //! one writer connection and a small pool of reader connections.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -122,17 +123,27 @@ impl SqliteStore {
             // Strictly increasing per collection, even if the clock steps back or repeats.
             let start = now_micros().max(last_added + 1);
             let mut next = start;
-            let mut stored = existing_versions(&tx, coll, objects)?;
-            // Versions written earlier in this batch, so that repeated ids within a batch are seen.
+            let keys: Vec<i64> = objects.iter().map(|o| id_key(&o.id)).collect();
+            let mut stored = existing_versions(&tx, coll, &keys)?;
+            // Ids that occur more than once in this batch: later occurrences must see earlier ones.
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            let repeated: Vec<i64> = sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
             let mut written: HashMap<&str, Vec<Existing>> = HashMap::new();
             let mut outcomes = Vec::with_capacity(objects.len());
-            for obj in objects {
-                let mut versions = written
-                    .remove(obj.id.as_str())
-                    .or_else(|| stored.remove(&obj.id))
-                    .unwrap_or_default();
+            for (obj, key) in objects.iter().zip(&keys) {
+                let mut versions = written.remove(obj.id.as_str()).unwrap_or_else(|| {
+                    let group = stored.get_mut(key).map(std::mem::take).unwrap_or_default();
+                    let (mine, others): (Vec<_>, Vec<_>) = group.into_iter().partition(|(id, _)| *id == obj.id);
+                    if !others.is_empty() {
+                        stored.insert(*key, others);
+                    }
+                    mine.into_iter().map(|(_, e)| e).collect()
+                });
                 outcomes.push(put_one(&tx, coll, obj, &mut next, &mut versions)?);
-                written.insert(&obj.id, versions);
+                if repeated.binary_search(key).is_ok() {
+                    written.insert(&obj.id, versions);
+                }
             }
             if all_or_nothing && outcomes.iter().any(|o| !o.is_stored()) {
                 tx.rollback().map_err(db("rolling back a batch"))?;
@@ -245,27 +256,42 @@ struct Existing {
     is_last: bool,
 }
 
-/// Loads the stored versions of every object in a batch with one query (instead of one per object).
-fn existing_versions(
-    tx: &Transaction<'_>,
-    coll: i64,
-    objects: &[CheckedObject],
-) -> Result<HashMap<String, Vec<Existing>>> {
-    let keys: Vec<i64> = objects.iter().map(|o| id_key(&o.id)).collect();
-    let keys = serde_json::to_string(&keys).unwrap_or_default();
+/// Hashes `id_key` values, which are already well mixed: no need to hash them again.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = u64::from_ne_bytes(v.to_ne_bytes());
+    }
+}
+
+type KeyMap<V> = HashMap<i64, V, BuildHasherDefault<KeyHasher>>;
+
+/// Loads the stored versions of every object in a batch with one query (instead of one per object),
+/// grouped by `id_key` with the object id alongside (keys may collide).
+fn existing_versions(tx: &Transaction<'_>, coll: i64, keys: &[i64]) -> Result<KeyMap<Vec<(String, Existing)>>> {
+    let keys = serde_json::to_string(keys).unwrap_or_default();
     let mut stmt = tx
         .prepare_cached(
-            "SELECT rowid, object_id, version, hash, date_added, is_first, is_last FROM objects
+            "SELECT rowid, object_id, version, hash, date_added, is_first, is_last, id_key FROM objects
              WHERE coll = ?1 AND id_key IN (SELECT value FROM json_each(?2))",
         )
         .map_err(db("preparing the version lookup"))?;
-    let mut rows = stmt
-        .query(params![coll, keys])
-        .map_err(db("looking up versions"))?;
-    let mut out: HashMap<String, Vec<Existing>> = HashMap::new();
+    let mut rows = stmt.query(params![coll, keys]).map_err(db("looking up versions"))?;
+    let mut out: KeyMap<Vec<(String, Existing)>> = KeyMap::default();
     while let Some(r) = rows.next().map_err(db("reading versions"))? {
-        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, Existing)> {
+        let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, Existing)> {
             Ok((
+                r.get(7)?,
                 r.get(1)?,
                 Existing {
                     rowid: r.get(0)?,
@@ -277,8 +303,8 @@ fn existing_versions(
                 },
             ))
         };
-        let (id, e) = read(r).map_err(db("reading versions"))?;
-        out.entry(id).or_default().push(e);
+        let (key, id, e) = read(r).map_err(db("reading versions"))?;
+        out.entry(key).or_default().push((id, e));
     }
     Ok(out)
 }
