@@ -409,7 +409,12 @@ fn repeats_within_a_batch(store: &dyn Store) {
     setup(store);
     let v1 = indicator(1, "2020-01-01T00:00:00.000Z", "v1");
     let v2 = indicator(1, "2020-01-02T00:00:00.000Z", "v2");
-    let batch = [v1.clone(), v2, v1, indicator(1, "2020-01-02T00:00:00.000Z", "clash")];
+    let batch = [
+        v1.clone(),
+        v2,
+        v1,
+        indicator(1, "2020-01-02T00:00:00.000Z", "clash"),
+    ];
     let out = store.put_batch(COLL, &batch).unwrap();
     assert!(matches!(out[0], PutOutcome::New { .. }), "{out:?}");
     assert!(matches!(out[1], PutOutcome::NewVersion { .. }), "{out:?}");

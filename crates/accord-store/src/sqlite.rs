@@ -134,7 +134,8 @@ impl SqliteStore {
             for (obj, key) in objects.iter().zip(&keys) {
                 let mut versions = written.remove(obj.id.as_str()).unwrap_or_else(|| {
                     let group = stored.get_mut(key).map(std::mem::take).unwrap_or_default();
-                    let (mine, others): (Vec<_>, Vec<_>) = group.into_iter().partition(|(id, _)| *id == obj.id);
+                    let (mine, others): (Vec<_>, Vec<_>) =
+                        group.into_iter().partition(|(id, _)| *id == obj.id);
                     if !others.is_empty() {
                         stored.insert(*key, others);
                     }
@@ -278,7 +279,11 @@ type KeyMap<V> = HashMap<i64, V, BuildHasherDefault<KeyHasher>>;
 
 /// Loads the stored versions of every object in a batch with one query (instead of one per object),
 /// grouped by `id_key` with the object id alongside (keys may collide).
-fn existing_versions(tx: &Transaction<'_>, coll: i64, keys: &[i64]) -> Result<KeyMap<Vec<(String, Existing)>>> {
+fn existing_versions(
+    tx: &Transaction<'_>,
+    coll: i64,
+    keys: &[i64],
+) -> Result<KeyMap<Vec<(String, Existing)>>> {
     let keys = serde_json::to_string(keys).unwrap_or_default();
     let mut stmt = tx
         .prepare_cached(
@@ -286,7 +291,9 @@ fn existing_versions(tx: &Transaction<'_>, coll: i64, keys: &[i64]) -> Result<Ke
              WHERE coll = ?1 AND id_key IN (SELECT value FROM json_each(?2))",
         )
         .map_err(db("preparing the version lookup"))?;
-    let mut rows = stmt.query(params![coll, keys]).map_err(db("looking up versions"))?;
+    let mut rows = stmt
+        .query(params![coll, keys])
+        .map_err(db("looking up versions"))?;
     let mut out: KeyMap<Vec<(String, Existing)>> = KeyMap::default();
     while let Some(r) = rows.next().map_err(db("reading versions"))? {
         let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, Existing)> {
