@@ -102,6 +102,40 @@ pub fn split(input: &[u8], hint: Hint) -> Result<Document<'_>, JsonError> {
     }
 }
 
+/// Locates the objects of a TAXII envelope (`{"objects": [...], "more": …, "next": …}`).
+pub fn split_envelope(input: &[u8]) -> Result<Document<'_>, JsonError> {
+    let text = json::check_utf8(input)?;
+    if !text.trim_start().starts_with('{') {
+        let offset = input.len() - text.trim_start().len();
+        let (line, column) = line_col(input, offset);
+        return Err(JsonError {
+            message: "a TAXII envelope must be a JSON object".into(),
+            offset,
+            line,
+            column,
+        });
+    }
+    let members = json::top_level_members(text).map_err(|e| JsonError::from_serde(&e, input))?;
+    let items = match members.iter().find(|(k, _)| k == "objects") {
+        None => Vec::new(),
+        Some((_, raw)) => {
+            let list: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|e| {
+                let base = raw_offset(input, raw);
+                let mut err = shift(JsonError::from_serde(&e, raw.get().as_bytes()), input, base);
+                err.message = format!("envelope objects: {}", err.message);
+                err
+            })?;
+            raw_items(input, &list)
+        }
+    };
+    Ok(Document {
+        input,
+        layout: Layout::Array,
+        items,
+        envelope_problems: Vec::new(),
+    })
+}
+
 fn raw_items<'a>(input: &'a [u8], raws: &[&'a RawValue]) -> Vec<RawItem<'a>> {
     raws.iter()
         .enumerate()

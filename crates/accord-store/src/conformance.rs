@@ -6,14 +6,17 @@
 use accord_stix::{CheckedObject, Timestamp, check_value};
 use serde_json::json;
 
-use crate::{CollectionSpec, PutOutcome, Query, Store, StoreError, VersionFilter};
+use crate::{
+    Backend, CollectionSpec, PutOutcome, Query, StatusDetail, StatusRecord, Store, StoreError, TokenRecord,
+    VersionFilter,
+};
 
 /// A factory for fresh, empty stores.
-pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Store>;
+pub type Factory<'a> = &'a dyn Fn() -> Box<dyn Backend>;
 
 /// Every check, each on a fresh store. Panics with a message naming the failed check.
 pub fn run_all(make: Factory<'_>) {
-    type Check = fn(&dyn Store);
+    type Check = fn(&dyn Backend);
     let checks: &[(&str, Check)] = &[
         ("collections", collections),
         ("idempotent_reimport", idempotent_reimport),
@@ -34,6 +37,8 @@ pub fn run_all(make: Factory<'_>) {
         ("collections_are_separate", collections_are_separate),
         ("all_or_nothing", all_or_nothing),
         ("repeats_within_a_batch", repeats_within_a_batch),
+        ("statuses", statuses),
+        ("tokens", tokens),
     ];
     for (name, check) in checks {
         let store = make();
@@ -92,7 +97,7 @@ fn all(store: &dyn Store, versions: VersionFilter) -> Vec<crate::StoredObject> {
     store.query(&q).unwrap().objects
 }
 
-fn collections(store: &dyn Store) {
+fn collections(store: &dyn Backend) {
     setup(store);
     setup(store); // ensure is idempotent
     let list = store.collections().unwrap();
@@ -112,7 +117,7 @@ fn collections(store: &dyn Store) {
     ));
 }
 
-fn idempotent_reimport(store: &dyn Store) {
+fn idempotent_reimport(store: &dyn Backend) {
     setup(store);
     let objs: Vec<_> = (0..10)
         .map(|i| indicator(i, "2020-01-01T00:00:00.000Z", "a"))
@@ -132,7 +137,7 @@ fn idempotent_reimport(store: &dyn Store) {
     assert_eq!(store.collection(COLL).unwrap().unwrap().versions, 10);
 }
 
-fn versions_and_first_last(store: &dyn Store) {
+fn versions_and_first_last(store: &dyn Backend) {
     setup(store);
     // Versions arrive out of order; first/last follow `modified`, not arrival.
     let v2 = indicator(1, "2020-01-02T00:00:00.000Z", "v2");
@@ -182,7 +187,7 @@ fn versions_and_first_last(store: &dyn Store) {
     assert!(at[0].json.contains("\"v2\""));
 }
 
-fn conflicting_content_same_version(store: &dyn Store) {
+fn conflicting_content_same_version(store: &dyn Backend) {
     setup(store);
     store
         .put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")])
@@ -197,7 +202,7 @@ fn conflicting_content_same_version(store: &dyn Store) {
     assert!(stored[0].json.contains("\"a\""), "the first content stays");
 }
 
-fn date_added_strictly_increasing(store: &dyn Store) {
+fn date_added_strictly_increasing(store: &dyn Backend) {
     setup(store);
     let mut last = i64::MIN;
     for batch in 0..20 {
@@ -218,7 +223,7 @@ fn date_added_strictly_increasing(store: &dyn Store) {
     assert!(stored.windows(2).all(|w| w[0].date_added < w[1].date_added));
 }
 
-fn unversioned_objects(store: &dyn Store) {
+fn unversioned_objects(store: &dyn Backend) {
     setup(store);
     let a = ip("203.0.113.1", None);
     assert!(matches!(
@@ -241,7 +246,7 @@ fn unversioned_objects(store: &dyn Store) {
     assert!(Timestamp::parse(&last[0].version).is_ok(), "{}", last[0].version);
 }
 
-fn paging_is_exclusive_and_complete(store: &dyn Store) {
+fn paging_is_exclusive_and_complete(store: &dyn Backend) {
     setup(store);
     let objs: Vec<_> = (0..257)
         .map(|i| indicator(i, "2020-01-01T00:00:00.000Z", "p"))
@@ -280,7 +285,7 @@ fn paging_is_exclusive_and_complete(store: &dyn Store) {
     assert!(tail.objects.is_empty() && !tail.more);
 }
 
-fn filters(store: &dyn Store) {
+fn filters(store: &dyn Backend) {
     setup(store);
     store
         .put_batch(
@@ -325,7 +330,7 @@ fn filters(store: &dyn Store) {
     }
 }
 
-fn delete(store: &dyn Store) {
+fn delete(store: &dyn Backend) {
     setup(store);
     let id = "indicator--00000000-0000-4000-8000-000000000001";
     store
@@ -350,7 +355,7 @@ fn delete(store: &dyn Store) {
     assert_eq!(store.delete(COLL, id, &VersionFilter::all()).unwrap(), 0);
 }
 
-fn unknown_collection(store: &dyn Store) {
+fn unknown_collection(store: &dyn Backend) {
     assert!(matches!(
         store.put_batch("nope", &[]),
         Err(StoreError::UnknownCollection(_))
@@ -361,7 +366,7 @@ fn unknown_collection(store: &dyn Store) {
     ));
 }
 
-fn collections_are_separate(store: &dyn Store) {
+fn collections_are_separate(store: &dyn Backend) {
     setup(store);
     store
         .ensure_collection(&CollectionSpec {
@@ -384,7 +389,7 @@ fn collections_are_separate(store: &dyn Store) {
     assert_eq!(store.collection("c2").unwrap().unwrap().versions, 1);
 }
 
-fn all_or_nothing(store: &dyn Store) {
+fn all_or_nothing(store: &dyn Backend) {
     setup(store);
     store
         .put_batch(COLL, &[indicator(1, "2020-01-01T00:00:00.000Z", "a")])
@@ -405,7 +410,7 @@ fn all_or_nothing(store: &dyn Store) {
     assert_eq!(all(store, VersionFilter::all()).len(), 2);
 }
 
-fn repeats_within_a_batch(store: &dyn Store) {
+fn repeats_within_a_batch(store: &dyn Backend) {
     setup(store);
     let v1 = indicator(1, "2020-01-01T00:00:00.000Z", "v1");
     let v2 = indicator(1, "2020-01-02T00:00:00.000Z", "v2");
@@ -423,4 +428,59 @@ fn repeats_within_a_batch(store: &dyn Store) {
     let last = all(store, VersionFilter::last());
     assert_eq!(last.len(), 1);
     assert!(last[0].json.contains("\"v2\""));
+}
+
+fn statuses(store: &dyn Backend) {
+    let mut st = StatusRecord {
+        id: "status-1".into(),
+        api_root: "api".into(),
+        collection: COLL.into(),
+        principal: "alice".into(),
+        request_timestamp: 1,
+        complete: false,
+        total: 2,
+        successes: Vec::new(),
+        failures: Vec::new(),
+        pendings: vec![
+            StatusDetail {
+                id: "indicator--a".into(),
+                version: "v".into(),
+                message: None,
+            },
+            StatusDetail {
+                id: "indicator--b".into(),
+                version: "v".into(),
+                message: None,
+            },
+        ],
+    };
+    store.create_status(&st, b"payload").unwrap();
+    assert_eq!(store.status("status-1").unwrap().as_ref(), Some(&st));
+    let unfinished = store.unfinished_statuses().unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].1, b"payload");
+    st.complete = true;
+    st.successes = std::mem::take(&mut st.pendings);
+    store.finish_status(&st).unwrap();
+    assert_eq!(store.status("status-1").unwrap().unwrap().successes.len(), 2);
+    assert!(store.unfinished_statuses().unwrap().is_empty());
+    assert!(store.status("nope").unwrap().is_none());
+}
+
+fn tokens(store: &dyn Backend) {
+    let t = TokenRecord {
+        id: "tok1".into(),
+        principal: "alice".into(),
+        secret_sha256: [7; 32],
+        description: Some("ci".into()),
+        created_at: 5,
+        revoked_at: None,
+    };
+    store.add_token(&t).unwrap();
+    assert_eq!(store.token("tok1").unwrap().unwrap(), t);
+    assert!(store.add_token(&t).is_err(), "token ids are unique");
+    assert_eq!(store.tokens().unwrap().len(), 1);
+    assert!(store.revoke_token("tok1", 9).unwrap());
+    assert!(!store.revoke_token("tok1", 10).unwrap(), "already revoked");
+    assert_eq!(store.token("tok1").unwrap().unwrap().revoked_at, Some(9));
 }

@@ -189,6 +189,68 @@ pub trait Store: Send + Sync {
     fn delete(&self, collection: &str, object_id: &str, versions: &VersionFilter) -> Result<usize>;
 }
 
+/// One entry of a TAXII status resource: an object id and version, with a message for failures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StatusDetail {
+    pub id: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}
+
+/// The state of one TAXII POST (add objects) request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StatusRecord {
+    pub id: String,
+    pub api_root: String,
+    pub collection: String,
+    pub principal: String,
+    /// Microseconds since the epoch.
+    pub request_timestamp: i64,
+    pub complete: bool,
+    pub total: u64,
+    pub successes: Vec<StatusDetail>,
+    pub failures: Vec<StatusDetail>,
+    pub pendings: Vec<StatusDetail>,
+}
+
+/// Durable status resources. A status is created with its request payload before the request is
+/// acknowledged, so that processing can resume after a crash; the payload is dropped once complete.
+pub trait StatusStore: Send + Sync {
+    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()>;
+    /// Records the final state and drops the payload.
+    fn finish_status(&self, status: &StatusRecord) -> Result<()>;
+    fn status(&self, id: &str) -> Result<Option<StatusRecord>>;
+    /// Statuses still pending, with their payloads, oldest first.
+    fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>>;
+}
+
+/// An API token. Only the SHA-256 of the secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    /// The public part, used as the HTTP Basic user name.
+    pub id: String,
+    pub principal: String,
+    #[serde(skip)]
+    pub secret_sha256: [u8; 32],
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Stored API tokens.
+pub trait TokenStore: Send + Sync {
+    fn add_token(&self, token: &TokenRecord) -> Result<()>;
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>>;
+    fn tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Returns false if there was no such active token.
+    fn revoke_token(&self, id: &str, at: i64) -> Result<bool>;
+}
+
+/// Everything a node needs from its storage.
+pub trait Backend: Store + StatusStore + TokenStore {}
+impl<T: Store + StatusStore + TokenStore> Backend for T {}
+
 /// Validates a collection id: it appears in URLs and file names.
 pub fn check_collection_id(id: &str) -> Result<()> {
     let ok = (1..=128).contains(&id.len())

@@ -11,12 +11,13 @@ use accord_stix::{CheckedObject, ContentHash, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
-    CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, Store, StoreError, StoredObject,
-    VersionFilter, check_collection_id,
+    CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, StatusRecord, StatusStore, Store,
+    StoreError, StoredObject, TokenRecord, TokenStore, VersionFilter, check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE collections (
     seq         INTEGER PRIMARY KEY,
     id          TEXT NOT NULL UNIQUE,
@@ -44,7 +45,26 @@ CREATE TABLE objects (
 CREATE INDEX objects_by_id ON objects(coll, id_key, version);
 CREATE UNIQUE INDEX objects_by_added ON objects(coll, date_added);
 CREATE INDEX objects_by_type ON objects(coll, type, date_added);
-"];
+",
+    r"
+CREATE TABLE statuses (
+    id          TEXT PRIMARY KEY,
+    created_seq INTEGER NOT NULL,
+    complete    INTEGER NOT NULL,
+    record      TEXT NOT NULL,  -- the StatusRecord as JSON
+    payload     BLOB            -- the request body until processing completes
+);
+CREATE INDEX statuses_unfinished ON statuses(complete, created_seq);
+CREATE TABLE tokens (
+    id            TEXT PRIMARY KEY,
+    principal     TEXT NOT NULL,
+    secret_sha256 BLOB NOT NULL,
+    description   TEXT,
+    created_at    INTEGER NOT NULL,
+    revoked_at    INTEGER
+);
+",
+];
 
 const READERS: usize = 8;
 
@@ -579,6 +599,133 @@ impl Store for SqliteStore {
             .map_err(db("restoring first/last flags"))?;
             tx.commit().map_err(db("committing a delete"))?;
             Ok(n)
+        })
+    }
+}
+
+fn status_json(status: &StatusRecord) -> Result<String> {
+    serde_json::to_string(status).map_err(|e| StoreError::Corrupt(format!("status {}: {e}", status.id)))
+}
+
+fn parse_status(text: &str) -> Result<StatusRecord> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored status: {e}")))
+}
+
+impl StatusStore for SqliteStore {
+    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()> {
+        let record = status_json(status)?;
+        self.with_writer(|c| {
+            c.execute(
+                "INSERT INTO statuses (id, created_seq, complete, record, payload)
+                 VALUES (?1, (SELECT coalesce(max(created_seq), 0) + 1 FROM statuses), ?2, ?3, ?4)",
+                params![
+                    status.id,
+                    status.complete,
+                    record,
+                    if status.complete { None } else { Some(payload) }
+                ],
+            )
+            .map_err(db("creating a status"))?;
+            Ok(())
+        })
+    }
+
+    fn finish_status(&self, status: &StatusRecord) -> Result<()> {
+        let record = status_json(status)?;
+        self.with_writer(|c| {
+            c.execute(
+                "UPDATE statuses SET complete = 1, record = ?2, payload = NULL WHERE id = ?1",
+                params![status.id, record],
+            )
+            .map_err(db("finishing a status"))?;
+            Ok(())
+        })
+    }
+
+    fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
+        self.with_reader(|c| {
+            let text: Option<String> = c
+                .query_row("SELECT record FROM statuses WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(db("reading a status"))?;
+            text.map(|t| parse_status(&t)).transpose()
+        })
+    }
+
+    fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>> {
+        self.with_reader(|c| {
+            let rows: Vec<(String, Vec<u8>)> = c
+                .prepare("SELECT record, coalesce(payload, x'') FROM statuses WHERE complete = 0 ORDER BY created_seq")
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(db("listing unfinished statuses"))?;
+            rows.into_iter().map(|(t, p)| Ok((parse_status(&t)?, p))).collect()
+        })
+    }
+}
+
+fn read_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let hash: Vec<u8> = r.get(2)?;
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        principal: r.get(1)?,
+        secret_sha256: hash.try_into().unwrap_or([0; 32]),
+        description: r.get(3)?,
+        created_at: r.get(4)?,
+        revoked_at: r.get(5)?,
+    })
+}
+
+impl TokenStore for SqliteStore {
+    fn add_token(&self, t: &TokenRecord) -> Result<()> {
+        self.with_writer(|c| {
+            c.execute(
+                "INSERT INTO tokens (id, principal, secret_sha256, description, created_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    t.id,
+                    t.principal,
+                    &t.secret_sha256[..],
+                    t.description,
+                    t.created_at,
+                    t.revoked_at
+                ],
+            )
+            .map_err(db("adding a token"))?;
+            Ok(())
+        })
+    }
+
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        self.with_reader(|c| {
+            c.query_row(
+                "SELECT id, principal, secret_sha256, description, created_at, revoked_at FROM tokens WHERE id = ?1",
+                [id],
+                read_token,
+            )
+            .optional()
+            .map_err(db("reading a token"))
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.with_reader(|c| {
+            c.prepare(
+                "SELECT id, principal, secret_sha256, description, created_at, revoked_at FROM tokens ORDER BY created_at",
+            )
+            .and_then(|mut s| s.query_map([], read_token)?.collect())
+            .map_err(db("listing tokens"))
+        })
+    }
+
+    fn revoke_token(&self, id: &str, at: i64) -> Result<bool> {
+        self.with_writer(|c| {
+            let n = c
+                .execute(
+                    "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, at],
+                )
+                .map_err(db("revoking a token"))?;
+            Ok(n == 1)
         })
     }
 }

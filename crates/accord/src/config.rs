@@ -17,6 +17,83 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub collections: Vec<CollectionConfig>,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub api_roots: Vec<ApiRootConfig>,
+    #[serde(default)]
+    pub principals: Vec<PrincipalConfig>,
+}
+
+/// The TAXII server.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    /// PEM certificate chain and key, relative to the data directory.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    /// Plain HTTP instead of TLS; refused unless `listen` is a loopback address.
+    pub plain_http: bool,
+    pub title: String,
+    pub description: Option<String>,
+    pub contact: Option<String>,
+    pub default_api_root: Option<String>,
+    /// Objects per page when the client gives no `limit`, and the most it may ask for.
+    pub page_size: usize,
+    pub max_page_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls_cert: PathBuf::from("tls/cert.pem"),
+            tls_key: PathBuf::from("tls/key.pem"),
+            plain_http: false,
+            title: "Accord TAXII 2.1 server".into(),
+            description: None,
+            contact: None,
+            default_api_root: Some("api".into()),
+            page_size: 1000,
+            max_page_size: 10_000,
+        }
+    }
+}
+
+/// A TAXII API root.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRootConfig {
+    /// The URL path segment.
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+    #[serde(default = "default_max_content_length")]
+    pub max_content_length: usize,
+    /// Collection ids or aliases served under this root.
+    pub collections: Vec<String>,
+}
+
+fn default_max_content_length() -> usize {
+    100 * 1024 * 1024
+}
+
+/// Someone who may use the server: a user, an automated client, or a partner node.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    pub name: String,
+    pub organisation: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Collections (ids or aliases, or "*") this principal may read and write.
+    #[serde(default)]
+    pub read: Vec<String>,
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// SHA-256 (hex) of the client certificate that identifies a partner node over mTLS.
+    pub client_certificate_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -125,10 +202,86 @@ impl Config {
                 )));
             }
         }
+        for root in &self.api_roots {
+            let name_ok = !root.name.is_empty()
+                && root
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !matches!(root.name.as_str(), "taxii2" | "metrics");
+            if !name_ok {
+                return Err(invalid(format!(
+                    "api root name {:?} must be a-z, 0-9, '-', '_' and not taxii2 or metrics",
+                    root.name
+                )));
+            }
+            for c in &root.collections {
+                if self.collection(Some(c)).is_none() {
+                    return Err(invalid(format!(
+                        "api root {:?} lists unknown collection {c:?}",
+                        root.name
+                    )));
+                }
+            }
+        }
+        if let Some(d) = &self.server.default_api_root {
+            if !self.api_roots().iter().any(|r| &r.name == d) {
+                return Err(invalid(format!(
+                    "server.default_api_root {d:?} is not an api root"
+                )));
+            }
+        }
+        if self.server.plain_http && !self.server.listen.ip().is_loopback() {
+            return Err(invalid(format!(
+                "server.plain_http is only allowed on a loopback address, not {}",
+                self.server.listen
+            )));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.principals {
+            if !names.insert(p.name.as_str()) {
+                return Err(invalid(format!("principal {:?} is declared twice", p.name)));
+            }
+            for c in p.read.iter().chain(&p.write) {
+                if c != "*" && self.collection(Some(c)).is_none() {
+                    return Err(invalid(format!(
+                        "principal {:?} names unknown collection {c:?}",
+                        p.name
+                    )));
+                }
+            }
+            if let Some(fp) = &p.client_certificate_sha256 {
+                if fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(invalid(format!(
+                        "principal {:?}: client_certificate_sha256 must be 64 hex digits",
+                        p.name
+                    )));
+                }
+            }
+        }
+        if self.server.page_size == 0 || self.server.max_page_size < self.server.page_size {
+            return Err(invalid(
+                "server.page_size must be positive and at most server.max_page_size".into(),
+            ));
+        }
         if self.limits.max_object_bytes == 0 {
             return Err(invalid("limits.max_object_bytes must be positive".into()));
         }
         Ok(())
+    }
+
+    /// The API roots, or a single root named `api` serving every collection when none is configured.
+    pub fn api_roots(&self) -> Vec<ApiRootConfig> {
+        if !self.api_roots.is_empty() {
+            return self.api_roots.clone();
+        }
+        vec![ApiRootConfig {
+            name: "api".into(),
+            title: "Accord".into(),
+            description: None,
+            max_content_length: default_max_content_length(),
+            collections: self.collections.iter().map(|c| c.id.clone()).collect(),
+        }]
     }
 
     /// Finds a collection by id or alias; `None` picks the first one.
@@ -175,6 +328,41 @@ id = "{demo_collection}"
 alias = "demo"
 title = "Demo data"
 description = "OASIS STIX 2.1 examples and MITRE ATT&CK for ICS, imported by `accord up`"
+
+# The TAXII 2.1 server (`accord serve`, `accord up`).
+[server]
+listen = "127.0.0.1:8443"
+# PEM certificate and key, relative to this directory. `accord init` writes a self-signed pair
+# for development; replace it with a real certificate before serving partners.
+tls_cert = "tls/cert.pem"
+tls_key = "tls/key.pem"
+# Plain HTTP instead of TLS. Refused unless `listen` is a loopback address.
+plain_http = false
+title = "Accord TAXII 2.1 server"
+default_api_root = "api"
+# Objects per page when a client gives no `limit`, and the most a client may ask for.
+page_size = 1000
+max_page_size = 10000
+
+[[api_roots]]
+name = "api"
+title = "Accord"
+description = "Threat intelligence shared under this node's agreements"
+# Largest request body accepted, in bytes (larger POSTs get 413).
+max_content_length = 104857600
+# Collection ids or aliases served under this root.
+collections = ["default", "demo"]
+
+# Who may use the server. Credentials are API tokens (`accord token create --principal NAME`),
+# used as HTTP Basic (user = token id, password = secret) or `Authorization: Bearer ID.SECRET`.
+# Partner nodes may instead present a client certificate pinned by its SHA-256
+# (`client_certificate_sha256 = "…"`). read/write list collection ids or aliases, or "*".
+[[principals]]
+name = "demo-analyst"
+organisation = "example-csirt"
+roles = ["analyst"]
+read = ["*"]
+write = ["default"]
 "#,
         max = accord_stix::DEFAULT_MAX_OBJECT_BYTES,
     )
@@ -189,6 +377,8 @@ mod tests {
         let text = default_config_text("n", "a1b2", "c3d4");
         let c = Config::parse(&text, Path::new("accord.toml")).unwrap();
         assert_eq!(c.collection(Some("demo")).unwrap().id, "c3d4");
+        assert_eq!(c.principals[0].name, "demo-analyst");
+        assert_eq!(c.api_roots()[0].collections, ["default", "demo"]);
         assert_eq!(c.collection(None).unwrap().id, "a1b2");
     }
 
@@ -199,5 +389,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("accord.toml:4:"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_needs_loopback() {
+        let text = default_config_text("n", "a1b2", "c3d4")
+            .replace("listen = \"127.0.0.1:8443\"", "listen = \"0.0.0.0:8443\"")
+            .replace("plain_http = false", "plain_http = true");
+        let err = Config::parse(&text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn unknown_collections_are_refused() {
+        let text =
+            default_config_text("n", "a1b2", "c3d4").replace("write = [\"default\"]", "write = [\"nope\"]");
+        let err = Config::parse(&text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown collection"), "{err}");
     }
 }

@@ -10,3 +10,4 @@ pub mod ingest;
 pub mod node;
 pub mod reader;
 pub mod report;
+pub mod serve;

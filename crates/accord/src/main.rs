@@ -43,8 +43,16 @@ enum Command {
         /// Directory to create (default: --data-dir).
         dir: Option<PathBuf>,
     },
-    /// Bring up a node: initialise the data directory if needed and import the demo data.
+    /// Bring up a node: initialise the data directory if needed, import the demo data, issue a
+    /// demo credential, and serve TAXII 2.1 until interrupted.
     Up,
+    /// Serve TAXII 2.1 until interrupted (Ctrl-C or SIGTERM finish in-flight work first).
+    Serve,
+    /// Manage API tokens (the credentials of principals declared in accord.toml).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Import STIX objects: bundles, single objects, JSON arrays, JSON lines, directories, or - for stdin.
     Import {
         #[arg(required = true)]
@@ -108,6 +116,21 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum TokenAction {
+    /// Issue a token for a principal; its secret is shown once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        principal: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -158,6 +181,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Up => up(&cli.data_dir, json),
+        Command::Serve => {
+            let node = Node::open(&cli.data_dir)?;
+            run_server(node, |addr| eprintln!("serving TAXII 2.1 on {addr}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { action } => token(&cli.data_dir, action, json),
         Command::Import {
             paths,
             collection,
@@ -208,14 +237,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let file = std::fs::File::create(&tmp)
                         .with_context(|| format!("cannot create {}", tmp.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = export::export(&node.store, &filter, format, &mut w)?;
+                    let n = export::export(node.store.as_ref(), &filter, format, &mut w)?;
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path)
                         .with_context(|| format!("cannot write {}", path.display()))?;
                     n
                 }
                 None => export::export(
-                    &node.store,
+                    node.store.as_ref(),
                     &filter,
                     format,
                     &mut std::io::BufWriter::new(std::io::stdout().lock()),
@@ -344,7 +373,7 @@ fn run_import(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let progress = Bar { bar, lines };
-    let summary = ingest::import(&node.store, sources, opts, &progress)?;
+    let summary = ingest::import(node.store.as_ref(), sources, opts, &progress)?;
     progress.bar.finish_and_clear();
     Ok(summary)
 }
@@ -379,6 +408,97 @@ fn print_import_summary(s: &ImportSummary) {
     }
 }
 
+fn run_server(node: Node, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(accord::serve::serve(
+        node,
+        accord::serve::shutdown_signal(),
+        ready,
+    ))
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+fn issue(
+    node: &Node,
+    principal: &str,
+    description: Option<String>,
+) -> Result<accord_taxii::access::IssuedToken> {
+    if !node.config.principals.iter().any(|p| p.name == principal) {
+        let known: Vec<&str> = node.config.principals.iter().map(|p| p.name.as_str()).collect();
+        anyhow::bail!(
+            "no principal {principal:?} in accord.toml; declared: {}",
+            known.join(", ")
+        );
+    }
+    let issued = accord_taxii::access::issue_token(principal, description, now_micros())
+        .map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
+    accord_store::TokenStore::add_token(node.store.as_ref(), &issued.record)?;
+    Ok(issued)
+}
+
+fn token(dir: &std::path::Path, action: TokenAction, json: bool) -> Result<ExitCode> {
+    use accord_store::TokenStore;
+    let node = Node::open(dir)?;
+    match action {
+        TokenAction::Create {
+            principal,
+            description,
+        } => {
+            let t = issue(&node, &principal, description)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "id": t.record.id, "principal": t.record.principal, "secret": t.secret, "bearer": t.bearer()
+                }))?;
+            } else {
+                println!(
+                    "token {} for {} (the secret is shown only now)",
+                    t.record.id, t.record.principal
+                );
+                println!("  HTTP Basic: user {}  password {}", t.record.id, t.secret);
+                println!("  Bearer:     Authorization: Bearer {}", t.bearer());
+            }
+        }
+        TokenAction::List => {
+            let list = node.store.tokens()?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for t in list {
+                    let state = t.revoked_at.map_or_else(
+                        || "active".to_owned(),
+                        |at| format!("revoked {}", accord_stix::Timestamp::format_micros(at)),
+                    );
+                    println!(
+                        "{}  {:<16} created {}  {state}  {}",
+                        t.id,
+                        t.principal,
+                        accord_stix::Timestamp::format_micros(t.created_at),
+                        t.description.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        TokenAction::Revoke { id } => {
+            if !node.store.revoke_token(&id, now_micros())? {
+                anyhow::bail!("no active token {id:?}");
+            }
+            if json {
+                print_json(&serde_json::json!({"revoked": id}))?;
+            } else {
+                println!("revoked {id}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const DEMO_CREDENTIAL: &str = "demo credential issued by accord up";
+
 fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     if !dir.join(accord::config::CONFIG_FILE).exists() {
         Node::init(dir)?;
@@ -394,12 +514,33 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     };
     let summary = run_import(&node, &sources, &opts, json, false)?;
     let collections = node.store.collections()?;
-    if json {
-        print_json(
-            &serde_json::json!({"data_dir": dir, "demo_import": summary, "collections": collections}),
-        )?;
-    } else {
-        println!("Accord node ready in {}", dir.display());
+    // A fresh demo credential each time: only hashes are stored, so an old one cannot be shown again.
+    use accord_store::TokenStore;
+    for t in node.store.tokens()? {
+        if t.description.as_deref() == Some(DEMO_CREDENTIAL) && t.revoked_at.is_none() {
+            node.store.revoke_token(&t.id, now_micros())?;
+        }
+    }
+    let principal = node.config.principals.first().map(|p| p.name.clone());
+    let token = principal
+        .as_deref()
+        .map(|p| issue(&node, p, Some(DEMO_CREDENTIAL.into())))
+        .transpose()?;
+    let tls = !node.config.server.plain_http;
+    let cert = dir.join(&node.config.server.tls_cert);
+    let d = dir.display().to_string();
+    let report = move |addr: std::net::SocketAddr| {
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
+        if json {
+            let value = serde_json::json!({
+                "data_dir": d, "demo_import": summary, "collections": collections, "url": format!("{url}/taxii2/"),
+                "credential": token.as_ref().map(|t| serde_json::json!({"user": t.record.id, "password": t.secret, "bearer": t.bearer()})),
+            });
+            let _ = print_json(&value);
+            return;
+        }
+        println!("Accord node ready in {d}");
         println!(
             "demo data: {} objects ({} new, {} unchanged, {} rejected)",
             summary.objects,
@@ -415,17 +556,40 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
                 c.versions
             );
         }
-        let d = dir.display();
-        println!("try:");
+        println!();
+        println!("TAXII 2.1 server: {url}/taxii2/");
+        let ca = if tls {
+            format!(" --cacert {}", cert.display())
+        } else {
+            String::new()
+        };
+        if let Some(t) = &token {
+            println!(
+                "demo credential ({}): user {}  password {}",
+                t.record.principal, t.record.id, t.secret
+            );
+            println!("try:");
+            println!(
+                "  curl{ca} -u {}:{} -H 'Accept: application/taxii+json;version=2.1' {url}/api/collections/",
+                t.record.id, t.secret
+            );
+            let verify = if tls {
+                format!("'{}'", cert.display())
+            } else {
+                "True".into()
+            };
+            println!(
+                "  python3 -c \"from taxii2client.v21 import Server; s = Server('{url}/taxii2/', user='{}', password='{}', verify={verify}); print([c.title for c in s.default.collections])\"",
+                t.record.id, t.secret
+            );
+        } else {
+            println!("no principals in accord.toml: add one and run `accord token create --principal NAME`");
+        }
         println!(
             "  accord --data-dir {d} export --collection demo --type attack-pattern --format jsonl | head -1"
         );
-        println!("  accord --data-dir {d} import my-bundle.json");
-        println!("  accord validate my-bundle.json");
-    }
-    Ok(if summary.has_rejections() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+        println!("Ctrl-C stops the server (in-flight requests finish first).");
+    };
+    run_server(node, report)?;
+    Ok(ExitCode::SUCCESS)
 }

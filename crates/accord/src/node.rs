@@ -1,6 +1,7 @@
 //! A node's data directory: its configuration and its store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use accord_store::{CollectionSpec, SqliteStore, Store};
 use anyhow::{Context, Result, anyhow, bail};
@@ -12,7 +13,27 @@ use crate::config::{CONFIG_FILE, Config, default_config_text};
 pub struct Node {
     pub dir: PathBuf,
     pub config: Config,
-    pub store: SqliteStore,
+    pub store: Arc<SqliteStore>,
+}
+
+const CURSOR_KEY_FILE: &str = "secrets/cursor.key";
+
+/// Writes a file only its owner can read (mode 0600), creating its directory.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// What `init` created.
@@ -52,6 +73,7 @@ impl Node {
         std::fs::rename(&tmp, &config_path)
             .with_context(|| format!("cannot write {}", config_path.display()))?;
         let node = Node::open(dir)?;
+        node.ensure_secrets()?;
         Ok(Initialised {
             dir: dir.to_path_buf(),
             store: dir.join(&node.config.store.path),
@@ -84,8 +106,39 @@ impl Node {
         Ok(Node {
             dir: dir.to_path_buf(),
             config,
-            store,
+            store: Arc::new(store),
         })
+    }
+
+    /// Creates what the server needs and `init` did not yet have: the key that signs paging
+    /// cursors, and (when TLS is configured and no certificate exists) a self-signed development
+    /// certificate for localhost. Secret files get mode 0600.
+    pub fn ensure_secrets(&self) -> Result<()> {
+        let key = self.dir.join(CURSOR_KEY_FILE);
+        if !key.exists() {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness: {e}"))?;
+            write_private(&key, hex::encode(bytes).as_bytes())?;
+        }
+        let (cert, tls_key) = (
+            self.dir.join(&self.config.server.tls_cert),
+            self.dir.join(&self.config.server.tls_key),
+        );
+        if !self.config.server.plain_http && !cert.exists() && !tls_key.exists() {
+            let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+            accord_taxii::tls::write_self_signed(&cert, &tls_key, &names)?;
+        }
+        Ok(())
+    }
+
+    /// The key that authenticates paging cursors.
+    pub fn cursor_key(&self) -> Result<[u8; 32]> {
+        let path = self.dir.join(CURSOR_KEY_FILE);
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(text.trim(), &mut key).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        Ok(key)
     }
 
     /// Resolves a collection given by id or alias (default: the first configured one).

@@ -1,0 +1,99 @@
+//! The one table that maps every failure to an HTTP status and a TAXII error body.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::MEDIA_TYPE_TAXII;
+
+/// Everything a TAXII request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum TaxiiError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid credentials")]
+    BadCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the Accept header does not allow application/taxii+json;version=2.1")]
+    NotAcceptable,
+    #[error("Content-Type must be application/taxii+json;version=2.1, not {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("request body of {size} bytes exceeds max_content_length ({limit} bytes)")]
+    TooLarge { size: u64, limit: usize },
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("the server is shutting down")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<accord_store::StoreError> for TaxiiError {
+    fn from(e: accord_store::StoreError) -> Self {
+        match e {
+            accord_store::StoreError::UnknownCollection(c) => {
+                TaxiiError::NotFound(format!("unknown collection {c:?}"))
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                TaxiiError::Internal("storage failure".into())
+            }
+        }
+    }
+}
+
+/// The TAXII 2.1 error message resource (section 3.6.1).
+#[derive(Debug, Serialize)]
+struct ErrorBody {
+    title: &'static str,
+    description: String,
+    http_status: String,
+}
+
+impl TaxiiError {
+    /// Status code and title: the whole mapping, in one place.
+    pub fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            TaxiiError::Unauthenticated | TaxiiError::BadCredentials => {
+                (StatusCode::UNAUTHORIZED, "Unauthorized")
+            }
+            TaxiiError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            TaxiiError::NotFound(_) => (StatusCode::NOT_FOUND, "Not Found"),
+            TaxiiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "Bad Request"),
+            TaxiiError::NotAcceptable => (StatusCode::NOT_ACCEPTABLE, "Not Acceptable"),
+            TaxiiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
+            }
+            TaxiiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"),
+            TaxiiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable Entity"),
+            TaxiiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            TaxiiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        }
+    }
+}
+
+impl IntoResponse for TaxiiError {
+    fn into_response(self) -> Response {
+        let (status, title) = self.status();
+        let body = ErrorBody {
+            title,
+            description: self.to_string(),
+            http_status: status.as_u16().to_string(),
+        };
+        let mut resp = (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE_TAXII));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"accord\", Bearer"),
+            );
+        }
+        resp
+    }
+}

@@ -1,0 +1,592 @@
+//! The TAXII 2.1 endpoints. Each handler parses the request, authorises it through
+//! `access::authorize`, calls the store, and formats the response; nothing else.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use accord_stix::Timestamp;
+use accord_store::{Page, Query, StatusRecord, VersionFilter};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::access::{Action, Authenticated, PeerCertificate, authenticate, authorize};
+use crate::error::TaxiiError;
+use crate::ingest::{Job, prescan};
+use crate::model::{ApiRoot, Collection};
+use crate::query::{self, Filters};
+use crate::{AppState, MEDIA_TYPE_STIX, MEDIA_TYPE_TAXII};
+
+type Result<T, E = TaxiiError> = std::result::Result<T, E>;
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The authenticated principal of a request.
+pub struct Auth(pub Authenticated);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = TaxiiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let peer = parts.extensions.get::<PeerCertificate>().copied();
+        let backend = state.backend.clone();
+        let directory = state.directory.clone();
+        let headers = parts.headers.clone();
+        let who =
+            tokio::task::spawn_blocking(move || authenticate(&headers, peer, &directory, backend.as_ref()))
+                .await
+                .map_err(|e| TaxiiError::Internal(e.to_string()))??;
+        Ok(Auth(who))
+    }
+}
+
+/// Runs a blocking store call off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| TaxiiError::Internal(e.to_string()))?
+}
+
+/// 406 unless the client accepts the TAXII media type (or anything).
+fn check_accept(headers: &HeaderMap) -> Result<()> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Ok(());
+    };
+    let accept = accept.to_str().map_err(|_| TaxiiError::NotAcceptable)?;
+    let ok = accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let version = parts
+            .find_map(|p| p.strip_prefix("version="))
+            .map(|v| v.trim_matches('"').to_owned());
+        match media.as_str() {
+            "*/*" | "application/*" => true,
+            "application/taxii+json" => version.is_none_or(|v| v == "2.1"),
+            _ => false,
+        }
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(TaxiiError::NotAcceptable)
+    }
+}
+
+/// 415 unless the body is declared as TAXII 2.1.
+fn check_content_type(headers: &HeaderMap) -> Result<()> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut parts = ct.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    let version = parts
+        .find_map(|p| p.strip_prefix("version="))
+        .map(|v| v.trim_matches('"'));
+    if media.eq_ignore_ascii_case("application/taxii+json") && version.is_none_or(|v| v == "2.1") {
+        Ok(())
+    } else {
+        Err(TaxiiError::UnsupportedMediaType(ct.to_owned()))
+    }
+}
+
+fn taxii(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut resp = (status, body.into()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE_TAXII));
+    resp
+}
+
+fn taxii_json(status: StatusCode, value: &Value) -> Response {
+    taxii(status, serde_json::to_string(value).unwrap_or_default())
+}
+
+fn root<'a>(state: &'a AppState, name: &str) -> Result<&'a ApiRoot> {
+    state
+        .model
+        .root(name)
+        .ok_or_else(|| TaxiiError::NotFound(format!("unknown API root {name:?}")))
+}
+
+fn collection<'a>(root: &'a ApiRoot, id: &str) -> Result<&'a Collection> {
+    root.collection(id)
+        .ok_or_else(|| TaxiiError::NotFound(format!("unknown collection {id:?}")))
+}
+
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map_or_else(|| state.public_host.clone(), str::to_owned);
+    format!("{}://{host}", if state.tls { "https" } else { "http" })
+}
+
+pub async fn discovery(State(state): State<AppState>, Auth(_): Auth, headers: HeaderMap) -> Result<Response> {
+    check_accept(&headers)?;
+    let base = base_url(&state, &headers);
+    let roots: Vec<String> = state
+        .model
+        .roots
+        .iter()
+        .map(|r| format!("{base}/{}/", r.name))
+        .collect();
+    let mut body = json!({"title": state.model.title, "api_roots": roots});
+    if let Some(d) = &state.model.description {
+        body["description"] = d.clone().into();
+    }
+    if let Some(c) = &state.model.contact {
+        body["contact"] = c.clone().into();
+    }
+    if let Some(d) = &state.model.default_root {
+        body["default"] = format!("{base}/{d}/").into();
+    }
+    Ok(taxii_json(StatusCode::OK, &body))
+}
+
+pub async fn api_root(
+    State(state): State<AppState>,
+    Auth(_): Auth,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let r = root(&state, &name)?;
+    let mut body = json!({
+        "title": r.title,
+        "versions": [MEDIA_TYPE_TAXII],
+        "max_content_length": r.max_content_length,
+    });
+    if let Some(d) = &r.description {
+        body["description"] = d.clone().into();
+    }
+    Ok(taxii_json(StatusCode::OK, &body))
+}
+
+fn status_body(s: &StatusRecord) -> Value {
+    let details =
+        |v: &[accord_store::StatusDetail]| serde_json::to_value(v).unwrap_or(Value::Array(Vec::new()));
+    json!({
+        "id": s.id,
+        "status": if s.complete { "complete" } else { "pending" },
+        "request_timestamp": Timestamp::format_micros(s.request_timestamp),
+        "total_count": s.total,
+        "success_count": s.successes.len(),
+        "successes": details(&s.successes),
+        "failure_count": s.failures.len(),
+        "failures": details(&s.failures),
+        "pending_count": s.pendings.len(),
+        "pendings": details(&s.pendings),
+    })
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    root(&state, &name)?;
+    let backend = state.backend.clone();
+    let lookup = id.clone();
+    let found = blocking(move || Ok(backend.status(&lookup)?)).await?;
+    let s = found
+        .filter(|s| s.api_root == name)
+        .ok_or_else(|| TaxiiError::NotFound(format!("unknown status {id:?}")))?;
+    if s.principal != who.principal.name {
+        authorize(&who, Action::Write, &s.collection)?;
+    }
+    Ok(taxii_json(StatusCode::OK, &status_body(&s)))
+}
+
+fn collection_body(c: &Collection, who: &Authenticated) -> Value {
+    let mut body = json!({
+        "id": c.id,
+        "title": c.title,
+        "can_read": authorize(who, Action::Read, &c.id).is_ok(),
+        "can_write": authorize(who, Action::Write, &c.id).is_ok(),
+        "media_types": [MEDIA_TYPE_STIX],
+    });
+    if let Some(d) = &c.description {
+        body["description"] = d.clone().into();
+    }
+    if let Some(a) = &c.alias {
+        body["alias"] = a.clone().into();
+    }
+    body
+}
+
+pub async fn collections(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let r = root(&state, &name)?;
+    let list: Vec<Value> = r
+        .collections
+        .iter()
+        .filter(|c| authorize(&who, Action::See, &c.id).is_ok())
+        .map(|c| collection_body(c, &who))
+        .collect();
+    let body = if list.is_empty() {
+        json!({})
+    } else {
+        json!({"collections": list})
+    };
+    Ok(taxii_json(StatusCode::OK, &body))
+}
+
+pub async fn collection_info(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::See, &c.id)?;
+    Ok(taxii_json(StatusCode::OK, &collection_body(c, &who)))
+}
+
+/// A page of results with its cursor and date headers, in one indexed range query.
+struct Listing {
+    page: Page,
+    next: Option<String>,
+}
+
+async fn list(
+    state: &AppState,
+    collection: &str,
+    filters: &Filters,
+    base: Query,
+    scope: &str,
+) -> Result<Listing> {
+    let now_secs = now_micros() / 1_000_000;
+    let after = match &filters.next {
+        Some(token) => Some(state.cursors.check(token, now_secs, filters, scope)?),
+        None => filters.added_after,
+    };
+    let mut q = base;
+    q.collection = collection.to_owned();
+    q.added_after = after;
+    q.limit = filters
+        .limit
+        .unwrap_or(state.model.default_page)
+        .min(state.model.max_page);
+    if q.ids.is_empty() {
+        q.ids = filters.ids.clone();
+    }
+    q.types = filters.types.clone();
+    q.spec_versions = filters.spec_versions.clone();
+    let backend = state.backend.clone();
+    let page = blocking(move || Ok(backend.query(&q)?)).await?;
+    let next = match (page.more, page.last_added()) {
+        (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
+        _ => None,
+    };
+    Ok(Listing { page, next })
+}
+
+fn date_headers(resp: &mut Response, page: &Page) {
+    let (Some(first), Some(last)) = (page.objects.first(), page.objects.last()) else {
+        return;
+    };
+    for (name, micros) in [
+        ("x-taxii-date-added-first", first.date_added),
+        ("x-taxii-date-added-last", last.date_added),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&Timestamp::format_micros(micros)) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+}
+
+/// An envelope built from stored canonical JSON without re-serialising the objects.
+fn envelope(listing: &Listing) -> String {
+    if listing.page.objects.is_empty() {
+        return "{}".into();
+    }
+    let size: usize = listing.page.objects.iter().map(|o| o.json.len() + 1).sum();
+    let mut out = String::with_capacity(size + 128);
+    out.push_str("{\"more\":");
+    out.push_str(if listing.page.more { "true" } else { "false" });
+    if let Some(next) = &listing.next {
+        out.push_str(",\"next\":\"");
+        out.push_str(next);
+        out.push('"');
+    }
+    out.push_str(",\"objects\":[");
+    for (i, o) in listing.page.objects.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&o.json);
+    }
+    out.push_str("]}");
+    out
+}
+
+fn with_more_next(mut body: Value, listing: &Listing) -> Value {
+    body["more"] = listing.page.more.into();
+    if let Some(n) = &listing.next {
+        body["next"] = n.clone().into();
+    }
+    body
+}
+
+fn default_versions(filters: &Filters) -> VersionFilter {
+    filters.versions.clone().unwrap_or_else(VersionFilter::last)
+}
+
+pub async fn get_objects(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::Read, &c.id)?;
+    let filters = query::parse(raw.as_deref(), query::LIST_ENDPOINT)?;
+    let mut base = Query::new(&c.id);
+    base.versions = default_versions(&filters);
+    let listing = list(&state, &c.id, &filters, base, &format!("objects|{name}|{cid}")).await?;
+    let mut resp = taxii(StatusCode::OK, envelope(&listing));
+    date_headers(&mut resp, &listing.page);
+    Ok(resp)
+}
+
+pub async fn manifest(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::Read, &c.id)?;
+    let filters = query::parse(raw.as_deref(), query::LIST_ENDPOINT)?;
+    let mut base = Query::new(&c.id);
+    base.versions = default_versions(&filters);
+    let listing = list(&state, &c.id, &filters, base, &format!("manifest|{name}|{cid}")).await?;
+    let body = if listing.page.objects.is_empty() {
+        json!({})
+    } else {
+        let records: Vec<Value> = listing
+            .page
+            .objects
+            .iter()
+            .map(|o| {
+                json!({
+                    "id": o.id,
+                    "date_added": Timestamp::format_micros(o.date_added),
+                    "version": o.version,
+                    "media_type": MEDIA_TYPE_STIX,
+                })
+            })
+            .collect();
+        with_more_next(json!({"objects": records}), &listing)
+    };
+    let mut resp = taxii_json(StatusCode::OK, &body);
+    date_headers(&mut resp, &listing.page);
+    Ok(resp)
+}
+
+async fn object_exists(state: &AppState, collection: &str, object_id: &str) -> Result<bool> {
+    let mut q = Query::new(collection);
+    q.ids = vec![object_id.to_owned()];
+    q.versions = VersionFilter::all();
+    q.limit = 1;
+    let backend = state.backend.clone();
+    let page = blocking(move || Ok(backend.query(&q)?)).await?;
+    Ok(!page.objects.is_empty())
+}
+
+fn check_object_id(object_id: &str) -> Result<()> {
+    accord_stix::id::parse_identifier(object_id)
+        .map(|_| ())
+        .map_err(|e| TaxiiError::BadRequest(format!("object id: {e}")))
+}
+
+pub async fn get_object(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid, oid)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::Read, &c.id)?;
+    check_object_id(&oid)?;
+    let filters = query::parse(raw.as_deref(), query::OBJECT_ENDPOINT)?;
+    let mut base = Query::new(&c.id);
+    base.ids = vec![oid.clone()];
+    base.versions = default_versions(&filters);
+    let listing = list(
+        &state,
+        &c.id,
+        &filters,
+        base,
+        &format!("object|{name}|{cid}|{oid}"),
+    )
+    .await?;
+    if listing.page.objects.is_empty() && !object_exists(&state, &c.id, &oid).await? {
+        return Err(TaxiiError::NotFound(format!(
+            "no object {oid} in collection {cid}"
+        )));
+    }
+    let mut resp = taxii(StatusCode::OK, envelope(&listing));
+    date_headers(&mut resp, &listing.page);
+    Ok(resp)
+}
+
+pub async fn versions(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid, oid)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::Read, &c.id)?;
+    check_object_id(&oid)?;
+    let filters = query::parse(raw.as_deref(), query::VERSIONS_ENDPOINT)?;
+    let mut base = Query::new(&c.id);
+    base.ids = vec![oid.clone()];
+    base.versions = VersionFilter::all();
+    let listing = list(
+        &state,
+        &c.id,
+        &filters,
+        base,
+        &format!("versions|{name}|{cid}|{oid}"),
+    )
+    .await?;
+    if listing.page.objects.is_empty() && !object_exists(&state, &c.id, &oid).await? {
+        return Err(TaxiiError::NotFound(format!(
+            "no object {oid} in collection {cid}"
+        )));
+    }
+    let body = if listing.page.objects.is_empty() {
+        json!({})
+    } else {
+        let list: Vec<&str> = listing.page.objects.iter().map(|o| o.version.as_str()).collect();
+        with_more_next(json!({"versions": list}), &listing)
+    };
+    let mut resp = taxii_json(StatusCode::OK, &body);
+    date_headers(&mut resp, &listing.page);
+    Ok(resp)
+}
+
+pub async fn delete_object(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid, oid)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::Delete, &c.id)?;
+    check_object_id(&oid)?;
+    let filters = query::parse(raw.as_deref(), query::DELETE_ENDPOINT)?;
+    // Objects are stored as STIX 2.1; a spec_version filter without 2.1 matches nothing.
+    let matches_spec = filters.spec_versions.is_empty() || filters.spec_versions.iter().any(|v| v == "2.1");
+    let versions = filters.versions.clone().unwrap_or_else(VersionFilter::all);
+    let backend = state.backend.clone();
+    let (coll, id) = (c.id.clone(), oid.clone());
+    let removed = if matches_spec {
+        blocking(move || Ok(backend.delete(&coll, &id, &versions)?)).await?
+    } else {
+        0
+    };
+    if removed == 0 {
+        return Err(TaxiiError::NotFound(format!(
+            "no matching version of {oid} in collection {cid}"
+        )));
+    }
+    tracing::info!(principal = %who.principal.name, collection = %cid, object = %oid, removed, "deleted object versions");
+    Ok(taxii(StatusCode::OK, Body::empty()))
+}
+
+pub async fn add_objects(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path((name, cid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    check_accept(&headers)?;
+    let r = root(&state, &name)?;
+    let c = collection(r, &cid)?;
+    authorize(&who, Action::Write, &c.id)?;
+    check_content_type(&headers)?;
+    let limit = r.max_content_length;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(TaxiiError::TooLarge { size: len, limit });
+        }
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| TaxiiError::TooLarge {
+            size: limit as u64 + 1,
+            limit,
+        })?;
+    let now = now_micros();
+    let (coll, principal, root_name) = (c.id.clone(), who.principal.name.clone(), name.clone());
+    let backend = state.backend.clone();
+    let payload = bytes.to_vec();
+    let (status, payload) = blocking(move || {
+        let status = prescan(&payload, &coll, &principal, &root_name, now)?;
+        // Durable before the client hears 202: a crash from here on resumes processing at start-up.
+        backend.create_status(&status, &payload)?;
+        Ok((status, payload))
+    })
+    .await?;
+    let body = status_body(&status);
+    if !status.complete {
+        state
+            .ingest
+            .submit(Job {
+                status,
+                payload,
+                max_object_bytes: state.max_object_bytes,
+            })
+            .await?;
+    }
+    Ok(taxii_json(StatusCode::ACCEPTED, &body))
+}
+
+pub async fn metrics(State(state): State<AppState>, Auth(_): Auth) -> Response {
+    let mut resp = state.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    resp
+}
+
+pub async fn not_found() -> TaxiiError {
+    TaxiiError::NotFound("no such endpoint".into())
+}

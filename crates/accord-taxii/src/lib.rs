@@ -1,0 +1,128 @@
+//! The TAXII 2.1 server: every endpoint of the spec over one store, with HTTP Basic and Bearer
+//! token authentication, pinned client certificates, per-collection authorisation through one
+//! function, signed paging cursors, background processing of POSTs with durable status resources,
+//! Prometheus metrics, and TLS (rustls). Only this crate knows HTTP.
+
+pub mod access;
+pub mod error;
+mod handlers;
+pub mod ingest;
+pub mod metrics;
+pub mod model;
+pub mod query;
+pub mod server;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use accord_store::Backend;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+
+pub use ingest::{IngestWorker, Ingestor};
+pub use metrics::Metrics;
+pub use model::{ApiRoot, Collection, Directory, Principal, Scope, ServerModel};
+
+/// The media type of TAXII 2.1 resources.
+pub const MEDIA_TYPE_TAXII: &str = "application/taxii+json;version=2.1";
+/// The media type of STIX 2.1 objects.
+pub const MEDIA_TYPE_STIX: &str = "application/stix+json;version=2.1";
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub backend: Arc<dyn Backend>,
+    pub model: Arc<ServerModel>,
+    pub directory: Arc<Directory>,
+    pub cursors: query::Cursors,
+    pub ingest: Ingestor,
+    pub metrics: Arc<Metrics>,
+    /// Whether the server is reached over TLS (for the URLs it hands out).
+    pub tls: bool,
+    /// Host (and port) to put in URLs when a request carries no Host header.
+    pub public_host: String,
+    pub max_object_bytes: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("model", &self.model)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Adds a route under its canonical path (with trailing slash) and without the slash.
+fn both(
+    router: Router<AppState>,
+    path: &str,
+    method: axum::routing::MethodRouter<AppState>,
+) -> Router<AppState> {
+    let bare = path.trim_end_matches('/');
+    router.route(path, method.clone()).route(bare, method)
+}
+
+/// The whole HTTP surface, as a router tests can drive without a socket.
+pub fn app(state: AppState) -> Router {
+    let max_body = state
+        .model
+        .roots
+        .iter()
+        .map(|r| r.max_content_length)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(1);
+    let mut r = Router::new();
+    r = both(r, "/taxii2/", get(handlers::discovery));
+    r = both(r, "/metrics/", get(handlers::metrics));
+    r = both(r, "/{root}/", get(handlers::api_root));
+    r = both(r, "/{root}/status/{id}/", get(handlers::status));
+    r = both(r, "/{root}/collections/", get(handlers::collections));
+    r = both(r, "/{root}/collections/{cid}/", get(handlers::collection_info));
+    r = both(r, "/{root}/collections/{cid}/manifest/", get(handlers::manifest));
+    r = both(
+        r,
+        "/{root}/collections/{cid}/objects/",
+        get(handlers::get_objects).post(handlers::add_objects),
+    );
+    r = both(
+        r,
+        "/{root}/collections/{cid}/objects/{oid}/",
+        get(handlers::get_object).delete(handlers::delete_object),
+    );
+    r = both(
+        r,
+        "/{root}/collections/{cid}/objects/{oid}/versions/",
+        get(handlers::versions),
+    );
+    r.fallback(handlers::not_found)
+        // Each API root enforces its own max_content_length (413) in the handler.
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Records the request in the metrics. The route template is used, never the concrete path, so
+/// object ids do not become label values.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state.metrics.request(
+        &route,
+        &method,
+        resp.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    resp
+}

@@ -1,0 +1,156 @@
+//! Runs the TAXII server for a node: builds the server model and principal directory from the
+//! configuration, starts background ingestion, serves until a shutdown signal, then drains.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use accord_taxii::{AppState, Directory, Ingestor, Metrics, Principal, Scope, ServerModel, model};
+use anyhow::{Context, Result, anyhow};
+
+use crate::config::Config;
+use crate::node::Node;
+
+/// The API roots and collections to serve, from the configuration.
+pub fn server_model(config: &Config, cursor_key: [u8; 32]) -> Result<ServerModel> {
+    let roots = config
+        .api_roots()
+        .into_iter()
+        .map(|r| {
+            let collections = r
+                .collections
+                .iter()
+                .map(|name| {
+                    let c = config
+                        .collection(Some(name))
+                        .ok_or_else(|| anyhow!("unknown collection {name:?}"))?;
+                    Ok(model::Collection {
+                        id: c.id.clone(),
+                        title: c.title.clone(),
+                        description: c.description.clone(),
+                        alias: c.alias.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(model::ApiRoot {
+                name: r.name,
+                title: r.title,
+                description: r.description,
+                max_content_length: r.max_content_length,
+                collections,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ServerModel {
+        title: config.server.title.clone(),
+        description: config.server.description.clone(),
+        contact: config.server.contact.clone(),
+        default_root: config.server.default_api_root.clone(),
+        roots,
+        cursor_key,
+        max_page: config.server.max_page_size,
+        default_page: config.server.page_size,
+    })
+}
+
+fn scope(config: &Config, names: &[String]) -> Scope {
+    if names.iter().any(|n| n == "*") {
+        return Scope::All;
+    }
+    let ids: HashSet<String> = names
+        .iter()
+        .filter_map(|n| config.collection(Some(n)).map(|c| c.id.clone()))
+        .collect();
+    Scope::Only(ids)
+}
+
+/// The principals and pinned client certificates, from the configuration.
+pub fn directory(config: &Config) -> Result<Directory> {
+    let mut dir = Directory::default();
+    for p in &config.principals {
+        dir.principals.insert(
+            p.name.clone(),
+            Principal {
+                name: p.name.clone(),
+                organisation: p.organisation.clone(),
+                read: scope(config, &p.read),
+                write: scope(config, &p.write),
+                roles: p.roles.clone(),
+            },
+        );
+        if let Some(fp) = &p.client_certificate_sha256 {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(fp, &mut bytes).map_err(|e| anyhow!("principal {}: {e}", p.name))?;
+            dir.certificates.insert(bytes, p.name.clone());
+        }
+    }
+    Ok(dir)
+}
+
+/// Serves the node until `shutdown` resolves; in-flight requests and queued POSTs are finished first.
+pub async fn serve(
+    node: Node,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<()> {
+    node.ensure_secrets()?;
+    let config = &node.config;
+    let model = server_model(config, node.cursor_key()?)?;
+    let directory = directory(config)?;
+    let tls = if config.server.plain_http {
+        None
+    } else {
+        let (cert, key) = (
+            node.dir.join(&config.server.tls_cert),
+            node.dir.join(&config.server.tls_key),
+        );
+        Some(accord_taxii::tls::server_config(&cert, &key)?)
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics = Arc::new(Metrics::new());
+    let backend: Arc<dyn accord_store::Backend> = node.store.clone();
+    let (ingest, worker) = Ingestor::start(backend.clone(), metrics.clone(), config.limits.max_object_bytes);
+    let state = AppState {
+        backend,
+        model: Arc::new(model),
+        directory: Arc::new(directory),
+        cursors: accord_taxii::query::Cursors::new(node.cursor_key()?),
+        ingest,
+        metrics,
+        tls: tls.is_some(),
+        public_host: addr.to_string(),
+        max_object_bytes: config.limits.max_object_bytes,
+    };
+    ready(addr);
+    let app = accord_taxii::app(state);
+    accord_taxii::server::serve(listener, app, tls, shutdown).await?;
+    tracing::info!("connections drained; finishing queued requests");
+    worker.finish().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
