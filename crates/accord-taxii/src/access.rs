@@ -78,7 +78,8 @@ pub fn authenticate(
             let text = String::from_utf8(decoded).map_err(|_| TaxiiError::BadCredentials)?;
             let (id, secret) = text.split_once(':').ok_or(TaxiiError::BadCredentials)?;
             (Via::Basic, id.to_owned(), secret.to_owned())
-        } else if scheme.eq_ignore_ascii_case("bearer") {
+        } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
+            // `Token` is what taxii2-client's TokenAuth sends.
             let (id, secret) = rest.trim().split_once('.').ok_or(TaxiiError::BadCredentials)?;
             (Via::Bearer, id.to_owned(), secret.to_owned())
         } else {

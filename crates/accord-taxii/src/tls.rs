@@ -144,9 +144,38 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
-/// Writes a self-signed development certificate for localhost (the key file gets mode 0600).
-pub fn write_self_signed(cert_path: &Path, key_path: &Path, names: &[String]) -> Result<(), TlsError> {
-    let rcgen::CertifiedKey { cert, key_pair } = rcgen::generate_simple_self_signed(names.to_vec())?;
+/// Writes a development certificate for `names` (DNS names or IP addresses): a leaf signed by a
+/// throw-away CA whose certificate is written to `ca_path` for clients to trust, and whose key is
+/// discarded. The leaf key file gets mode 0600.
+pub fn write_dev_certificate(
+    cert_path: &Path,
+    key_path: &Path,
+    ca_path: &Path,
+    names: &[String],
+) -> Result<(), TlsError> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Accord development CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params.self_signed(&ca_key)?;
+    let mut leaf_params = CertificateParams::new(names.to_vec())?;
+    leaf_params.distinguished_name.push(
+        DnType::CommonName,
+        names.first().map_or("localhost", String::as_str),
+    );
+    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf_params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let leaf_key = KeyPair::generate()?;
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
     let write = |path: &Path, text: &str, mode: u32| -> Result<(), TlsError> {
         let err = |source| TlsError::Write {
             path: path.display().to_string(),
@@ -163,6 +192,7 @@ pub fn write_self_signed(cert_path: &Path, key_path: &Path, names: &[String]) ->
         f.write_all(text.as_bytes()).map_err(err)?;
         f.sync_all().map_err(err)
     };
-    write(key_path, &key_pair.serialize_pem(), 0o600)?;
-    write(cert_path, &cert.pem(), 0o644)
+    write(key_path, &leaf_key.serialize_pem(), 0o600)?;
+    write(cert_path, &format!("{}{}", leaf.pem(), ca.pem()), 0o644)?;
+    write(ca_path, &ca.pem(), 0o644)
 }

@@ -332,8 +332,9 @@ description = "OASIS STIX 2.1 examples and MITRE ATT&CK for ICS, imported by `ac
 # The TAXII 2.1 server (`accord serve`, `accord up`).
 [server]
 listen = "127.0.0.1:8443"
-# PEM certificate and key, relative to this directory. `accord init` writes a self-signed pair
-# for development; replace it with a real certificate before serving partners.
+# PEM certificate chain and key, relative to this directory. `accord init` writes a development
+# certificate for localhost signed by a throw-away CA (tls/ca.pem, for clients to trust);
+# replace them with a real certificate before serving partners.
 tls_cert = "tls/cert.pem"
 tls_key = "tls/key.pem"
 # Plain HTTP instead of TLS. Refused unless `listen` is a loopback address.

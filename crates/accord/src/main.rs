@@ -527,7 +527,7 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
         .map(|p| issue(&node, p, Some(DEMO_CREDENTIAL.into())))
         .transpose()?;
     let tls = !node.config.server.plain_http;
-    let cert = dir.join(&node.config.server.tls_cert);
+    let cert = node.dev_ca_path();
     let d = dir.display().to_string();
     let report = move |addr: std::net::SocketAddr| {
         let scheme = if tls { "https" } else { "http" };

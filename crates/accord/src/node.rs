@@ -111,8 +111,8 @@ impl Node {
     }
 
     /// Creates what the server needs and `init` did not yet have: the key that signs paging
-    /// cursors, and (when TLS is configured and no certificate exists) a self-signed development
-    /// certificate for localhost. Secret files get mode 0600.
+    /// cursors, and (when TLS is configured and no certificate exists) a development certificate
+    /// for localhost signed by a throw-away CA (`tls/ca.pem`). Secret files get mode 0600.
     pub fn ensure_secrets(&self) -> Result<()> {
         let key = self.dir.join(CURSOR_KEY_FILE);
         if !key.exists() {
@@ -126,9 +126,15 @@ impl Node {
         );
         if !self.config.server.plain_http && !cert.exists() && !tls_key.exists() {
             let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-            accord_taxii::tls::write_self_signed(&cert, &tls_key, &names)?;
+            accord_taxii::tls::write_dev_certificate(&cert, &tls_key, &self.dev_ca_path(), &names)?;
         }
         Ok(())
+    }
+
+    /// Where the development CA certificate is written (clients trust it to reach this node).
+    pub fn dev_ca_path(&self) -> PathBuf {
+        let cert = self.dir.join(&self.config.server.tls_cert);
+        cert.with_file_name("ca.pem")
     }
 
     /// The key that authenticates paging cursors.
