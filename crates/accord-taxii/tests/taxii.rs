@@ -1,0 +1,778 @@
+//! In-process tests of the TAXII 2.1 server: every endpoint, filter and error case, driven through
+//! the router with `oneshot` (no socket), over a real SQLite store.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use accord_store::{Backend, CollectionSpec, SqliteStore, StatusDetail, StatusRecord, Store};
+use accord_taxii::access::{PeerCertificate, issue_token};
+use accord_taxii::model::{ApiRoot, Collection};
+use accord_taxii::query::Cursors;
+use accord_taxii::{AppState, Directory, IngestWorker, Ingestor, Metrics, Principal, Scope, ServerModel};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const TAXII: &str = "application/taxii+json;version=2.1";
+
+struct Node {
+    state: AppState,
+    worker: Option<IngestWorker>,
+    basic: HashMap<&'static str, String>,
+    _dir: tempfile::TempDir,
+}
+
+fn principal(name: &str, read: Scope, write: Scope, roles: &[&str]) -> Principal {
+    Principal {
+        name: name.into(),
+        organisation: "org".into(),
+        read,
+        write,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn only(ids: &[&str]) -> Scope {
+    Scope::Only(ids.iter().map(|s| s.to_string()).collect::<HashSet<_>>())
+}
+
+async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
+    let store = Arc::new(SqliteStore::open(dir.path().join("db")).unwrap());
+    for id in ["c1", "c2"] {
+        store
+            .ensure_collection(&CollectionSpec {
+                id: id.into(),
+                title: id.into(),
+                description: None,
+                alias: None,
+            })
+            .unwrap();
+    }
+    let backend: Arc<dyn Backend> = store;
+    let mut directory = Directory::default();
+    for p in [
+        principal("alice", Scope::All, only(&["c1"]), &[]),
+        principal("reader", only(&["c2"]), Scope::Only(HashSet::new()), &[]),
+        principal("auditor", Scope::All, Scope::Only(HashSet::new()), &["oversight"]),
+        principal("partner", only(&["c1"]), Scope::Only(HashSet::new()), &[]),
+    ] {
+        directory.principals.insert(p.name.clone(), p);
+    }
+    directory.certificates.insert([42; 32], "partner".into());
+    let mut basic = HashMap::new();
+    for name in ["alice", "reader", "auditor"] {
+        let t = issue_token(name, None, 0).unwrap();
+        backend.add_token(&t.record).unwrap();
+        basic.insert(
+            name,
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", t.record.id, t.secret))
+            ),
+        );
+        if name == "alice" {
+            basic.insert("alice-bearer", format!("Bearer {}", t.bearer()));
+        }
+    }
+    let model = ServerModel {
+        title: "Test".into(),
+        description: None,
+        contact: None,
+        default_root: Some("api".into()),
+        roots: vec![ApiRoot {
+            name: "api".into(),
+            title: "API".into(),
+            description: None,
+            max_content_length,
+            collections: ["c1", "c2"]
+                .iter()
+                .map(|c| Collection {
+                    id: c.to_string(),
+                    title: c.to_uppercase(),
+                    description: None,
+                    alias: None,
+                })
+                .collect(),
+        }],
+        cursor_key: [7; 32],
+        max_page: 500,
+        default_page: 100,
+    };
+    let metrics = Arc::new(Metrics::new());
+    let (ingest, worker) = Ingestor::start(backend.clone(), metrics.clone(), 1 << 20);
+    let state = AppState {
+        backend,
+        model: Arc::new(model),
+        directory: Arc::new(directory),
+        cursors: Cursors::new([7; 32]),
+        ingest,
+        metrics,
+        tls: true,
+        public_host: "localhost:8443".into(),
+        max_object_bytes: 1 << 20,
+    };
+    Node {
+        state,
+        worker: Some(worker),
+        basic,
+        _dir: dir,
+    }
+}
+
+async fn node() -> Node {
+    node_with(tempfile::tempdir().unwrap(), 10 << 20).await
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Node {
+    async fn call(&self, req: Request<Body>) -> Resp {
+        let resp = accord_taxii::app(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get_as(&self, who: &str, uri: &str) -> Resp {
+        let mut b = Request::get(uri).header("accept", TAXII);
+        if let Some(a) = self.basic.get(who) {
+            b = b.header("authorization", a);
+        }
+        self.call(b.body(Body::empty()).unwrap()).await
+    }
+
+    async fn get(&self, uri: &str) -> Resp {
+        self.get_as("alice", uri).await
+    }
+
+    async fn post(&self, coll: &str, body: &Value) -> Resp {
+        let req = Request::post(format!("/api/collections/{coll}/objects/"))
+            .header("accept", TAXII)
+            .header("content-type", TAXII)
+            .header("authorization", &self.basic["alice"])
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(req).await
+    }
+
+    /// Posts and polls the status until complete.
+    async fn add(&self, coll: &str, objects: Vec<Value>) -> Value {
+        let r = self.post(coll, &json!({"objects": objects})).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        for _ in 0..500 {
+            let s = self.get(&format!("/api/status/{id}/")).await;
+            assert_eq!(s.status, StatusCode::OK);
+            if s.body["status"] == "complete" {
+                return s.body;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("status {id} never completed");
+    }
+}
+
+fn indicator(n: u32, modified: &str) -> Value {
+    json!({
+        "type": "indicator", "spec_version": "2.1", "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2020-01-01T00:00:00.000Z", "modified": modified, "name": format!("i{n} {modified}"),
+        "pattern": "[ipv4-addr:value = '198.51.100.1']", "pattern_type": "stix", "valid_from": "2020-01-01T00:00:00Z"
+    })
+}
+
+fn malware(n: u32) -> Value {
+    json!({
+        "type": "malware", "spec_version": "2.1", "id": format!("malware--00000000-0000-4000-8000-{n:012}"),
+        "created": "2020-01-01T00:00:00.000Z", "modified": "2020-01-01T00:00:00.000Z", "name": "m", "is_family": true
+    })
+}
+
+fn ids(env: &Value) -> Vec<String> {
+    env["objects"]
+        .as_array()
+        .map(|a| a.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_roots_and_collections() {
+    let n = node().await;
+    let d = n.get("/taxii2/").await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(d.headers["content-type"], TAXII);
+    assert_eq!(d.body["api_roots"], json!(["https://localhost:8443/api/"]));
+    assert_eq!(d.body["default"], "https://localhost:8443/api/");
+    let r = n.get("/api/").await;
+    assert_eq!(r.body["versions"], json!([TAXII]));
+    assert_eq!(r.body["max_content_length"], 10 << 20);
+    assert_eq!(n.get("/nope/").await.status, StatusCode::NOT_FOUND);
+    let c = n.get("/api/collections/").await;
+    let list = c.body["collections"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        (list[0]["can_read"].as_bool(), list[0]["can_write"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        (list[1]["can_read"].as_bool(), list[1]["can_write"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(n.get("/api/collections/c1/").await.body["id"], "c1");
+    assert_eq!(n.get("/api/collections/c9/").await.status, StatusCode::NOT_FOUND);
+    // The reader sees only c2, and is refused c1.
+    let rc = n.get_as("reader", "/api/collections/").await;
+    assert_eq!(rc.body["collections"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        n.get_as("reader", "/api/collections/c1/").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Without a trailing slash too (some clients drop it).
+    assert_eq!(n.get("/api/collections").await.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authentication() {
+    let n = node().await;
+    let none = n.get_as("nobody", "/taxii2/").await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        none.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("Basic")
+    );
+    assert_eq!(none.body["http_status"], "401");
+    let bad = Request::get("/taxii2/")
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("tok-x:nope")
+            ),
+        )
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(n.call(bad).await.status, StatusCode::UNAUTHORIZED);
+    let bearer = Request::get("/taxii2/")
+        .header("authorization", &n.basic["alice-bearer"])
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(n.call(bearer).await.status, StatusCode::OK);
+    let garbage = Request::get("/taxii2/")
+        .header("authorization", "Digest abc")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(n.call(garbage).await.status, StatusCode::UNAUTHORIZED);
+    // A pinned client certificate identifies the partner; an unknown one identifies no one.
+    let mut req = Request::get("/api/collections/c1/objects/")
+        .header("accept", TAXII)
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(PeerCertificate([42; 32]));
+    assert_eq!(n.call(req).await.status, StatusCode::OK);
+    let mut req = Request::get("/api/collections/c2/objects/")
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(PeerCertificate([42; 32]));
+    assert_eq!(n.call(req).await.status, StatusCode::FORBIDDEN);
+    let mut req = Request::get("/taxii2/").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(PeerCertificate([1; 32]));
+    assert_eq!(n.call(req).await.status, StatusCode::UNAUTHORIZED);
+    // A revoked token stops working.
+    let alice = n
+        .state
+        .backend
+        .tokens()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.principal == "alice")
+        .unwrap();
+    n.state.backend.revoke_token(&alice.id, 1).unwrap();
+    assert_eq!(n.get("/taxii2/").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn add_objects_and_status() {
+    let n = node().await;
+    let invalid = json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-999999999999"});
+    let s = n
+        .add(
+            "c1",
+            vec![
+                indicator(1, "2020-01-01T00:00:00.000Z"),
+                malware(1),
+                invalid,
+                json!("not an object"),
+            ],
+        )
+        .await;
+    assert_eq!(s["total_count"], 4);
+    assert_eq!(s["success_count"], 2);
+    assert_eq!(s["failure_count"], 2);
+    assert_eq!(s["pending_count"], 0);
+    let failures = s["failures"].as_array().unwrap();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["id"] == "indicator--00000000-0000-4000-8000-999999999999"
+                && f["message"].as_str().unwrap().contains("required-property")),
+        "{failures:?}"
+    );
+    // Re-sending is idempotent and reported as such.
+    let again = n.add("c1", vec![malware(1)]).await;
+    assert_eq!(again["successes"][0]["message"], "already present");
+    // Writing where one may not.
+    let r = n.post("c2", &json!({"objects": [malware(2)]})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Media types.
+    let req = |ct: &str, accept: &str| {
+        Request::post("/api/collections/c1/objects/")
+            .header("content-type", ct)
+            .header("accept", accept)
+            .header("authorization", &n.basic["alice"])
+            .body(Body::from(json!({"objects": [malware(3)]}).to_string()))
+            .unwrap()
+    };
+    assert_eq!(
+        n.call(req("application/json", TAXII)).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        n.call(req(TAXII, "text/html")).await.status,
+        StatusCode::NOT_ACCEPTABLE
+    );
+    assert_eq!(
+        n.call(req("application/taxii+json;version=2.0", TAXII))
+            .await
+            .status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    // Malformed envelopes.
+    for body in [
+        "{not json",
+        "[1,2]",
+        r#"{"objects": 5}"#,
+        r#"{"objects": [1,], }"#,
+    ] {
+        let req = Request::post("/api/collections/c1/objects/")
+            .header("content-type", TAXII)
+            .header("authorization", &n.basic["alice"])
+            .body(Body::from(body))
+            .unwrap();
+        let r = n.call(req).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        assert_eq!(r.body["http_status"], "400");
+    }
+    // Unknown status.
+    assert_eq!(n.get("/api/status/nope/").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_content_length_is_413_with_or_without_content_length() {
+    let n = node_with(tempfile::tempdir().unwrap(), 1000).await;
+    let big = json!({"objects": [{"type": "x-pad", "x_pad": "a".repeat(2000)}]}).to_string();
+    let with_len = Request::post("/api/collections/c1/objects/")
+        .header("content-type", TAXII)
+        .header("content-length", big.len())
+        .header("authorization", &n.basic["alice"])
+        .body(Body::from(big.clone()))
+        .unwrap();
+    assert_eq!(n.call(with_len).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Streamed without a length: counted as it arrives.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.as_bytes().chunks(100).map(|c| Ok(c.to_vec())).collect();
+    let chunks = futures_util::stream::iter(chunks);
+    let streamed = Request::post("/api/collections/c1/objects/")
+        .header("content-type", TAXII)
+        .header("authorization", &n.basic["alice"])
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let r = n.call(streamed).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.body["http_status"], "413");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_objects_with_every_filter() {
+    let n = node().await;
+    n.add(
+        "c1",
+        vec![
+            indicator(1, "2020-01-01T00:00:00.000Z"),
+            indicator(2, "2020-01-01T00:00:00.000Z"),
+            malware(1),
+        ],
+    )
+    .await;
+    n.add(
+        "c1",
+        vec![
+            indicator(1, "2021-01-01T00:00:00.000Z"),
+            indicator(1, "2022-01-01T00:00:00.000Z"),
+        ],
+    )
+    .await;
+    let all = n.get("/api/collections/c1/objects/").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert_eq!(all.headers["content-type"], TAXII);
+    assert_eq!(
+        ids(&all.body).len(),
+        3,
+        "latest version of each object by default"
+    );
+    assert_eq!(all.body["more"], false);
+    let first = all.headers["x-taxii-date-added-first"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let last = all.headers["x-taxii-date-added-last"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(accord_stix::Timestamp::parse(&first).is_ok() && first <= last);
+    let i1 = "indicator--00000000-0000-4000-8000-000000000001";
+    let by = |q: &str| format!("/api/collections/c1/objects/?{q}");
+    assert_eq!(ids(&n.get(&by("match[type]=malware")).await.body).len(), 1);
+    assert_eq!(
+        ids(&n.get(&by("match[type]=malware,indicator")).await.body).len(),
+        3
+    );
+    assert_eq!(ids(&n.get(&by(&format!("match[id]={i1}"))).await.body), [i1]);
+    let v = |q: &str| {
+        let q = format!("match[id]={i1}&match[version]={q}");
+        let n = &n;
+        async move {
+            n.get(&by(&q)).await.body["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["modified"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(v("last").await, ["2022-01-01T00:00:00.000Z"]);
+    assert_eq!(v("first").await, ["2020-01-01T00:00:00.000Z"]);
+    assert_eq!(v("all").await.len(), 3);
+    assert_eq!(v("first,last").await.len(), 2);
+    assert_eq!(
+        v("2021-01-01T00:00:00Z").await,
+        ["2021-01-01T00:00:00.000Z"],
+        "timestamps compare as instants"
+    );
+    assert_eq!(ids(&n.get(&by("match[spec_version]=2.1")).await.body).len(), 3);
+    assert_eq!(n.get(&by("match[spec_version]=2.0")).await.body, json!({}));
+    // added_after is exclusive.
+    assert_eq!(n.get(&by(&format!("added_after={last}"))).await.body, json!({}));
+    // Errors.
+    for q in [
+        "limit=0",
+        "limit=x",
+        "added_after=2020-13-01T00:00:00Z",
+        "match[version]=newest",
+        "match[id]=nope",
+        "match[type]=Bad_Type",
+        "match[spec_version]=3",
+        "match[colour]=red",
+        "next=forged",
+    ] {
+        let r = n.get(&by(q)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+        assert_eq!(r.body["title"], "Bad Request");
+    }
+    let many: Vec<String> = (0..1001)
+        .map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    assert_eq!(
+        n.get(&by(&format!("match[id]={}", many.join(",")))).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        n.get_as("auditor", "/api/collections/c1/objects/").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paging_keeps_filters_and_survives_concurrent_writes() {
+    let n = node().await;
+    n.add(
+        "c1",
+        (0..60)
+            .map(|i| indicator(i, "2020-01-01T00:00:00.000Z"))
+            .collect(),
+    )
+    .await;
+    n.add("c1", (0..10).map(malware).collect()).await;
+    let mut seen = Vec::new();
+    let mut uri = "/api/collections/c1/objects/?match[type]=indicator&limit=7".to_owned();
+    let mut wrote = false;
+    loop {
+        let page = n.get(&uri).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        seen.extend(ids(&page.body));
+        if !wrote {
+            // Writes arriving between pages: new objects come after the cursor, so none is skipped.
+            n.add(
+                "c1",
+                (100..120)
+                    .map(|i| indicator(i, "2020-01-01T00:00:00.000Z"))
+                    .collect(),
+            )
+            .await;
+            wrote = true;
+        }
+        if page.body["more"] != true {
+            break;
+        }
+        let next = page.body["next"].as_str().unwrap();
+        // The cursor only works with the filters it was issued for.
+        let other = n
+            .get(&format!(
+                "/api/collections/c1/objects/?match[type]=malware&limit=7&next={next}"
+            ))
+            .await;
+        assert_eq!(other.status, StatusCode::BAD_REQUEST);
+        uri = format!("/api/collections/c1/objects/?match[type]=indicator&limit=7&next={next}");
+    }
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no object repeated");
+    assert_eq!(seen.len(), 80, "no object skipped");
+    // Manifest pages the same way.
+    let m = n.get("/api/collections/c1/manifest/?limit=50").await;
+    assert_eq!(m.body["objects"].as_array().unwrap().len(), 50);
+    assert_eq!(m.body["more"], true);
+    let rec = &m.body["objects"][0];
+    assert_eq!(rec["media_type"], "application/stix+json;version=2.1");
+    assert!(rec["date_added"].as_str().is_some() && rec["version"] == "2020-01-01T00:00:00.000Z");
+    let next = m.body["next"].as_str().unwrap();
+    let m2 = n
+        .get(&format!("/api/collections/c1/manifest/?limit=50&next={next}"))
+        .await;
+    assert_eq!(m2.body["objects"].as_array().unwrap().len(), 40);
+    // A cursor from the objects endpoint is not valid on the manifest endpoint.
+    let o = n.get("/api/collections/c1/objects/?limit=5").await;
+    let onext = o.body["next"].as_str().unwrap();
+    assert_eq!(
+        n.get(&format!("/api/collections/c1/manifest/?limit=5&next={onext}"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn object_versions_and_delete() {
+    let n = node().await;
+    let i1 = "indicator--00000000-0000-4000-8000-000000000001";
+    n.add(
+        "c1",
+        vec![
+            indicator(1, "2020-01-01T00:00:00.000Z"),
+            indicator(1, "2021-01-01T00:00:00.000Z"),
+        ],
+    )
+    .await;
+    let o = n.get(&format!("/api/collections/c1/objects/{i1}/")).await;
+    assert_eq!(o.body["objects"][0]["modified"], "2021-01-01T00:00:00.000Z");
+    let all = n
+        .get(&format!("/api/collections/c1/objects/{i1}/?match[version]=all"))
+        .await;
+    assert_eq!(all.body["objects"].as_array().unwrap().len(), 2);
+    let vs = n
+        .get(&format!("/api/collections/c1/objects/{i1}/versions/"))
+        .await;
+    assert_eq!(
+        vs.body["versions"],
+        json!(["2020-01-01T00:00:00.000Z", "2021-01-01T00:00:00.000Z"])
+    );
+    assert!(vs.headers.contains_key("x-taxii-date-added-first"));
+    let missing = "indicator--00000000-0000-4000-8000-000000000077";
+    assert_eq!(
+        n.get(&format!("/api/collections/c1/objects/{missing}/"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        n.get(&format!("/api/collections/c1/objects/{missing}/versions/"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        n.get("/api/collections/c1/objects/not-an-id/").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        n.get(&format!(
+            "/api/collections/c1/objects/{i1}/versions/?match[type]=x"
+        ))
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let del = |who: &str, q: &str| {
+        let mut b = Request::delete(format!("/api/collections/c1/objects/{i1}/{q}")).header("accept", TAXII);
+        if let Some(a) = n.basic.get(who) {
+            b = b.header("authorization", a);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(n.call(del("reader", "")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        n.call(del("alice", "?match[spec_version]=2.0")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        n.call(del("alice", "?match[version]=last")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        n.get(&format!("/api/collections/c1/objects/{i1}/")).await.body["objects"][0]["modified"],
+        "2020-01-01T00:00:00.000Z"
+    );
+    assert_eq!(n.call(del("alice", "")).await.status, StatusCode::OK);
+    assert_eq!(
+        n.get(&format!("/api/collections/c1/objects/{i1}/")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(n.call(del("alice", "")).await.status, StatusCode::NOT_FOUND);
+}
+
+/// The oversight role can never read object content, on any route.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversight_gets_403_on_every_content_endpoint() {
+    let n = node().await;
+    n.add("c1", vec![malware(1)]).await;
+    let m = "malware--00000000-0000-4000-8000-000000000001";
+    for uri in [
+        "/api/collections/c1/objects/".to_owned(),
+        "/api/collections/c1/manifest/".to_owned(),
+        format!("/api/collections/c1/objects/{m}/"),
+        format!("/api/collections/c1/objects/{m}/versions/"),
+        "/api/collections/c2/objects/".to_owned(),
+    ] {
+        assert_eq!(
+            n.get_as("auditor", &uri).await.status,
+            StatusCode::FORBIDDEN,
+            "{uri}"
+        );
+    }
+    // It may still see that collections exist.
+    assert_eq!(
+        n.get_as("auditor", "/api/collections/").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_survives_restart_and_pending_work_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    {
+        // A request that was acknowledged (status stored with its payload) but never processed,
+        // as if the node died right after answering 202.
+        let store = SqliteStore::open(path.join("db")).unwrap();
+        store
+            .ensure_collection(&CollectionSpec {
+                id: "c1".into(),
+                title: "c1".into(),
+                description: None,
+                alias: None,
+            })
+            .unwrap();
+        let payload = json!({"objects": [malware(5)]}).to_string();
+        let status = StatusRecord {
+            id: "interrupted".into(),
+            api_root: "api".into(),
+            collection: "c1".into(),
+            principal: "alice".into(),
+            request_timestamp: 1,
+            complete: false,
+            total: 1,
+            successes: vec![],
+            failures: vec![],
+            pendings: vec![StatusDetail {
+                id: "malware--00000000-0000-4000-8000-000000000005".into(),
+                version: String::new(),
+                message: None,
+            }],
+        };
+        accord_store::StatusStore::create_status(&store, &status, payload.as_bytes()).unwrap();
+    }
+    let mut n = node_with(dir, 10 << 20).await;
+    for _ in 0..500 {
+        let s = n.get("/api/status/interrupted/").await;
+        assert_eq!(s.status, StatusCode::OK);
+        if s.body["status"] == "complete" {
+            assert_eq!(s.body["success_count"], 1);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        ids(&n.get("/api/collections/c1/objects/").await.body),
+        ["malware--00000000-0000-4000-8000-000000000005"]
+    );
+    // Shutdown finishes queued work: once every sender is gone, the worker drains the queue.
+    let r = n
+        .post(
+            "c1",
+            &json!({"objects": (10..2000).map(malware).collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let backend = n.state.backend.clone();
+    let worker = n.worker.take().unwrap();
+    drop(n);
+    worker.finish().await;
+    let done = backend.status(&id).unwrap().unwrap();
+    assert!(
+        done.complete && done.successes.len() == 1990,
+        "{} successes",
+        done.successes.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_exposed() {
+    let n = node().await;
+    n.add("c1", vec![malware(1)]).await;
+    let r = n.get("/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.body.as_str().unwrap().to_owned();
+    assert!(text.contains("accord_http_requests_total"), "{text}");
+    assert!(
+        text.contains("route=\"/{root}/status/{id}/\""),
+        "route templates, not concrete paths: {text}"
+    );
+    assert!(
+        text.contains("accord_objects_ingested_total{collection=\"c1\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("accord_http_request_duration_seconds_bucket"));
+    assert_eq!(
+        n.get_as("nobody", "/metrics").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
