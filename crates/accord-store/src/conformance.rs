@@ -461,7 +461,7 @@ fn statuses(store: &dyn Backend) {
     assert_eq!(unfinished[0].1, b"payload");
     st.complete = true;
     st.successes = std::mem::take(&mut st.pendings);
-    store.finish_status(&st).unwrap();
+    store.finish_statuses(std::slice::from_ref(&st)).unwrap();
     assert_eq!(store.status("status-1").unwrap().unwrap().successes.len(), 2);
     assert!(store.unfinished_statuses().unwrap().is_empty());
     assert!(store.status("nope").unwrap().is_none());

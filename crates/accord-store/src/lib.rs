@@ -218,8 +218,8 @@ pub struct StatusRecord {
 /// acknowledged, so that processing can resume after a crash; the payload is dropped once complete.
 pub trait StatusStore: Send + Sync {
     fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()>;
-    /// Records the final state and drops the payload.
-    fn finish_status(&self, status: &StatusRecord) -> Result<()>;
+    /// Records the final state of each status and drops their payloads, in one transaction.
+    fn finish_statuses(&self, statuses: &[StatusRecord]) -> Result<()>;
     fn status(&self, id: &str) -> Result<Option<StatusRecord>>;
     /// Statuses still pending, with their payloads, oldest first.
     fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>>;

@@ -48,13 +48,13 @@ CREATE INDEX objects_by_type ON objects(coll, type, date_added);
 ",
     r"
 CREATE TABLE statuses (
-    id          TEXT PRIMARY KEY,
-    created_seq INTEGER NOT NULL,
-    complete    INTEGER NOT NULL,
-    record      TEXT NOT NULL,  -- the StatusRecord as JSON
-    payload     BLOB            -- the request body until processing completes
+    seq      INTEGER PRIMARY KEY,   -- arrival order
+    id       TEXT NOT NULL UNIQUE,
+    complete INTEGER NOT NULL,
+    record   TEXT NOT NULL,         -- the StatusRecord as JSON
+    payload  BLOB                   -- the request body until processing completes
 );
-CREATE INDEX statuses_unfinished ON statuses(complete, created_seq);
+CREATE INDEX statuses_unfinished ON statuses(seq) WHERE complete = 0;
 CREATE TABLE tokens (
     id            TEXT PRIMARY KEY,
     principal     TEXT NOT NULL,
@@ -66,7 +66,7 @@ CREATE TABLE tokens (
 ",
 ];
 
-const READERS: usize = 8;
+const READERS: usize = 64;
 
 /// SQLite-backed [`Store`].
 #[derive(Debug)]
@@ -74,6 +74,8 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: String,
+    /// Collection id → row key. Collections are never renumbered, so this never goes stale.
+    seqs: std::sync::RwLock<HashMap<String, i64>>,
 }
 
 fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -101,6 +103,7 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             path: path_str,
+            seqs: std::sync::RwLock::new(HashMap::new()),
         })
     }
 
@@ -196,7 +199,8 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA cache_size = -262144;
          PRAGMA wal_autocheckpoint = 1024;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 17179869184;",
     )
 }
 
@@ -226,14 +230,10 @@ fn migrate(c: &mut Connection) -> Result<()> {
 }
 
 fn collection_seq(tx: &Connection, id: &str) -> Result<(i64, i64)> {
-    tx.query_row(
-        "SELECT seq, last_added FROM collections WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
-    .map_err(db("looking up a collection"))?
-    .ok_or_else(|| StoreError::UnknownCollection(id.to_owned()))
+    tx.prepare_cached("SELECT seq, last_added FROM collections WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db("looking up a collection"))?
+        .ok_or_else(|| StoreError::UnknownCollection(id.to_owned()))
 }
 
 fn read_collection(c: &Connection, id: &str) -> Result<Option<CollectionInfo>> {
@@ -519,15 +519,35 @@ impl Store for SqliteStore {
 
     fn query(&self, q: &Query) -> Result<Page> {
         self.with_reader(|c| {
-            let (coll, _) = collection_seq(c, &q.collection)?;
+            let cached = self.seqs.read().ok().and_then(|m| m.get(&q.collection).copied());
+            let coll = match cached {
+                Some(seq) => seq,
+                None => {
+                    let (seq, _) = collection_seq(c, &q.collection)?;
+                    if let Ok(mut m) = self.seqs.write() {
+                        m.insert(q.collection.clone(), seq);
+                    }
+                    seq
+                }
+            };
             let limit = q.limit.clamp(1, 100_000);
             let mut args: Vec<rusqlite::types::Value> = vec![
                 coll.into(),
                 q.added_after.unwrap_or(i64::MIN).into(),
                 q.added_before.unwrap_or(i64::MAX).into(),
             ];
-            let mut sql = String::from(
+            // Name the index: without statistics SQLite prefers the date_added index for the ORDER BY,
+            // which turns a lookup by id into a scan of the whole collection.
+            let index = if !q.ids.is_empty() {
+                "objects_by_id"
+            } else if q.types.len() == 1 {
+                "objects_by_type"
+            } else {
+                "objects_by_added"
+            };
+            let mut sql = format!(
                 "SELECT object_id, type, version_raw, spec_version, date_added, hash, json FROM objects
+                 INDEXED BY {index}
                  WHERE coll = ?1 AND date_added > ?2 AND date_added < ?3",
             );
             let keys: Vec<i64> = q.ids.iter().map(|i| id_key(i)).collect();
@@ -616,8 +636,7 @@ impl StatusStore for SqliteStore {
         let record = status_json(status)?;
         self.with_writer(|c| {
             c.execute(
-                "INSERT INTO statuses (id, created_seq, complete, record, payload)
-                 VALUES (?1, (SELECT coalesce(max(created_seq), 0) + 1 FROM statuses), ?2, ?3, ?4)",
+                "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     status.id,
                     status.complete,
@@ -630,14 +649,21 @@ impl StatusStore for SqliteStore {
         })
     }
 
-    fn finish_status(&self, status: &StatusRecord) -> Result<()> {
-        let record = status_json(status)?;
+    fn finish_statuses(&self, statuses: &[StatusRecord]) -> Result<()> {
+        let records: Vec<(String, String)> = statuses
+            .iter()
+            .map(|s| Ok((s.id.clone(), status_json(s)?)))
+            .collect::<Result<_>>()?;
         self.with_writer(|c| {
-            c.execute(
-                "UPDATE statuses SET complete = 1, record = ?2, payload = NULL WHERE id = ?1",
-                params![status.id, record],
-            )
-            .map_err(db("finishing a status"))?;
+            let tx = c.transaction().map_err(db("starting a status update"))?;
+            for (id, record) in &records {
+                tx.prepare_cached(
+                    "UPDATE statuses SET complete = 1, record = ?2, payload = NULL WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, record]))
+                .map_err(db("finishing a status"))?;
+            }
+            tx.commit().map_err(db("committing statuses"))?;
             Ok(())
         })
     }
@@ -645,8 +671,8 @@ impl StatusStore for SqliteStore {
     fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
         self.with_reader(|c| {
             let text: Option<String> = c
-                .query_row("SELECT record FROM statuses WHERE id = ?1", [id], |r| r.get(0))
-                .optional()
+                .prepare_cached("SELECT record FROM statuses WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
                 .map_err(db("reading a status"))?;
             text.map(|t| parse_status(&t)).transpose()
         })
@@ -655,10 +681,14 @@ impl StatusStore for SqliteStore {
     fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>> {
         self.with_reader(|c| {
             let rows: Vec<(String, Vec<u8>)> = c
-                .prepare("SELECT record, coalesce(payload, x'') FROM statuses WHERE complete = 0 ORDER BY created_seq")
+                .prepare(
+                    "SELECT record, coalesce(payload, x'') FROM statuses WHERE complete = 0 ORDER BY seq",
+                )
                 .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
                 .map_err(db("listing unfinished statuses"))?;
-            rows.into_iter().map(|(t, p)| Ok((parse_status(&t)?, p))).collect()
+            rows.into_iter()
+                .map(|(t, p)| Ok((parse_status(&t)?, p)))
+                .collect()
         })
     }
 }
@@ -697,12 +727,10 @@ impl TokenStore for SqliteStore {
 
     fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
         self.with_reader(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT id, principal, secret_sha256, description, created_at, revoked_at FROM tokens WHERE id = ?1",
-                [id],
-                read_token,
             )
-            .optional()
+            .and_then(|mut s| s.query_row([id], read_token).optional())
             .map_err(db("reading a token"))
         })
     }

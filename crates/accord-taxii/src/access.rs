@@ -1,6 +1,10 @@
 //! Authentication (HTTP Basic and Bearer API tokens, pinned client certificates) and the single
 //! authorisation function every endpoint calls. The policy decision point plugs in at `authorize`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -60,6 +64,36 @@ pub fn authorize(who: &Authenticated, action: Action, collection: &str) -> Resul
     }
 }
 
+/// How long a token looked up in the store is trusted before it is looked up again: revoking a
+/// token takes effect on a running server within this time.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Recently looked-up tokens (id → record), so that a busy client does not cost a store read per
+/// request. Holds only what the store holds: the secret's hash, never the secret.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (Option<TokenRecord>, Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, id: &str, tokens: &dyn TokenStore) -> Result<Option<TokenRecord>, TaxiiError> {
+        let now = Instant::now();
+        if let Some((record, at)) = self.entries.lock().ok().and_then(|m| m.get(id).cloned()) {
+            if now.duration_since(at) < TOKEN_CACHE_TTL {
+                return Ok(record);
+            }
+        }
+        let record = tokens.token(id)?;
+        if let Ok(mut m) = self.entries.lock() {
+            if m.len() > 10_000 {
+                m.retain(|_, (_, at)| now.duration_since(*at) < TOKEN_CACHE_TTL);
+            }
+            m.insert(id.to_owned(), (record.clone(), now));
+        }
+        Ok(record)
+    }
+}
+
 /// Proves who is asking: an `Authorization` header (Basic or Bearer) if present, else a pinned
 /// client certificate. A wrong credential is never silently ignored in favour of another.
 pub fn authenticate(
@@ -67,6 +101,7 @@ pub fn authenticate(
     peer: Option<PeerCertificate>,
     directory: &Directory,
     tokens: &dyn TokenStore,
+    cache: &TokenCache,
 ) -> Result<Authenticated, TaxiiError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| TaxiiError::BadCredentials)?;
@@ -85,7 +120,7 @@ pub fn authenticate(
         } else {
             return Err(TaxiiError::BadCredentials);
         };
-        let record = tokens.token(&id)?.ok_or(TaxiiError::BadCredentials)?;
+        let record = cache.get(&id, tokens)?.ok_or(TaxiiError::BadCredentials)?;
         if record.revoked_at.is_some() || !constant_time_eq(&record.secret_sha256, &sha256(secret.as_bytes()))
         {
             return Err(TaxiiError::BadCredentials);

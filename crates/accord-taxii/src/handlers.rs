@@ -35,16 +35,22 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let peer = parts.extensions.get::<PeerCertificate>().copied();
-        let backend = state.backend.clone();
-        let directory = state.directory.clone();
-        let headers = parts.headers.clone();
-        let who =
-            tokio::task::spawn_blocking(move || authenticate(&headers, peer, &directory, backend.as_ref()))
-                .await
-                .map_err(|e| TaxiiError::Internal(e.to_string()))??;
+        // Usually answered from the token cache; otherwise one indexed row read, which costs less
+        // inline than a hand-off to the blocking pool.
+        let who = authenticate(
+            &parts.headers,
+            peer,
+            &state.directory,
+            state.backend.as_ref(),
+            &state.tokens,
+        )?;
         Ok(Auth(who))
     }
 }
+
+/// Store calls that read at most this many objects run inline: a hand-off to the blocking pool
+/// costs more than the query.
+const INLINE_QUERY_LIMIT: usize = 100;
 
 /// Runs a blocking store call off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -197,9 +203,7 @@ pub async fn status(
 ) -> Result<Response> {
     check_accept(&headers)?;
     root(&state, &name)?;
-    let backend = state.backend.clone();
-    let lookup = id.clone();
-    let found = blocking(move || Ok(backend.status(&lookup)?)).await?;
+    let found = state.backend.status(&id)?;
     let s = found
         .filter(|s| s.api_root == name)
         .ok_or_else(|| TaxiiError::NotFound(format!("unknown status {id:?}")))?;
@@ -290,8 +294,14 @@ async fn list(
     }
     q.types = filters.types.clone();
     q.spec_versions = filters.spec_versions.clone();
-    let backend = state.backend.clone();
-    let page = blocking(move || Ok(backend.query(&q)?)).await?;
+    let small = q.limit <= INLINE_QUERY_LIMIT
+        || (!q.ids.is_empty() && q.ids.len() <= INLINE_QUERY_LIMIT && q.versions != VersionFilter::all());
+    let page = if small {
+        state.backend.query(&q)?
+    } else {
+        let backend = state.backend.clone();
+        blocking(move || Ok(backend.query(&q)?)).await?
+    };
     let next = match (page.more, page.last_added()) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,
@@ -411,9 +421,7 @@ async fn object_exists(state: &AppState, collection: &str, object_id: &str) -> R
     q.ids = vec![object_id.to_owned()];
     q.versions = VersionFilter::all();
     q.limit = 1;
-    let backend = state.backend.clone();
-    let page = blocking(move || Ok(backend.query(&q)?)).await?;
-    Ok(!page.objects.is_empty())
+    Ok(!state.backend.query(&q)?.objects.is_empty())
 }
 
 fn check_object_id(object_id: &str) -> Result<()> {

@@ -14,9 +14,6 @@ use tokio::task::JoinHandle;
 use crate::error::TaxiiError;
 use crate::metrics::Metrics;
 
-/// Objects per store transaction while processing a request.
-const BATCH: usize = 32_768;
-
 /// One accepted request waiting to be processed.
 #[derive(Debug)]
 pub struct Job {
@@ -46,13 +43,18 @@ impl IngestWorker {
 
 impl Ingestor {
     /// Starts the worker. Statuses left pending by a previous run are processed first.
+    ///
+    /// The work is a two-stage pipeline on blocking threads: a checker validates the objects of one
+    /// request (in parallel) while a writer stores the previous ones; the writer groups whatever
+    /// requests are ready into one transaction (group commit), so small POSTs do not each pay for an
+    /// fsync.
     pub fn start(
         backend: Arc<dyn Backend>,
         metrics: Arc<Metrics>,
         max_object_bytes: usize,
     ) -> (Ingestor, IngestWorker) {
         let (tx, mut rx) = mpsc::channel::<Job>(64);
-        let handle = tokio::spawn(async move {
+        let handle = tokio::task::spawn_blocking(move || {
             let resumed = match backend.unfinished_statuses() {
                 Ok(list) => list,
                 Err(e) => {
@@ -60,21 +62,35 @@ impl Ingestor {
                     Vec::new()
                 }
             };
+            let (checked_tx, checked_rx) = std::sync::mpsc::sync_channel::<Checked>(64);
+            let writer_backend = backend.clone();
+            let writer = std::thread::Builder::new()
+                .name("accord-ingest-writer".into())
+                .spawn(move || write_loop(writer_backend.as_ref(), &metrics, &checked_rx));
+            let send = |job: Job| checked_tx.send(check(job)).is_ok();
             for (status, payload) in resumed {
                 tracing::info!(status = %status.id, "resuming an interrupted request");
-                run(
-                    &backend,
-                    &metrics,
-                    Job {
-                        status,
-                        payload,
-                        max_object_bytes,
-                    },
-                )
-                .await;
+                if !send(Job {
+                    status,
+                    payload,
+                    max_object_bytes,
+                }) {
+                    break;
+                }
             }
-            while let Some(job) = rx.recv().await {
-                run(&backend, &metrics, job).await;
+            while let Some(job) = rx.blocking_recv() {
+                if !send(job) {
+                    break;
+                }
+            }
+            drop(checked_tx);
+            match writer {
+                Ok(handle) => {
+                    if handle.join().is_err() {
+                        tracing::error!("the ingest writer panicked");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start the ingest writer"),
             }
         });
         (Ingestor { tx }, IngestWorker { handle })
@@ -85,18 +101,182 @@ impl Ingestor {
     }
 }
 
-async fn run(backend: &Arc<dyn Backend>, metrics: &Arc<Metrics>, job: Job) {
-    let backend = backend.clone();
-    let metrics = metrics.clone();
-    let id = job.status.id.clone();
-    let result = tokio::task::spawn_blocking(move || process(backend.as_ref(), &metrics, job)).await;
-    match result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::error!(status = %id, error = %e, "processing failed; it will resume at the next start")
+/// A request whose objects have been checked, waiting to be stored.
+struct Checked {
+    status: StatusRecord,
+    valid: Vec<accord_stix::CheckedObject>,
+    failures: Vec<StatusDetail>,
+}
+
+/// Most objects the writer puts in one transaction when grouping requests.
+const GROUP: usize = 32_768;
+
+fn check(job: Job) -> Checked {
+    let Job {
+        mut status,
+        payload,
+        max_object_bytes,
+    } = job;
+    let mut valid = Vec::new();
+    // Every object is re-checked here, so the prescan's failures are recomputed, not carried over:
+    // each object ends in exactly one of successes and failures.
+    let mut failures = Vec::new();
+    match input::split_envelope(&payload) {
+        Ok(doc) => {
+            let results: Vec<_> = doc
+                .items
+                .par_iter()
+                .map(|item| doc.check(item, max_object_bytes))
+                .collect();
+            for result in results {
+                match result {
+                    Ok(o) => valid.push(o),
+                    Err(rejection) => {
+                        let id = match &rejection {
+                            accord_stix::Rejection::Invalid(r) => r.object_id.clone().unwrap_or_default(),
+                            _ => String::new(),
+                        };
+                        failures.push(StatusDetail {
+                            id,
+                            version: String::new(),
+                            message: Some(rejection.to_string()),
+                        });
+                    }
+                }
+            }
         }
-        Err(e) => tracing::error!(status = %id, error = %e, "processing panicked"),
+        // Cannot happen for payloads that passed the prescan; fail every object if it does.
+        Err(e) => {
+            for mut p in std::mem::take(&mut status.pendings) {
+                p.message = Some(format!("malformed envelope: {e}"));
+                failures.push(p);
+            }
+        }
     }
+    Checked {
+        status,
+        valid,
+        failures,
+    }
+}
+
+/// How long the writer waits for more requests to group with the first one. Grouping matters:
+/// each commit rewrites the index pages it touches, so many small commits cost far more than one
+/// large one. Statuses are already answered (202), so this only delays their completion.
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Receiver<Checked>) {
+    while let Ok(first) = rx.recv() {
+        let deadline = std::time::Instant::now() + GROUP_WAIT;
+        let mut size = first.valid.len();
+        let mut group = vec![first];
+        while size < GROUP {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(more) => {
+                    size += more.valid.len();
+                    group.push(more);
+                }
+                Err(_) => break,
+            }
+        }
+        tracing::debug!(requests = group.len(), objects = size, "storing a group");
+        if let Err(e) = store_group(backend, metrics, group) {
+            // The statuses stay pending and are resumed at the next start.
+            tracing::error!(error = %e, "storing a group of requests failed; they will resume at the next start");
+        }
+    }
+}
+
+fn store_group(
+    backend: &dyn Backend,
+    metrics: &Metrics,
+    mut group: Vec<Checked>,
+) -> Result<(), accord_store::StoreError> {
+    // What the statuses need of each object, kept aside so the objects themselves can be moved.
+    let metas: Vec<Vec<(String, Option<String>)>> = group
+        .iter()
+        .map(|c| {
+            c.valid
+                .iter()
+                .map(|o| (o.id.clone(), o.version_text.clone()))
+                .collect()
+        })
+        .collect();
+    let collection = group
+        .first()
+        .map(|c| c.status.collection.clone())
+        .unwrap_or_default();
+    let mut outcomes: Vec<Vec<PutOutcome>> = Vec::with_capacity(group.len());
+    if group.iter().all(|c| c.status.collection == collection) {
+        // One transaction for every object of every request in the group, in arrival order.
+        let counts: Vec<usize> = group.iter().map(|c| c.valid.len()).collect();
+        let all: Vec<accord_stix::CheckedObject> = group
+            .iter_mut()
+            .flat_map(|c| std::mem::take(&mut c.valid))
+            .collect();
+        let mut flat = if all.is_empty() {
+            Vec::new()
+        } else {
+            backend.put_batch(&collection, &all)?
+        }
+        .into_iter();
+        for n in counts {
+            outcomes.push(flat.by_ref().take(n).collect());
+        }
+    } else {
+        for c in &group {
+            outcomes.push(if c.valid.is_empty() {
+                Vec::new()
+            } else {
+                backend.put_batch(&c.status.collection, &c.valid)?
+            });
+        }
+    }
+    let mut finished = Vec::with_capacity(group.len());
+    for ((c, outcomes), meta) in group.into_iter().zip(outcomes).zip(metas) {
+        let Checked {
+            mut status,
+            failures: mut failed,
+            ..
+        } = c;
+        let mut successes = Vec::with_capacity(meta.len());
+        for ((id, version_text), outcome) in meta.into_iter().zip(outcomes) {
+            let version = |date_added: i64| {
+                version_text
+                    .clone()
+                    .unwrap_or_else(|| accord_stix::Timestamp::format_micros(date_added))
+            };
+            match outcome {
+                PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } => {
+                    metrics.objects_ingested(&status.collection, 1);
+                    successes.push(StatusDetail {
+                        version: version(date_added),
+                        id,
+                        message: None,
+                    });
+                }
+                PutOutcome::Unchanged { date_added } => successes.push(StatusDetail {
+                    version: version(date_added),
+                    id,
+                    message: Some("already present".into()),
+                }),
+                PutOutcome::Conflict { existing } => failed.push(StatusDetail {
+                    id,
+                    version: version_text.clone().unwrap_or_default(),
+                    message: Some(format!(
+                        "version conflict: this version is stored with different content ({existing})"
+                    )),
+                }),
+            }
+        }
+        status.successes = successes;
+        status.failures = failed;
+        status.pendings.clear();
+        status.complete = true;
+        finished.push(status);
+    }
+    backend.finish_statuses(&finished)
 }
 
 /// The id and version of an object as far as they can be read without validating it.
@@ -146,91 +326,4 @@ pub fn prescan(
     }
     status.complete = status.pendings.is_empty();
     Ok(status)
-}
-
-fn process(backend: &dyn Backend, metrics: &Metrics, job: Job) -> Result<(), accord_store::StoreError> {
-    let Job {
-        mut status,
-        payload,
-        max_object_bytes,
-    } = job;
-    let doc = match input::split_envelope(&payload) {
-        Ok(d) => d,
-        Err(e) => {
-            // Cannot happen for payloads that passed the prescan; fail the whole request if it does.
-            for mut p in std::mem::take(&mut status.pendings) {
-                p.message = Some(format!("malformed envelope: {e}"));
-                status.failures.push(p);
-            }
-            status.complete = true;
-            return backend.finish_status(&status);
-        }
-    };
-    let mut successes = Vec::new();
-    // Every object is re-checked here, so the prescan's failures are recomputed, not carried over:
-    // each object ends in exactly one of successes and failures.
-    let mut failures = Vec::new();
-    for chunk in doc.items.chunks(BATCH) {
-        let results: Vec<_> = chunk
-            .par_iter()
-            .map(|item| doc.check(item, max_object_bytes))
-            .collect();
-        let mut valid = Vec::with_capacity(results.len());
-        for result in results {
-            match result {
-                Ok(o) => valid.push(o),
-                Err(rejection) => {
-                    let (id, version) = match &rejection {
-                        accord_stix::Rejection::Invalid(r) => {
-                            (r.object_id.clone().unwrap_or_default(), String::new())
-                        }
-                        _ => (String::new(), String::new()),
-                    };
-                    failures.push(StatusDetail {
-                        id,
-                        version,
-                        message: Some(rejection.to_string()),
-                    });
-                }
-            }
-        }
-        if valid.is_empty() {
-            continue;
-        }
-        let outcomes = backend.put_batch(&status.collection, &valid)?;
-        for (obj, outcome) in valid.iter().zip(outcomes) {
-            let version = |date_added: i64| {
-                obj.version_text
-                    .clone()
-                    .unwrap_or_else(|| accord_stix::Timestamp::format_micros(date_added))
-            };
-            match outcome {
-                PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } => {
-                    metrics.objects_ingested(&status.collection, 1);
-                    successes.push(StatusDetail {
-                        id: obj.id.clone(),
-                        version: version(date_added),
-                        message: None,
-                    });
-                }
-                PutOutcome::Unchanged { date_added } => successes.push(StatusDetail {
-                    id: obj.id.clone(),
-                    version: version(date_added),
-                    message: Some("already present".into()),
-                }),
-                PutOutcome::Conflict { existing } => failures.push(StatusDetail {
-                    id: obj.id.clone(),
-                    version: obj.version_text.clone().unwrap_or_default(),
-                    message: Some(format!(
-                        "version conflict: this version is stored with different content ({existing})"
-                    )),
-                }),
-            }
-        }
-    }
-    status.successes = successes;
-    status.failures = failures;
-    status.pendings.clear();
-    status.complete = true;
-    backend.finish_status(&status)
 }

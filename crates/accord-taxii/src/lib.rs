@@ -46,6 +46,7 @@ pub struct AppState {
     /// Host (and port) to put in URLs when a request carries no Host header.
     pub public_host: String,
     pub max_object_bytes: usize,
+    pub tokens: Arc<access::TokenCache>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -115,6 +115,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         tls: true,
         public_host: "localhost:8443".into(),
         max_object_bytes: 1 << 20,
+        tokens: Arc::default(),
     };
     Node {
         state,
@@ -307,7 +308,12 @@ async fn authentication() {
         .find(|t| t.principal == "alice")
         .unwrap();
     n.state.backend.revoke_token(&alice.id, 1).unwrap();
-    assert_eq!(n.get("/taxii2/").await.status, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(accord_taxii::access::TOKEN_CACHE_TTL).await;
+    assert_eq!(
+        n.get("/taxii2/").await.status,
+        StatusCode::UNAUTHORIZED,
+        "revocation takes effect within the cache TTL"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -409,7 +409,11 @@ fn print_import_summary(s: &ImportSummary) {
 }
 
 fn run_server(node: Node, ready: impl FnOnce(std::net::SocketAddr)) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Few blocking threads: store calls are short, and every new thread costs a fresh allocator heap.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()?;
     runtime.block_on(accord::serve::serve(
         node,
         accord::serve::shutdown_signal(),

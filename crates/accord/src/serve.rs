@@ -123,6 +123,7 @@ pub async fn serve(
         tls: tls.is_some(),
         public_host: addr.to_string(),
         max_object_bytes: config.limits.max_object_bytes,
+        tokens: Arc::default(),
     };
     ready(addr);
     let app = accord_taxii::app(state);

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# TAXII benchmarks, side by side with medallion (PyPI, memory backend), plain HTTP on loopback for
+# both. Prints a Markdown table; BENCHMARKS.md records its output.
+#   bench/taxii.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench-out/taxii
+mkdir -p "$OUT"
+cargo build --release -p accord >&2
+ACCORD=$PWD/target/release/accord
+VENV=bench-out/venv
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check medallion requests orjson >&2
+PY=$VENV/bin/python
+MEDALLION_VERSION=$("$VENV/bin/pip" show medallion | awk '/^Version/ {print $2}')
+CLIENT="$PY bench/taxii_client.py"
+
+CORPUS=$OUT/corpus.jsonl
+[ -f "$CORPUS" ] || "$ACCORD" gen-corpus --count 1000000 --seed 2 -o "$CORPUS"
+shuf -n 1000 --random-source=<(yes) "$CORPUS" | "$PY" -c 'import json,sys; [print(json.loads(l)["id"]) for l in sys.stdin]' > "$OUT/ids.txt"
+
+PORT=18443
+PID=
+stop() { if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=; fi; }
+trap stop EXIT
+
+start_accord() {
+    stop
+    rm -rf "$OUT/node"
+    "$ACCORD" init "$OUT/node" > /dev/null
+    sed -i "s/^listen = .*/listen = \"127.0.0.1:$PORT\"/; s/^plain_http = false/plain_http = true/" "$OUT/node/accord.toml"
+    cat >> "$OUT/node/accord.toml" <<'TOML'
+
+[[principals]]
+name = "bench"
+organisation = "bench"
+read = ["*"]
+write = ["*"]
+TOML
+    read -r AUSER APASS <<< "$("$ACCORD" --data-dir "$OUT/node" --json token create --principal bench | "$PY" -c 'import json,sys; t=json.load(sys.stdin); print(t["id"], t["secret"])')"
+    COLL=$(sed -n 's/^id = "\(.*\)"/\1/p' "$OUT/node/accord.toml" | head -1)
+    sync
+    "$ACCORD" --data-dir "$OUT/node" serve 2> "$OUT/serve.log" &
+    PID=$!
+    for _ in $(seq 100); do grep -q "serving" "$OUT/serve.log" && break; sleep 0.1; done
+}
+field() { "$PY" -c "import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]]))" "$1" "$2"; }
+BASE=http://127.0.0.1:$PORT/api/
+
+declare -A INGEST PAGE
+for n in 10000 20000 100000 1000000; do
+    start_accord
+    r=$($CLIENT ingest "$BASE" "$COLL" "$AUSER" "$APASS" "$CORPUS" "$n" 1000)
+    INGEST[$n]=$(field "$r" per_second)
+    [ "$n" = 1000000 ] && SEGMENTS=$("$PY" -c "import json,sys; print(' / '.join(str(x) for x in json.loads(sys.argv[1])['segments_per_100k']))" "$r")
+    if [ "$n" != 20000 ]; then
+        r=$($CLIENT page "$BASE" "$COLL" "$AUSER" "$APASS" 1000)
+        PAGE[$n]=$(field "$r" per_second)
+    fi
+done
+# Single-object GET under 32 concurrent connections on the 1,000,000-object collection.
+AUTH="Basic $(printf '%s:%s' "$AUSER" "$APASS" | base64 -w0)"
+IDS_FILE=$OUT/ids.txt OBJECTS_PATH=/api/collections/$COLL/objects/ AUTH=$AUTH \
+    wrk -t2 -c32 -d15s --latency -s bench/single_get.lua "http://127.0.0.1:$PORT" > "$OUT/wrk.txt"
+P50=$(awk '$1=="50%" {print $2}' "$OUT/wrk.txt")
+P99=$(awk '$1=="99%" {print $2}' "$OUT/wrk.txt")
+RPS=$(awk '/Requests\/sec/ {print int($2)}' "$OUT/wrk.txt")
+ERRORS=$(grep -E "Non-2xx|Socket errors" "$OUT/wrk.txt" || true)
+stop
+
+# medallion, memory backend, on the same corpus.
+start_medallion() {
+    stop
+    local coll=91a7b528-80eb-42ed-a74d-c6fbd5a26116
+    cat > "$OUT/medallion-data.json" <<JSON
+{"/discovery": {"title": "bench", "api_roots": ["http://127.0.0.1:$PORT/bench/"], "default": "http://127.0.0.1:$PORT/bench/"},
+ "bench": {"information": {"title": "bench", "versions": ["application/taxii+json;version=2.1"], "max_content_length": 104857600},
+           "status": [],
+           "collections": [{"id": "$coll", "title": "bench", "can_read": true, "can_write": true,
+                            "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": []}]}}
+JSON
+    cat > "$OUT/medallion.json" <<JSON
+{"backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend", "filename": "$OUT/medallion-data.json"},
+ "users": {"bench": "bench"}, "taxii": {"max_page_size": 1000}}
+JSON
+    "$VENV/bin/medallion" --host 127.0.0.1 --port $PORT --log-level ERROR "$OUT/medallion.json" > "$OUT/medallion.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/taxii2/" && break; sleep 0.2; done
+    MCOLL=$coll
+}
+MBASE=http://127.0.0.1:$PORT/bench/
+start_medallion
+r=$($CLIENT ingest "$MBASE" "$MCOLL" bench bench "$CORPUS" 20000 1000)
+M_INGEST=$(field "$r" per_second)
+head -n 20000 "$CORPUS" | "$PY" -c 'import json,sys; [print(json.loads(l)["id"]) for l in sys.stdin]' | shuf -n 50 --random-source=<(yes) > "$OUT/mids.txt"
+r=$($CLIENT single "$MBASE" "$MCOLL" bench bench "$OUT/mids.txt" 5)
+M_SINGLE=$("$PY" -c "import json,sys; print(f\"{json.loads(sys.argv[1])['p50_ms']:.0f} ms\")" "$r")
+start_medallion
+$CLIENT ingest "$MBASE" "$MCOLL" bench bench "$CORPUS" 2000 1000 > /dev/null
+r=$($CLIENT page "$MBASE" "$MCOLL" bench bench 1000)
+M_PAGE=$(field "$r" per_second)
+M_FIRST=$("$PY" -c "import json,sys; print(f\"{json.loads(sys.argv[1])['first_page_seconds']:.1f} s\")" "$r")
+stop
+
+ratio() { "$PY" -c "print(f'{$1 / $2:.0f}x')"; }
+cat <<TABLE
+| measurement | medallion $MEDALLION_VERSION | accord | ratio |
+| --- | --- | --- | --- |
+| POST ingest, 20,000 objects (objects/s) | $M_INGEST | ${INGEST[20000]} | $(ratio "${INGEST[20000]}" "$M_INGEST") |
+| POST ingest, 10k / 100k / 1M objects (objects/s) | – | ${INGEST[10000]} / ${INGEST[100000]} / ${INGEST[1000000]} | – |
+| POST ingest, 1M run, each successive 100k (objects/s) | – | $SEGMENTS | – |
+| paged GET, limit 1000 (objects/s) | $M_PAGE (2,000 objects; first page $M_FIRST) | 10k: ${PAGE[10000]} / 100k: ${PAGE[100000]} / 1M: ${PAGE[1000000]} | – |
+| single-object GET, 32 connections, 1M collection | p50 $M_SINGLE (sequential, 20k objects) | p50 $P50, p99 $P99, $RPS req/s | – |
+TABLE
+[ -z "$ERRORS" ] || echo "wrk: $ERRORS"
