@@ -4,6 +4,7 @@ get_objects with every filter, paging with as_pages, manifest, versions, get_obj
 replay of the OASIS example bundles and ATT&CK for ICS that must read back unchanged.
 
 Usage: conformance.py URL USER PASSWORD CA_CERT SHARED_STIX_DIR READER_USER READER_PASSWORD
+                      PARTNER_CERT PARTNER_KEY ROGUE_CERT ROGUE_KEY
 """
 import base64
 import http.client
@@ -20,6 +21,7 @@ from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 url, user, password, ca, shared, reader_user, reader_password = sys.argv[1:8]
+partner_cert, partner_key, rogue_cert, rogue_key = sys.argv[8:12]
 checks = 0
 
 
@@ -170,6 +172,15 @@ check(visible == {"demo"}, f"reader sees only demo: {visible}")
 r = requests.get(coll.url + "objects/", auth=(reader_user, reader_password), verify=ca,
                  headers={"Accept": "application/taxii+json;version=2.1"})
 check(r.status_code == 403, "reader gets 403 on a collection it may not read")
+
+# mTLS: a partner node identified by its pinned client certificate, with no password at all.
+accept = {"Accept": "application/taxii+json;version=2.1"}
+r = requests.get(by_alias["demo"].url + "objects/", cert=(partner_cert, partner_key), verify=ca, headers=accept)
+check(r.status_code == 200, f"pinned partner certificate reads its collection: {r.status_code}")
+r = requests.get(coll.url + "objects/", cert=(partner_cert, partner_key), verify=ca, headers=accept)
+check(r.status_code == 403, f"pinned partner certificate refused elsewhere: {r.status_code}")
+r = requests.get(by_alias["demo"].url + "objects/", cert=(rogue_cert, rogue_key), verify=ca, headers=accept)
+check(r.status_code == 401, f"an unpinned certificate identifies no one: {r.status_code}")
 
 # --- replay the OASIS examples and ATT&CK for ICS, and read them back unchanged ------------------
 originals = {}

@@ -24,12 +24,24 @@ NODE=$WORK/node
 "$ACCORD" init "$NODE" > /dev/null
 # Any free port; the server reports the one it got.
 sed -i 's/^listen = .*/listen = "127.0.0.1:0"/' "$NODE/accord.toml"
-cat >> "$NODE/accord.toml" <<'TOML'
+# Client certificates: one pinned for a partner node, one that nobody pinned.
+for who in partner rogue; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$who-node" \
+        -keyout "$WORK/$who.key" -out "$WORK/$who.pem" 2> /dev/null
+done
+PARTNER_SHA256=$(openssl x509 -in "$WORK/partner.pem" -outform der | sha256sum | cut -d' ' -f1)
+cat >> "$NODE/accord.toml" <<TOML
 
 [[principals]]
 name = "reader"
 organisation = "partner-isac"
 read = ["demo"]
+
+[[principals]]
+name = "partner-node"
+organisation = "partner-csirt"
+read = ["demo"]
+client_certificate_sha256 = "$PARTNER_SHA256"
 TOML
 cred() { "$ACCORD" --data-dir "$NODE" --json token create --principal "$1" | "$VENV/bin/python" -c 'import json,sys; t=json.load(sys.stdin); print(t["id"], t["secret"])'; }
 read -r USER PASS <<< "$(cred demo-analyst)"
@@ -47,7 +59,7 @@ done
 
 # requests lets these variables override an explicit `verify`; the test trusts only the node's CA.
 env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE "$VENV/bin/python" "$ROOT/tests/taxii/conformance.py" "https://$ADDR/taxii2/" "$USER" "$PASS" \
-    "$NODE/tls/ca.pem" "$SHARED" "$RUSER" "$RPASS"
+    "$NODE/tls/ca.pem" "$SHARED" "$RUSER" "$RPASS" "$WORK/partner.pem" "$WORK/partner.key" "$WORK/rogue.pem" "$WORK/rogue.key"
 
 kill -TERM "$PID"
 if wait "$PID"; then

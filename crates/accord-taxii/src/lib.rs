@@ -105,7 +105,13 @@ pub fn app(state: AppState) -> Router {
         // Each API root enforces its own max_content_length (413) in the handler.
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Access log: one span per request (method, path, version) and one event per response
+        // (status, latency), at INFO. Headers, and so credentials, are never logged.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .with_state(state)
 }
 

@@ -133,10 +133,16 @@ enum TokenAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A server logs its requests by default; one-shot commands only warnings. ACCORD_LOG overrides.
+    let default = if matches!(cli.command, Command::Serve | Command::Up) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| default.into()),
         )
         .init();
     match run(cli) {
