@@ -109,7 +109,7 @@ struct Checked {
 }
 
 /// Most objects the writer puts in one transaction when grouping requests.
-const GROUP: usize = 32_768;
+const GROUP: usize = 65_536;
 
 fn check(job: Job) -> Checked {
     let Job {
@@ -163,7 +163,7 @@ fn check(job: Job) -> Checked {
 /// How long the writer waits for more requests to group with the first one. Grouping matters:
 /// each commit rewrites the index pages it touches, so many small commits cost far more than one
 /// large one. Statuses are already answered (202), so this only delays their completion.
-const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(400);
 
 fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Receiver<Checked>) {
     while let Ok(first) = rx.recv() {
