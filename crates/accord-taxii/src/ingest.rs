@@ -160,10 +160,13 @@ fn check(job: Job) -> Checked {
     }
 }
 
-/// How long the writer waits for more requests to group with the first one. Grouping matters:
-/// each commit rewrites the index pages it touches, so many small commits cost far more than one
-/// large one. Statuses are already answered (202), so this only delays their completion.
+/// How long the writer keeps grouping requests at most, and how long it waits for the next one
+/// before it commits what it has. Grouping matters: each commit rewrites the index pages it touches,
+/// so many small commits cost far more than one large one. While requests keep arriving, groups grow
+/// to `GROUP` objects; when they stop, the group is committed after `GROUP_IDLE`. Statuses are
+/// already answered (202), so this only delays their completion.
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(400);
+const GROUP_IDLE: std::time::Duration = std::time::Duration::from_millis(40);
 
 fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Receiver<Checked>) {
     while let Ok(first) = rx.recv() {
@@ -171,7 +174,7 @@ fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Re
         let mut size = first.valid.len();
         let mut group = vec![first];
         while size < GROUP {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(std::time::Instant::now()).min(GROUP_IDLE);
             match rx.recv_timeout(left) {
                 Ok(more) => {
                     size += more.valid.len();
