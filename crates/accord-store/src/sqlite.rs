@@ -444,18 +444,12 @@ fn version_clause(f: &VersionFilter, args: &mut Vec<rusqlite::types::Value>) -> 
     Some(format!("({})", parts.join(" OR ")))
 }
 
-fn int_list_clause(column: &str, values: &[i64], args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
-    if values.is_empty() {
-        return None;
-    }
-    args.push(serde_json::to_string(values).unwrap_or_default().into());
-    Some(format!(
-        "{column} IN (SELECT value FROM json_each(?{}))",
-        args.len()
-    ))
-}
-
-fn list_clause(column: &str, values: &[String], args: &mut Vec<rusqlite::types::Value>) -> Option<String> {
+/// ` column IN (…)` over a JSON list bound as one parameter, however long the list.
+fn list_clause<T: serde::Serialize>(
+    column: &str,
+    values: &[T],
+    args: &mut Vec<rusqlite::types::Value>,
+) -> Option<String> {
     if values.is_empty() {
         return None;
     }
@@ -552,7 +546,7 @@ impl Store for SqliteStore {
             );
             let keys: Vec<i64> = q.ids.iter().map(|i| id_key(i)).collect();
             let clauses = [
-                int_list_clause("id_key", &keys, &mut args),
+                list_clause("id_key", &keys, &mut args),
                 list_clause("object_id", &q.ids, &mut args),
                 list_clause("type", &q.types, &mut args),
                 list_clause("spec_version", &q.spec_versions, &mut args),

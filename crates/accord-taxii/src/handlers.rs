@@ -125,6 +125,45 @@ fn collection<'a>(root: &'a ApiRoot, id: &str) -> Result<&'a Collection> {
         .ok_or_else(|| TaxiiError::NotFound(format!("unknown collection {id:?}")))
 }
 
+/// What every collection endpoint starts with: content negotiation, finding the collection, and
+/// the authorisation decision for the action.
+fn open_collection<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    who: &Authenticated,
+    root_name: &str,
+    cid: &str,
+    action: Action,
+) -> Result<&'a Collection> {
+    check_accept(headers)?;
+    let c = collection(root(state, root_name)?, cid)?;
+    authorize(who, action, &c.id)?;
+    Ok(c)
+}
+
+/// A page of one object's versions (object and versions endpoints); 404 when the object is absent.
+async fn object_listing(
+    state: &AppState,
+    c: &Collection,
+    oid: &str,
+    filters: &Filters,
+    versions: VersionFilter,
+    scope: &str,
+) -> Result<Listing> {
+    check_object_id(oid)?;
+    let mut base = Query::new(&c.id);
+    base.ids = vec![oid.to_owned()];
+    base.versions = versions;
+    let listing = list(state, &c.id, filters, base, scope).await?;
+    if listing.page.objects.is_empty() && !object_exists(state, &c.id, oid).await? {
+        return Err(TaxiiError::NotFound(format!(
+            "no object {oid} in collection {}",
+            c.id
+        )));
+    }
+    Ok(listing)
+}
+
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
@@ -258,9 +297,7 @@ pub async fn collection_info(
     Path((name, cid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let c = collection(root(&state, &name)?, &cid)?;
-    authorize(&who, Action::See, &c.id)?;
+    let c = open_collection(&state, &headers, &who, &name, &cid, Action::See)?;
     Ok(taxii_json(StatusCode::OK, &collection_body(c, &who)))
 }
 
@@ -367,9 +404,7 @@ pub async fn get_objects(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let c = collection(root(&state, &name)?, &cid)?;
-    authorize(&who, Action::Read, &c.id)?;
+    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
     let filters = query::parse(raw.as_deref(), query::LIST_ENDPOINT)?;
     let mut base = Query::new(&c.id);
     base.versions = default_versions(&filters);
@@ -386,9 +421,7 @@ pub async fn manifest(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let c = collection(root(&state, &name)?, &cid)?;
-    authorize(&who, Action::Read, &c.id)?;
+    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
     let filters = query::parse(raw.as_deref(), query::LIST_ENDPOINT)?;
     let mut base = Query::new(&c.id);
     base.versions = default_versions(&filters);
@@ -437,27 +470,10 @@ pub async fn get_object(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let c = collection(root(&state, &name)?, &cid)?;
-    authorize(&who, Action::Read, &c.id)?;
-    check_object_id(&oid)?;
+    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
     let filters = query::parse(raw.as_deref(), query::OBJECT_ENDPOINT)?;
-    let mut base = Query::new(&c.id);
-    base.ids = vec![oid.clone()];
-    base.versions = default_versions(&filters);
-    let listing = list(
-        &state,
-        &c.id,
-        &filters,
-        base,
-        &format!("object|{name}|{cid}|{oid}"),
-    )
-    .await?;
-    if listing.page.objects.is_empty() && !object_exists(&state, &c.id, &oid).await? {
-        return Err(TaxiiError::NotFound(format!(
-            "no object {oid} in collection {cid}"
-        )));
-    }
+    let scope = format!("object|{name}|{cid}|{oid}");
+    let listing = object_listing(&state, c, &oid, &filters, default_versions(&filters), &scope).await?;
     let mut resp = taxii(StatusCode::OK, envelope(&listing));
     date_headers(&mut resp, &listing.page);
     Ok(resp)
@@ -470,27 +486,10 @@ pub async fn versions(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let c = collection(root(&state, &name)?, &cid)?;
-    authorize(&who, Action::Read, &c.id)?;
-    check_object_id(&oid)?;
+    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
     let filters = query::parse(raw.as_deref(), query::VERSIONS_ENDPOINT)?;
-    let mut base = Query::new(&c.id);
-    base.ids = vec![oid.clone()];
-    base.versions = VersionFilter::all();
-    let listing = list(
-        &state,
-        &c.id,
-        &filters,
-        base,
-        &format!("versions|{name}|{cid}|{oid}"),
-    )
-    .await?;
-    if listing.page.objects.is_empty() && !object_exists(&state, &c.id, &oid).await? {
-        return Err(TaxiiError::NotFound(format!(
-            "no object {oid} in collection {cid}"
-        )));
-    }
+    let scope = format!("versions|{name}|{cid}|{oid}");
+    let listing = object_listing(&state, c, &oid, &filters, VersionFilter::all(), &scope).await?;
     let body = if listing.page.objects.is_empty() {
         json!({})
     } else {
@@ -509,9 +508,7 @@ pub async fn delete_object(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    check_accept(&headers)?;
-    let c = collection(root(&state, &name)?, &cid)?;
-    authorize(&who, Action::Delete, &c.id)?;
+    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Delete)?;
     check_object_id(&oid)?;
     let filters = query::parse(raw.as_deref(), query::DELETE_ENDPOINT)?;
     // Objects are stored as STIX 2.1; a spec_version filter without 2.1 matches nothing.

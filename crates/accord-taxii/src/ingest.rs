@@ -174,7 +174,9 @@ fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Re
         let mut size = first.valid.len();
         let mut group = vec![first];
         while size < GROUP {
-            let left = deadline.saturating_duration_since(std::time::Instant::now()).min(GROUP_IDLE);
+            let left = deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .min(GROUP_IDLE);
             match rx.recv_timeout(left) {
                 Ok(more) => {
                     size += more.valid.len();

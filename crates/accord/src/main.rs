@@ -270,12 +270,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&summary)?;
             } else {
                 for p in &summary.document_problems {
-                    println!(
-                        "{}: {}{}",
-                        p.source,
-                        if p.fatal { "" } else { "warning: " },
-                        p.message
-                    );
+                    println!("{p}");
                 }
                 for r in &summary.results {
                     for line in r.human() {
@@ -386,12 +381,7 @@ fn run_import(
 
 fn print_import_summary(s: &ImportSummary) {
     for p in &s.document_problems {
-        println!(
-            "{}: {}{}",
-            p.source,
-            if p.fatal { "" } else { "warning: " },
-            p.message
-        );
+        println!("{p}");
     }
     const SHOWN: usize = 50;
     for r in s.rejections.iter().take(SHOWN) {

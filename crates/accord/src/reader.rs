@@ -105,6 +105,18 @@ pub struct DocumentProblem {
     pub fatal: bool,
 }
 
+impl std::fmt::Display for DocumentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}{}",
+            self.source,
+            if self.fatal { "" } else { "warning: " },
+            self.message
+        )
+    }
+}
+
 /// Where batches go. Called in input order, from the calling thread.
 pub trait Sink {
     fn batch(&mut self, items: Vec<Item>, bytes_done: u64) -> Result<()>;
