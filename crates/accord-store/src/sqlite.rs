@@ -47,14 +47,6 @@ CREATE UNIQUE INDEX objects_by_added ON objects(coll, date_added);
 CREATE INDEX objects_by_type ON objects(coll, type, date_added);
 ",
     r"
-CREATE TABLE statuses (
-    seq      INTEGER PRIMARY KEY,   -- arrival order
-    id       TEXT NOT NULL UNIQUE,
-    complete INTEGER NOT NULL,
-    record   TEXT NOT NULL,         -- the StatusRecord as JSON
-    payload  BLOB                   -- the request body until processing completes
-);
-CREATE INDEX statuses_unfinished ON statuses(seq) WHERE complete = 0;
 CREATE TABLE tokens (
     id            TEXT PRIMARY KEY,
     principal     TEXT NOT NULL,
@@ -66,6 +58,19 @@ CREATE TABLE tokens (
 ",
 ];
 
+/// The status database's schema. Statuses live in their own file so that accepting a request
+/// (which commits its status) never waits behind a large batch of objects being committed.
+const STATUS_MIGRATIONS: &[&str] = &[r"
+CREATE TABLE statuses (
+    seq      INTEGER PRIMARY KEY,   -- arrival order
+    id       TEXT NOT NULL UNIQUE,
+    complete INTEGER NOT NULL,
+    record   TEXT NOT NULL,         -- the StatusRecord as JSON
+    payload  BLOB                   -- the request body until processing completes
+);
+CREATE INDEX statuses_unfinished ON statuses(seq) WHERE complete = 0;
+"];
+
 const READERS: usize = 64;
 
 /// SQLite-backed [`Store`].
@@ -76,6 +81,8 @@ pub struct SqliteStore {
     path: String,
     /// Collection id → row key. Collections are never renumbered, so this never goes stale.
     seqs: std::sync::RwLock<HashMap<String, i64>>,
+    /// The status database (`<name>-status.db` beside the main file).
+    statuses: Mutex<Connection>,
 }
 
 fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -98,12 +105,26 @@ impl SqliteStore {
         };
         let mut writer = Connection::open(path.as_ref()).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
-        migrate(&mut writer)?;
+        migrate(&mut writer, MIGRATIONS)?;
+        let status_path = status_path(path.as_ref());
+        let mut statuses = Connection::open(&status_path).map_err(|e| StoreError::Open {
+            path: status_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        statuses
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .and_then(|()| statuses.busy_timeout(std::time::Duration::from_secs(10)))
+            .map_err(|e| StoreError::Open {
+                path: status_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        migrate(&mut statuses, STATUS_MIGRATIONS)?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             path: path_str,
             seqs: std::sync::RwLock::new(HashMap::new()),
+            statuses: Mutex::new(statuses),
         })
     }
 
@@ -185,6 +206,11 @@ impl SqliteStore {
         })
     }
 
+    fn with_statuses<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+
     fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
@@ -204,18 +230,26 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-fn migrate(c: &mut Connection) -> Result<()> {
+/// `accord.db` → `accord-status.db`.
+fn status_path(main: &Path) -> std::path::PathBuf {
+    let stem = main
+        .file_stem()
+        .map_or_else(|| "accord".into(), |s| s.to_string_lossy().into_owned());
+    main.with_file_name(format!("{stem}-status.db"))
+}
+
+fn migrate(c: &mut Connection, migrations: &[&str]) -> Result<()> {
     let current: i64 = c
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(db("reading schema version"))?;
-    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     if current > supported {
         return Err(StoreError::SchemaTooNew {
             found: current,
             supported,
         });
     }
-    for (i, sql) in MIGRATIONS
+    for (i, sql) in migrations
         .iter()
         .enumerate()
         .skip(usize::try_from(current).unwrap_or(0))
@@ -628,7 +662,7 @@ fn parse_status(text: &str) -> Result<StatusRecord> {
 impl StatusStore for SqliteStore {
     fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()> {
         let record = status_json(status)?;
-        self.with_writer(|c| {
+        self.with_statuses(|c| {
             c.execute(
                 "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -648,7 +682,7 @@ impl StatusStore for SqliteStore {
             .iter()
             .map(|s| Ok((s.id.clone(), status_json(s)?)))
             .collect::<Result<_>>()?;
-        self.with_writer(|c| {
+        self.with_statuses(|c| {
             let tx = c.transaction().map_err(db("starting a status update"))?;
             for (id, record) in &records {
                 tx.prepare_cached(
@@ -663,7 +697,7 @@ impl StatusStore for SqliteStore {
     }
 
     fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
-        self.with_reader(|c| {
+        self.with_statuses(|c| {
             let text: Option<String> = c
                 .prepare_cached("SELECT record FROM statuses WHERE id = ?1")
                 .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
@@ -673,7 +707,7 @@ impl StatusStore for SqliteStore {
     }
 
     fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>> {
-        self.with_reader(|c| {
+        self.with_statuses(|c| {
             let rows: Vec<(String, Vec<u8>)> = c
                 .prepare(
                     "SELECT record, coalesce(payload, x'') FROM statuses WHERE complete = 0 ORDER BY seq",
