@@ -105,31 +105,27 @@ pub fn app(state: AppState) -> Router {
         // Each API root enforces its own max_content_length (413) in the handler.
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        // Access log: one span per request (method, path, version) and one event per response
-        // (status, latency), at INFO. Headers, and so credentials, are never logged.
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
-                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
-        )
         .with_state(state)
 }
 
-/// Records the request in the metrics. The route template is used, never the concrete path, so
-/// object ids do not become label values.
+/// Records each request in the metrics and in the access log (one INFO event: method, path,
+/// status, latency). Metrics label by route template, never the concrete path, so object ids do not
+/// become label values. Headers, and so credentials, are never logged.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
     let start = Instant::now();
     let resp = next.run(req).await;
-    state.metrics.request(
-        &route,
-        &method,
-        resp.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    state
+        .metrics
+        .request(&route, method.as_str(), status, elapsed.as_secs_f64());
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    tracing::info!(target: "accord::access", %method, %path, status, latency_us, "request");
     resp
 }

@@ -139,8 +139,14 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
+    // Logs are written by a background thread, so a request seldom waits on its log line; none is
+    // dropped (the writer applies back-pressure when its buffer is full).
+    let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ACCORD_LOG").unwrap_or_else(|_| default.into()),
         )
