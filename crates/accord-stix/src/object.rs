@@ -34,11 +34,6 @@ impl CheckedObject {
     pub fn version(&self) -> Option<Timestamp> {
         self.modified.or(self.created)
     }
-
-    /// The object as a JSON value (parsed back from its canonical form).
-    pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.canonical).unwrap_or(Value::Null)
-    }
 }
 
 /// Why one object was not accepted.

@@ -367,7 +367,8 @@ fn validate_object<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
 
 /// Integers beyond 2^53 cannot be canonicalised without loss (RFC 8785 uses IEEE 754 doubles).
 fn walk_numbers<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
-    fn walk<'a>(v: &'a Value, cx: &mut Cx<'a>) {
+    /// Only numbers, and containers that may hold them, are visited.
+    fn visit<'a>(v: &'a Value, cx: &mut Cx<'a>) {
         match v {
             Value::Number(n) => {
                 let too_big = match (n.as_i64(), n.as_u64()) {
@@ -383,29 +384,23 @@ fn walk_numbers<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
                 }
             }
             Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if !item.is_number() && !item.is_array() && !item.is_object() {
-                        continue;
-                    }
-                    cx.at_index(i, |cx| walk(item, cx));
+                for (i, item) in items.iter().enumerate().filter(|(_, x)| holds_numbers(x)) {
+                    cx.at_index(i, |cx| visit(item, cx));
                 }
             }
-            Value::Object(m) => {
-                for (k, item) in m {
-                    if !item.is_number() && !item.is_array() && !item.is_object() {
-                        continue;
-                    }
-                    cx.at_key(k, |cx| walk(item, cx));
-                }
-            }
+            Value::Object(m) => members(m, cx),
             _ => {}
         }
     }
-    for (k, v) in obj {
-        if v.is_number() || v.is_array() || v.is_object() {
-            cx.at_key(k, |cx| walk(v, cx));
+    fn holds_numbers(v: &Value) -> bool {
+        v.is_number() || v.is_array() || v.is_object()
+    }
+    fn members<'a>(m: &'a Map<String, Value>, cx: &mut Cx<'a>) {
+        for (k, item) in m.iter().filter(|(_, x)| holds_numbers(x)) {
+            cx.at_key(k, |cx| visit(item, cx));
         }
     }
+    members(obj, cx);
 }
 
 fn check_custom_property<'a>(key: &'a str, value: &'a Value, warn_prefix: bool, cx: &mut Cx<'a>) {

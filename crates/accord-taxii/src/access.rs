@@ -13,13 +13,12 @@ use sha2::{Digest, Sha256};
 use accord_store::{TokenRecord, TokenStore};
 
 use crate::error::TaxiiError;
-use crate::model::{Directory, Principal, Via};
+use crate::model::{Directory, Principal};
 
 /// A request's proven identity.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub principal: Principal,
-    pub via: Via,
 }
 
 /// The SHA-256 fingerprint of the client certificate a TLS connection presented, if any.
@@ -106,17 +105,17 @@ pub fn authenticate(
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| TaxiiError::BadCredentials)?;
         let (scheme, rest) = value.split_once(' ').ok_or(TaxiiError::BadCredentials)?;
-        let (via, id, secret) = if scheme.eq_ignore_ascii_case("basic") {
+        let (id, secret) = if scheme.eq_ignore_ascii_case("basic") {
             let decoded = STANDARD
                 .decode(rest.trim())
                 .map_err(|_| TaxiiError::BadCredentials)?;
             let text = String::from_utf8(decoded).map_err(|_| TaxiiError::BadCredentials)?;
             let (id, secret) = text.split_once(':').ok_or(TaxiiError::BadCredentials)?;
-            (Via::Basic, id.to_owned(), secret.to_owned())
+            (id.to_owned(), secret.to_owned())
         } else if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") {
             // `Token` is what taxii2-client's TokenAuth sends.
             let (id, secret) = rest.trim().split_once('.').ok_or(TaxiiError::BadCredentials)?;
-            (Via::Bearer, id.to_owned(), secret.to_owned())
+            (id.to_owned(), secret.to_owned())
         } else {
             return Err(TaxiiError::BadCredentials);
         };
@@ -131,7 +130,6 @@ pub fn authenticate(
             .ok_or(TaxiiError::BadCredentials)?;
         return Ok(Authenticated {
             principal: principal.clone(),
-            via,
         });
     }
     if let Some(PeerCertificate(fp)) = peer {
@@ -142,7 +140,6 @@ pub fn authenticate(
         {
             return Ok(Authenticated {
                 principal: principal.clone(),
-                via: Via::ClientCertificate,
             });
         }
     }
@@ -153,8 +150,9 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares secrets (hashes, MAC tags) in time that does not depend on where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A newly issued token: the record to store and the secret to show once.

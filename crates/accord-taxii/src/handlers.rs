@@ -397,6 +397,22 @@ fn default_versions(filters: &Filters) -> VersionFilter {
     filters.versions.clone().unwrap_or_else(VersionFilter::last)
 }
 
+/// A page of a collection's objects (objects and manifest endpoints), read with the given filters.
+async fn collection_listing(
+    state: &AppState,
+    who: &Authenticated,
+    headers: &HeaderMap,
+    (name, cid): (&str, &str),
+    raw: Option<&str>,
+    endpoint: &str,
+) -> Result<Listing> {
+    let c = open_collection(state, headers, who, name, cid, Action::Read)?;
+    let filters = query::parse(raw, query::LIST_ENDPOINT)?;
+    let mut base = Query::new(&c.id);
+    base.versions = default_versions(&filters);
+    list(state, &c.id, &filters, base, &format!("{endpoint}|{name}|{cid}")).await
+}
+
 pub async fn get_objects(
     State(state): State<AppState>,
     Auth(who): Auth,
@@ -404,11 +420,8 @@ pub async fn get_objects(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
-    let filters = query::parse(raw.as_deref(), query::LIST_ENDPOINT)?;
-    let mut base = Query::new(&c.id);
-    base.versions = default_versions(&filters);
-    let listing = list(&state, &c.id, &filters, base, &format!("objects|{name}|{cid}")).await?;
+    let listing =
+        collection_listing(&state, &who, &headers, (&name, &cid), raw.as_deref(), "objects").await?;
     let mut resp = taxii(StatusCode::OK, envelope(&listing));
     date_headers(&mut resp, &listing.page);
     Ok(resp)
@@ -421,11 +434,8 @@ pub async fn manifest(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
-    let filters = query::parse(raw.as_deref(), query::LIST_ENDPOINT)?;
-    let mut base = Query::new(&c.id);
-    base.versions = default_versions(&filters);
-    let listing = list(&state, &c.id, &filters, base, &format!("manifest|{name}|{cid}")).await?;
+    let listing =
+        collection_listing(&state, &who, &headers, (&name, &cid), raw.as_deref(), "manifest").await?;
     let body = if listing.page.objects.is_empty() {
         json!({})
     } else {

@@ -65,14 +65,6 @@ impl Scope {
     }
 }
 
-/// How a principal proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Basic,
-    Bearer,
-    ClientCertificate,
-}
-
 /// Someone making requests: a user or token holder of an organisation, or a partner node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

@@ -243,7 +243,7 @@ impl Cursors {
         }
         let (payload, tag) = raw.split_at(32);
         let expected = self.tag(payload);
-        if tag.iter().zip(expected).fold(0u8, |a, (x, y)| a | (x ^ y)) != 0 {
+        if !crate::access::constant_time_eq(tag, &expected) {
             return Err(invalid());
         }
         let word = |i: usize| {

@@ -51,16 +51,11 @@ pub trait Progress: Sync {
     fn committed(&self, objects: u64);
 }
 
-/// A batch of checked objects on its way to the writer.
-struct Pending {
-    items: Vec<Item>,
-}
-
 struct Collector<'a> {
     summary: &'a mut ImportSummary,
     strict: bool,
     held: Vec<Item>,
-    to_writer: Option<crossbeam_channel::Sender<Pending>>,
+    to_writer: Option<crossbeam_channel::Sender<Vec<Item>>>,
     progress: &'a dyn Progress,
 }
 
@@ -84,7 +79,7 @@ impl Sink for Collector<'_> {
         }
         let sender = self.to_writer.as_ref().ok_or_else(|| anyhow!("writer stopped"))?;
         sender
-            .send(Pending { items })
+            .send(items)
             .map_err(|_| anyhow!("the store writer stopped"))
     }
 
@@ -167,14 +162,14 @@ pub fn import(
         return Ok(summary);
     }
 
-    let (tx, rx) = crossbeam_channel::bounded::<Pending>(1);
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<Item>>(1);
     let committed = AtomicU64::new(0);
     let written = thread::scope(|scope| {
         let writer = thread::Builder::new().name("accord-writer".into()).spawn_scoped(
             scope,
             || -> Result<ImportSummary> {
                 let mut partial = ImportSummary::default();
-                for Pending { items } in rx {
+                for items in rx {
                     let count = items.len() as u64;
                     let (positions, objects) = valid_objects(items);
                     if !objects.is_empty() {
