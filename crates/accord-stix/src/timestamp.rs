@@ -116,6 +116,15 @@ impl Timestamp {
             .saturating_add(i64::from(self.nanos / 1000))
     }
 
+    /// The instant `micros` microseconds after the Unix epoch.
+    pub fn from_micros(micros: i64) -> Self {
+        Timestamp {
+            seconds: micros.div_euclid(1_000_000),
+            nanos: u32::try_from(micros.rem_euclid(1_000_000) * 1000).unwrap_or(0),
+            fraction_digits: 6,
+        }
+    }
+
     /// Renders microseconds since the epoch the way TAXII and STIX expect (`…000000Z`).
     pub fn format_micros(micros: i64) -> String {
         let ts = jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH);

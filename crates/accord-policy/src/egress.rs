@@ -1,0 +1,170 @@
+//! Egress: the one function every read path calls. It decides each object version, removes the
+//! granularly marked parts the recipient may not see, strips the producer when IEP says so, and
+//! minimises personal data with the agreement's redaction profile.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::engine::{Decision, Effect, Engine, Reason, Request};
+use crate::handling::MarkingSource;
+use crate::minimise::{Minimiser, Redaction, Transform, agreement_key};
+
+/// What happened to one object on its way out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub id: String,
+    pub decision: Decision,
+    pub redactions: Vec<Redaction>,
+}
+
+/// The result of disclosing a batch of object versions to one principal.
+#[derive(Debug, Default)]
+pub struct Disclosure {
+    /// The objects the principal may receive, redacted, in input order.
+    pub objects: Vec<Map<String, Value>>,
+    /// One outcome per input object, in input order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Disclosure {
+    pub fn withheld(&self) -> usize {
+        self.outcomes.len() - self.objects.len()
+    }
+}
+
+/// Removes the property or list element a STIX selector names. Returns false when the selector
+/// names a required property (the object cannot be shown without it).
+fn remove_selector(object: &mut Map<String, Value>, selector: &str) -> bool {
+    let tokens: Vec<&str> = selector.split('.').collect();
+    let Some((last, parents)) = tokens.split_last() else { return true };
+    if parents.is_empty() {
+        let ty = object.get("type").and_then(Value::as_str).unwrap_or_default();
+        let required = accord_stix::spec::type_spec(ty)
+            .and_then(|s| s.prop(last))
+            .is_some_and(|p| p.required);
+        if required || matches!(*last, "id" | "type" | "spec_version") {
+            return false;
+        }
+    }
+    let cur = &mut *object;
+    let mut holder: Option<&mut Value> = None;
+    for t in parents {
+        let next = match holder.take() {
+            None => cur.get_mut(*t),
+            Some(v) => index(v, t),
+        };
+        match next {
+            Some(v) => holder = Some(v),
+            None => return true,
+        }
+    }
+    match holder {
+        None => {
+            cur.remove(*last);
+        }
+        Some(v) => match (v, last.strip_prefix('[').and_then(|l| l.strip_suffix(']'))) {
+            (Value::Array(a), Some(n)) => {
+                if let Ok(i) = n.parse::<usize>() {
+                    if i < a.len() {
+                        // Keep positions stable for the other selectors of the same marking.
+                        a[i] = Value::String("[redacted]".into());
+                    }
+                }
+            }
+            (Value::Object(m), None) => {
+                m.remove(*last);
+            }
+            _ => {}
+        },
+    }
+    true
+}
+
+fn index<'v>(v: &'v mut Value, token: &str) -> Option<&'v mut Value> {
+    match token.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(n) => v.as_array_mut()?.get_mut(n.parse::<usize>().ok()?),
+        None => v.as_object_mut()?.get_mut(token),
+    }
+}
+
+/// Decides and redacts a batch of objects for one principal. `resolve` finds referenced objects
+/// outside the batch (the store), so that rewritten references stay consistent across pages.
+/// `master_key` derives each agreement's pseudonymisation key.
+pub fn disclose(
+    engine: &Engine,
+    req: &Request<'_>,
+    objects: Vec<Map<String, Value>>,
+    markings: &dyn MarkingSource,
+    master_key: &[u8; 32],
+    resolve: &dyn Fn(&str) -> Option<Value>,
+) -> Disclosure {
+    let by_id: HashMap<String, Value> = objects
+        .iter()
+        .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), Value::Object(o.clone()))))
+        .collect();
+    let lookup = |id: &str| by_id.get(id).cloned().or_else(|| resolve(id));
+    let mut minimisers: HashMap<(String, String), Minimiser<'_>> = HashMap::new();
+    let mut out = Disclosure::default();
+    for mut object in objects {
+        let id = object.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let mut decision = engine.decide(req, &object, markings);
+        let mut redactions = Vec::new();
+        if decision.allowed() {
+            for part in &decision.redact_parts {
+                for s in &part.selectors {
+                    if !remove_selector(&mut object, s) {
+                        decision.effect = Effect::Deny;
+                        decision.reasons.push(Reason {
+                            policy: "granular-marking".into(),
+                            text: format!("{}: the marked property {s} is required", part.reason),
+                        });
+                    }
+                    redactions.push(Redaction {
+                        object: id.clone(),
+                        path: format!("$.{s}"),
+                        category: "granular-marking",
+                        transform: Transform::Drop,
+                    });
+                }
+            }
+        }
+        if decision.allowed() && decision.strip_attribution && object.remove("created_by_ref").is_some() {
+            redactions.push(Redaction {
+                object: id.clone(),
+                path: "$.created_by_ref".into(),
+                category: "provider-attribution",
+                transform: Transform::Drop,
+            });
+        }
+        if let (true, Some(profile_name)) = (decision.allowed(), decision.profile.clone()) {
+            let model = engine.model();
+            if let Some(profile) = model.profiles.get(&profile_name) {
+                let agreement = decision.agreement.clone().unwrap_or_default();
+                let m = minimisers
+                    .entry((profile_name, agreement.clone()))
+                    .or_insert_with(|| Minimiser::new(profile, agreement_key(master_key, &agreement)));
+                match m.apply(&mut object, &lookup) {
+                    Ok(r) => redactions.extend(r),
+                    Err(w) => {
+                        redactions.extend(w.0);
+                        decision.effect = Effect::Deny;
+                        decision.reasons.push(Reason {
+                            policy: "minimisation".into(),
+                            text: format!("withheld by redaction profile {:?}: the object is personal data", profile.name),
+                        });
+                    }
+                }
+            }
+        }
+        if decision.allowed() && !redactions.is_empty() {
+            decision.effect = Effect::AllowWithRedaction;
+        }
+        if decision.allowed() {
+            out.objects.push(object);
+        }
+        out.outcomes.push(Outcome { id, decision, redactions });
+    }
+    out
+}

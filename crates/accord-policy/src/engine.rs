@@ -1,0 +1,666 @@
+//! The policy decision point: `decide(principal, object version, purpose)` evaluated in Cedar
+//! over the facts of the model and the object's handling, deny by default, with reasons, and
+//! memoised by (principal, handling class).
+
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use accord_stix::Timestamp;
+use accord_stix::markings::TlpLevel;
+use cedar_policy::{
+    Authorizer, Context, Entities, EntityUid, Policy, PolicyId, PolicySet, Request as CedarRequest, Schema,
+    ValidationMode, Validator,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::handling::{Handling, MarkingSource};
+use crate::model::{Model, ModelError, Relation, action_rank};
+
+const SCHEMA: &str = include_str!("../policies/accord.cedarschema");
+/// The policies Accord ships: TLP 2.0, IEP 2.0 and the base constraints.
+pub const SHIPPED: [(&str, &str); 3] = [
+    ("tlp.cedar", include_str!("../policies/tlp.cedar")),
+    ("iep.cedar", include_str!("../policies/iep.cedar")),
+    ("base.cedar", include_str!("../policies/base.cedar")),
+];
+
+/// A policy file that could not take effect.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: policy {policy}: {message}")]
+    Invalid {
+        file: String,
+        policy: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("internal policy error: {0}")]
+    Internal(String),
+}
+
+/// A file of Cedar policies.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// What is being done with the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A principal reads it (TAXII GET, UI).
+    Read,
+    /// It is written out of the node (`accord export`).
+    Export,
+    /// It is sent to a partner node (sync push).
+    Push,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Export => "export",
+            Action::Push => "push",
+        }
+    }
+}
+
+/// One disclosure to decide.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub principal: &'a str,
+    pub action: Action,
+    /// `None` uses the configured default purpose.
+    pub purpose: Option<&'a str>,
+    /// Whether the channel is encrypted (TLS).
+    pub encrypted: bool,
+    pub now: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    Allow,
+    AllowWithRedaction,
+    Deny,
+}
+
+/// A policy (or built-in rule) that produced a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    pub policy: String,
+    pub text: String,
+}
+
+/// What `decide` returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub effect: Effect,
+    pub reasons: Vec<Reason>,
+    /// The agreement the disclosure relies on.
+    pub agreement: Option<String>,
+    /// The redaction profile to apply to personal data (none inside this organisation).
+    pub profile: Option<String>,
+    /// Granularly marked parts the recipient may not see.
+    pub redact_parts: Vec<PartRedaction>,
+    /// IEP `provider_attribution: must-not`: remove the producer's identity.
+    pub strip_attribution: bool,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartRedaction {
+    pub selectors: Vec<String>,
+    pub reason: String,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.effect != Effect::Deny
+    }
+
+    fn deny(policy: &str, text: String) -> Decision {
+        Decision {
+            effect: Effect::Deny,
+            reasons: vec![Reason {
+                policy: policy.into(),
+                text,
+            }],
+            agreement: None,
+            profile: None,
+            redact_parts: Vec::new(),
+            strip_attribution: false,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// The facts Cedar sees about an object (or one marked part of it): the handling class.
+/// Everything that can change a decision is in here, and nothing else, so decisions can be
+/// memoised by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Facts {
+    pub stix_type: String,
+    pub tlp: Option<TlpLevel>,
+    pub tlp_defaulted: bool,
+    pub originated_here: bool,
+    pub originator: Option<String>,
+    pub iep: Option<crate::handling::IepTerms>,
+    pub legal_basis: Option<String>,
+    pub data_categories: BTreeSet<String>,
+    pub origin_jurisdiction: Option<String>,
+    pub unknown_marking: bool,
+    pub expired: bool,
+    pub named_recipient: bool,
+}
+
+/// The outcome of evaluating one handling class for one principal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassOutcome {
+    pub allowed: bool,
+    pub agreement: Option<String>,
+    pub reasons: Vec<Reason>,
+    pub relation: &'static str,
+}
+
+/// One Cedar evaluation, for `explain`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub agreement: Option<String>,
+    pub allowed: bool,
+    pub policies: Vec<Reason>,
+    pub context: Value,
+}
+
+/// A decision with the facts and evaluations that produced it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub decision: Decision,
+    pub handling: Option<Handling>,
+    pub principal: Value,
+    pub object: Value,
+    pub evaluations: Vec<Evaluation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MemoKey {
+    principal: String,
+    action: Action,
+    purpose: String,
+    encrypted: bool,
+    /// The agreements in force for this recipient (validity changes with time).
+    agreements: Vec<usize>,
+    facts: Facts,
+}
+
+/// The decision point. Cheap to share (`Arc`); rebuilt as a whole when the configuration changes.
+pub struct Engine {
+    model: Arc<Model>,
+    schema: Schema,
+    policies: PolicySet,
+    /// Policy id → (display id, reason text).
+    about: HashMap<PolicyId, (String, String)>,
+    authorizer: Authorizer,
+    memo: Option<Mutex<HashMap<MemoKey, Arc<ClassOutcome>>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("policies", &self.about.len())
+            .field("memo", &self.memo.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Memoised classes kept before the table is cleared (bounds memory under adversarial input).
+const MEMO_LIMIT: usize = 100_000;
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+fn uid(kind: &str, id: &str) -> Value {
+    json!({"type": format!("Accord::{kind}"), "id": id})
+}
+
+impl Engine {
+    /// Builds the decision point from the model, the shipped policies and the operator's files.
+    /// A file that does not parse, or that fails validation against the schema (unknown
+    /// attribute, entity type or action), or that names an entity the model does not know, is
+    /// rejected with the file and position.
+    pub fn new(model: Model, operator: &[Source]) -> Result<Engine, PolicyError> {
+        let (schema, _) =
+            Schema::from_cedarschema_str(SCHEMA).map_err(|e| PolicyError::Internal(format!("schema: {e}")))?;
+        let mut policies = PolicySet::new();
+        let mut about = HashMap::new();
+        let shipped = SHIPPED.iter().map(|(n, t)| Source {
+            name: (*n).to_owned(),
+            text: (*t).to_owned(),
+        });
+        for source in shipped.chain(operator.iter().cloned()) {
+            let set = PolicySet::from_str(&source.text).map_err(|e| {
+                let offset = miette::Diagnostic::labels(&e)
+                    .and_then(|mut l| l.next())
+                    .map_or(0, |l| l.offset());
+                let (line, column) = line_col(&source.text, offset);
+                PolicyError::Parse {
+                    file: source.name.clone(),
+                    line,
+                    column,
+                    message: e.to_string(),
+                }
+            })?;
+            let mut ordered: Vec<&Policy> = set.policies().collect();
+            ordered.sort_by_key(|p| p.id().to_string());
+            for p in ordered {
+                let name = p.annotation("id").map_or_else(|| p.id().to_string(), str::to_owned);
+                let reason = p.annotation("reason").unwrap_or_default().to_owned();
+                let id = PolicyId::new(format!("{}#{name}", source.name));
+                check_literals(p, &model, &source.name, &name)?;
+                policies.add(p.new_id(id.clone())).map_err(|e| PolicyError::Invalid {
+                    file: source.name.clone(),
+                    policy: name.clone(),
+                    message: e.to_string(),
+                })?;
+                about.insert(id, (name, reason));
+            }
+            let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+            if let Some(e) = validation.validation_errors().next() {
+                return Err(PolicyError::Invalid {
+                    file: source.name.clone(),
+                    policy: e.to_string(),
+                    message: miette::Diagnostic::help(e).map(|h| h.to_string()).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(Engine {
+            model: Arc::new(model),
+            schema,
+            policies,
+            about,
+            authorizer: Authorizer::new(),
+            memo: Some(Mutex::new(HashMap::new())),
+        })
+    }
+
+    /// Turns memoisation off (benchmarks, and tests that compare both).
+    pub fn without_memo(mut self) -> Self {
+        self.memo = None;
+        self
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Derives the handling of `object` and decides its disclosure.
+    pub fn decide(&self, req: &Request<'_>, object: &Map<String, Value>, markings: &dyn MarkingSource) -> Decision {
+        let handling = Handling::derive(object, &self.model, markings);
+        self.decide_handling(req, &handling)
+    }
+
+    /// Decides the disclosure of an object whose handling is already derived.
+    pub fn decide_handling(&self, req: &Request<'_>, handling: &Handling) -> Decision {
+        self.run(req, handling, None)
+    }
+
+    /// `decide`, with the facts and every Cedar evaluation behind it.
+    pub fn explain(
+        &self,
+        req: &Request<'_>,
+        object: &Map<String, Value>,
+        markings: &dyn MarkingSource,
+    ) -> Explanation {
+        let handling = Handling::derive(object, &self.model, markings);
+        let mut evaluations = Vec::new();
+        let decision = self.run(req, &handling, Some(&mut evaluations));
+        let principal = self.model.principals.get(req.principal).map_or(Value::Null, |p| {
+            json!({"name": p.name, "organisation": p.organisation, "roles": p.roles,
+                   "purposes": self.model.principal_purposes(p)})
+        });
+        Explanation {
+            decision,
+            object: json!({"id": object.get("id"), "type": handling.stix_type}),
+            handling: Some(handling),
+            principal,
+            evaluations,
+        }
+    }
+
+    fn run(&self, req: &Request<'_>, handling: &Handling, mut trace: Option<&mut Vec<Evaluation>>) -> Decision {
+        let model = &self.model;
+        let Some(principal) = model.principals.get(req.principal) else {
+            return Decision::deny("unknown-principal", format!("unknown principal {:?}", req.principal));
+        };
+        // A request that declares no purpose uses the principal's first declared one.
+        let declared = model.principal_purposes(principal);
+        let purpose = req.purpose.unwrap_or(&declared[0]);
+        if !model.purposes.contains_key(purpose) {
+            return Decision::deny("unknown-purpose", format!("unknown purpose {purpose:?}"));
+        }
+        let org = &principal.organisation;
+        let candidates: Vec<usize> = model
+            .agreements
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.in_force(req.now) && a.binds(&model.node_organisation, org))
+            .map(|(i, _)| i)
+            .collect();
+        let base = Facts {
+            stix_type: handling.stix_type.clone(),
+            tlp: Some(handling.tlp),
+            tlp_defaulted: handling.tlp_defaulted,
+            originated_here: handling.originated_here,
+            originator: handling.originator.clone(),
+            iep: handling.iep.clone(),
+            legal_basis: handling.declared.legal_basis.clone(),
+            data_categories: handling.declared.personal_data_categories.clone(),
+            origin_jurisdiction: handling.declared.origin_jurisdiction.clone(),
+            unknown_marking: !handling.unknown_markings.is_empty(),
+            expired: handling.expired(req.now),
+            named_recipient: handling
+                .declared
+                .recipients
+                .iter()
+                .any(|r| r == &principal.name || r == org),
+        };
+        let whole = self.class(req, purpose, &candidates, base.clone(), trace.as_deref_mut());
+        let mut decision = Decision {
+            effect: if whole.allowed { Effect::Allow } else { Effect::Deny },
+            reasons: whole.reasons.clone(),
+            agreement: whole.agreement.clone(),
+            profile: None,
+            redact_parts: Vec::new(),
+            strip_attribution: false,
+            warnings: handling.warnings.clone(),
+        };
+        if !whole.allowed {
+            return decision;
+        }
+        for part in &handling.parts {
+            let level = part.tlp.map(|t| t.max(handling.tlp));
+            if level == Some(handling.tlp) {
+                continue;
+            }
+            let facts = Facts {
+                tlp: level,
+                unknown_marking: level.is_none(),
+                ..base.clone()
+            };
+            let outcome = self.class(req, purpose, &candidates, facts, trace.as_deref_mut());
+            if !outcome.allowed {
+                let why = outcome.reasons.first().map_or_else(String::new, |r| r.text.clone());
+                decision.redact_parts.push(PartRedaction {
+                    selectors: part.selectors.clone(),
+                    reason: format!("granular marking {}: {why}", part.marking_ref),
+                });
+            }
+        }
+        let own = whole.relation == Relation::Own.as_str();
+        decision.strip_attribution = !own && handling.iep.as_ref().is_some_and(|i| i.attribution_must_not);
+        if !own {
+            decision.profile = Some(
+                whole
+                    .agreement
+                    .as_deref()
+                    .and_then(|id| model.agreements.iter().find(|a| a.agreement.id == id))
+                    .map_or_else(
+                        || model.settings.default_redaction_profile.clone(),
+                        |a| a.agreement.redaction_profile.clone(),
+                    ),
+            );
+        }
+        if !decision.redact_parts.is_empty() || decision.strip_attribution {
+            decision.effect = Effect::AllowWithRedaction;
+        }
+        decision
+    }
+
+    /// Evaluates one handling class, trying each agreement in force in turn (the first that
+    /// allows is the one the disclosure relies on).
+    fn class(
+        &self,
+        req: &Request<'_>,
+        purpose: &str,
+        candidates: &[usize],
+        facts: Facts,
+        trace: Option<&mut Vec<Evaluation>>,
+    ) -> Arc<ClassOutcome> {
+        let key = MemoKey {
+            principal: req.principal.to_owned(),
+            action: req.action,
+            purpose: purpose.to_owned(),
+            encrypted: req.encrypted,
+            agreements: candidates.to_vec(),
+            facts,
+        };
+        if trace.is_none() {
+            if let Some(hit) = self.memo.as_ref().and_then(|m| m.lock().ok()?.get(&key).cloned()) {
+                return hit;
+            }
+        }
+        let outcome = Arc::new(self.evaluate(req, &key, trace));
+        if let Some(memo) = &self.memo {
+            if let Ok(mut m) = memo.lock() {
+                if m.len() >= MEMO_LIMIT {
+                    m.clear();
+                }
+                m.insert(key, outcome.clone());
+            }
+        }
+        outcome
+    }
+
+    fn evaluate(&self, req: &Request<'_>, key: &MemoKey, mut trace: Option<&mut Vec<Evaluation>>) -> ClassOutcome {
+        let model = &self.model;
+        let principal = &model.principals[req.principal];
+        let org = &model.organisations[&principal.organisation];
+        let relation = model.relation(&org.id, req.now);
+        let purpose = &model.purposes[&key.purpose];
+        let f = &key.facts;
+        // Where the data is from: declared, else its originator's, else this node's.
+        let origin = f
+            .origin_jurisdiction
+            .clone()
+            .or_else(|| f.originator.as_ref().map(|o| model.organisations[o].jurisdiction.clone()));
+        let node_j = &model.node_org().jurisdiction;
+        let cross_border = org.jurisdiction != *node_j || origin.is_some_and(|o| o != org.jurisdiction);
+        // Objects from a party whose agreement says onward sharing "none" stay in this organisation.
+        let onward_blocked = relation != Relation::Own
+            && !f.originated_here
+            && f.originator.as_ref().is_some_and(|o| {
+                o != &org.id
+                    && model.agreements.iter().any(|a| {
+                        a.in_force(req.now)
+                            && a.agreement.onward_sharing == crate::model::Onward::None
+                            && a.binds(&model.node_organisation, o)
+                    })
+            });
+        let object = json!({
+            "uid": uid("Object", "object"),
+            "attrs": {
+                "stix_type": f.stix_type,
+                "tlp": f.tlp.map_or("unknown", TlpLevel::as_str),
+                "tlp_defaulted": f.tlp_defaulted,
+                "originated_here": f.originated_here,
+                "iep": f.iep.is_some(),
+                "iep_permitted_actions": f.iep.as_ref().map_or(4, |i| i.permitted_actions),
+                "iep_affected_party_notifications": f.iep.as_ref().map_or("may", |i| i.affected_party_notifications),
+                "iep_encrypt_in_transit": f.iep.as_ref().map_or("may", |i| i.encrypt_in_transit),
+                "legal_basis": f.legal_basis.clone().unwrap_or_default(),
+                "data_categories": f.data_categories,
+                "personal_data": !f.data_categories.is_empty(),
+                "unknown_marking": f.unknown_marking,
+                "expired": f.expired,
+            },
+            "parents": [],
+        });
+        let org_entity = json!({
+            "uid": uid("Organisation", &org.id),
+            "attrs": {"jurisdiction": org.jurisdiction, "role": org.role.as_str(), "sectors": org.sectors},
+            "parents": [],
+        });
+        let principal_entity = json!({
+            "uid": uid("Principal", &principal.name),
+            "attrs": {
+                "organisation": {"__entity": uid("Organisation", &org.id)},
+                "roles": principal.roles,
+                "purposes": model.principal_purposes(principal),
+            },
+            "parents": [uid("Organisation", &org.id)],
+        });
+        let mut runs: Vec<Option<usize>> = key.agreements.iter().copied().map(Some).collect();
+        if runs.is_empty() {
+            runs.push(None);
+        }
+        let mut denials = Vec::new();
+        for run in runs {
+            let agreement = run.map(|i| &model.agreements[i].agreement);
+            let agreement_entity = json!({
+                "uid": uid("Agreement", agreement.map_or("none", |a| a.id.as_str())),
+                "attrs": {
+                    "tlp": agreement.map(|a| a.tlp.iter().filter_map(|t| crate::model::parse_tlp(t)).map(TlpLevel::as_str).collect::<Vec<_>>()).unwrap_or_default(),
+                    "purposes": agreement.map(|a| a.purposes.clone()).unwrap_or_default(),
+                    "legal_bases": agreement.map(|a| a.legal_bases.clone()).unwrap_or_default(),
+                    "data_categories": agreement.map(|a| a.data_categories.clone()).unwrap_or_default(),
+                    "onward_sharing": agreement.map_or("tlp", |a| if a.onward_sharing == crate::model::Onward::None { "none" } else { "tlp" }),
+                },
+                "parents": [],
+            });
+            let context = json!({
+                "purpose": purpose.name,
+                "purpose_action": accord_stix::markings::PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank),
+                "purpose_notifies": purpose.notifies_affected_parties,
+                "relation": relation.as_str(),
+                "public_recipient": org.role == crate::model::Role::Public,
+                "named_recipient": f.named_recipient,
+                "has_agreement": agreement.is_some(),
+                "agreement": {"__entity": uid("Agreement", agreement.map_or("none", |a| a.id.as_str()))},
+                "cross_border": cross_border,
+                "encrypted": req.encrypted,
+                "onward_blocked": onward_blocked,
+            });
+            let result = self.authorize(
+                req.action,
+                &principal.name,
+                json!([object, org_entity, principal_entity, agreement_entity]),
+                context.clone(),
+            );
+            let (allowed, policies) = match result {
+                Ok(r) => r,
+                Err(e) => (
+                    false,
+                    vec![Reason {
+                        policy: "evaluation-error".into(),
+                        text: e,
+                    }],
+                ),
+            };
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(Evaluation {
+                    agreement: agreement.map(|a| a.id.clone()),
+                    allowed,
+                    policies: policies.clone(),
+                    context,
+                });
+            }
+            if allowed {
+                return ClassOutcome {
+                    allowed: true,
+                    agreement: agreement.map(|a| a.id.clone()),
+                    reasons: policies,
+                    relation: relation.as_str(),
+                };
+            }
+            for p in policies {
+                if !denials.contains(&p) {
+                    denials.push(p);
+                }
+            }
+        }
+        if denials.is_empty() {
+            denials.push(Reason {
+                policy: "default-deny".into(),
+                text: "no policy permits this disclosure".into(),
+            });
+        }
+        ClassOutcome {
+            allowed: false,
+            agreement: None,
+            reasons: denials,
+            relation: relation.as_str(),
+        }
+    }
+
+    /// One Cedar request: allowed?, and the determining policies with their reasons.
+    fn authorize(
+        &self,
+        action: Action,
+        principal: &str,
+        entities: Value,
+        context: Value,
+    ) -> Result<(bool, Vec<Reason>), String> {
+        let action_uid = EntityUid::from_json(json!({"type": "Accord::Action", "id": action.as_str()}))
+            .map_err(|e| e.to_string())?;
+        let principal_uid = EntityUid::from_json(uid("Principal", principal)).map_err(|e| e.to_string())?;
+        let resource_uid = EntityUid::from_json(uid("Object", "object")).map_err(|e| e.to_string())?;
+        let entities = Entities::from_json_value(entities, Some(&self.schema)).map_err(|e| e.to_string())?;
+        let context =
+            Context::from_json_value(context, Some((&self.schema, &action_uid))).map_err(|e| e.to_string())?;
+        let request = CedarRequest::new(principal_uid, action_uid, resource_uid, context, Some(&self.schema))
+            .map_err(|e| e.to_string())?;
+        let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
+        if let Some(e) = response.diagnostics().errors().next() {
+            return Err(format!("policy evaluation failed: {e}"));
+        }
+        let mut reasons: Vec<Reason> = response
+            .diagnostics()
+            .reason()
+            .map(|id| {
+                let (name, text) = self.about.get(id).cloned().unwrap_or_else(|| (id.to_string(), String::new()));
+                Reason { policy: name, text }
+            })
+            .collect();
+        reasons.sort_by(|a, b| a.policy.cmp(&b.policy));
+        Ok((response.decision() == cedar_policy::Decision::Allow, reasons))
+    }
+}
+
+/// Entity literals in operator policies must name something the model knows.
+fn check_literals(policy: &Policy, model: &Model, file: &str, name: &str) -> Result<(), PolicyError> {
+    for e in policy.entity_literals() {
+        let kind = e.type_name().basename();
+        let id = e.id().unescaped();
+        let known = match kind {
+            "Organisation" => model.organisations.contains_key(id),
+            "Principal" => model.principals.contains_key(id),
+            "Agreement" => id == "none" || model.agreements.iter().any(|a| a.agreement.id == id),
+            "Action" => matches!(id, "read" | "export" | "push"),
+            _ => false,
+        };
+        if !known {
+            return Err(PolicyError::Invalid {
+                file: file.to_owned(),
+                policy: name.to_owned(),
+                message: format!("references unknown entity {e}"),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,515 @@
+//! The sharing model declared in the node configuration: organisations, principals, purposes,
+//! sharing agreements and redaction profiles, checked for consistency before it takes effect.
+
+use std::collections::{BTreeSet, HashMap};
+
+use accord_stix::Timestamp;
+use accord_stix::markings::{PermittedActions, TlpLevel};
+use serde::{Deserialize, Serialize};
+
+use crate::minimise::Profile;
+
+/// A problem in the model, naming the section, the entry and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{section}[{index}] {name:?}: {message}")]
+pub struct ModelError {
+    /// The configuration section (`organisations`, `agreements`, …).
+    pub section: &'static str,
+    /// The entry's position in its section (0-based), so the caller can point at its line.
+    pub index: usize,
+    pub name: String,
+    pub message: String,
+}
+
+/// An organisation's role in the community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Csirt,
+    Isac,
+    Operator,
+    Regulator,
+    Oversight,
+    LawEnforcement,
+    Vendor,
+    /// Publishes what it receives (a public advisory feed): only TLP:CLEAR may reach it.
+    Public,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Csirt => "csirt",
+            Role::Isac => "isac",
+            Role::Operator => "operator",
+            Role::Regulator => "regulator",
+            Role::Oversight => "oversight",
+            Role::LawEnforcement => "law-enforcement",
+            Role::Vendor => "vendor",
+            Role::Public => "public",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2.
+    pub jurisdiction: String,
+    #[serde(default)]
+    pub sectors: Vec<String>,
+    pub role: Role,
+    /// Organisations this one serves (TLP:AMBER may reach them on need-to-know).
+    #[serde(default)]
+    pub clients: Vec<String>,
+    /// The STIX `identity` id this organisation signs its objects with (`created_by_ref`).
+    pub identity: Option<String>,
+}
+
+/// What a principal may declare it uses data for, and what that does in IEP terms.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    pub name: String,
+    /// The IEP 2.0 `permitted_actions` level this purpose needs.
+    pub iep_action: String,
+    /// Whether the purpose notifies affected parties (bounded by IEP `affected_party_notifications`).
+    #[serde(default)]
+    pub notifies_affected_parties: bool,
+}
+
+/// What a principal may do with data received under an agreement once it leaves this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Onward {
+    /// Onward sharing follows the TLP marking.
+    #[default]
+    Tlp,
+    /// Objects originated by the parties may not leave the receiving organisation.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agreement {
+    pub id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Organisation ids. This node's organisation must be one of them.
+    pub parties: Vec<String>,
+    /// TLP levels that may flow under the agreement.
+    pub tlp: Vec<String>,
+    /// Purposes the recipients may use the data for.
+    pub purposes: Vec<String>,
+    /// Legal bases for transfers of personal data (e.g. "gdpr-6-1-e", "nis2-art-29").
+    #[serde(default)]
+    pub legal_bases: Vec<String>,
+    /// Personal-data categories that may be included.
+    #[serde(default)]
+    pub data_categories: Vec<String>,
+    /// Redaction profile applied to what leaves under this agreement.
+    pub redaction_profile: String,
+    /// Longest the recipient may keep the data, in days (stated in decisions for the recipient).
+    #[serde(default)]
+    pub max_retention_days: Option<u32>,
+    #[serde(default)]
+    pub onward_sharing: Onward,
+    /// RFC 3339 instants; the agreement is in force from `valid_from` until before `valid_until`.
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    #[serde(default)]
+    pub valid_until: Option<String>,
+}
+
+/// Policy settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// TLP for objects that carry none. AMBER out of the box: unmarked data stays with this
+    /// organisation and its clients until someone marks it.
+    pub default_tlp: String,
+    /// Redaction profile for disclosures outside this organisation that rely on no agreement
+    /// (TLP:CLEAR to anyone, TLP:AMBER to clients).
+    pub default_redaction_profile: String,
+    /// Purpose of principals that declare none.
+    pub default_purpose: String,
+    /// Files of operator Cedar policies (relative to the data directory), added to the shipped ones.
+    pub policy_files: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default_tlp: "amber".into(),
+            default_redaction_profile: "strict".into(),
+            default_purpose: "situational-awareness".into(),
+            policy_files: Vec::new(),
+        }
+    }
+}
+
+/// A principal as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PrincipalSpec {
+    pub name: String,
+    pub organisation: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Purposes this principal may declare; empty means the default purpose only.
+    #[serde(default)]
+    pub purposes: Vec<String>,
+}
+
+/// Everything the model is built from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSpec {
+    pub node_organisation: String,
+    pub organisations: Vec<Organisation>,
+    pub purposes: Vec<Purpose>,
+    pub agreements: Vec<Agreement>,
+    pub profiles: Vec<Profile>,
+    pub settings: Settings,
+    pub principals: Vec<PrincipalSpec>,
+}
+
+/// The purposes Accord knows when the configuration declares none.
+pub fn default_purposes() -> Vec<Purpose> {
+    let p = |name: &str, action: &str, notifies: bool| Purpose {
+        name: name.into(),
+        iep_action: action.into(),
+        notifies_affected_parties: notifies,
+    };
+    vec![
+        p("situational-awareness", "none", false),
+        p("detection", "internally-visible-actions", false),
+        p("incident-response", "internally-visible-actions", false),
+        p("research", "internally-visible-actions", false),
+        p("victim-notification", "externally-visible-indirect-actions", true),
+        p("law-enforcement", "externally-visible-indirect-actions", false),
+        p("blocking", "externally-visible-direct-actions", false),
+    ]
+}
+
+/// The rank of an IEP `permitted_actions` value (0 none … 4 externally-visible-direct-actions).
+pub fn action_rank(action: PermittedActions) -> i64 {
+    match action {
+        PermittedActions::None => 0,
+        PermittedActions::ContactForInstruction => 1,
+        PermittedActions::InternallyVisibleActions => 2,
+        PermittedActions::ExternallyVisibleIndirectActions => 3,
+        PermittedActions::ExternallyVisibleDirectActions => 4,
+    }
+}
+
+/// Parses a TLP level name as written in configuration and the Cedar facts.
+pub fn parse_tlp(s: &str) -> Option<TlpLevel> {
+    Some(match s {
+        "clear" | "white" => TlpLevel::Clear,
+        "green" => TlpLevel::Green,
+        "amber" => TlpLevel::Amber,
+        "amber+strict" => TlpLevel::AmberStrict,
+        "red" => TlpLevel::Red,
+        _ => return None,
+    })
+}
+
+/// The checked model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub node_organisation: String,
+    pub organisations: HashMap<String, Organisation>,
+    pub purposes: HashMap<String, Purpose>,
+    pub agreements: Vec<AgreementInForce>,
+    pub profiles: HashMap<String, Profile>,
+    pub settings: Settings,
+    pub default_tlp: TlpLevel,
+    pub principals: HashMap<String, PrincipalSpec>,
+    /// STIX identity id → organisation id.
+    pub identities: HashMap<String, String>,
+}
+
+/// An agreement with its validity parsed.
+#[derive(Debug, Clone)]
+pub struct AgreementInForce {
+    pub agreement: Agreement,
+    pub from: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub tlp: BTreeSet<TlpLevel>,
+}
+
+impl AgreementInForce {
+    pub fn in_force(&self, now: Timestamp) -> bool {
+        self.from.is_none_or(|f| f <= now) && self.until.is_none_or(|u| now < u)
+    }
+    pub fn binds(&self, a: &str, b: &str) -> bool {
+        let parties = &self.agreement.parties;
+        parties.iter().any(|p| p == a) && parties.iter().any(|p| p == b)
+    }
+}
+
+fn is_jurisdiction(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+impl Model {
+    /// Checks every reference and value; the first problem is returned.
+    pub fn build(spec: ModelSpec) -> Result<Model, ModelError> {
+        let err = |section: &'static str, index: usize, name: &str, message: String| ModelError {
+            section,
+            index,
+            name: name.to_owned(),
+            message,
+        };
+        let mut organisations = HashMap::new();
+        let mut identities = HashMap::new();
+        for (i, o) in spec.organisations.iter().enumerate() {
+            if !is_jurisdiction(&o.jurisdiction) {
+                return Err(err(
+                    "organisations",
+                    i,
+                    &o.id,
+                    format!(
+                        "jurisdiction {:?} is not an ISO 3166-1 alpha-2 code (two capital letters)",
+                        o.jurisdiction
+                    ),
+                ));
+            }
+            if let Some(identity) = &o.identity {
+                match accord_stix::id::parse_identifier(identity) {
+                    Ok(id) if id.type_name == "identity" => {}
+                    _ => {
+                        return Err(err(
+                            "organisations",
+                            i,
+                            &o.id,
+                            format!("identity {identity:?} is not an identity--<uuid> id"),
+                        ));
+                    }
+                }
+                if identities.insert(identity.clone(), o.id.clone()).is_some() {
+                    return Err(err("organisations", i, &o.id, format!("identity {identity:?} is used twice")));
+                }
+            }
+            if organisations.insert(o.id.clone(), o.clone()).is_some() {
+                return Err(err("organisations", i, &o.id, "is declared twice".into()));
+            }
+        }
+        for (i, o) in spec.organisations.iter().enumerate() {
+            if let Some(c) = o.clients.iter().find(|c| !organisations.contains_key(*c)) {
+                return Err(err("organisations", i, &o.id, format!("unknown client organisation {c:?}")));
+            }
+        }
+        if !organisations.contains_key(&spec.node_organisation) {
+            return Err(err(
+                "node",
+                0,
+                "organisation",
+                format!(
+                    "node.organisation {:?} is not declared in [[organisations]]",
+                    spec.node_organisation
+                ),
+            ));
+        }
+
+        let declared = if spec.purposes.is_empty() {
+            default_purposes()
+        } else {
+            spec.purposes.clone()
+        };
+        let mut purposes = HashMap::new();
+        for (i, p) in declared.into_iter().enumerate() {
+            if PermittedActions::parse(&p.iep_action).is_none() {
+                return Err(err(
+                    "purposes",
+                    i,
+                    &p.name,
+                    format!(
+                        "iep_action {:?} is not one of {}",
+                        p.iep_action,
+                        PermittedActions::VALUES.join(", ")
+                    ),
+                ));
+            }
+            let name = p.name.clone();
+            if purposes.insert(name.clone(), p).is_some() {
+                return Err(err("purposes", i, &name, "is declared twice".into()));
+            }
+        }
+
+        let mut profiles = HashMap::new();
+        for (name, p) in crate::minimise::builtin_profiles() {
+            profiles.insert(name, p);
+        }
+        for (i, p) in spec.profiles.iter().enumerate() {
+            p.check().map_err(|m| err("redaction_profiles", i, &p.name, m))?;
+            profiles.insert(p.name.clone(), p.clone());
+        }
+
+        let settings = spec.settings.clone();
+        let default_tlp = parse_tlp(&settings.default_tlp).ok_or_else(|| {
+            err(
+                "policy",
+                0,
+                "default_tlp",
+                format!("{:?} is not a TLP level", settings.default_tlp),
+            )
+        })?;
+        if !profiles.contains_key(&settings.default_redaction_profile) {
+            return Err(err(
+                "policy",
+                0,
+                "default_redaction_profile",
+                format!("unknown redaction profile {:?}", settings.default_redaction_profile),
+            ));
+        }
+        if !purposes.contains_key(&settings.default_purpose) {
+            return Err(err(
+                "policy",
+                0,
+                "default_purpose",
+                format!("unknown purpose {:?}", settings.default_purpose),
+            ));
+        }
+
+        let mut agreements = Vec::new();
+        let mut ids = BTreeSet::new();
+        for (i, a) in spec.agreements.iter().enumerate() {
+            let fail = |m: String| err("agreements", i, &a.id, m);
+            if !ids.insert(a.id.as_str()) {
+                return Err(fail("is declared twice".into()));
+            }
+            if let Some(p) = a.parties.iter().find(|p| !organisations.contains_key(*p)) {
+                return Err(fail(format!("unknown party {p:?}")));
+            }
+            if !a.parties.contains(&spec.node_organisation) {
+                return Err(fail(format!(
+                    "this node's organisation {:?} is not a party",
+                    spec.node_organisation
+                )));
+            }
+            if a.parties.len() < 2 {
+                return Err(fail("needs at least two parties".into()));
+            }
+            let mut tlp = BTreeSet::new();
+            for t in &a.tlp {
+                tlp.insert(parse_tlp(t).ok_or_else(|| fail(format!("{t:?} is not a TLP level")))?);
+            }
+            if let Some(p) = a.purposes.iter().find(|p| !purposes.contains_key(*p)) {
+                return Err(fail(format!("unknown purpose {p:?}")));
+            }
+            if !profiles.contains_key(&a.redaction_profile) {
+                return Err(fail(format!("unknown redaction profile {:?}", a.redaction_profile)));
+            }
+            let instant = |field: &str, v: &Option<String>| -> Result<Option<Timestamp>, ModelError> {
+                v.as_deref()
+                    .map(|s| {
+                        Timestamp::parse(s).map_err(|e| fail(format!("{field} {s:?}: {e}")))
+                    })
+                    .transpose()
+            };
+            let from = instant("valid_from", &a.valid_from)?;
+            let until = instant("valid_until", &a.valid_until)?;
+            if let (Some(f), Some(u)) = (from, until) {
+                if u <= f {
+                    return Err(fail("valid_until is not after valid_from".into()));
+                }
+            }
+            agreements.push(AgreementInForce {
+                agreement: a.clone(),
+                from,
+                until,
+                tlp,
+            });
+        }
+
+        let mut principals = HashMap::new();
+        for (i, p) in spec.principals.iter().enumerate() {
+            if !organisations.contains_key(&p.organisation) {
+                return Err(err(
+                    "principals",
+                    i,
+                    &p.name,
+                    format!("unknown organisation {:?}", p.organisation),
+                ));
+            }
+            if let Some(x) = p.purposes.iter().find(|x| !purposes.contains_key(*x)) {
+                return Err(err("principals", i, &p.name, format!("unknown purpose {x:?}")));
+            }
+            principals.insert(p.name.clone(), p.clone());
+        }
+
+        Ok(Model {
+            node_organisation: spec.node_organisation,
+            organisations,
+            purposes,
+            agreements,
+            profiles,
+            settings,
+            default_tlp,
+            principals,
+            identities,
+        })
+    }
+
+    pub fn node_org(&self) -> &Organisation {
+        // `build` checked that the node's organisation is declared.
+        &self.organisations[&self.node_organisation]
+    }
+
+    /// The purposes a principal may declare.
+    pub fn principal_purposes(&self, p: &PrincipalSpec) -> Vec<String> {
+        if p.purposes.is_empty() {
+            vec![self.settings.default_purpose.clone()]
+        } else {
+            p.purposes.clone()
+        }
+    }
+
+    /// How the recipient organisation stands to this node's organisation.
+    pub fn relation(&self, recipient: &str, now: Timestamp) -> Relation {
+        let node = &self.node_organisation;
+        if recipient == node {
+            Relation::Own
+        } else if self.node_org().clients.iter().any(|c| c == recipient) {
+            Relation::Client
+        } else if self.agreements_between(recipient, now).next().is_some() {
+            Relation::Community
+        } else {
+            Relation::Other
+        }
+    }
+
+    /// Agreements in force between this node's organisation and `recipient`.
+    pub fn agreements_between<'a>(
+        &'a self,
+        recipient: &'a str,
+        now: Timestamp,
+    ) -> impl Iterator<Item = &'a AgreementInForce> + 'a {
+        self.agreements
+            .iter()
+            .filter(move |a| a.in_force(now) && a.binds(&self.node_organisation, recipient))
+    }
+}
+
+/// The recipient's relation to this node's organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    Own,
+    Client,
+    Community,
+    Other,
+}
+
+impl Relation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Own => "self",
+            Relation::Client => "client",
+            Relation::Community => "community",
+            Relation::Other => "other",
+        }
+    }
+}
