@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use accord_stix::Timestamp;
 use accord_stix::markings::TlpLevel;
 use cedar_policy::{
-    Authorizer, Context, Entities, EntityUid, Policy, PolicyId, PolicySet, Request as CedarRequest, Schema,
-    ValidationMode, Validator,
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    Request as CedarRequest, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -208,7 +208,6 @@ struct MemoKey {
 /// The decision point. Cheap to share (`Arc`); rebuilt as a whole when the configuration changes.
 pub struct Engine {
     model: Arc<Model>,
-    schema: Schema,
     policies: PolicySet,
     /// Policy id → (display id, reason text).
     about: HashMap<PolicyId, (String, String)>,
@@ -235,8 +234,64 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn uid(kind: &str, id: &str) -> Value {
-    json!({"type": format!("Accord::{kind}"), "id": id})
+type PolicyTable = (Schema, PolicySet, HashMap<PolicyId, (String, String)>);
+
+/// The schema and the shipped policies, parsed and validated once per process.
+static SHIPPED_SET: LazyLock<Result<PolicyTable, String>> = LazyLock::new(|| {
+    let (schema, _) = Schema::from_cedarschema_str(SCHEMA).map_err(|e| format!("schema: {e}"))?;
+    let mut policies = PolicySet::new();
+    let mut about = HashMap::new();
+    for (name, text) in SHIPPED {
+        let source = Source {
+            name: name.to_owned(),
+            text: text.to_owned(),
+        };
+        add_source(&mut policies, &mut about, &source, None).map_err(|e| e.to_string())?;
+    }
+    let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+    if let Some(e) = validation.validation_errors().next() {
+        return Err(format!("shipped policies: {e}"));
+    }
+    Ok((schema, policies, about))
+});
+
+/// Parses one file of policies into the set, each renamed `file#id` so that ids stay unique
+/// across files. Operator files (with a model) may only name entities the model knows.
+fn add_source(
+    policies: &mut PolicySet,
+    about: &mut HashMap<PolicyId, (String, String)>,
+    source: &Source,
+    model: Option<&Model>,
+) -> Result<(), PolicyError> {
+    let set = PolicySet::from_str(&source.text).map_err(|e| {
+        let offset = miette::Diagnostic::labels(&e)
+            .and_then(|mut l| l.next())
+            .map_or(0, |l| l.offset());
+        let (line, column) = line_col(&source.text, offset);
+        PolicyError::Parse {
+            file: source.name.clone(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })?;
+    let mut ordered: Vec<&Policy> = set.policies().collect();
+    ordered.sort_by_key(|p| p.id().to_string());
+    for p in ordered {
+        let name = p.annotation("id").map_or_else(|| p.id().to_string(), str::to_owned);
+        let reason = p.annotation("reason").unwrap_or_default().to_owned();
+        let id = PolicyId::new(format!("{}#{name}", source.name));
+        if let Some(model) = model {
+            check_literals(p, model, &source.name, &name)?;
+        }
+        policies.add(p.new_id(id.clone())).map_err(|e| PolicyError::Invalid {
+            file: source.name.clone(),
+            policy: name.clone(),
+            message: e.to_string(),
+        })?;
+        about.insert(id, (name, reason));
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -245,41 +300,10 @@ impl Engine {
     /// attribute, entity type or action), or that names an entity the model does not know, is
     /// rejected with the file and position.
     pub fn new(model: Model, operator: &[Source]) -> Result<Engine, PolicyError> {
-        let (schema, _) =
-            Schema::from_cedarschema_str(SCHEMA).map_err(|e| PolicyError::Internal(format!("schema: {e}")))?;
-        let mut policies = PolicySet::new();
-        let mut about = HashMap::new();
-        let shipped = SHIPPED.iter().map(|(n, t)| Source {
-            name: (*n).to_owned(),
-            text: (*t).to_owned(),
-        });
-        for source in shipped.chain(operator.iter().cloned()) {
-            let set = PolicySet::from_str(&source.text).map_err(|e| {
-                let offset = miette::Diagnostic::labels(&e)
-                    .and_then(|mut l| l.next())
-                    .map_or(0, |l| l.offset());
-                let (line, column) = line_col(&source.text, offset);
-                PolicyError::Parse {
-                    file: source.name.clone(),
-                    line,
-                    column,
-                    message: e.to_string(),
-                }
-            })?;
-            let mut ordered: Vec<&Policy> = set.policies().collect();
-            ordered.sort_by_key(|p| p.id().to_string());
-            for p in ordered {
-                let name = p.annotation("id").map_or_else(|| p.id().to_string(), str::to_owned);
-                let reason = p.annotation("reason").unwrap_or_default().to_owned();
-                let id = PolicyId::new(format!("{}#{name}", source.name));
-                check_literals(p, &model, &source.name, &name)?;
-                policies.add(p.new_id(id.clone())).map_err(|e| PolicyError::Invalid {
-                    file: source.name.clone(),
-                    policy: name.clone(),
-                    message: e.to_string(),
-                })?;
-                about.insert(id, (name, reason));
-            }
+        let shipped = SHIPPED_SET.as_ref().map_err(|e| PolicyError::Internal(e.clone()))?;
+        let (schema, mut policies, mut about) = shipped.clone();
+        for source in operator {
+            add_source(&mut policies, &mut about, source, Some(&model))?;
             let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
             if let Some(e) = validation.validation_errors().next() {
                 return Err(PolicyError::Invalid {
@@ -291,7 +315,6 @@ impl Engine {
         }
         Ok(Engine {
             model: Arc::new(model),
-            schema,
             policies,
             about,
             authorizer: Authorizer::new(),
@@ -492,39 +515,56 @@ impl Engine {
                             && a.binds(&model.node_organisation, o)
                     })
             });
-        let object = json!({
-            "uid": uid("Object", "object"),
-            "attrs": {
-                "stix_type": f.stix_type,
-                "tlp": f.tlp.map_or("unknown", TlpLevel::as_str),
-                "tlp_defaulted": f.tlp_defaulted,
-                "originated_here": f.originated_here,
-                "iep": f.iep.is_some(),
-                "iep_permitted_actions": f.iep.as_ref().map_or(4, |i| i.permitted_actions),
-                "iep_affected_party_notifications": f.iep.as_ref().map_or("may", |i| i.affected_party_notifications),
-                "iep_encrypt_in_transit": f.iep.as_ref().map_or("may", |i| i.encrypt_in_transit),
-                "legal_basis": f.legal_basis.clone().unwrap_or_default(),
-                "data_categories": f.data_categories,
-                "personal_data": !f.data_categories.is_empty(),
-                "unknown_marking": f.unknown_marking,
-                "expired": f.expired,
-            },
-            "parents": [],
-        });
-        let org_entity = json!({
-            "uid": uid("Organisation", &org.id),
-            "attrs": {"jurisdiction": org.jurisdiction, "role": org.role.as_str(), "sectors": org.sectors},
-            "parents": [],
-        });
-        let principal_entity = json!({
-            "uid": uid("Principal", &principal.name),
-            "attrs": {
-                "organisation": {"__entity": uid("Organisation", &org.id)},
-                "roles": principal.roles,
-                "purposes": model.principal_purposes(principal),
-            },
-            "parents": [uid("Organisation", &org.id)],
-        });
+        let object = entity(
+            "Object",
+            "object",
+            vec![
+                ("stix_type", text(&f.stix_type)),
+                ("tlp", text(f.tlp.map_or("unknown", TlpLevel::as_str))),
+                ("tlp_defaulted", RestrictedExpression::new_bool(f.tlp_defaulted)),
+                ("originated_here", RestrictedExpression::new_bool(f.originated_here)),
+                ("iep", RestrictedExpression::new_bool(f.iep.is_some())),
+                (
+                    "iep_permitted_actions",
+                    RestrictedExpression::new_long(f.iep.as_ref().map_or(4, |i| i.permitted_actions)),
+                ),
+                (
+                    "iep_affected_party_notifications",
+                    text(f.iep.as_ref().map_or("may", |i| i.affected_party_notifications)),
+                ),
+                (
+                    "iep_encrypt_in_transit",
+                    text(f.iep.as_ref().map_or("may", |i| i.encrypt_in_transit)),
+                ),
+                ("legal_basis", text(f.legal_basis.as_deref().unwrap_or_default())),
+                ("data_categories", texts(&f.data_categories)),
+                ("personal_data", RestrictedExpression::new_bool(!f.data_categories.is_empty())),
+                ("unknown_marking", RestrictedExpression::new_bool(f.unknown_marking)),
+                ("expired", RestrictedExpression::new_bool(f.expired)),
+            ],
+            None,
+        );
+        let org_uid = euid("Organisation", &org.id);
+        let org_entity = entity(
+            "Organisation",
+            &org.id,
+            vec![
+                ("jurisdiction", text(&org.jurisdiction)),
+                ("role", text(org.role.as_str())),
+                ("sectors", texts(&org.sectors)),
+            ],
+            None,
+        );
+        let principal_entity = entity(
+            "Principal",
+            &principal.name,
+            vec![
+                ("organisation", RestrictedExpression::new_entity_uid(org_uid.clone())),
+                ("roles", texts(&principal.roles)),
+                ("purposes", texts(&model.principal_purposes(principal))),
+            ],
+            Some(org_uid),
+        );
         let mut runs: Vec<Option<usize>> = key.agreements.iter().copied().map(Some).collect();
         if runs.is_empty() {
             runs.push(None);
@@ -532,35 +572,71 @@ impl Engine {
         let mut denials = Vec::new();
         for run in runs {
             let agreement = run.map(|i| &model.agreements[i].agreement);
-            let agreement_entity = json!({
-                "uid": uid("Agreement", agreement.map_or("none", |a| a.id.as_str())),
-                "attrs": {
-                    "tlp": agreement.map(|a| a.tlp.iter().filter_map(|t| crate::model::parse_tlp(t)).map(TlpLevel::as_str).collect::<Vec<_>>()).unwrap_or_default(),
-                    "purposes": agreement.map(|a| a.purposes.clone()).unwrap_or_default(),
-                    "legal_bases": agreement.map(|a| a.legal_bases.clone()).unwrap_or_default(),
-                    "data_categories": agreement.map(|a| a.data_categories.clone()).unwrap_or_default(),
-                    "onward_sharing": agreement.map_or("tlp", |a| if a.onward_sharing == crate::model::Onward::None { "none" } else { "tlp" }),
-                },
-                "parents": [],
-            });
+            let agreement_id = agreement.map_or("none", |a| a.id.as_str());
+            let agreement_entity = entity(
+                "Agreement",
+                agreement_id,
+                vec![
+                    (
+                        "tlp",
+                        texts(&agreement.map(|a| {
+                            a.tlp
+                                .iter()
+                                .filter_map(|t| crate::model::parse_tlp(t))
+                                .map(|t| t.as_str().to_owned())
+                                .collect::<Vec<_>>()
+                        }).unwrap_or_default()),
+                    ),
+                    ("purposes", texts(&agreement.map(|a| a.purposes.clone()).unwrap_or_default())),
+                    ("legal_bases", texts(&agreement.map(|a| a.legal_bases.clone()).unwrap_or_default())),
+                    (
+                        "data_categories",
+                        texts(&agreement.map(|a| a.data_categories.clone()).unwrap_or_default()),
+                    ),
+                    (
+                        "onward_sharing",
+                        text(agreement.map_or("tlp", |a| {
+                            if a.onward_sharing == crate::model::Onward::None { "none" } else { "tlp" }
+                        })),
+                    ),
+                ],
+                None,
+            );
+            let purpose_action = accord_stix::markings::PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank);
             let context = json!({
                 "purpose": purpose.name,
-                "purpose_action": accord_stix::markings::PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank),
+                "purpose_action": purpose_action,
                 "purpose_notifies": purpose.notifies_affected_parties,
                 "relation": relation.as_str(),
                 "public_recipient": org.role == crate::model::Role::Public,
                 "named_recipient": f.named_recipient,
                 "has_agreement": agreement.is_some(),
-                "agreement": {"__entity": uid("Agreement", agreement.map_or("none", |a| a.id.as_str()))},
+                "agreement": agreement_id,
                 "cross_border": cross_border,
                 "encrypted": req.encrypted,
                 "onward_blocked": onward_blocked,
             });
+            let pairs = vec![
+                ("purpose", text(&purpose.name)),
+                ("purpose_action", RestrictedExpression::new_long(purpose_action)),
+                ("purpose_notifies", RestrictedExpression::new_bool(purpose.notifies_affected_parties)),
+                ("relation", text(relation.as_str())),
+                ("public_recipient", RestrictedExpression::new_bool(org.role == crate::model::Role::Public)),
+                ("named_recipient", RestrictedExpression::new_bool(f.named_recipient)),
+                ("has_agreement", RestrictedExpression::new_bool(agreement.is_some())),
+                (
+                    "agreement",
+                    RestrictedExpression::new_entity_uid(euid("Agreement", agreement_id)),
+                ),
+                ("cross_border", RestrictedExpression::new_bool(cross_border)),
+                ("encrypted", RestrictedExpression::new_bool(req.encrypted)),
+                ("onward_blocked", RestrictedExpression::new_bool(onward_blocked)),
+            ];
             let result = self.authorize(
                 req.action,
                 &principal.name,
-                json!([object, org_entity, principal_entity, agreement_entity]),
-                context.clone(),
+                [object.clone(), org_entity.clone(), principal_entity.clone(), agreement_entity],
+                pairs,
             );
             let (allowed, policies) = match result {
                 Ok(r) => r,
@@ -608,23 +684,27 @@ impl Engine {
         }
     }
 
-    /// One Cedar request: allowed?, and the determining policies with their reasons.
+    /// One Cedar request: allowed?, and the determining policies with their reasons. Entities are
+    /// built in code (the policies were validated against the schema when loaded).
     fn authorize(
         &self,
         action: Action,
         principal: &str,
-        entities: Value,
-        context: Value,
+        entities: [Result<Entity, String>; 4],
+        context: Vec<(&str, RestrictedExpression)>,
     ) -> Result<(bool, Vec<Reason>), String> {
-        let action_uid = EntityUid::from_json(json!({"type": "Accord::Action", "id": action.as_str()}))
+        let entities = entities.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
+        let context = Context::from_pairs(context.into_iter().map(|(k, v)| (k.to_owned(), v)))
             .map_err(|e| e.to_string())?;
-        let principal_uid = EntityUid::from_json(uid("Principal", principal)).map_err(|e| e.to_string())?;
-        let resource_uid = EntityUid::from_json(uid("Object", "object")).map_err(|e| e.to_string())?;
-        let entities = Entities::from_json_value(entities, Some(&self.schema)).map_err(|e| e.to_string())?;
-        let context =
-            Context::from_json_value(context, Some((&self.schema, &action_uid))).map_err(|e| e.to_string())?;
-        let request = CedarRequest::new(principal_uid, action_uid, resource_uid, context, Some(&self.schema))
-            .map_err(|e| e.to_string())?;
+        let request = CedarRequest::new(
+            euid("Principal", principal),
+            EntityUid::from_type_name_and_id(ACTION_TYPE.clone(), EntityId::new(action.as_str())),
+            euid("Object", "object"),
+            context,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
         let response = self.authorizer.is_authorized(&request, &self.policies, &entities);
         if let Some(e) = response.diagnostics().errors().next() {
             return Err(format!("policy evaluation failed: {e}"));
@@ -640,6 +720,41 @@ impl Engine {
         reasons.sort_by(|a, b| a.policy.cmp(&b.policy));
         Ok((response.decision() == cedar_policy::Decision::Allow, reasons))
     }
+}
+
+static ACTION_TYPE: LazyLock<EntityTypeName> =
+    LazyLock::new(|| EntityTypeName::from_str("Accord::Action").expect("valid type name"));
+static TYPES: LazyLock<HashMap<&'static str, EntityTypeName>> = LazyLock::new(|| {
+    ["Organisation", "Principal", "Agreement", "Object"]
+        .into_iter()
+        .map(|k| (k, EntityTypeName::from_str(&format!("Accord::{k}")).expect("valid type name")))
+        .collect()
+});
+
+fn euid(kind: &str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(TYPES[kind].clone(), EntityId::new(id))
+}
+
+fn text(s: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.to_owned())
+}
+
+fn texts<'a>(items: impl IntoIterator<Item = &'a String>) -> RestrictedExpression {
+    RestrictedExpression::new_set(items.into_iter().map(|s| text(s)))
+}
+
+fn entity(
+    kind: &str,
+    id: &str,
+    attrs: Vec<(&str, RestrictedExpression)>,
+    parent: Option<EntityUid>,
+) -> Result<Entity, String> {
+    Entity::new(
+        euid(kind, id),
+        attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        parent.into_iter().collect(),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Entity literals in operator policies must name something the model knows.

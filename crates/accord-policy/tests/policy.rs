@@ -173,3 +173,316 @@ fn decision_table() {
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), t.cases.len(), failures.join("\n"));
 }
+
+/// A small deterministic generator (SplitMix64), so a failing case is reproducible from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn subset<T: Clone>(&mut self, items: &[T], percent: u64) -> Vec<T> {
+        items.iter().filter(|_| self.chance(percent)).cloned().collect()
+    }
+}
+
+const LEVELS: [&str; 5] = ["clear", "green", "amber", "amber+strict", "red"];
+const PURPOSES: [(&str, i64, bool); 4] = [
+    ("situational-awareness", 0, false),
+    ("detection", 2, false),
+    ("victim-notification", 3, true),
+    ("blocking", 4, false),
+];
+const IEP_ACTIONS: [&str; 5] = [
+    "none",
+    "contact-for-instruction",
+    "internally-visible-actions",
+    "externally-visible-indirect-actions",
+    "externally-visible-direct-actions",
+];
+const CATEGORIES: [&str; 3] = ["email", "network-identifier", "health"];
+const BASES: [&str; 2] = ["gdpr-6-1-e", "consent"];
+const JURISDICTIONS: [&str; 3] = ["DE", "FR", "US"];
+
+fn rank(level: &str) -> usize {
+    LEVELS.iter().position(|l| *l == level).unwrap()
+}
+
+/// The reference: the sharing rules of the issue written directly, without Cedar.
+mod reference {
+    use super::*;
+
+    pub struct Org {
+        pub id: String,
+        pub jurisdiction: String,
+        pub public: bool,
+    }
+    pub struct Agreement {
+        pub parties: Vec<String>,
+        pub tlp: Vec<String>,
+        pub purposes: Vec<String>,
+        pub bases: Vec<String>,
+        pub categories: Vec<String>,
+        pub onward_none: bool,
+        pub in_force: bool,
+    }
+    pub struct World {
+        pub node: String,
+        pub orgs: Vec<Org>,
+        pub clients: Vec<String>,
+        pub agreements: Vec<Agreement>,
+        /// principal → (organisation, declared purposes)
+        pub principals: Vec<(String, String, Vec<String>)>,
+    }
+    pub struct Obj {
+        pub levels: Vec<String>,
+        pub originator: Option<String>,
+        pub iep: Option<(String, i64, bool, bool)>, // (tlp, permitted rank, affected must-not, encrypt must)
+        pub basis: Option<String>,
+        pub categories: Vec<String>,
+        pub origin: Option<String>,
+        pub recipients: Vec<String>,
+        pub expired: bool,
+        pub unknown_marking: bool,
+    }
+
+    pub fn allowed(w: &World, o: &Obj, principal: &str, purpose: &str, encrypted: bool) -> bool {
+        let (_, org_id, declared) = w.principals.iter().find(|p| p.0 == principal).unwrap();
+        let declared = if declared.is_empty() { vec!["situational-awareness".to_owned()] } else { declared.clone() };
+        if !declared.iter().any(|d| d == purpose) || o.unknown_marking || o.expired {
+            return false;
+        }
+        let (_, action, notifies) = PURPOSES.iter().find(|p| p.0 == purpose).copied().unwrap();
+        let org = w.orgs.iter().find(|x| &x.id == org_id).unwrap();
+        let node = w.orgs.iter().find(|x| x.id == w.node).unwrap();
+        let mut levels: Vec<usize> = o.levels.iter().map(|l| rank(l)).collect();
+        if let Some((t, ..)) = &o.iep {
+            levels.push(rank(t));
+        }
+        let tlp = LEVELS[levels.into_iter().max().unwrap_or(rank("amber"))];
+        if let Some((_, permitted, must_not, encrypt)) = &o.iep {
+            if action > *permitted || (*must_not && notifies) || (*encrypt && !encrypted) {
+                return false;
+            }
+        }
+        let binds = |a: &Agreement, x: &str| a.in_force && a.parties.iter().any(|p| p == &w.node) && a.parties.iter().any(|p| p == x);
+        let own = *org_id == w.node;
+        let client = !own && w.clients.contains(org_id);
+        let originated = o.originator.as_deref() == Some(w.node.as_str());
+        let named = o.recipients.iter().any(|r| r == principal || r == org_id);
+        let origin = o.origin.clone().or_else(|| {
+            o.originator.as_ref().map(|x| w.orgs.iter().find(|y| &y.id == x).unwrap().jurisdiction.clone())
+        });
+        let cross = org.jurisdiction != node.jurisdiction || origin.is_some_and(|j| j != org.jurisdiction);
+        let onward_blocked = !own
+            && !originated
+            && o.originator.as_ref().is_some_and(|x| x != org_id && w.agreements.iter().any(|a| a.onward_none && binds(a, x)));
+        if onward_blocked || (org.public && tlp != "clear") {
+            return false;
+        }
+        let candidates: Vec<Option<&Agreement>> = {
+            let v: Vec<Option<&Agreement>> = w.agreements.iter().filter(|a| binds(a, org_id)).map(Some).collect();
+            if v.is_empty() { vec![None] } else { v }
+        };
+        let has_all = |a: &Agreement| o.categories.iter().all(|c| a.categories.contains(c));
+        candidates.into_iter().any(|a| {
+            let carries = |l: &str| a.is_some_and(|a| a.tlp.iter().any(|t| t == l));
+            let permitted = tlp == "clear"
+                || (originated && own)
+                || (originated && tlp != "red" && carries(tlp))
+                || (tlp == "red" && named)
+                || (!originated && tlp == "green" && (own || client || carries("green")))
+                || (!originated && tlp == "amber" && (own || client))
+                || (!originated && tlp == "amber+strict" && own);
+            let purpose_ok = own || a.is_none_or(|a| a.purposes.iter().any(|p| p == purpose));
+            let categories_ok = own || a.is_none_or(has_all);
+            let border_ok = !cross
+                || (o.categories.is_empty() && o.basis.is_none())
+                || a.is_some_and(|a| {
+                    o.basis.as_ref().is_some_and(|b| a.bases.contains(b)) && has_all(a)
+                });
+            permitted && purpose_ok && categories_ok && border_ok
+        })
+    }
+}
+
+fn identity(org: usize) -> String {
+    format!("identity--{:08x}-0000-4000-8000-000000000000", org + 1)
+}
+
+/// Builds a random world and the same world as an Accord model.
+fn random_world(r: &mut Rng) -> (reference::World, Model) {
+    let n = 3 + r.below(3);
+    let orgs: Vec<reference::Org> = (0..n)
+        .map(|i| reference::Org {
+            id: format!("org{i}"),
+            jurisdiction: (*r.pick(&JURISDICTIONS)).to_owned(),
+            public: i > 0 && r.chance(15),
+        })
+        .collect();
+    let node = "org0".to_owned();
+    let others: Vec<String> = orgs[1..].iter().map(|o| o.id.clone()).collect();
+    let clients = r.subset(&others, 30);
+    let purposes: Vec<String> = PURPOSES.iter().map(|p| p.0.to_owned()).collect();
+    let agreements: Vec<reference::Agreement> = (0..r.below(4))
+        .map(|_| reference::Agreement {
+            parties: vec![node.clone(), r.pick(&others).clone()],
+            tlp: r.subset(&LEVELS.map(str::to_owned), 50),
+            purposes: r.subset(&purposes, 60),
+            bases: r.subset(&BASES.map(str::to_owned), 50),
+            categories: r.subset(&CATEGORIES.map(str::to_owned), 50),
+            onward_none: r.chance(20),
+            in_force: r.chance(85),
+        })
+        .collect();
+    let principals: Vec<(String, String, Vec<String>)> = orgs
+        .iter()
+        .flat_map(|o| (0..2).map(move |k| (format!("{}-p{k}", o.id), o.id.clone())))
+        .map(|(name, org)| (name, org, r.subset(&purposes, 50)))
+        .collect();
+    let world = reference::World { node: node.clone(), orgs, clients, agreements, principals };
+    let spec = json!({
+        "node_organisation": node,
+        "organisations": world.orgs.iter().enumerate().map(|(i, o)| json!({
+            "id": o.id, "name": o.id, "jurisdiction": o.jurisdiction,
+            "role": if o.public { "public" } else { "csirt" },
+            "clients": if i == 0 { world.clients.clone() } else { Vec::new() },
+            "identity": identity(i),
+        })).collect::<Vec<_>>(),
+        "agreements": world.agreements.iter().enumerate().map(|(i, a)| json!({
+            "id": format!("a{i}"), "parties": a.parties, "tlp": a.tlp, "purposes": a.purposes,
+            "legal_bases": a.bases, "data_categories": a.categories, "redaction_profile": "none",
+            "onward_sharing": if a.onward_none { "none" } else { "tlp" },
+            "valid_until": if a.in_force { "2099-01-01T00:00:00Z" } else { "2020-01-01T00:00:00Z" },
+        })).collect::<Vec<_>>(),
+        "principals": world.principals.iter().map(|(n, o, p)| json!({"name": n, "organisation": o, "purposes": p})).collect::<Vec<_>>(),
+    });
+    let model = Model::build(serde_json::from_value(spec).unwrap()).unwrap();
+    (world, model)
+}
+
+fn random_object(r: &mut Rng, world: &reference::World, markings: &mut HashMap<String, Marking>) -> (reference::Obj, Map<String, Value>) {
+    let levels: Vec<String> = (0..r.below(3)).map(|_| (*r.pick(&LEVELS)).to_owned()).collect();
+    let n = world.orgs.len();
+    let originator = match r.below(n + 1) {
+        i if i < n => Some(i),
+        _ => None,
+    };
+    let iep = r.chance(30).then(|| {
+        let tlp = (*r.pick(&["white", "green", "amber", "red"])).to_owned();
+        (tlp, r.below(5) as i64, r.chance(30), r.chance(30))
+    });
+    let handling = r.chance(50);
+    let obj = reference::Obj {
+        levels: levels.clone(),
+        originator: originator.map(|i| world.orgs[i].id.clone()),
+        iep: iep.clone().map(|(t, p, m, e)| (if t == "white" { "clear".to_owned() } else { t }, p, m, e)),
+        basis: (handling && r.chance(50)).then(|| (*r.pick(&BASES)).to_owned()),
+        categories: if handling { r.subset(&CATEGORIES.map(str::to_owned), 30) } else { Vec::new() },
+        origin: (handling && r.chance(30)).then(|| (*r.pick(&JURISDICTIONS)).to_owned()),
+        recipients: if handling {
+            let names: Vec<String> = world.principals.iter().map(|p| p.0.clone()).chain(world.orgs.iter().map(|o| o.id.clone())).collect();
+            r.subset(&names, 10)
+        } else {
+            Vec::new()
+        },
+        expired: handling && r.chance(10),
+        unknown_marking: r.chance(5),
+    };
+    let mut refs: Vec<String> = levels.iter().map(|l| tlp_id(l).to_owned()).collect();
+    if let Some((tlp, permitted, must_not, encrypt)) = &iep {
+        let id = format!("marking-definition--{}", uuid::Uuid::new_v4());
+        let def = json!({"type": "marking-definition", "spec_version": "2.1", "id": id, "created": "2024-01-01T00:00:00.000Z",
+            "extensions": {"extension-definition--762e2e97-ee51-43e5-a9ea-165fbb862c4a": {
+                "extension_type": "property-extension", "iep_version": "2.0", "iep_id": uuid::Uuid::new_v4().to_string(),
+                "description": "p", "start_date": "2024-01-01T00:00:00Z", "tlp": tlp,
+                "permitted_actions": IEP_ACTIONS[*permitted as usize],
+                "affected_party_notifications": if *must_not { "must-not" } else { "may" },
+                "encrypt_in_transit": if *encrypt { "must" } else { "may" }}}});
+        markings.insert(id.clone(), classify(def.as_object().unwrap()));
+        refs.push(id);
+    }
+    if obj.unknown_marking {
+        refs.push(format!("marking-definition--{}", uuid::Uuid::new_v4()));
+    }
+    let mut o = json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--{}", uuid::Uuid::new_v4()),
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+        "pattern": "[ipv4-addr:value = '203.0.113.9']", "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z"});
+    if !refs.is_empty() {
+        o["object_marking_refs"] = refs.into();
+    }
+    if let Some(i) = originator {
+        o["created_by_ref"] = identity(i).into();
+    }
+    if handling {
+        let mut ext = json!({"extension_type": "property-extension", "personal_data_categories": obj.categories, "recipients": obj.recipients,
+            "retention_until": if obj.expired { "2020-01-01T00:00:00Z" } else { "2099-01-01T00:00:00Z" }});
+        if let Some(b) = &obj.basis {
+            ext["legal_basis"] = b.clone().into();
+        }
+        if let Some(j) = &obj.origin {
+            ext["origin_jurisdiction"] = j.clone().into();
+        }
+        o["extensions"] = json!({ accord_policy::HANDLING_EXTENSION_ID: ext });
+    }
+    (obj, o.as_object().unwrap().clone())
+}
+
+/// No-leak property: random organisations, agreements and marked objects; Accord's decision
+/// (memoised and not) must equal the reference model's, 100,000 times.
+#[test]
+fn no_leak_against_reference_model() {
+    const WORLDS: u64 = 500;
+    const PER_WORLD: usize = 200;
+    let mut disagreements = Vec::new();
+    let mut allowed = 0usize;
+    for seed in 0..WORLDS {
+        let mut r = Rng(seed);
+        let (world, model) = random_world(&mut r);
+        let memo = Engine::new(model.clone(), &[]).unwrap();
+        let plain = Engine::new(model, &[]).unwrap().without_memo();
+        let mut markings = HashMap::new();
+        let objects: Vec<_> = (0..40).map(|_| random_object(&mut r, &world, &mut markings)).collect();
+        for case in 0..PER_WORLD {
+            let (obj, stix) = &objects[r.below(objects.len())];
+            let principal = r.pick(&world.principals).0.clone();
+            let purpose = r.pick(&PURPOSES).0;
+            let encrypted = r.chance(80);
+            let req = Request { principal: &principal, action: Action::Read, purpose: Some(purpose), encrypted, now: now() };
+            let expected = reference::allowed(&world, obj, &principal, purpose, encrypted);
+            allowed += usize::from(expected);
+            let got = memo.decide(&req, stix, &markings);
+            // Half the cases also run without memoisation, which must agree.
+            let unmemoised = (case % 2 == 0).then(|| plain.decide(&req, stix, &markings).allowed());
+            if got.allowed() != expected || unmemoised.is_some_and(|u| u != got.allowed()) {
+                disagreements.push(format!(
+                    "seed {seed} case {case}: {principal} {purpose} enc={encrypted} object {} expected {expected}, got {:?} {:?}",
+                    serde_json::to_string(stix).unwrap(), got.effect, got.reasons
+                ));
+            }
+        }
+    }
+    // The generator must exercise both outcomes, or agreement would prove nothing.
+    let total = WORLDS as usize * PER_WORLD;
+    assert!(allowed > total / 10 && allowed < total * 9 / 10, "{allowed} of {total} allowed");
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} cases disagree; first:\n{}",
+        disagreements.len(),
+        WORLDS as usize * PER_WORLD,
+        disagreements.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
