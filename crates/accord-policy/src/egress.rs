@@ -38,7 +38,9 @@ impl Disclosure {
 /// names a required property (the object cannot be shown without it).
 fn remove_selector(object: &mut Map<String, Value>, selector: &str) -> bool {
     let tokens: Vec<&str> = selector.split('.').collect();
-    let Some((last, parents)) = tokens.split_last() else { return true };
+    let Some((last, parents)) = tokens.split_last() else {
+        return true;
+    };
     if parents.is_empty() {
         let ty = object.get("type").and_then(Value::as_str).unwrap_or_default();
         let required = accord_stix::spec::type_spec(ty)
@@ -89,9 +91,17 @@ fn index<'v>(v: &'v mut Value, token: &str) -> Option<&'v mut Value> {
     }
 }
 
+/// The name of an `identity` with `identity_class: individual`.
+pub fn individual_name(o: &Map<String, Value>) -> Option<String> {
+    (o.get("type")?.as_str()? == "identity" && o.get("identity_class")?.as_str()? == "individual")
+        .then(|| o.get("name")?.as_str().map(str::to_owned))
+        .flatten()
+}
+
 /// Decides and redacts a batch of objects for one principal. `resolve` finds referenced objects
 /// outside the batch (the store), so that rewritten references stay consistent across pages.
-/// `master_key` derives each agreement's pseudonymisation key.
+/// `master_key` derives each agreement's pseudonymisation key. `people` are names of individuals
+/// known outside the batch (identities elsewhere in the store), redacted wherever they occur.
 pub fn disclose(
     engine: &Engine,
     req: &Request<'_>,
@@ -99,7 +109,13 @@ pub fn disclose(
     markings: &dyn MarkingSource,
     master_key: &[u8; 32],
     resolve: &dyn Fn(&str) -> Option<Value>,
+    people: &[String],
 ) -> Disclosure {
+    // Individuals named in this batch, and those the caller knows of elsewhere.
+    let mut people = people.to_vec();
+    people.extend(objects.iter().filter_map(individual_name));
+    people.sort();
+    people.dedup();
     let by_id: HashMap<String, Value> = objects
         .iter()
         .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), Value::Object(o.clone()))))
@@ -108,7 +124,11 @@ pub fn disclose(
     let mut minimisers: HashMap<(String, String), Minimiser<'_>> = HashMap::new();
     let mut out = Disclosure::default();
     for mut object in objects {
-        let id = object.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = object
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let mut decision = engine.decide(req, &object, markings);
         let mut redactions = Vec::new();
         if decision.allowed() {
@@ -144,7 +164,9 @@ pub fn disclose(
                 let agreement = decision.agreement.clone().unwrap_or_default();
                 let m = minimisers
                     .entry((profile_name, agreement.clone()))
-                    .or_insert_with(|| Minimiser::new(profile, agreement_key(master_key, &agreement)));
+                    .or_insert_with(|| {
+                        Minimiser::new(profile, agreement_key(master_key, &agreement), &people)
+                    });
                 match m.apply(&mut object, &lookup) {
                     Ok(r) => redactions.extend(r),
                     Err(w) => {
@@ -152,7 +174,10 @@ pub fn disclose(
                         decision.effect = Effect::Deny;
                         decision.reasons.push(Reason {
                             policy: "minimisation".into(),
-                            text: format!("withheld by redaction profile {:?}: the object is personal data", profile.name),
+                            text: format!(
+                                "withheld by redaction profile {:?}: the object is personal data",
+                                profile.name
+                            ),
                         });
                     }
                 }
@@ -164,7 +189,11 @@ pub fn disclose(
         if decision.allowed() {
             out.objects.push(object);
         }
-        out.outcomes.push(Outcome { id, decision, redactions });
+        out.outcomes.push(Outcome {
+            id,
+            decision,
+            redactions,
+        });
     }
     out
 }

@@ -278,17 +278,21 @@ fn add_source(
     let mut ordered: Vec<&Policy> = set.policies().collect();
     ordered.sort_by_key(|p| p.id().to_string());
     for p in ordered {
-        let name = p.annotation("id").map_or_else(|| p.id().to_string(), str::to_owned);
+        let name = p
+            .annotation("id")
+            .map_or_else(|| p.id().to_string(), str::to_owned);
         let reason = p.annotation("reason").unwrap_or_default().to_owned();
         let id = PolicyId::new(format!("{}#{name}", source.name));
         if let Some(model) = model {
             check_literals(p, model, &source.name, &name)?;
         }
-        policies.add(p.new_id(id.clone())).map_err(|e| PolicyError::Invalid {
-            file: source.name.clone(),
-            policy: name.clone(),
-            message: e.to_string(),
-        })?;
+        policies
+            .add(p.new_id(id.clone()))
+            .map_err(|e| PolicyError::Invalid {
+                file: source.name.clone(),
+                policy: name.clone(),
+                message: e.to_string(),
+            })?;
         about.insert(id, (name, reason));
     }
     Ok(())
@@ -300,7 +304,9 @@ impl Engine {
     /// attribute, entity type or action), or that names an entity the model does not know, is
     /// rejected with the file and position.
     pub fn new(model: Model, operator: &[Source]) -> Result<Engine, PolicyError> {
-        let shipped = SHIPPED_SET.as_ref().map_err(|e| PolicyError::Internal(e.clone()))?;
+        let shipped = SHIPPED_SET
+            .as_ref()
+            .map_err(|e| PolicyError::Internal(e.clone()))?;
         let (schema, mut policies, mut about) = shipped.clone();
         for source in operator {
             add_source(&mut policies, &mut about, source, Some(&model))?;
@@ -309,7 +315,9 @@ impl Engine {
                 return Err(PolicyError::Invalid {
                     file: source.name.clone(),
                     policy: e.to_string(),
-                    message: miette::Diagnostic::help(e).map(|h| h.to_string()).unwrap_or_default(),
+                    message: miette::Diagnostic::help(e)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -333,7 +341,12 @@ impl Engine {
     }
 
     /// Derives the handling of `object` and decides its disclosure.
-    pub fn decide(&self, req: &Request<'_>, object: &Map<String, Value>, markings: &dyn MarkingSource) -> Decision {
+    pub fn decide(
+        &self,
+        req: &Request<'_>,
+        object: &Map<String, Value>,
+        markings: &dyn MarkingSource,
+    ) -> Decision {
         let handling = Handling::derive(object, &self.model, markings);
         self.decide_handling(req, &handling)
     }
@@ -366,10 +379,18 @@ impl Engine {
         }
     }
 
-    fn run(&self, req: &Request<'_>, handling: &Handling, mut trace: Option<&mut Vec<Evaluation>>) -> Decision {
+    fn run(
+        &self,
+        req: &Request<'_>,
+        handling: &Handling,
+        mut trace: Option<&mut Vec<Evaluation>>,
+    ) -> Decision {
         let model = &self.model;
         let Some(principal) = model.principals.get(req.principal) else {
-            return Decision::deny("unknown-principal", format!("unknown principal {:?}", req.principal));
+            return Decision::deny(
+                "unknown-principal",
+                format!("unknown principal {:?}", req.principal),
+            );
         };
         // A request that declares no purpose uses the principal's first declared one.
         let declared = model.principal_purposes(principal);
@@ -405,7 +426,11 @@ impl Engine {
         };
         let whole = self.class(req, purpose, &candidates, base.clone(), trace.as_deref_mut());
         let mut decision = Decision {
-            effect: if whole.allowed { Effect::Allow } else { Effect::Deny },
+            effect: if whole.allowed {
+                Effect::Allow
+            } else {
+                Effect::Deny
+            },
             reasons: whole.reasons.clone(),
             agreement: whole.agreement.clone(),
             profile: None,
@@ -428,7 +453,10 @@ impl Engine {
             };
             let outcome = self.class(req, purpose, &candidates, facts, trace.as_deref_mut());
             if !outcome.allowed {
-                let why = outcome.reasons.first().map_or_else(String::new, |r| r.text.clone());
+                let why = outcome
+                    .reasons
+                    .first()
+                    .map_or_else(String::new, |r| r.text.clone());
                 decision.redact_parts.push(PartRedaction {
                     selectors: part.selectors.clone(),
                     reason: format!("granular marking {}: {why}", part.marking_ref),
@@ -490,7 +518,12 @@ impl Engine {
         outcome
     }
 
-    fn evaluate(&self, req: &Request<'_>, key: &MemoKey, mut trace: Option<&mut Vec<Evaluation>>) -> ClassOutcome {
+    fn evaluate(
+        &self,
+        req: &Request<'_>,
+        key: &MemoKey,
+        mut trace: Option<&mut Vec<Evaluation>>,
+    ) -> ClassOutcome {
         let model = &self.model;
         let principal = &model.principals[req.principal];
         let org = &model.organisations[&principal.organisation];
@@ -498,10 +531,11 @@ impl Engine {
         let purpose = &model.purposes[&key.purpose];
         let f = &key.facts;
         // Where the data is from: declared, else its originator's, else this node's.
-        let origin = f
-            .origin_jurisdiction
-            .clone()
-            .or_else(|| f.originator.as_ref().map(|o| model.organisations[o].jurisdiction.clone()));
+        let origin = f.origin_jurisdiction.clone().or_else(|| {
+            f.originator
+                .as_ref()
+                .map(|o| model.organisations[o].jurisdiction.clone())
+        });
         let node_j = &model.node_org().jurisdiction;
         let cross_border = org.jurisdiction != *node_j || origin.is_some_and(|o| o != org.jurisdiction);
         // Objects from a party whose agreement says onward sharing "none" stay in this organisation.
@@ -522,7 +556,10 @@ impl Engine {
                 ("stix_type", text(&f.stix_type)),
                 ("tlp", text(f.tlp.map_or("unknown", TlpLevel::as_str))),
                 ("tlp_defaulted", RestrictedExpression::new_bool(f.tlp_defaulted)),
-                ("originated_here", RestrictedExpression::new_bool(f.originated_here)),
+                (
+                    "originated_here",
+                    RestrictedExpression::new_bool(f.originated_here),
+                ),
                 ("iep", RestrictedExpression::new_bool(f.iep.is_some())),
                 (
                     "iep_permitted_actions",
@@ -538,8 +575,14 @@ impl Engine {
                 ),
                 ("legal_basis", text(f.legal_basis.as_deref().unwrap_or_default())),
                 ("data_categories", texts(&f.data_categories)),
-                ("personal_data", RestrictedExpression::new_bool(!f.data_categories.is_empty())),
-                ("unknown_marking", RestrictedExpression::new_bool(f.unknown_marking)),
+                (
+                    "personal_data",
+                    RestrictedExpression::new_bool(!f.data_categories.is_empty()),
+                ),
+                (
+                    "unknown_marking",
+                    RestrictedExpression::new_bool(f.unknown_marking),
+                ),
                 ("expired", RestrictedExpression::new_bool(f.expired)),
             ],
             None,
@@ -559,7 +602,10 @@ impl Engine {
             "Principal",
             &principal.name,
             vec![
-                ("organisation", RestrictedExpression::new_entity_uid(org_uid.clone())),
+                (
+                    "organisation",
+                    RestrictedExpression::new_entity_uid(org_uid.clone()),
+                ),
                 ("roles", texts(&principal.roles)),
                 ("purposes", texts(&model.principal_purposes(principal))),
             ],
@@ -579,16 +625,26 @@ impl Engine {
                 vec![
                     (
                         "tlp",
-                        texts(&agreement.map(|a| {
-                            a.tlp
-                                .iter()
-                                .filter_map(|t| crate::model::parse_tlp(t))
-                                .map(|t| t.as_str().to_owned())
-                                .collect::<Vec<_>>()
-                        }).unwrap_or_default()),
+                        texts(
+                            &agreement
+                                .map(|a| {
+                                    a.tlp
+                                        .iter()
+                                        .filter_map(|t| crate::model::parse_tlp(t))
+                                        .map(|t| t.as_str().to_owned())
+                                        .collect::<Vec<_>>()
+                                })
+                                .unwrap_or_default(),
+                        ),
                     ),
-                    ("purposes", texts(&agreement.map(|a| a.purposes.clone()).unwrap_or_default())),
-                    ("legal_bases", texts(&agreement.map(|a| a.legal_bases.clone()).unwrap_or_default())),
+                    (
+                        "purposes",
+                        texts(&agreement.map(|a| a.purposes.clone()).unwrap_or_default()),
+                    ),
+                    (
+                        "legal_bases",
+                        texts(&agreement.map(|a| a.legal_bases.clone()).unwrap_or_default()),
+                    ),
                     (
                         "data_categories",
                         texts(&agreement.map(|a| a.data_categories.clone()).unwrap_or_default()),
@@ -596,13 +652,18 @@ impl Engine {
                     (
                         "onward_sharing",
                         text(agreement.map_or("tlp", |a| {
-                            if a.onward_sharing == crate::model::Onward::None { "none" } else { "tlp" }
+                            if a.onward_sharing == crate::model::Onward::None {
+                                "none"
+                            } else {
+                                "tlp"
+                            }
                         })),
                     ),
                 ],
                 None,
             );
-            let purpose_action = accord_stix::markings::PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank);
+            let purpose_action =
+                accord_stix::markings::PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank);
             let context = json!({
                 "purpose": purpose.name,
                 "purpose_action": purpose_action,
@@ -619,11 +680,23 @@ impl Engine {
             let pairs = vec![
                 ("purpose", text(&purpose.name)),
                 ("purpose_action", RestrictedExpression::new_long(purpose_action)),
-                ("purpose_notifies", RestrictedExpression::new_bool(purpose.notifies_affected_parties)),
+                (
+                    "purpose_notifies",
+                    RestrictedExpression::new_bool(purpose.notifies_affected_parties),
+                ),
                 ("relation", text(relation.as_str())),
-                ("public_recipient", RestrictedExpression::new_bool(org.role == crate::model::Role::Public)),
-                ("named_recipient", RestrictedExpression::new_bool(f.named_recipient)),
-                ("has_agreement", RestrictedExpression::new_bool(agreement.is_some())),
+                (
+                    "public_recipient",
+                    RestrictedExpression::new_bool(org.role == crate::model::Role::Public),
+                ),
+                (
+                    "named_recipient",
+                    RestrictedExpression::new_bool(f.named_recipient),
+                ),
+                (
+                    "has_agreement",
+                    RestrictedExpression::new_bool(agreement.is_some()),
+                ),
                 (
                     "agreement",
                     RestrictedExpression::new_entity_uid(euid("Agreement", agreement_id)),
@@ -635,7 +708,12 @@ impl Engine {
             let result = self.authorize(
                 req.action,
                 &principal.name,
-                [object.clone(), org_entity.clone(), principal_entity.clone(), agreement_entity],
+                [
+                    object.clone(),
+                    org_entity.clone(),
+                    principal_entity.clone(),
+                    agreement_entity,
+                ],
                 pairs,
             );
             let (allowed, policies) = match result {
@@ -713,7 +791,11 @@ impl Engine {
             .diagnostics()
             .reason()
             .map(|id| {
-                let (name, text) = self.about.get(id).cloned().unwrap_or_else(|| (id.to_string(), String::new()));
+                let (name, text) = self
+                    .about
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| (id.to_string(), String::new()));
                 Reason { policy: name, text }
             })
             .collect();
@@ -727,7 +809,12 @@ static ACTION_TYPE: LazyLock<EntityTypeName> =
 static TYPES: LazyLock<HashMap<&'static str, EntityTypeName>> = LazyLock::new(|| {
     ["Organisation", "Principal", "Agreement", "Object"]
         .into_iter()
-        .map(|k| (k, EntityTypeName::from_str(&format!("Accord::{k}")).expect("valid type name")))
+        .map(|k| {
+            (
+                k,
+                EntityTypeName::from_str(&format!("Accord::{k}")).expect("valid type name"),
+            )
+        })
         .collect()
 });
 

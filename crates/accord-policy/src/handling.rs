@@ -103,7 +103,11 @@ impl Handling {
     /// Derives the handling of `object`. Contradictory markings resolve to the most restrictive;
     /// unknown marking definitions are listed (the policy denies them).
     pub fn derive(object: &Map<String, Value>, model: &Model, markings: &dyn MarkingSource) -> Handling {
-        let stix_type = object.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let stix_type = object
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let mut warnings = Vec::new();
         let mut unknown = Vec::new();
         let mut tlp: Option<TlpLevel> = None;
@@ -191,7 +195,10 @@ impl Handling {
                     .get("origin_jurisdiction")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
-                retention_until: ext.get("retention_until").and_then(Value::as_str).map(str::to_owned),
+                retention_until: ext
+                    .get("retention_until")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 consent_ref: ext.get("consent_ref").and_then(Value::as_str).map(str::to_owned),
                 recipients: strings(ext.get("recipients")),
             })

@@ -139,7 +139,11 @@ impl Profile {
         for (field, t, allowed) in rules {
             if !allowed.contains(&t) {
                 let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
-                return Err(format!("{field} = {:?} is not one of {}", t.as_str(), names.join(", ")));
+                return Err(format!(
+                    "{field} = {:?} is not one of {}",
+                    t.as_str(),
+                    names.join(", ")
+                ));
             }
         }
         Ok(())
@@ -168,8 +172,10 @@ enum Fate {
     Dropped,
 }
 
-/// Types whose redaction can change or drop them, so references to them need checking.
-const REDACTABLE: [&str; 7] = [
+/// Types whose redaction can change their id or withhold them, so references to them need
+/// checking: the personal SCOs and individuals, a file (its id covers its directory), and the
+/// relationships, sightings and containers that are withheld when what they relate or hold is.
+const REDACTABLE: [&str; 15] = [
     "email-addr",
     "user-account",
     "identity",
@@ -177,13 +183,22 @@ const REDACTABLE: [&str; 7] = [
     "ipv6-addr",
     "url",
     "directory",
+    "file",
+    "relationship",
+    "sighting",
+    "observed-data",
+    "report",
+    "grouping",
+    "note",
+    "opinion",
 ];
 
 /// Properties whose loss makes the referring object meaningless.
 const REQUIRED_REFS: [&str; 3] = ["source_ref", "target_ref", "sighting_of_ref"];
 
-static EMAIL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").expect("regex"));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}").expect("regex")
+});
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){2,4}",
@@ -202,11 +217,15 @@ pub struct Minimiser<'a> {
     profile: &'a Profile,
     key: [u8; 32],
     fates: RefCell<HashMap<String, Fate>>,
+    /// Names of individuals (from `identity` objects), found wherever else they are written.
+    people: Option<Regex>,
 }
 
 impl std::fmt::Debug for Minimiser<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Minimiser").field("profile", &self.profile.name).finish_non_exhaustive()
+        f.debug_struct("Minimiser")
+            .field("profile", &self.profile.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -235,11 +254,64 @@ impl Ctx {
 }
 
 impl<'a> Minimiser<'a> {
-    pub fn new(profile: &'a Profile, key: [u8; 32]) -> Self {
+    /// `people` are names of individuals known to the caller (identities in the page and the
+    /// store); they are redacted wherever they occur, as whole words, not only in their identity.
+    pub fn new(profile: &'a Profile, key: [u8; 32], people: &[String]) -> Self {
+        let names: Vec<String> = people
+            .iter()
+            .filter(|n| n.chars().count() >= 3)
+            .map(|n| regex::escape(n))
+            .collect();
+        let people = (!names.is_empty() && profile.individual != Transform::Keep)
+            .then(|| Regex::new(&format!(r"(?i)\b(?:{})\b", names.join("|"))).ok())
+            .flatten();
         Minimiser {
             profile,
             key,
             fates: RefCell::new(HashMap::new()),
+            people,
+        }
+    }
+
+    /// Replaces names of individuals in every string of the object except identifiers,
+    /// references, timestamps and patterns.
+    fn scrub_people(&self, v: &mut Value, key: &str, cx: &mut Ctx, path: &str) {
+        let Some(re) = &self.people else { return };
+        match v {
+            Value::String(s) => {
+                let skip = matches!(
+                    key,
+                    "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
+                ) || key.ends_with("_ref")
+                    || key.ends_with("_refs");
+                if skip || !re.is_match(s) {
+                    return;
+                }
+                let t = self.profile.individual;
+                let new = re
+                    .replace_all(s, |c: &regex::Captures<'_>| match t {
+                        Transform::Pseudonymise => format!(
+                            "individual-{}",
+                            self.pseudonym("individual", &c[0].to_lowercase())
+                        ),
+                        Transform::Drop => String::new(),
+                        _ => "[individual redacted]".to_owned(),
+                    })
+                    .into_owned();
+                *s = new;
+                cx.note(path, "individual", t);
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    self.scrub_people(x, key, cx, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    self.scrub_people(x, k, cx, &format!("{path}.{k}"));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -259,24 +331,29 @@ impl<'a> Minimiser<'a> {
         resolve: &dyn Fn(&str) -> Option<Value>,
     ) -> Result<Vec<Redaction>, Withheld> {
         let mut cx = Ctx {
-            id: object.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            id: object
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             records: Vec::new(),
         };
-        if !self.own(object, &mut cx, "$") {
-            return Err(Withheld(cx.records));
+        if self.redact(object, &mut cx, resolve) {
+            Ok(cx.records)
+        } else {
+            Err(Withheld(cx.records))
         }
-        if !self.references(object, &mut cx, resolve) {
-            return Err(Withheld(cx.records));
-        }
-        Ok(cx.records)
     }
 
     /// Redacts the object's own content. Returns false when the whole object must be withheld.
     fn own(&self, o: &mut Map<String, Value>, cx: &mut Ctx, path: &str) -> bool {
         let p = self.profile;
-        let ty = o.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let ty = o
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let categories = declared_categories(o);
-        let before = o.clone();
         match ty.as_str() {
             "email-addr" if p.email != Transform::Keep => {
                 if p.email == Transform::Drop {
@@ -340,8 +417,13 @@ impl<'a> Minimiser<'a> {
                 if let Some(Value::Object(embedded)) = o.get_mut("objects") {
                     let keys: Vec<String> = embedded.keys().cloned().collect();
                     for k in keys {
-                        let Some(Value::Object(inner)) = embedded.get_mut(&k) else { continue };
-                        let is_ip = matches!(inner.get("type").and_then(Value::as_str), Some("ipv4-addr" | "ipv6-addr"));
+                        let Some(Value::Object(inner)) = embedded.get_mut(&k) else {
+                            continue;
+                        };
+                        let is_ip = matches!(
+                            inner.get("type").and_then(Value::as_str),
+                            Some("ipv4-addr" | "ipv6-addr")
+                        );
                         if !is_ip || p.network == Transform::Keep {
                             continue;
                         }
@@ -369,10 +451,8 @@ impl<'a> Minimiser<'a> {
                     }
                 }
             }
-            "sighting" if p.victim == Transform::Drop => {
-                if o.remove("where_sighted_refs").is_some() {
-                    cx.note(&format!("{path}.where_sighted_refs"), "victim", Transform::Drop);
-                }
+            "sighting" if p.victim == Transform::Drop && o.remove("where_sighted_refs").is_some() => {
+                cx.note(&format!("{path}.where_sighted_refs"), "victim", Transform::Drop);
             }
             _ => {}
         }
@@ -397,13 +477,38 @@ impl<'a> Minimiser<'a> {
         for k in free {
             self.text_field(o, &k, cx, path, true);
         }
-        // A changed ID-contributing property changes a deterministic SCO id.
+        if self.people.is_some() {
+            let mut whole = Value::Object(std::mem::take(o));
+            self.scrub_people(&mut whole, "", cx, path);
+            if let Value::Object(m) = whole {
+                *o = m;
+            }
+        }
+        true
+    }
+
+    /// Redacts the object's content, then its references; then, if an ID-contributing property
+    /// changed, derives the SCO's new deterministic id. False when the object is withheld.
+    fn redact(
+        &self,
+        o: &mut Map<String, Value>,
+        cx: &mut Ctx,
+        resolve: &dyn Fn(&str) -> Option<Value>,
+    ) -> bool {
+        let before = o.clone();
+        if !self.own(o, cx, "$") || !self.references(o, cx, resolve) {
+            return false;
+        }
+        let ty = o
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if let Some(spec) = accord_stix::spec::type_spec(&ty) {
-            let changed = spec.id_contributing.iter().any(|p| o.get(*p) != before.get(*p));
-            if changed {
+            if spec.id_contributing.iter().any(|p| o.get(*p) != before.get(*p)) {
                 if let Some(id) = accord_stix::id::deterministic_sco_id(&ty, o, spec.id_contributing) {
                     o.insert("id".into(), id.into());
-                    cx.note(&format!("{path}.id"), "derived-id", Transform::Pseudonymise);
+                    cx.note("$.id", "derived-id", Transform::Pseudonymise);
                 }
             }
         }
@@ -420,7 +525,9 @@ impl<'a> Minimiser<'a> {
         cx: &mut Ctx,
         path: &str,
     ) {
-        let Some(v) = o.get(field).and_then(Value::as_str) else { return };
+        let Some(v) = o.get(field).and_then(Value::as_str) else {
+            return;
+        };
         let at = format!("{path}.{field}");
         match t {
             Transform::Keep => return,
@@ -428,7 +535,7 @@ impl<'a> Minimiser<'a> {
                 o.remove(field);
             }
             Transform::Pseudonymise | Transform::Generalise => {
-                let new = format!("{category}-{}", self.pseudonym(category, v));
+                let new = format!("{category}-{}", self.pseudonym(category, &v.to_lowercase()));
                 o.insert(field.into(), new.into());
             }
             Transform::Mask => {
@@ -449,7 +556,10 @@ impl<'a> Minimiser<'a> {
     /// The URL without its personal parts, or `None` when it has none.
     fn url(&self, v: &str, t: Transform) -> Option<String> {
         let (scheme, rest) = v.split_once("://")?;
-        let (authority_end, _) = rest.char_indices().find(|(_, c)| matches!(c, '/' | '?' | '#')).unwrap_or((rest.len(), ' '));
+        let (authority_end, _) = rest
+            .char_indices()
+            .find(|(_, c)| matches!(c, '/' | '?' | '#'))
+            .unwrap_or((rest.len(), ' '));
         let (authority, tail) = rest.split_at(authority_end);
         let (userinfo, host) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -479,7 +589,9 @@ impl<'a> Minimiser<'a> {
     /// Redacts e-mail addresses and phone numbers (free text only) and home-directory user
     /// names inside a string property.
     fn text_field(&self, o: &mut Map<String, Value>, field: &str, cx: &mut Ctx, path: &str, free_text: bool) {
-        let Some(text) = o.get(field).and_then(Value::as_str) else { return };
+        let Some(text) = o.get(field).and_then(Value::as_str) else {
+            return;
+        };
         let at = format!("{path}.{field}");
         let p = self.profile;
         let mut out = text.to_owned();
@@ -517,7 +629,10 @@ impl<'a> Minimiser<'a> {
             out = HOME
                 .replace_all(&out, |c: &regex::Captures<'_>| {
                     let user = &c[2];
-                    if matches!(user.to_ascii_lowercase().as_str(), "public" | "default" | "shared" | "all users") {
+                    if matches!(
+                        user.to_ascii_lowercase().as_str(),
+                        "public" | "default" | "shared" | "all users"
+                    ) {
                         return c[0].to_owned();
                     }
                     hit = true;
@@ -546,11 +661,17 @@ impl<'a> Minimiser<'a> {
         cx: &mut Ctx,
         resolve: &dyn Fn(&str) -> Option<Value>,
     ) -> bool {
-        let ty = o.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let ty = o
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let keys: Vec<String> = o.keys().cloned().collect();
         for k in keys {
             if k.ends_with("_ref") {
-                let Some(target) = o.get(&k).and_then(Value::as_str).map(str::to_owned) else { continue };
+                let Some(target) = o.get(&k).and_then(Value::as_str).map(str::to_owned) else {
+                    continue;
+                };
                 match self.fate(&target, resolve) {
                     Fate::Same => {}
                     Fate::Renamed(new) => {
@@ -566,7 +687,9 @@ impl<'a> Minimiser<'a> {
                     }
                 }
             } else if k.ends_with("_refs") {
-                let Some(Value::Array(list)) = o.get(&k) else { continue };
+                let Some(Value::Array(list)) = o.get(&k) else {
+                    continue;
+                };
                 let mut out = Vec::with_capacity(list.len());
                 let mut changed = false;
                 for item in list {
@@ -587,7 +710,12 @@ impl<'a> Minimiser<'a> {
                     cx.note(&format!("$.{k}"), "reference", Transform::Pseudonymise);
                     if out.is_empty() {
                         o.remove(&k);
-                        if k == "object_refs" && matches!(ty.as_str(), "observed-data" | "report" | "grouping" | "note" | "opinion") {
+                        if k == "object_refs"
+                            && matches!(
+                                ty.as_str(),
+                                "observed-data" | "report" | "grouping" | "note" | "opinion"
+                            )
+                        {
                             return false;
                         }
                     } else {
@@ -612,20 +740,24 @@ impl<'a> Minimiser<'a> {
     }
 
     fn fate(&self, target: &str, resolve: &dyn Fn(&str) -> Option<Value>) -> Fate {
-        let Some((ty, _)) = target.split_once("--") else { return Fate::Same };
+        let Some((ty, _)) = target.split_once("--") else {
+            return Fate::Same;
+        };
         if !REDACTABLE.contains(&ty) {
             return Fate::Same;
         }
         if let Some(f) = self.fates.borrow().get(target) {
             return f.clone();
         }
+        // Provisional, so that a reference cycle ends here.
+        self.fates.borrow_mut().insert(target.to_owned(), Fate::Same);
         let fate = match resolve(target) {
             Some(Value::Object(mut obj)) => {
                 let mut cx = Ctx {
                     id: target.to_owned(),
                     records: Vec::new(),
                 };
-                if !self.own(&mut obj, &mut cx, "$") {
+                if !self.redact(&mut obj, &mut cx, resolve) {
                     Fate::Dropped
                 } else {
                     match obj.get("id").and_then(Value::as_str) {
@@ -658,12 +790,17 @@ fn declared_categories(o: &Map<String, Value>) -> Vec<String> {
 
 fn is_contact_key(k: &str) -> bool {
     k == "contact_information"
-        || (k.starts_with("x_") && ["name", "contact", "email", "phone", "person"].iter().any(|w| k.contains(w)))
+        || (k.starts_with("x_")
+            && ["name", "contact", "email", "phone", "person"]
+                .iter()
+                .any(|w| k.contains(w)))
 }
 
 fn is_free_text(k: &str) -> bool {
-    matches!(k, "description" | "content" | "abstract" | "explanation" | "objective" | "contact_information")
-        || k.starts_with("x_")
+    matches!(
+        k,
+        "description" | "content" | "abstract" | "explanation" | "objective" | "contact_information"
+    ) || k.starts_with("x_")
 }
 
 /// IPv4 to its /24, IPv6 to its /48 (a CIDR value keeps the shorter of the two prefixes).
@@ -674,12 +811,20 @@ pub fn generalise_ip(v: &str) -> String {
     };
     if let Ok(ip) = addr.parse::<Ipv4Addr>() {
         let bits = prefix.unwrap_or(32).min(24);
-        let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(bits))
+        };
         return format!("{}/{bits}", Ipv4Addr::from(u32::from(ip) & mask));
     }
     if let Ok(ip) = addr.parse::<Ipv6Addr>() {
         let bits = prefix.unwrap_or(128).min(48);
-        let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(bits))
+        };
         return format!("{}/{bits}", Ipv6Addr::from(u128::from(ip) & mask));
     }
     // Not an address: withhold the value rather than pass it through.

@@ -290,7 +290,12 @@ impl Model {
                     }
                 }
                 if identities.insert(identity.clone(), o.id.clone()).is_some() {
-                    return Err(err("organisations", i, &o.id, format!("identity {identity:?} is used twice")));
+                    return Err(err(
+                        "organisations",
+                        i,
+                        &o.id,
+                        format!("identity {identity:?} is used twice"),
+                    ));
                 }
             }
             if organisations.insert(o.id.clone(), o.clone()).is_some() {
@@ -299,7 +304,12 @@ impl Model {
         }
         for (i, o) in spec.organisations.iter().enumerate() {
             if let Some(c) = o.clients.iter().find(|c| !organisations.contains_key(*c)) {
-                return Err(err("organisations", i, &o.id, format!("unknown client organisation {c:?}")));
+                return Err(err(
+                    "organisations",
+                    i,
+                    &o.id,
+                    format!("unknown client organisation {c:?}"),
+                ));
             }
         }
         if !organisations.contains_key(&spec.node_organisation) {
@@ -362,7 +372,10 @@ impl Model {
                 "policy",
                 0,
                 "default_redaction_profile",
-                format!("unknown redaction profile {:?}", settings.default_redaction_profile),
+                format!(
+                    "unknown redaction profile {:?}",
+                    settings.default_redaction_profile
+                ),
             ));
         }
         if !purposes.contains_key(&settings.default_purpose) {
@@ -401,13 +414,14 @@ impl Model {
                 return Err(fail(format!("unknown purpose {p:?}")));
             }
             if !profiles.contains_key(&a.redaction_profile) {
-                return Err(fail(format!("unknown redaction profile {:?}", a.redaction_profile)));
+                return Err(fail(format!(
+                    "unknown redaction profile {:?}",
+                    a.redaction_profile
+                )));
             }
             let instant = |field: &str, v: &Option<String>| -> Result<Option<Timestamp>, ModelError> {
                 v.as_deref()
-                    .map(|s| {
-                        Timestamp::parse(s).map_err(|e| fail(format!("{field} {s:?}: {e}")))
-                    })
+                    .map(|s| Timestamp::parse(s).map_err(|e| fail(format!("{field} {s:?}: {e}"))))
                     .transpose()
             };
             let from = instant("valid_from", &a.valid_from)?;

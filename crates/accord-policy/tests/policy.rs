@@ -12,12 +12,30 @@ use accord_stix::markings::{Marking, classify};
 use serde_json::{Map, Value, json};
 
 const TLP: [(&str, &str); 7] = [
-    ("clear", "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"),
-    ("white", "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"),
-    ("green", "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"),
-    ("amber", "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"),
-    ("amber1", "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"),
-    ("amber+strict", "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"),
+    (
+        "clear",
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    ),
+    (
+        "white",
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+    ),
+    (
+        "green",
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    ),
+    (
+        "amber",
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    ),
+    (
+        "amber1",
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+    ),
+    (
+        "amber+strict",
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    ),
     ("red", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"),
 ];
 
@@ -58,7 +76,12 @@ fn build_object(name: &str, spec: &Value, model: &Value) -> Map<String, Value> {
     if spec["pii"] == true {
         o["description"] = "Phishing reported by jane.doe@example.org, call +49 30 1234 5678".into();
     }
-    let mut refs: Vec<Value> = spec["tlp"].as_array().unwrap().iter().map(|t| tlp_id(t.as_str().unwrap()).into()).collect();
+    let mut refs: Vec<Value> = spec["tlp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| tlp_id(t.as_str().unwrap()).into())
+        .collect();
     if spec["iep"] == true {
         refs.push("marking-definition--a0a0a0a0-0000-4000-8000-000000000001".into());
     }
@@ -75,7 +98,9 @@ fn build_object(name: &str, spec: &Value, model: &Value) -> Map<String, Value> {
         let list: Vec<Value> = g
             .iter()
             .map(|g| {
-                let r = g["ref"].as_str().map_or_else(|| tlp_id(g["tlp"].as_str().unwrap()).to_owned(), str::to_owned);
+                let r = g["ref"]
+                    .as_str()
+                    .map_or_else(|| tlp_id(g["tlp"].as_str().unwrap()).to_owned(), str::to_owned);
                 json!({"marking_ref": r, "selectors": g["selectors"]})
             })
             .collect();
@@ -98,7 +123,12 @@ fn load_table() -> Table {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["id"].as_str().unwrap().to_owned(), classify(m.as_object().unwrap())))
+        .map(|m| {
+            (
+                m["id"].as_str().unwrap().to_owned(),
+                classify(m.as_object().unwrap()),
+            )
+        })
         .collect();
     let objects = data["objects"]
         .as_object()
@@ -140,10 +170,23 @@ fn decision_table() {
             encrypted: case["encrypted"].as_bool().unwrap_or(true),
             now: now(),
         };
-        let out = disclose(&t.engine, &req, vec![object], &t.markings, &[7; 32], &|_| None);
+        let out = disclose(
+            &t.engine,
+            &req,
+            vec![object],
+            &t.markings,
+            &[7; 32],
+            &|_| None,
+            &[],
+        );
         let outcome = &out.outcomes[0];
         let got = effect_name(outcome.decision.effect);
-        let reasons: BTreeSet<&str> = outcome.decision.reasons.iter().map(|r| r.policy.as_str()).collect();
+        let reasons: BTreeSet<&str> = outcome
+            .decision
+            .reasons
+            .iter()
+            .map(|r| r.policy.as_str())
+            .collect();
         let mut problems = Vec::new();
         if got != case["expect"] {
             problems.push(format!("effect {got}"));
@@ -168,10 +211,19 @@ fn decision_table() {
             problems.push("disclosed objects disagree with the decision".into());
         }
         if !problems.is_empty() {
-            failures.push(format!("case {i} {case}: {} (reasons {reasons:?})", problems.join("; ")));
+            failures.push(format!(
+                "case {i} {case}: {} (reasons {reasons:?})",
+                problems.join("; ")
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), t.cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        t.cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// A small deterministic generator (SplitMix64), so a failing case is reproducible from its seed.
@@ -261,7 +313,11 @@ mod reference {
 
     pub fn allowed(w: &World, o: &Obj, principal: &str, purpose: &str, encrypted: bool) -> bool {
         let (_, org_id, declared) = w.principals.iter().find(|p| p.0 == principal).unwrap();
-        let declared = if declared.is_empty() { vec!["situational-awareness".to_owned()] } else { declared.clone() };
+        let declared = if declared.is_empty() {
+            vec!["situational-awareness".to_owned()]
+        } else {
+            declared.clone()
+        };
         if !declared.iter().any(|d| d == purpose) || o.unknown_marking || o.expired {
             return false;
         }
@@ -278,23 +334,34 @@ mod reference {
                 return false;
             }
         }
-        let binds = |a: &Agreement, x: &str| a.in_force && a.parties.iter().any(|p| p == &w.node) && a.parties.iter().any(|p| p == x);
+        let binds = |a: &Agreement, x: &str| {
+            a.in_force && a.parties.iter().any(|p| p == &w.node) && a.parties.iter().any(|p| p == x)
+        };
         let own = *org_id == w.node;
         let client = !own && w.clients.contains(org_id);
         let originated = o.originator.as_deref() == Some(w.node.as_str());
         let named = o.recipients.iter().any(|r| r == principal || r == org_id);
         let origin = o.origin.clone().or_else(|| {
-            o.originator.as_ref().map(|x| w.orgs.iter().find(|y| &y.id == x).unwrap().jurisdiction.clone())
+            o.originator
+                .as_ref()
+                .map(|x| w.orgs.iter().find(|y| &y.id == x).unwrap().jurisdiction.clone())
         });
         let cross = org.jurisdiction != node.jurisdiction || origin.is_some_and(|j| j != org.jurisdiction);
         let onward_blocked = !own
             && !originated
-            && o.originator.as_ref().is_some_and(|x| x != org_id && w.agreements.iter().any(|a| a.onward_none && binds(a, x)));
+            && o.originator
+                .as_ref()
+                .is_some_and(|x| x != org_id && w.agreements.iter().any(|a| a.onward_none && binds(a, x)));
         if onward_blocked || (org.public && tlp != "clear") {
             return false;
         }
         let candidates: Vec<Option<&Agreement>> = {
-            let v: Vec<Option<&Agreement>> = w.agreements.iter().filter(|a| binds(a, org_id)).map(Some).collect();
+            let v: Vec<Option<&Agreement>> = w
+                .agreements
+                .iter()
+                .filter(|a| binds(a, org_id))
+                .map(Some)
+                .collect();
             if v.is_empty() { vec![None] } else { v }
         };
         let has_all = |a: &Agreement| o.categories.iter().all(|c| a.categories.contains(c));
@@ -311,9 +378,7 @@ mod reference {
             let categories_ok = own || a.is_none_or(has_all);
             let border_ok = !cross
                 || (o.categories.is_empty() && o.basis.is_none())
-                || a.is_some_and(|a| {
-                    o.basis.as_ref().is_some_and(|b| a.bases.contains(b)) && has_all(a)
-                });
+                || a.is_some_and(|a| o.basis.as_ref().is_some_and(|b| a.bases.contains(b)) && has_all(a));
             permitted && purpose_ok && categories_ok && border_ok
         })
     }
@@ -353,7 +418,13 @@ fn random_world(r: &mut Rng) -> (reference::World, Model) {
         .flat_map(|o| (0..2).map(move |k| (format!("{}-p{k}", o.id), o.id.clone())))
         .map(|(name, org)| (name, org, r.subset(&purposes, 50)))
         .collect();
-    let world = reference::World { node: node.clone(), orgs, clients, agreements, principals };
+    let world = reference::World {
+        node: node.clone(),
+        orgs,
+        clients,
+        agreements,
+        principals,
+    };
     let spec = json!({
         "node_organisation": node,
         "organisations": world.orgs.iter().enumerate().map(|(i, o)| json!({
@@ -374,7 +445,11 @@ fn random_world(r: &mut Rng) -> (reference::World, Model) {
     (world, model)
 }
 
-fn random_object(r: &mut Rng, world: &reference::World, markings: &mut HashMap<String, Marking>) -> (reference::Obj, Map<String, Value>) {
+fn random_object(
+    r: &mut Rng,
+    world: &reference::World,
+    markings: &mut HashMap<String, Marking>,
+) -> (reference::Obj, Map<String, Value>) {
     let levels: Vec<String> = (0..r.below(3)).map(|_| (*r.pick(&LEVELS)).to_owned()).collect();
     let n = world.orgs.len();
     let originator = match r.below(n + 1) {
@@ -389,12 +464,23 @@ fn random_object(r: &mut Rng, world: &reference::World, markings: &mut HashMap<S
     let obj = reference::Obj {
         levels: levels.clone(),
         originator: originator.map(|i| world.orgs[i].id.clone()),
-        iep: iep.clone().map(|(t, p, m, e)| (if t == "white" { "clear".to_owned() } else { t }, p, m, e)),
+        iep: iep
+            .clone()
+            .map(|(t, p, m, e)| (if t == "white" { "clear".to_owned() } else { t }, p, m, e)),
         basis: (handling && r.chance(50)).then(|| (*r.pick(&BASES)).to_owned()),
-        categories: if handling { r.subset(&CATEGORIES.map(str::to_owned), 30) } else { Vec::new() },
+        categories: if handling {
+            r.subset(&CATEGORIES.map(str::to_owned), 30)
+        } else {
+            Vec::new()
+        },
         origin: (handling && r.chance(30)).then(|| (*r.pick(&JURISDICTIONS)).to_owned()),
         recipients: if handling {
-            let names: Vec<String> = world.principals.iter().map(|p| p.0.clone()).chain(world.orgs.iter().map(|o| o.id.clone())).collect();
+            let names: Vec<String> = world
+                .principals
+                .iter()
+                .map(|p| p.0.clone())
+                .chain(world.orgs.iter().map(|o| o.id.clone()))
+                .collect();
             r.subset(&names, 10)
         } else {
             Vec::new()
@@ -455,13 +541,21 @@ fn no_leak_against_reference_model() {
         let memo = Engine::new(model.clone(), &[]).unwrap();
         let plain = Engine::new(model, &[]).unwrap().without_memo();
         let mut markings = HashMap::new();
-        let objects: Vec<_> = (0..40).map(|_| random_object(&mut r, &world, &mut markings)).collect();
+        let objects: Vec<_> = (0..40)
+            .map(|_| random_object(&mut r, &world, &mut markings))
+            .collect();
         for case in 0..PER_WORLD {
             let (obj, stix) = &objects[r.below(objects.len())];
             let principal = r.pick(&world.principals).0.clone();
             let purpose = r.pick(&PURPOSES).0;
             let encrypted = r.chance(80);
-            let req = Request { principal: &principal, action: Action::Read, purpose: Some(purpose), encrypted, now: now() };
+            let req = Request {
+                principal: &principal,
+                action: Action::Read,
+                purpose: Some(purpose),
+                encrypted,
+                now: now(),
+            };
             let expected = reference::allowed(&world, obj, &principal, purpose, encrypted);
             allowed += usize::from(expected);
             let got = memo.decide(&req, stix, &markings);
@@ -477,12 +571,455 @@ fn no_leak_against_reference_model() {
     }
     // The generator must exercise both outcomes, or agreement would prove nothing.
     let total = WORLDS as usize * PER_WORLD;
-    assert!(allowed > total / 10 && allowed < total * 9 / 10, "{allowed} of {total} allowed");
+    assert!(
+        allowed > total / 10 && allowed < total * 9 / 10,
+        "{allowed} of {total} allowed"
+    );
     assert!(
         disagreements.is_empty(),
         "{} of {} cases disagree; first:\n{}",
         disagreements.len(),
         WORLDS as usize * PER_WORLD,
-        disagreements.iter().take(5).cloned().collect::<Vec<_>>().join("\n")
+        disagreements
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction on real shapes.
+
+/// A model where `partner` (another country) receives CLEAR data under an agreement with the
+/// given redaction profile.
+fn redaction_engine(profile: &str) -> Engine {
+    let spec = json!({
+        "node_organisation": "home",
+        "organisations": [
+            {"id": "home", "name": "Home CSIRT", "jurisdiction": "DE", "role": "csirt"},
+            {"id": "abroad", "name": "Partner CSIRT", "jurisdiction": "FR", "role": "csirt"}
+        ],
+        "agreements": [{"id": "bilateral", "parties": ["home", "abroad"], "tlp": ["clear", "green"],
+            "purposes": ["detection"], "legal_bases": ["gdpr-6-1-e"],
+            "data_categories": ["email", "network-identifier"], "redaction_profile": profile}],
+        "principals": [{"name": "partner", "organisation": "abroad", "purposes": ["detection"]},
+                       {"name": "analyst", "organisation": "home", "purposes": ["detection"]}]
+    });
+    let mut spec: ModelSpec = serde_json::from_value(spec).unwrap();
+    spec.profiles.push(
+        serde_json::from_value(json!({"name": "dropper", "email": "drop", "individual": "drop",
+        "user_account": "drop", "url": "drop", "network": "drop"}))
+        .unwrap(),
+    );
+    Engine::new(Model::build(spec).unwrap(), &[]).unwrap()
+}
+
+fn clear(mut o: Value) -> Map<String, Value> {
+    o["object_marking_refs"] = json!([tlp_id("clear")]);
+    o.as_object().unwrap().clone()
+}
+
+fn partner_request() -> Request<'static> {
+    Request {
+        principal: "partner",
+        action: Action::Read,
+        purpose: None,
+        encrypted: true,
+        now: now(),
+    }
+}
+
+/// Every `*_ref`/`*_refs` value in `objects` that names an object type present in `ids`' kinds
+/// must resolve to an object in `ids`.
+fn dangling(objects: &[Map<String, Value>], known: &BTreeSet<String>) -> Vec<String> {
+    fn walk(v: &Value, key: &str, known: &BTreeSet<String>, out: &mut Vec<String>) {
+        match v {
+            Value::String(s)
+                if (key.ends_with("_ref") || key.ends_with("_refs"))
+                    && !known.contains(s)
+                    && !s.starts_with("marking-definition--") =>
+            {
+                out.push(s.clone());
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, key, known, out)),
+            Value::Object(m) => m.iter().for_each(|(k, x)| walk(x, k, known, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for o in objects {
+        for (k, v) in o {
+            walk(v, k, known, &mut out);
+        }
+    }
+    out
+}
+
+fn ids(objects: &[Map<String, Value>]) -> BTreeSet<String> {
+    objects
+        .iter()
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn oasis_apt1_report_leaks_no_personal_data() {
+    let bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string("../../../shared/data/stix/examples/threat-reports_apt1.json").unwrap(),
+    )
+    .unwrap();
+    let objects: Vec<Map<String, Value>> = bundle["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| clear(o.clone()))
+        .collect();
+    let individuals: Vec<(String, String)> = objects
+        .iter()
+        .filter(|o| o["type"] == "identity" && o["identity_class"] == "individual")
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_owned(),
+                o["contact_information"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(individuals.len(), 4);
+    let no_markings = HashMap::new();
+    for profile in ["strict", "dropper"] {
+        let engine = redaction_engine(profile);
+        let out = disclose(
+            &engine,
+            &partner_request(),
+            objects.clone(),
+            &no_markings,
+            &[1; 32],
+            &|_| None,
+            &[],
+        );
+        let text = serde_json::to_string(&out.objects).unwrap();
+        for (name, contact) in &individuals {
+            assert!(!text.contains(name.as_str()), "{profile}: name {name} survived");
+            assert!(
+                !text.contains(contact.as_str()),
+                "{profile}: contact {contact} survived"
+            );
+        }
+        let known = ids(&out.objects);
+        assert_eq!(
+            dangling(&out.objects, &known),
+            Vec::<String>::new(),
+            "{profile}: dangling references"
+        );
+        for o in &out.objects {
+            let report = accord_stix::validate(&Value::Object(o.clone()));
+            assert!(
+                report.is_valid(),
+                "{profile}: redacted object is invalid: {report:?}"
+            );
+        }
+        assert!(
+            out.outcomes
+                .iter()
+                .any(|o| o.decision.effect == Effect::AllowWithRedaction)
+        );
+        // Every redaction names the object, the path and the kind of data, never the value.
+        let log = serde_json::to_string(&out.outcomes).unwrap();
+        assert!(
+            !individuals
+                .iter()
+                .any(|(n, c)| log.contains(n.as_str()) || log.contains(c.as_str()))
+        );
+    }
+    // Inside the organisation nothing is redacted.
+    let engine = redaction_engine("strict");
+    let req = Request {
+        principal: "analyst",
+        ..partner_request()
+    };
+    let out = disclose(
+        &engine,
+        &req,
+        objects.clone(),
+        &no_markings,
+        &[1; 32],
+        &|_| None,
+        &[],
+    );
+    assert_eq!(out.objects, objects);
+}
+
+fn sco_id(ty: &str, value: &Value) -> String {
+    let spec = accord_stix::spec::type_spec(ty).unwrap();
+    accord_stix::id::deterministic_sco_id(ty, value.as_object().unwrap(), spec.id_contributing).unwrap()
+}
+
+/// SCOs, references between them, and personal data in free text.
+fn personal_shapes() -> Vec<Map<String, Value>> {
+    let ext = |cats: &[&str]| json!({ accord_policy::HANDLING_EXTENSION_ID: {"extension_type": "property-extension", "personal_data_categories": cats} });
+    let email = json!({"type": "email-addr", "spec_version": "2.1", "value": "alice.victim@corp.example", "display_name": "Alice Victim"});
+    let email = json!({"id": sco_id("email-addr", &email)})
+        .as_object()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .chain(email.as_object().unwrap().clone())
+        .collect::<Map<_, _>>();
+    let account = json!({"type": "user-account", "spec_version": "2.1", "user_id": "alice", "account_login": "alice", "account_type": "unix", "credential": "hunter2"});
+    let account_id = sco_id("user-account", &account);
+    let dir = json!({"type": "directory", "spec_version": "2.1", "path": "/home/alice/Downloads"});
+    let dir_id = sco_id("directory", &dir);
+    let url = json!({"type": "url", "spec_version": "2.1", "value": "https://alice:s3cret@portal.example/login?session=abc123&user=alice"});
+    let url_id = sco_id("url", &url);
+    let mut ip = json!({"type": "ipv4-addr", "spec_version": "2.1", "value": "192.0.2.77", "extensions": ext(&["network-identifier"])});
+    ip["extensions"][accord_policy::HANDLING_EXTENSION_ID]["legal_basis"] = "gdpr-6-1-e".into();
+    let ip_id = sco_id("ipv4-addr", &json!({"type": "ipv4-addr", "value": "192.0.2.77"}));
+    let victim = json!({"type": "identity", "spec_version": "2.1", "id": "identity--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061",
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": "Victim Corp", "identity_class": "organization"});
+    let malware = json!({"type": "malware", "spec_version": "2.1", "id": "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b",
+        "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "name": "Dropper", "is_family": false});
+    let mut list = vec![
+        Value::Object(email.clone()),
+        {
+            let mut a = account.clone();
+            a["id"] = account_id.clone().into();
+            a
+        },
+        {
+            let mut d = dir.clone();
+            d["id"] = dir_id.clone().into();
+            d
+        },
+        json!({"type": "file", "spec_version": "2.1", "id": sco_id("file", &json!({"name": "invoice.pdf.exe", "parent_directory_ref": dir_id})), "name": "invoice.pdf.exe", "parent_directory_ref": dir_id}),
+        {
+            let mut u = url.clone();
+            u["id"] = url_id.clone().into();
+            u
+        },
+        {
+            let mut i = ip.clone();
+            i["id"] = ip_id.clone().into();
+            i
+        },
+        json!({"type": "email-message", "spec_version": "2.1", "id": "email-message--8d2b1c6e-7a35-4a8b-9c4e-0f5d9e1c2b3a",
+            "is_multipart": false, "from_ref": email["id"], "subject": "Invoice", "body": "see attachment"}),
+        victim.clone(),
+        malware.clone(),
+        json!({"type": "observed-data", "spec_version": "2.1", "id": "observed-data--6a2b7c1d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+            "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+            "first_observed": "2025-01-01T00:00:00Z", "last_observed": "2025-01-01T00:00:00Z", "number_observed": 1,
+            "object_refs": [ip_id, url_id, account_id, email["id"]]}),
+        json!({"type": "sighting", "spec_version": "2.1", "id": "sighting--5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
+            "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+            "sighting_of_ref": malware["id"], "where_sighted_refs": [victim["id"]],
+            "observed_data_refs": ["observed-data--6a2b7c1d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"]}),
+        json!({"type": "note", "spec_version": "2.1", "id": "note--7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f",
+            "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+            "content": "Reported by bob.helpdesk@corp.example (+44 20 7946 0958). Payload in C:\\Users\\bob\\AppData\\Local\\Temp on 2025-01-01.",
+            "object_refs": [malware["id"]], "x_reporter_name": "Bob Helpdesk"}),
+    ];
+    for o in &mut list {
+        o["object_marking_refs"] = json!([tlp_id("clear")]);
+    }
+    list.into_iter().map(|o| o.as_object().unwrap().clone()).collect()
+}
+
+const PERSONAL_VALUES: [&str; 12] = [
+    "alice.victim@corp.example",
+    "Alice Victim",
+    "hunter2",
+    "/home/alice",
+    "alice:s3cret",
+    "session=abc123",
+    "192.0.2.77",
+    "bob.helpdesk@corp.example",
+    "+44 20 7946 0958",
+    "Users\\\\bob",
+    "Bob Helpdesk",
+    "where_sighted_refs",
+];
+
+#[test]
+fn scos_free_text_and_references_are_minimised_consistently() {
+    let engine = redaction_engine("strict");
+    let objects = personal_shapes();
+    for o in &objects {
+        assert!(
+            accord_stix::validate(&Value::Object(o.clone())).is_valid(),
+            "fixture {o:?}"
+        );
+    }
+    let out = disclose(
+        &engine,
+        &partner_request(),
+        objects.clone(),
+        &HashMap::new(),
+        &[1; 32],
+        &|_| None,
+        &[],
+    );
+    assert_eq!(out.objects.len(), objects.len(), "{:#?}", out.outcomes);
+    let text = serde_json::to_string(&out.objects).unwrap();
+    for v in PERSONAL_VALUES {
+        assert!(!text.contains(v), "{v} survived in {text}");
+    }
+    assert!(text.contains("192.0.2.0/24"), "IPv4 generalised to its /24");
+    assert!(
+        text.contains("https://portal.example/login"),
+        "URL kept without user-info and query"
+    );
+    assert!(
+        text.contains("2025-01-01"),
+        "dates are not mistaken for phone numbers"
+    );
+    // Rewritten SCO ids are the deterministic ids of the redacted content, and every reference
+    // points at an object in the output.
+    for o in &out.objects {
+        let ty = o["type"].as_str().unwrap();
+        let spec = accord_stix::spec::type_spec(ty).unwrap();
+        if !spec.id_contributing.is_empty() {
+            let expected = accord_stix::id::deterministic_sco_id(ty, o, spec.id_contributing).unwrap();
+            assert_eq!(o["id"], expected.as_str(), "{ty}");
+        }
+        assert!(
+            accord_stix::validate(&Value::Object(o.clone())).is_valid(),
+            "{o:?}"
+        );
+    }
+    assert_eq!(dangling(&out.objects, &ids(&out.objects)), Vec::<String>::new());
+
+    // Pages: the same objects disclosed one at a time, with the rest found through the resolver,
+    // give the same result; pseudonyms are stable.
+    let store: HashMap<String, Value> = objects
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap().to_owned(), Value::Object(o.clone())))
+        .collect();
+    let resolve = |id: &str| store.get(id).cloned();
+    let paged: Vec<Map<String, Value>> = objects
+        .iter()
+        .flat_map(|o| {
+            disclose(
+                &engine,
+                &partner_request(),
+                vec![o.clone()],
+                &HashMap::new(),
+                &[1; 32],
+                &resolve,
+                &[],
+            )
+            .objects
+        })
+        .collect();
+    assert_eq!(paged, out.objects);
+
+    // Another key (another agreement or node) gives other pseudonyms.
+    let other = disclose(
+        &engine,
+        &partner_request(),
+        objects.clone(),
+        &HashMap::new(),
+        &[2; 32],
+        &|_| None,
+        &[],
+    );
+    assert_ne!(other.objects, out.objects);
+
+    // Drop profile: personal SCOs are withheld and references to them removed, never dangling.
+    let dropper = redaction_engine("dropper");
+    let out = disclose(
+        &dropper,
+        &partner_request(),
+        objects,
+        &HashMap::new(),
+        &[1; 32],
+        &|_| None,
+        &[],
+    );
+    let text = serde_json::to_string(&out.objects).unwrap();
+    for v in PERSONAL_VALUES {
+        assert!(!text.contains(v), "{v} survived the drop profile");
+    }
+    assert!(out.withheld() >= 4, "{:#?}", out.outcomes);
+    assert_eq!(dangling(&out.objects, &ids(&out.objects)), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator policies, bad input and explanations.
+
+fn table_model() -> Model {
+    let data: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/data/decisions.json").unwrap()).unwrap();
+    Model::build(serde_json::from_value(data["model"].clone()).unwrap()).unwrap()
+}
+
+fn operator(text: &str) -> Result<Engine, String> {
+    Engine::new(
+        table_model(),
+        &[Source {
+            name: "site.cedar".into(),
+            text: text.into(),
+        }],
+    )
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn broken_operator_policies_are_rejected_with_file_and_position() {
+    let err = operator("permit(principal, action, resource)\nwhen { resource.tlp == };").unwrap_err();
+    assert!(err.starts_with("site.cedar:2:"), "{err}");
+    let err =
+        operator("forbid(principal, action, resource) when { resource.colour == \"red\" };").unwrap_err();
+    assert!(err.contains("site.cedar") && err.contains("colour"), "{err}");
+    let err = operator("forbid(principal == Accord::Principal::\"mallory\", action, resource);").unwrap_err();
+    assert!(err.contains("unknown entity") && err.contains("mallory"), "{err}");
+    let err = operator(
+        "forbid(principal, action, resource) when { context.agreement == Accord::Agreement::\"nope\" };",
+    )
+    .unwrap_err();
+    assert!(err.contains("nope"), "{err}");
+    let mut spec_json: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/data/decisions.json").unwrap()).unwrap();
+    spec_json["model"]["agreements"][0]["parties"][1] = "atlantis".into();
+    let err = Model::build(serde_json::from_value(spec_json["model"].clone()).unwrap()).unwrap_err();
+    assert_eq!((err.section, err.index), ("agreements", 0));
+    assert!(err.to_string().contains("atlantis"), "{err}");
+}
+
+#[test]
+fn operator_policies_add_to_the_shipped_ones_and_are_explained() {
+    // An operator forbids giving anything to the bank for blocking-style purposes and names itself.
+    let engine = operator(
+        "@id(\"no-research-for-fr\")\n@reason(\"research use is not approved for cert-fr\")\n\
+         forbid(principal in Accord::Organisation::\"cert-fr\", action, resource) when { context.purpose == \"situational-awareness\" };",
+    )
+    .unwrap();
+    let t = load_table();
+    let object = &t.objects["green-received"];
+    let req = Request {
+        principal: "fr-node",
+        action: Action::Read,
+        purpose: Some("situational-awareness"),
+        encrypted: true,
+        now: now(),
+    };
+    let d = engine.decide(&req, object, &t.markings);
+    assert_eq!(d.effect, Effect::Deny);
+    assert_eq!(d.reasons[0].policy, "no-research-for-fr");
+    assert_eq!(d.reasons[0].text, "research use is not approved for cert-fr");
+    let req = Request {
+        purpose: Some("detection"),
+        ..req
+    };
+    assert!(engine.decide(&req, object, &t.markings).allowed());
+
+    let e = engine.explain(&req, object, &t.markings);
+    assert!(e.decision.allowed());
+    assert_eq!(e.evaluations.len(), 1);
+    assert_eq!(e.evaluations[0].agreement.as_deref(), Some("eu-csirts"));
+    assert_eq!(e.evaluations[0].context["relation"], "community");
+    assert_eq!(e.evaluations[0].context["cross_border"], true);
+    assert_eq!(e.principal["organisation"], "cert-fr");
+    assert_eq!(e.handling.as_ref().unwrap().tlp.as_str(), "green");
 }
