@@ -87,6 +87,9 @@ pub struct Request<'a> {
     /// Whether the channel is encrypted (TLS).
     pub encrypted: bool,
     pub now: Timestamp,
+    /// TLP of unmarked objects where they are read from (a collection of public data may be
+    /// CLEAR); `None` uses the configured default.
+    pub default_tlp: Option<TlpLevel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,6 +190,7 @@ pub struct Evaluation {
 /// A decision with the facts and evaluations that produced it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
+    pub policy_version: String,
     pub decision: Decision,
     pub handling: Option<Handling>,
     pub principal: Value,
@@ -213,6 +217,8 @@ pub struct Engine {
     about: HashMap<PolicyId, (String, String)>,
     authorizer: Authorizer,
     memo: Option<Mutex<HashMap<MemoKey, Arc<ClassOutcome>>>>,
+    /// Identifies the configuration and policies in force (set by the caller, e.g. a hash).
+    version: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -327,6 +333,7 @@ impl Engine {
             about,
             authorizer: Authorizer::new(),
             memo: Some(Mutex::new(HashMap::new())),
+            version: String::new(),
         })
     }
 
@@ -334,6 +341,16 @@ impl Engine {
     pub fn without_memo(mut self) -> Self {
         self.memo = None;
         self
+    }
+
+    /// Labels the engine with the version of the configuration it was built from.
+    pub fn with_version(mut self, version: String) -> Self {
+        self.version = version;
+        self
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     pub fn model(&self) -> &Model {
@@ -347,7 +364,7 @@ impl Engine {
         object: &Map<String, Value>,
         markings: &dyn MarkingSource,
     ) -> Decision {
-        let handling = Handling::derive(object, &self.model, markings);
+        let handling = Handling::derive(object, &self.model, markings, req.default_tlp);
         self.decide_handling(req, &handling)
     }
 
@@ -363,7 +380,7 @@ impl Engine {
         object: &Map<String, Value>,
         markings: &dyn MarkingSource,
     ) -> Explanation {
-        let handling = Handling::derive(object, &self.model, markings);
+        let handling = Handling::derive(object, &self.model, markings, req.default_tlp);
         let mut evaluations = Vec::new();
         let decision = self.run(req, &handling, Some(&mut evaluations));
         let principal = self.model.principals.get(req.principal).map_or(Value::Null, |p| {
@@ -371,6 +388,7 @@ impl Engine {
                    "purposes": self.model.principal_purposes(p)})
         });
         Explanation {
+            policy_version: self.version.clone(),
             decision,
             object: json!({"id": object.get("id"), "type": handling.stix_type}),
             handling: Some(handling),

@@ -102,7 +102,13 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 impl Handling {
     /// Derives the handling of `object`. Contradictory markings resolve to the most restrictive;
     /// unknown marking definitions are listed (the policy denies them).
-    pub fn derive(object: &Map<String, Value>, model: &Model, markings: &dyn MarkingSource) -> Handling {
+    /// Unmarked objects get `default_tlp`, else the model's default.
+    pub fn derive(
+        object: &Map<String, Value>,
+        model: &Model,
+        markings: &dyn MarkingSource,
+        default_tlp: Option<TlpLevel>,
+    ) -> Handling {
         let stix_type = object
             .get("type")
             .and_then(Value::as_str)
@@ -223,7 +229,7 @@ impl Handling {
         let (tlp, tlp_defaulted) = match tlp {
             Some(t) => (t, false),
             None if stix_type == "marking-definition" => (TlpLevel::Clear, false),
-            None => (model.default_tlp, true),
+            None => (default_tlp.unwrap_or(model.default_tlp), true),
         };
         Handling {
             stix_type,

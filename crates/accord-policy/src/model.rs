@@ -216,6 +216,9 @@ pub fn parse_tlp(s: &str) -> Option<TlpLevel> {
     })
 }
 
+/// The principal that stands for the node's own operator (e.g. `accord export`).
+pub const NODE_PRINCIPAL: &str = "@node";
+
 /// The checked model.
 #[derive(Debug, Clone)]
 pub struct Model {
@@ -455,6 +458,20 @@ impl Model {
             principals.insert(p.name.clone(), p.clone());
         }
 
+        // The node itself (exports run by its operator): its organisation, every purpose.
+        principals.insert(
+            NODE_PRINCIPAL.to_owned(),
+            PrincipalSpec {
+                name: NODE_PRINCIPAL.to_owned(),
+                organisation: spec.node_organisation.clone(),
+                roles: vec!["node".into()],
+                purposes: {
+                    let mut all: Vec<String> = purposes.keys().cloned().collect();
+                    all.sort();
+                    all
+                },
+            },
+        );
         Ok(Model {
             node_organisation: spec.node_organisation,
             organisations,

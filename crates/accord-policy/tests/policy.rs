@@ -169,6 +169,7 @@ fn decision_table() {
             purpose: case["purpose"].as_str(),
             encrypted: case["encrypted"].as_bool().unwrap_or(true),
             now: now(),
+            default_tlp: None,
         };
         let out = disclose(
             &t.engine,
@@ -555,6 +556,7 @@ fn no_leak_against_reference_model() {
                 purpose: Some(purpose),
                 encrypted,
                 now: now(),
+                default_tlp: None,
             };
             let expected = reference::allowed(&world, obj, &principal, purpose, encrypted);
             allowed += usize::from(expected);
@@ -628,6 +630,7 @@ fn partner_request() -> Request<'static> {
         purpose: None,
         encrypted: true,
         now: now(),
+        default_tlp: None,
     }
 }
 
@@ -1003,6 +1006,7 @@ fn operator_policies_add_to_the_shipped_ones_and_are_explained() {
         purpose: Some("situational-awareness"),
         encrypted: true,
         now: now(),
+        default_tlp: None,
     };
     let d = engine.decide(&req, object, &t.markings);
     assert_eq!(d.effect, Effect::Deny);

@@ -144,6 +144,7 @@ fn open_collection<'a>(
 /// A page of one object's versions (object and versions endpoints); 404 when the object is absent.
 async fn object_listing(
     state: &AppState,
+    (who, headers): (&Authenticated, &HeaderMap),
     c: &Collection,
     oid: &str,
     filters: &Filters,
@@ -154,8 +155,9 @@ async fn object_listing(
     let mut base = Query::new(&c.id);
     base.ids = vec![oid.to_owned()];
     base.versions = versions;
-    let listing = list(state, &c.id, filters, base, scope).await?;
-    if listing.page.objects.is_empty() && !object_exists(state, &c.id, oid).await? {
+    let listing = list(state, who, headers, &c.id, filters, base, scope).await?;
+    // An object the principal may not see is reported as absent, not as forbidden.
+    if listing.page.objects.is_empty() && (listing.scanned > 0 || !object_exists(state, &c.id, oid).await?) {
         return Err(TaxiiError::NotFound(format!(
             "no object {oid} in collection {}",
             c.id
@@ -301,20 +303,40 @@ pub async fn collection_info(
     Ok(taxii_json(StatusCode::OK, &collection_body(c, &who)))
 }
 
-/// A page of results with its cursor and date headers, in one indexed range query.
+/// A page of released results with its cursor and date headers.
 struct Listing {
     page: Page,
     next: Option<String>,
+    /// Versions read from the store for this page, whether or not they were released.
+    scanned: usize,
 }
 
+/// The purpose a request declares (`X-Accord-Purpose`), if any.
+fn purpose(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-accord-purpose")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Most store rows read to fill one page when the policy withholds many of them, as a multiple
+/// of the page size; the cursor then resumes where the scan stopped.
+const SCAN_FACTOR: usize = 4;
+
+/// Reads a page: indexed range scans from the cursor, every version through the egress gate,
+/// until the page is full, the collection ends, or the scan budget is spent.
 async fn list(
     state: &AppState,
+    who: &Authenticated,
+    headers: &HeaderMap,
     collection: &str,
     filters: &Filters,
     base: Query,
     scope: &str,
 ) -> Result<Listing> {
-    let now_secs = now_micros() / 1_000_000;
+    let now = now_micros();
+    let now_secs = now / 1_000_000;
     let after = match &filters.next {
         Some(token) => Some(state.cursors.check(token, now_secs, filters, scope)?),
         None => filters.added_after,
@@ -333,17 +355,49 @@ async fn list(
     q.spec_versions = filters.spec_versions.clone();
     let small = q.limit <= INLINE_QUERY_LIMIT
         || (!q.ids.is_empty() && q.ids.len() <= INLINE_QUERY_LIMIT && q.versions != VersionFilter::all());
-    let page = if small {
-        state.backend.query(&q)?
-    } else {
-        let backend = state.backend.clone();
-        blocking(move || Ok(backend.query(&q)?)).await?
+    let (backend, gate) = (state.backend.clone(), state.gate.clone());
+    let (principal, purpose, encrypted) = (who.principal.name.clone(), purpose(headers), state.tls);
+    let mut read = move || -> Result<(Page, usize, Option<i64>)> {
+        let req = accord_policy::Request {
+            principal: &principal,
+            action: accord_policy::Action::Read,
+            purpose: purpose.as_deref(),
+            encrypted,
+            now: Timestamp::from_micros(now),
+            default_tlp: None,
+        };
+        let limit = q.limit;
+        let mut released = Vec::new();
+        let (mut scanned, mut last) = (0, None);
+        loop {
+            let page = backend.query(&q)?;
+            scanned += page.objects.len();
+            let more = page.more;
+            last = page.last_added().or(last);
+            released.extend(
+                gate.release(backend.as_ref(), &q.collection, &req, page.objects)?
+                    .objects,
+            );
+            if released.len() >= limit || !more || scanned >= limit * SCAN_FACTOR {
+                return Ok((
+                    Page {
+                        objects: released,
+                        more,
+                    },
+                    scanned,
+                    last,
+                ));
+            }
+            q.added_after = last;
+            q.limit = limit - released.len();
+        }
     };
-    let next = match (page.more, page.last_added()) {
+    let (page, scanned, last) = if small { read()? } else { blocking(read).await? };
+    let next = match (page.more, last) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,
     };
-    Ok(Listing { page, next })
+    Ok(Listing { page, next, scanned })
 }
 
 fn date_headers(resp: &mut Response, page: &Page) {
@@ -363,7 +417,7 @@ fn date_headers(resp: &mut Response, page: &Page) {
 /// An envelope built from stored canonical JSON without re-serialising the objects.
 fn envelope(listing: &Listing) -> String {
     if listing.page.objects.is_empty() {
-        return "{}".into();
+        return serde_json::to_string(&with_more_next(json!({}), listing)).unwrap_or_default();
     }
     let size: usize = listing.page.objects.iter().map(|o| o.json.len() + 1).sum();
     let mut out = String::with_capacity(size + 128);
@@ -386,6 +440,9 @@ fn envelope(listing: &Listing) -> String {
 }
 
 fn with_more_next(mut body: Value, listing: &Listing) -> Value {
+    if body.as_object().is_some_and(serde_json::Map::is_empty) && !listing.page.more {
+        return body;
+    }
     body["more"] = listing.page.more.into();
     if let Some(n) = &listing.next {
         body["next"] = n.clone().into();
@@ -410,7 +467,16 @@ async fn collection_listing(
     let filters = query::parse(raw, query::LIST_ENDPOINT)?;
     let mut base = Query::new(&c.id);
     base.versions = default_versions(&filters);
-    list(state, &c.id, &filters, base, &format!("{endpoint}|{name}|{cid}")).await
+    list(
+        state,
+        who,
+        headers,
+        &c.id,
+        &filters,
+        base,
+        &format!("{endpoint}|{name}|{cid}"),
+    )
+    .await
 }
 
 pub async fn get_objects(
@@ -483,7 +549,16 @@ pub async fn get_object(
     let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
     let filters = query::parse(raw.as_deref(), query::OBJECT_ENDPOINT)?;
     let scope = format!("object|{name}|{cid}|{oid}");
-    let listing = object_listing(&state, c, &oid, &filters, default_versions(&filters), &scope).await?;
+    let listing = object_listing(
+        &state,
+        (&who, &headers),
+        c,
+        &oid,
+        &filters,
+        default_versions(&filters),
+        &scope,
+    )
+    .await?;
     let mut resp = taxii(StatusCode::OK, envelope(&listing));
     date_headers(&mut resp, &listing.page);
     Ok(resp)
@@ -499,7 +574,16 @@ pub async fn versions(
     let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
     let filters = query::parse(raw.as_deref(), query::VERSIONS_ENDPOINT)?;
     let scope = format!("versions|{name}|{cid}|{oid}");
-    let listing = object_listing(&state, c, &oid, &filters, VersionFilter::all(), &scope).await?;
+    let listing = object_listing(
+        &state,
+        (&who, &headers),
+        c,
+        &oid,
+        &filters,
+        VersionFilter::all(),
+        &scope,
+    )
+    .await?;
     let body = if listing.page.objects.is_empty() {
         json!({})
     } else {

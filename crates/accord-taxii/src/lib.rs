@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod error;
+pub mod gate;
 mod handlers;
 pub mod ingest;
 pub mod metrics;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub public_host: String,
     pub max_object_bytes: usize,
     pub tokens: Arc<access::TokenCache>,
+    /// The policy decision point every read passes through.
+    pub gate: Arc<gate::Gate>,
 }
 
 impl std::fmt::Debug for AppState {

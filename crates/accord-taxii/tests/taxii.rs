@@ -28,9 +28,13 @@ struct Node {
 }
 
 fn principal(name: &str, read: Scope, write: Scope, roles: &[&str]) -> Principal {
+    member(name, "org", read, write, roles)
+}
+
+fn member(name: &str, org: &str, read: Scope, write: Scope, roles: &[&str]) -> Principal {
     Principal {
         name: name.into(),
-        organisation: "org".into(),
+        organisation: org.into(),
         read,
         write,
         roles: roles.iter().map(|r| r.to_string()).collect(),
@@ -60,12 +64,26 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         principal("reader", only(&["c2"]), Scope::Only(HashSet::new()), &[]),
         principal("auditor", Scope::All, Scope::Only(HashSet::new()), &["oversight"]),
         principal("partner", only(&["c1"]), Scope::Only(HashSet::new()), &[]),
+        member(
+            "fr-partner",
+            "cert-fr",
+            only(&["c1"]),
+            Scope::Only(HashSet::new()),
+            &[],
+        ),
+        member(
+            "de-bank",
+            "bank-de",
+            only(&["c1"]),
+            Scope::Only(HashSet::new()),
+            &[],
+        ),
     ] {
         directory.principals.insert(p.name.clone(), p);
     }
     directory.certificates.insert([42; 32], "partner".into());
     let mut basic = HashMap::new();
-    for name in ["alice", "reader", "auditor"] {
+    for name in ["alice", "reader", "auditor", "fr-partner", "de-bank"] {
         let t = issue_token(name, None, 0).unwrap();
         backend.add_token(&t.record).unwrap();
         basic.insert(
@@ -116,6 +134,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         public_host: "localhost:8443".into(),
         max_object_bytes: 1 << 20,
         tokens: Arc::default(),
+        gate: Arc::new(accord_taxii::gate::Gate::new(policy(), HashMap::new(), [9; 32])),
     };
     Node {
         state,
@@ -123,6 +142,34 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         basic,
         _dir: dir,
     }
+}
+
+/// The sharing model: every principal above belongs to the node's organisation `org` (DE),
+/// except `fr-partner` (a French CSIRT under an agreement for CLEAR and GREEN) and `de-bank`
+/// (a German bank, declared client of `org`, with no agreement).
+fn policy() -> accord_policy::Engine {
+    let principals: Vec<Value> = ["alice", "reader", "auditor", "partner"]
+        .iter()
+        .map(|n| json!({"name": n, "organisation": "org"}))
+        .chain([
+            json!({"name": "fr-partner", "organisation": "cert-fr", "purposes": ["detection"]}),
+            json!({"name": "de-bank", "organisation": "bank-de", "purposes": ["detection"]}),
+        ])
+        .collect();
+    let spec = json!({
+        "node_organisation": "org",
+        "organisations": [
+            {"id": "org", "name": "Home CSIRT", "jurisdiction": "DE", "role": "csirt", "clients": ["bank-de"]},
+            {"id": "cert-fr", "name": "French CSIRT", "jurisdiction": "FR", "role": "csirt"},
+            {"id": "bank-de", "name": "Bank", "jurisdiction": "DE", "role": "operator"}
+        ],
+        "agreements": [{"id": "de-fr", "parties": ["org", "cert-fr"], "tlp": ["clear", "green"],
+            "purposes": ["situational-awareness", "detection"], "legal_bases": ["gdpr-6-1-e"],
+            "data_categories": ["email"], "redaction_profile": "strict"}],
+        "principals": principals,
+    });
+    let model = accord_policy::Model::build(serde_json::from_value(spec).unwrap()).unwrap();
+    accord_policy::Engine::new(model, &[]).unwrap()
 }
 
 async fn node() -> Node {
@@ -781,4 +828,138 @@ async fn metrics_are_exposed() {
         n.get_as("nobody", "/metrics").await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+const TLP: [(&str, &str); 5] = [
+    (
+        "clear",
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+    ),
+    (
+        "green",
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+    ),
+    (
+        "amber",
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+    ),
+    (
+        "amber+strict",
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+    ),
+    ("red", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"),
+];
+
+/// Three principals in two jurisdictions read the same collection, page by page, and each sees
+/// exactly what the sharing rules allow, redacted where they say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_principal_sees_what_the_policy_allows() {
+    let n = node().await;
+    let mut objects = Vec::new();
+    for (i, (level, id)) in TLP.iter().enumerate() {
+        let mut o = indicator(100 + i as u32, "2021-01-01T00:00:00.000Z");
+        o["object_marking_refs"] = json!([id]);
+        o["name"] = format!("tlp {level}").into();
+        if *level == "red" {
+            o["extensions"] = json!({accord_policy::HANDLING_EXTENSION_ID: {"extension_type": "property-extension", "recipients": ["bank-de"]}});
+        }
+        objects.push(o);
+    }
+    let mut pii = indicator(200, "2021-01-01T00:00:00.000Z");
+    pii["object_marking_refs"] = json!([TLP[1].1]);
+    pii["description"] = "reported by erika.mustermann@example.de".into();
+    pii["extensions"] = json!({accord_policy::HANDLING_EXTENSION_ID: {"extension_type": "property-extension",
+        "legal_basis": "gdpr-6-1-e", "personal_data_categories": ["email"]}});
+    objects.push(pii);
+    let unmarked = malware(300);
+    objects.push(unmarked);
+    let status = n.add("c1", objects).await;
+    assert_eq!(status["success_count"], 7, "{status}");
+
+    let id = |k: u32| format!("indicator--00000000-0000-4000-8000-{k:012}");
+    let table: [(&str, Vec<String>); 3] = [
+        // Own organisation: everything but TLP:RED (named recipients only).
+        (
+            "alice",
+            vec![
+                id(100),
+                id(101),
+                id(102),
+                id(103),
+                id(200),
+                "malware--00000000-0000-4000-8000-000000000300".into(),
+            ],
+        ),
+        // French partner under the agreement: CLEAR and GREEN only.
+        ("fr-partner", vec![id(100), id(101), id(200)]),
+        // German client: CLEAR, GREEN, AMBER, and the RED object that names it; unmarked (AMBER).
+        (
+            "de-bank",
+            vec![
+                id(100),
+                id(101),
+                id(102),
+                id(104),
+                id(200),
+                "malware--00000000-0000-4000-8000-000000000300".into(),
+            ],
+        ),
+    ];
+    for (who, expected) in &table {
+        // Page by two: paging stays correct while the policy withholds objects.
+        let mut seen = Vec::new();
+        let mut uri = "/api/collections/c1/objects/?limit=2".to_owned();
+        loop {
+            let r = n.get_as(who, &uri).await;
+            assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.body);
+            seen.extend(ids(&r.body));
+            match r.body["next"].as_str() {
+                Some(next) => uri = format!("/api/collections/c1/objects/?limit=2&next={next}"),
+                None => break,
+            }
+        }
+        let mut want = expected.clone();
+        want.sort();
+        let mut got = seen.clone();
+        got.sort();
+        assert_eq!(got, want, "{who}");
+        assert_eq!(
+            seen.len(),
+            got.len(),
+            "{who}: an object was repeated across pages"
+        );
+        let manifest = n.get_as(who, "/api/collections/c1/manifest/").await;
+        let mut listed = ids(&manifest.body);
+        listed.sort();
+        assert_eq!(listed, want, "{who}: manifest");
+    }
+    // The partner receives the personal data minimised; the organisation itself does not.
+    let r = n
+        .get_as("fr-partner", &format!("/api/collections/c1/objects/{}/", id(200)))
+        .await;
+    let text = r.body.to_string();
+    assert!(!text.contains("erika.mustermann"), "{text}");
+    assert!(text.contains("@pseudonym.invalid"), "{text}");
+    let r = n
+        .get_as("alice", &format!("/api/collections/c1/objects/{}/", id(200)))
+        .await;
+    assert!(r.body.to_string().contains("erika.mustermann@example.de"));
+    // What a principal may not see is absent, not forbidden, on every read endpoint.
+    for path in ["", "versions/"] {
+        let r = n
+            .get_as(
+                "fr-partner",
+                &format!("/api/collections/c1/objects/{}/{path}", id(102)),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+    // A purpose the principal may not declare is denied.
+    let req = Request::get("/api/collections/c1/objects/")
+        .header("accept", TAXII)
+        .header("authorization", &n.basic["fr-partner"])
+        .header("x-accord-purpose", "blocking")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(ids(&n.call(req).await.body), Vec::<String>::new());
 }

@@ -23,6 +23,27 @@ pub struct Config {
     pub api_roots: Vec<ApiRootConfig>,
     #[serde(default)]
     pub principals: Vec<PrincipalConfig>,
+    #[serde(default)]
+    pub policy: accord_policy::model::Settings,
+    #[serde(default)]
+    pub organisations: Vec<accord_policy::model::Organisation>,
+    #[serde(default)]
+    pub purposes: Vec<accord_policy::model::Purpose>,
+    #[serde(default)]
+    pub agreements: Vec<accord_policy::model::Agreement>,
+    #[serde(default)]
+    pub redaction_profiles: Vec<accord_policy::Profile>,
+}
+
+/// Where each entry of the policy sections starts, to point errors at a line.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Spans {
+    organisations: Vec<toml::Spanned<toml::Value>>,
+    purposes: Vec<toml::Spanned<toml::Value>>,
+    agreements: Vec<toml::Spanned<toml::Value>>,
+    redaction_profiles: Vec<toml::Spanned<toml::Value>>,
+    principals: Vec<toml::Spanned<toml::Value>>,
 }
 
 /// The TAXII server.
@@ -94,6 +115,9 @@ pub struct PrincipalConfig {
     pub write: Vec<String>,
     /// SHA-256 (hex) of the client certificate that identifies a partner node over mTLS.
     pub client_certificate_sha256: Option<String>,
+    /// Purposes this principal may declare (`X-Accord-Purpose`); the first is its default.
+    #[serde(default)]
+    pub purposes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -140,6 +164,10 @@ pub struct CollectionConfig {
     pub alias: Option<String>,
     pub title: String,
     pub description: Option<String>,
+    /// TLP of unmarked objects in this collection (default: `policy.default_tlp`), e.g. "clear"
+    /// for a collection of public data.
+    #[serde(default)]
+    pub default_tlp: Option<String>,
 }
 
 /// A configuration problem, with the file and line it comes from.
@@ -181,7 +209,48 @@ impl Config {
             }
         })?;
         config.check(path)?;
+        accord_policy::Model::build(config.model_spec()).map_err(|e| {
+            let spans: Spans = toml::from_str(text).unwrap_or_default();
+            let list = match e.section {
+                "organisations" => &spans.organisations,
+                "purposes" => &spans.purposes,
+                "agreements" => &spans.agreements,
+                "redaction_profiles" => &spans.redaction_profiles,
+                "principals" => &spans.principals,
+                _ => &Vec::new(),
+            };
+            let at = list.get(e.index).map_or(0, |s| s.span().start);
+            let (line, column) = accord_stix::json::line_col(text.as_bytes(), at);
+            ConfigError::Parse {
+                path: path.into(),
+                line,
+                column,
+                message: e.to_string(),
+            }
+        })?;
         Ok(config)
+    }
+
+    /// The sharing model the policy decision point is built from.
+    pub fn model_spec(&self) -> accord_policy::ModelSpec {
+        accord_policy::ModelSpec {
+            node_organisation: self.node.organisation.clone(),
+            organisations: self.organisations.clone(),
+            purposes: self.purposes.clone(),
+            agreements: self.agreements.clone(),
+            profiles: self.redaction_profiles.clone(),
+            settings: self.policy.clone(),
+            principals: self
+                .principals
+                .iter()
+                .map(|p| accord_policy::model::PrincipalSpec {
+                    name: p.name.clone(),
+                    organisation: p.organisation.clone(),
+                    roles: p.roles.clone(),
+                    purposes: p.purposes.clone(),
+                })
+                .collect(),
+        }
     }
 
     fn check(&self, path: &Path) -> Result<(), ConfigError> {
@@ -195,6 +264,14 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for c in &self.collections {
             accord_store::check_collection_id(&c.id).map_err(|e| invalid(e.to_string()))?;
+            if let Some(t) = c.default_tlp.as_deref() {
+                if accord_policy::model::parse_tlp(t).is_none() {
+                    return Err(invalid(format!(
+                        "collection {:?}: default_tlp {t:?} is not a TLP level",
+                        c.id
+                    )));
+                }
+            }
             if !seen.insert(c.id.as_str()) || c.alias.as_deref().is_some_and(|a| !seen.insert(a)) {
                 return Err(invalid(format!(
                     "collection id or alias {:?} is used twice",
@@ -242,6 +319,12 @@ impl Config {
             if !names.insert(p.name.as_str()) {
                 return Err(invalid(format!("principal {:?} is declared twice", p.name)));
             }
+            if p.name.is_empty() || p.name.starts_with('@') {
+                return Err(invalid(format!(
+                    "principal name {:?} must not be empty or start with '@' (reserved)",
+                    p.name
+                )));
+            }
             for c in p.read.iter().chain(&p.write) {
                 if c != "*" && self.collection(Some(c)).is_none() {
                     return Err(invalid(format!(
@@ -282,6 +365,19 @@ impl Config {
             max_content_length: default_max_content_length(),
             collections: self.collections.iter().map(|c| c.id.clone()).collect(),
         }]
+    }
+
+    /// The TLP of unmarked objects, for each collection that sets one.
+    pub fn collection_defaults(&self) -> std::collections::HashMap<String, accord_stix::markings::TlpLevel> {
+        self.collections
+            .iter()
+            .filter_map(|c| {
+                Some((
+                    c.id.clone(),
+                    accord_policy::model::parse_tlp(c.default_tlp.as_deref()?)?,
+                ))
+            })
+            .collect()
     }
 
     /// Finds a collection by id or alias; `None` picks the first one.
@@ -328,6 +424,8 @@ id = "{demo_collection}"
 alias = "demo"
 title = "Demo data"
 description = "OASIS STIX 2.1 examples and MITRE ATT&CK for ICS, imported by `accord up`"
+# Public data: unmarked objects here are TLP:CLEAR (elsewhere they get policy.default_tlp).
+default_tlp = "clear"
 
 # The TAXII 2.1 server (`accord serve`, `accord up`).
 [server]
@@ -364,6 +462,66 @@ organisation = "example-csirt"
 roles = ["analyst"]
 read = ["*"]
 write = ["default"]
+purposes = ["situational-awareness", "detection", "incident-response", "blocking"]
+
+# A partner's node. It may read every collection, but each object reaches it only if the policy
+# allows it (here: TLP:CLEAR and GREEN under `example-bilateral`, with personal data minimised).
+[[principals]]
+name = "demo-partner"
+organisation = "partner-csirt"
+roles = ["partner-node"]
+read = ["*"]
+write = []
+purposes = ["detection", "situational-awareness"]
+
+# ---------------------------------------------------------------------------------------------
+# Sharing policy. Every object a principal reads, every export and every push is decided per
+# object version by the policy decision point: TLP 2.0 and IEP 2.0 (shipped as Cedar policies),
+# the agreements below, purpose, jurisdiction and retention. Deny is the default.
+[policy]
+# TLP assumed for objects that carry none. AMBER keeps them within this organisation and its clients.
+default_tlp = "amber"
+# Redaction profile for disclosures outside this organisation that rely on no agreement.
+default_redaction_profile = "strict"
+# Purpose of principals that declare none.
+default_purpose = "situational-awareness"
+# Operator Cedar policies, relative to this directory, added to the shipped ones
+# (`accord policy check` validates them; `accord policy explain` shows which one decided).
+policy_files = []
+
+# Organisations: id, ISO 3166-1 alpha-2 jurisdiction, role (csirt, isac, operator, regulator,
+# oversight, law-enforcement, vendor, public), sectors, declared clients (TLP:AMBER may reach
+# them), and the STIX identity they create objects with (`created_by_ref`), which tells objects
+# this node's organisation originated from those it received.
+[[organisations]]
+id = "example-csirt"
+name = "Example national CSIRT"
+jurisdiction = "DE"
+role = "csirt"
+sectors = ["government-national"]
+clients = []
+
+[[organisations]]
+id = "partner-csirt"
+name = "Example partner CSIRT"
+jurisdiction = "FR"
+role = "csirt"
+
+# Sharing agreements: parties, TLP levels and purposes that may flow, legal bases and personal-data
+# categories permitted across borders, the redaction profile applied on egress (`strict`, `none`,
+# or one of [[redaction_profiles]]), retention at the recipient, onward sharing ("tlp" or "none"),
+# and validity (RFC 3339 `valid_from` / `valid_until`).
+[[agreements]]
+id = "example-bilateral"
+title = "Example bilateral CSIRT agreement"
+parties = ["example-csirt", "partner-csirt"]
+tlp = ["clear", "green"]
+purposes = ["situational-awareness", "detection", "incident-response"]
+legal_bases = ["gdpr-6-1-e"]
+data_categories = ["email", "network-identifier"]
+redaction_profile = "strict"
+max_retention_days = 365
+onward_sharing = "tlp"
 "#,
         max = accord_stix::DEFAULT_MAX_OBJECT_BYTES,
     )

@@ -1,8 +1,10 @@
-//! `accord export`: writes stored objects as a STIX bundle or as JSON lines, page by page.
+//! `accord export`: writes stored objects as a STIX bundle or as JSON lines, page by page, each
+//! object decided (and redacted) by the policy decision point for the principal it is meant for.
 
 use std::io::Write;
 
 use accord_store::{Query, Store, VersionFilter};
+use accord_taxii::gate::Gate;
 use anyhow::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,12 +22,28 @@ pub struct ExportFilter {
     pub types: Vec<String>,
     pub added_after: Option<i64>,
     pub all_versions: bool,
+    /// Who the export is for (`@node`: this node's own organisation).
+    pub principal: String,
+    pub purpose: Option<String>,
+}
+
+/// What an export wrote and what the policy withheld.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exported {
+    pub written: u64,
+    pub withheld: u64,
 }
 
 const PAGE: usize = 5000;
 
-/// Streams the matching objects to `out`; returns how many were written.
-pub fn export(store: &dyn Store, filter: &ExportFilter, format: Format, out: &mut dyn Write) -> Result<u64> {
+/// Streams the matching objects the principal may receive to `out`.
+pub fn export(
+    store: &dyn Store,
+    gate: &Gate,
+    filter: &ExportFilter,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<Exported> {
     let mut q = Query::new(&filter.collection);
     q.types = filter.types.clone();
     q.added_after = filter.added_after;
@@ -44,10 +62,28 @@ pub fn export(store: &dyn Store, filter: &ExportFilter, format: Format, out: &mu
             uuid::Uuid::new_v4()
         )?;
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let req = accord_policy::Request {
+        principal: &filter.principal,
+        action: accord_policy::Action::Export,
+        purpose: filter.purpose.as_deref(),
+        // A file on this machine: the operator's channel, not a network one.
+        encrypted: true,
+        now: accord_stix::Timestamp::from_micros(now),
+        default_tlp: None,
+    };
     let mut n = 0u64;
+    let mut withheld = 0u64;
     loop {
         let page = store.query(&q)?;
-        for o in &page.objects {
+        let more = page.more;
+        let last = page.last_added();
+        let scanned = page.objects.len() as u64;
+        let released = gate.release(store, &filter.collection, &req, page.objects)?;
+        withheld += scanned - released.objects.len() as u64;
+        for o in &released.objects {
             match format {
                 Format::Bundle => {
                     if n > 0 {
@@ -63,14 +99,14 @@ pub fn export(store: &dyn Store, filter: &ExportFilter, format: Format, out: &mu
             }
             n += 1;
         }
-        if !page.more {
+        if !more {
             break;
         }
-        q.added_after = page.last_added();
+        q.added_after = last;
     }
     if format == Format::Bundle {
         out.write_all(b"\n]}\n")?;
     }
     out.flush()?;
-    Ok(n)
+    Ok(Exported { written: n, withheld })
 }

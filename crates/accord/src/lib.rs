@@ -8,6 +8,7 @@ pub mod demo;
 pub mod export;
 pub mod ingest;
 pub mod node;
+pub mod policy;
 pub mod reader;
 pub mod report;
 pub mod serve;

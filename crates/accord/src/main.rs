@@ -85,6 +85,13 @@ enum Command {
         /// Output file (default: stdout). Written to a temporary file and renamed when complete.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// The principal the export is for; each object is decided and redacted for it
+        /// (default: this node's own organisation).
+        #[arg(long = "for", default_value = accord_policy::model::NODE_PRINCIPAL)]
+        principal: String,
+        /// Declared purpose (default: the principal's first).
+        #[arg(long)]
+        purpose: Option<String>,
     },
     /// Validate STIX documents without storing them. Exit 0: valid, 1: errors found, 2: unreadable.
     Validate {
@@ -101,6 +108,11 @@ enum Command {
     Collections,
     /// List the validation rules.
     Rules,
+    /// Explain, test and check sharing decisions.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Generate a reproducible JSON-lines corpus (for benchmarks and tests).
     #[command(hide = true)]
     GenCorpus {
@@ -114,6 +126,31 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyAction {
+    /// Print the decision for one principal and object, with the policies and facts behind it.
+    Explain {
+        #[arg(long)]
+        principal: String,
+        /// Object id (its latest version is decided).
+        #[arg(long)]
+        object: String,
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Collection id or alias (default: every configured collection, in order).
+        #[arg(long, short)]
+        collection: Option<String>,
+        /// read, export or push.
+        #[arg(long, default_value = "read")]
+        action: String,
+    },
+    /// Run a TOML table of expected decisions ([[case]] principal, object or object_file, purpose,
+    /// expect, reason). Exit 0: all pass, 1: a case failed.
+    Test { file: PathBuf },
+    /// Load the configuration and policy files as `serve` would, and report what is in force.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -165,6 +202,94 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn policy_command(data_dir: &std::path::Path, action: PolicyAction, json: bool) -> Result<ExitCode> {
+    let node = Node::open(data_dir)?;
+    match action {
+        PolicyAction::Explain {
+            principal,
+            object,
+            purpose,
+            collection,
+            action,
+        } => {
+            let action = match action.as_str() {
+                "read" => accord_policy::Action::Read,
+                "export" => accord_policy::Action::Export,
+                "push" => accord_policy::Action::Push,
+                other => anyhow::bail!("--action {other:?} is not read, export or push"),
+            };
+            let e = accord::policy::explain(
+                &node,
+                &principal,
+                &object,
+                purpose.as_deref(),
+                collection.as_deref(),
+                action,
+            )?;
+            if json {
+                print_json(&e)?;
+            } else {
+                print!("{}", accord::policy::render(&e));
+            }
+            Ok(if e.decision.allowed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        PolicyAction::Test { file } => {
+            let results = accord::policy::test(&node, &file)?;
+            let failed = results.iter().filter(|r| !r.pass).count();
+            if json {
+                print_json(&results)?;
+            } else {
+                for r in &results {
+                    println!(
+                        "{} case {}: {} {} expected {}, got {} [{}]",
+                        if r.pass { "ok  " } else { "FAIL" },
+                        r.case,
+                        r.principal,
+                        r.object,
+                        r.expected,
+                        r.got,
+                        r.reasons.join(", ")
+                    );
+                }
+                println!("{} cases, {failed} failed", results.len());
+            }
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        PolicyAction::Check => {
+            let engine = node.policy_engine()?;
+            let model = engine.model();
+            let summary = serde_json::json!({
+                "policy_version": engine.version(),
+                "organisations": model.organisations.len(),
+                "agreements": model.agreements.len(),
+                "principals": model.principals.len() - 1,
+                "operator_policy_files": node.config.policy.policy_files,
+            });
+            if json {
+                print_json(&summary)?;
+            } else {
+                println!(
+                    "policy {} OK: {} organisations, {} agreements, {} principals, {} operator policy files",
+                    summary["policy_version"].as_str().unwrap_or_default(),
+                    summary["organisations"],
+                    summary["agreements"],
+                    summary["principals"],
+                    node.config.policy.policy_files.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -231,8 +356,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             all_versions,
             format,
             output,
+            principal,
+            purpose,
         } => {
             let node = Node::open(&cli.data_dir)?;
+            let gate = node.gate()?;
             let added_after = added_after
                 .map(|s| accord_stix::Timestamp::parse(&s).map(|t| t.as_micros()))
                 .transpose()
@@ -242,6 +370,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 types,
                 added_after,
                 all_versions,
+                principal,
+                purpose,
             };
             let n = match output {
                 Some(path) => {
@@ -249,7 +379,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let file = std::fs::File::create(&tmp)
                         .with_context(|| format!("cannot create {}", tmp.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = export::export(node.store.as_ref(), &filter, format, &mut w)?;
+                    let n = export::export(node.store.as_ref(), &gate, &filter, format, &mut w)?;
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path)
                         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -257,12 +387,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 None => export::export(
                     node.store.as_ref(),
+                    &gate,
                     &filter,
                     format,
                     &mut std::io::BufWriter::new(std::io::stdout().lock()),
                 )?,
             };
-            eprintln!("exported {n} objects from {}", filter.collection);
+            eprintln!(
+                "exported {} objects from {} for {} ({} withheld by policy)",
+                n.written, filter.collection, filter.principal, n.withheld
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate {
@@ -317,6 +451,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Policy { action } => policy_command(&cli.data_dir, action, json),
         Command::Rules => {
             let rules: Vec<_> = accord_stix::Rule::ALL
                 .iter()

@@ -17,6 +17,8 @@ pub struct Node {
 }
 
 const CURSOR_KEY_FILE: &str = "secrets/cursor.key";
+/// The master key each agreement's pseudonymisation key is derived from.
+const PSEUDONYM_KEY_FILE: &str = "secrets/pseudonym.key";
 
 /// Writes a file only its owner can read (mode 0600), creating its directory.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -34,6 +36,28 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
+}
+
+/// Builds the decision point from a configuration and the operator policy files it names
+/// (relative to `dir`). The engine is labelled with the SHA-256 of the configuration and policies.
+pub fn policy_engine(dir: &Path, config: &Config) -> Result<accord_policy::Engine> {
+    use sha2::Digest;
+    let model = accord_policy::Model::build(config.model_spec()).map_err(|e| anyhow!("{e}"))?;
+    let mut digest = sha2::Sha256::new();
+    digest.update(toml::to_string(config).unwrap_or_default());
+    let mut sources = Vec::new();
+    for file in &config.policy.policy_files {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read policy file {}", path.display()))?;
+        digest.update(&text);
+        sources.push(accord_policy::Source {
+            name: path.display().to_string(),
+            text,
+        });
+    }
+    let version = hex::encode(&digest.finalize()[..8]);
+    Ok(accord_policy::Engine::new(model, &sources)?.with_version(version))
 }
 
 /// What `init` created.
@@ -114,11 +138,13 @@ impl Node {
     /// cursors, and (when TLS is configured and no certificate exists) a development certificate
     /// for localhost signed by a throw-away CA (`tls/ca.pem`). Secret files get mode 0600.
     pub fn ensure_secrets(&self) -> Result<()> {
-        let key = self.dir.join(CURSOR_KEY_FILE);
-        if !key.exists() {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness: {e}"))?;
-            write_private(&key, hex::encode(bytes).as_bytes())?;
+        for file in [CURSOR_KEY_FILE, PSEUDONYM_KEY_FILE] {
+            let key = self.dir.join(file);
+            if !key.exists() {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness: {e}"))?;
+                write_private(&key, hex::encode(bytes).as_bytes())?;
+            }
         }
         let (cert, tls_key) = (
             self.dir.join(&self.config.server.tls_cert),
@@ -139,7 +165,26 @@ impl Node {
 
     /// The key that authenticates paging cursors.
     pub fn cursor_key(&self) -> Result<[u8; 32]> {
-        let path = self.dir.join(CURSOR_KEY_FILE);
+        self.secret(CURSOR_KEY_FILE)
+    }
+
+    /// The policy decision point for this node's configuration and operator policy files.
+    pub fn policy_engine(&self) -> Result<accord_policy::Engine> {
+        policy_engine(&self.dir, &self.config)
+    }
+
+    /// The egress gate (decision point, pseudonymisation key and store lookups).
+    pub fn gate(&self) -> Result<accord_taxii::gate::Gate> {
+        self.ensure_secrets()?;
+        Ok(accord_taxii::gate::Gate::new(
+            self.policy_engine()?,
+            self.config.collection_defaults(),
+            self.secret(PSEUDONYM_KEY_FILE)?,
+        ))
+    }
+
+    fn secret(&self, file: &str) -> Result<[u8; 32]> {
+        let path = self.dir.join(file);
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut key = [0u8; 32];

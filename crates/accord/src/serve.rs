@@ -113,6 +113,10 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::new());
     let backend: Arc<dyn accord_store::Backend> = node.store.clone();
     let (ingest, worker) = Ingestor::start(backend.clone(), metrics.clone(), config.limits.max_object_bytes);
+    let gate = Arc::new(node.gate()?);
+    tracing::info!(policy_version = gate.engine().version(), "policy in force");
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone()));
     let state = AppState {
         backend,
         model: Arc::new(model),
@@ -124,6 +128,7 @@ pub async fn serve(
         public_host: addr.to_string(),
         max_object_bytes: config.limits.max_object_bytes,
         tokens: Arc::default(),
+        gate,
     };
     ready(addr);
     let app = accord_taxii::app(state);
@@ -131,6 +136,37 @@ pub async fn serve(
     tracing::info!("connections drained; finishing queued requests");
     worker.finish().await;
     Ok(())
+}
+
+/// On SIGHUP, re-reads the configuration and policy files and puts the new decision point in
+/// force atomically. A broken configuration is logged with its file, line and reason, and the
+/// old one stays in force. (Listeners, collections and principals' collection rights are fixed
+/// at start.)
+#[cfg(unix)]
+async fn reload_on_hangup(dir: std::path::PathBuf, gate: Arc<accord_taxii::gate::Gate>) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let loaded = Config::load(&dir.join(crate::config::CONFIG_FILE))
+            .map_err(anyhow::Error::from)
+            .and_then(|config| {
+                Ok((
+                    crate::node::policy_engine(&dir, &config)?,
+                    config.collection_defaults(),
+                ))
+            });
+        match loaded {
+            Ok((engine, defaults)) => {
+                let version = engine.version().to_owned();
+                gate.replace(engine, defaults);
+                tracing::info!(policy_version = %version, "configuration reloaded; new policy in force");
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "configuration not reloaded; the previous policy stays in force")
+            }
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -144,8 +144,19 @@ fn export_round_trips_the_oasis_examples() {
         &["export", "--format", "bundle", "-o", out.to_str().unwrap()],
     );
     assert!(o.status.success());
+    // Exports pass the policy too: the one TLP:RED object in the examples (a campaign received
+    // from another organisation, naming no recipient) stays in the store.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("(1 withheld by policy)"), "{stderr}");
+    let stored = stored - 1;
     let bundle: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(bundle["objects"].as_array().unwrap().len() as u64, stored);
+    let objects = bundle["objects"].as_array().unwrap();
+    assert_eq!(objects.len() as u64, stored);
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o["id"] == "campaign--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061")
+    );
     // The exported bundle validates and re-imports as entirely unchanged.
     assert!(
         accord(&dir, &["validate", out.to_str().unwrap()])
@@ -163,6 +174,165 @@ fn export_round_trips_the_oasis_examples() {
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
     assert!(!lines.is_empty() && lines.iter().all(|v| v["type"] == "malware"));
+}
+
+#[test]
+fn policy_explain_test_check_and_partner_export() {
+    let (tmp, dir) = init();
+    for c in ["demo", "default"] {
+        assert!(
+            accord(&dir, &["import", "--collection", c, &shared("examples")])
+                .status
+                .success()
+        );
+    }
+    // The demo partner (France, agreement for CLEAR and GREEN) gets less than the node itself,
+    // and no personal data: the APT1 individuals' names and e-mail addresses are minimised.
+    let o = accord(
+        &dir,
+        &[
+            "export",
+            "--collection",
+            "demo",
+            "--for",
+            "demo-partner",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let partner: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!partner.is_empty());
+    assert!(
+        !text.contains("uglygorilla@163.com") && !text.contains("Wang Dong"),
+        "personal data leaked"
+    );
+    let node: Vec<Value> = String::from_utf8_lossy(
+        &accord(&dir, &["export", "--collection", "demo", "--format", "jsonl"]).stdout,
+    )
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    // The demo collection is public data (unmarked = CLEAR): the partner gets the same objects as
+    // the node itself, but the individuals minimised.
+    assert_eq!(partner.len(), node.len());
+    assert_ne!(partner, node);
+    assert!(node.iter().any(|o| o["name"] == "Wang Dong"));
+
+    // explain: in the default collection unmarked objects are AMBER, which does not reach a partner.
+    let id = "intrusion-set--da1065ce-972c-4605-8755-9cd1074e3b5a";
+    let o = accord(
+        &dir,
+        &[
+            "--json",
+            "policy",
+            "explain",
+            "--collection",
+            "default",
+            "--principal",
+            "demo-partner",
+            "--object",
+            id,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = json_out(&o);
+    assert_eq!(e["decision"]["effect"], "deny");
+    assert_eq!(e["handling"]["tlp"], "amber");
+    assert_eq!(e["handling"]["tlp_defaulted"], true);
+    let o = accord(
+        &dir,
+        &[
+            "policy",
+            "explain",
+            "--collection",
+            "default",
+            "--principal",
+            "demo-analyst",
+            "--object",
+            id,
+        ],
+    );
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("decision: allow") && text.contains("tlp-amber-clients"),
+        "{text}"
+    );
+
+    // test: a table of expected decisions, one of them wrong.
+    let table = tmp.path().join("cases.toml");
+    std::fs::write(
+        &table,
+        format!(
+            "[[case]]\nprincipal = \"demo-analyst\"\nobject = \"{id}\"\ncollection = \"default\"\nexpect = \"allow\"\n\n\
+             [[case]]\nprincipal = \"demo-partner\"\nobject = \"{id}\"\ncollection = \"default\"\nexpect = \"deny\"\nreason = \"default-deny\"\n\n\
+             [[case]]\nprincipal = \"demo-partner\"\nobject = \"{id}\"\ncollection = \"default\"\nexpect = \"allow\"\n\n\
+             [[case]]\nprincipal = \"demo-partner\"\nobject = \"{id}\"\ncollection = \"demo\"\nexpect = \"allow\"\nreason = \"tlp-clear\"\n"
+        ),
+    )
+    .unwrap();
+    let o = accord(&dir, &["--json", "policy", "test", table.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let results = json_out(&o);
+    let pass: Vec<bool> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pass"].as_bool().unwrap())
+        .collect();
+    assert_eq!(pass, [true, true, false, true]);
+
+    // check, and a broken configuration named by file and line.
+    assert!(accord(&dir, &["policy", "check"]).status.success());
+    let config = dir.join("accord.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "parties = [\"example-csirt\", \"partner-csirt\"]",
+            "parties = [\"example-csirt\", \"atlantis\"]",
+        ),
+    )
+    .unwrap();
+    let o = accord(&dir, &["policy", "check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("accord.toml:") && err.contains("unknown party \"atlantis\""),
+        "{err}"
+    );
+    let line: usize = err
+        .split("accord.toml:")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        text.lines().nth(line - 1).unwrap().starts_with("[[agreements]]"),
+        "line {line}"
+    );
+    // An operator policy that does not parse is rejected before it takes effect.
+    std::fs::write(
+        &config,
+        text.replace("policy_files = []", "policy_files = [\"site.cedar\"]"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("site.cedar"),
+        "permit(principal, action, resource) when { resource.colour };",
+    )
+    .unwrap();
+    let o = accord(&dir, &["policy", "check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("site.cedar") && err.contains("colour"),
+        "{err}"
+    );
 }
 
 #[test]

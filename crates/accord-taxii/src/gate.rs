@@ -1,0 +1,235 @@
+//! The egress gate: every object version a principal receives (TAXII reads, and `accord export`)
+//! passes `accord_policy::disclose` here. The gate supplies what the pure policy core cannot
+//! read itself: marking definitions, referenced objects and names of individuals from the store.
+//! The decision point inside it is replaced as a whole when the configuration is reloaded.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use accord_policy::engine::Request;
+use accord_policy::{Engine, Outcome};
+use accord_stix::ContentHash;
+use accord_stix::markings::{Marking, TlpLevel, classify};
+use accord_store::{Query, Store, StoreError, StoredObject, VersionFilter};
+use serde_json::{Map, Value};
+
+/// How long the names of individuals in a collection are reused before they are read again.
+const PEOPLE_TTL: Duration = Duration::from_secs(2);
+/// Most identities read from a collection to learn names of individuals.
+const PEOPLE_LIMIT: usize = 10_000;
+
+/// Names of individuals in one collection, and when they were read.
+type People = (Instant, Arc<Vec<String>>);
+
+/// What a configuration puts in force, replaced as one.
+#[derive(Clone)]
+struct InForce {
+    engine: Arc<Engine>,
+    /// TLP of unmarked objects, per collection (where the configuration sets one).
+    defaults: Arc<HashMap<String, TlpLevel>>,
+}
+
+/// The decision point and its lookups.
+pub struct Gate {
+    in_force: RwLock<InForce>,
+    /// Derives each agreement's pseudonymisation key.
+    key: [u8; 32],
+    /// Marking definitions cannot be versioned (STIX 2.1 §7.2.1), so a cached one never goes stale.
+    markings: Mutex<HashMap<String, Option<Marking>>>,
+    people: Mutex<HashMap<String, People>>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").finish_non_exhaustive()
+    }
+}
+
+/// What leaves: the released versions (redacted ones re-serialised, with their new hash and, for
+/// SCOs whose identifying value changed, their new id), and one outcome per input version.
+#[derive(Debug, Default)]
+pub struct Released {
+    pub objects: Vec<StoredObject>,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Gate {
+    /// `defaults` maps collection ids to the TLP of their unmarked objects.
+    pub fn new(engine: Engine, defaults: HashMap<String, TlpLevel>, key: [u8; 32]) -> Self {
+        Gate {
+            in_force: RwLock::new(InForce {
+                engine: Arc::new(engine),
+                defaults: Arc::new(defaults),
+            }),
+            key,
+            markings: Mutex::default(),
+            people: Mutex::default(),
+        }
+    }
+
+    fn in_force(&self) -> InForce {
+        match self.in_force.read() {
+            Ok(f) => f.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The decision point in force.
+    pub fn engine(&self) -> Arc<Engine> {
+        self.in_force().engine
+    }
+
+    /// Puts a new decision point (and collection defaults) in force, atomically: a request uses
+    /// the old ones or the new ones, never a mix.
+    pub fn replace(&self, engine: Engine, defaults: HashMap<String, TlpLevel>) {
+        let mut slot = match self.in_force.write() {
+            Ok(f) => f,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = InForce {
+            engine: Arc::new(engine),
+            defaults: Arc::new(defaults),
+        };
+    }
+
+    /// The request with the collection's default TLP for unmarked objects, if it sets one.
+    fn for_collection<'r>(
+        req: &Request<'r>,
+        defaults: &HashMap<String, TlpLevel>,
+        collection: &str,
+    ) -> Request<'r> {
+        let mut req = req.clone();
+        if req.default_tlp.is_none() {
+            req.default_tlp = defaults.get(collection).copied();
+        }
+        req
+    }
+
+    fn latest(
+        store: &dyn Store,
+        collection: &str,
+        ids: Vec<String>,
+    ) -> Result<Vec<StoredObject>, StoreError> {
+        let mut q = Query::new(collection);
+        q.limit = ids.len().max(1);
+        q.ids = ids;
+        q.versions = VersionFilter::last();
+        Ok(store.query(&q)?.objects)
+    }
+
+    fn marking(&self, store: &dyn Store, collection: &str, id: &str) -> Option<Marking> {
+        if let Some(m) = self.markings.lock().ok().and_then(|c| c.get(id).cloned()) {
+            return m;
+        }
+        let found = Self::latest(store, collection, vec![id.to_owned()]).ok()?;
+        let marking = found
+            .first()
+            .and_then(|o| serde_json::from_str::<Map<String, Value>>(&o.json).ok())
+            .map(|m| classify(&m));
+        // Only a definition that was found is cached: one may arrive later.
+        if marking.is_some() {
+            if let Ok(mut c) = self.markings.lock() {
+                c.insert(id.to_owned(), marking.clone());
+            }
+        }
+        marking
+    }
+
+    fn people(&self, store: &dyn Store, collection: &str) -> Result<Arc<Vec<String>>, StoreError> {
+        if let Some((at, names)) = self.people.lock().ok().and_then(|p| p.get(collection).cloned()) {
+            if at.elapsed() < PEOPLE_TTL {
+                return Ok(names);
+            }
+        }
+        let mut q = Query::new(collection);
+        q.types = vec!["identity".into()];
+        q.limit = PEOPLE_LIMIT;
+        let names: Vec<String> = store
+            .query(&q)?
+            .objects
+            .iter()
+            .filter_map(|o| serde_json::from_str::<Map<String, Value>>(&o.json).ok())
+            .filter_map(|o| accord_policy::egress::individual_name(&o))
+            .collect();
+        let names = Arc::new(names);
+        if let Ok(mut p) = self.people.lock() {
+            p.insert(collection.to_owned(), (Instant::now(), names.clone()));
+        }
+        Ok(names)
+    }
+
+    /// Explains the decision for one object version read from `collection`.
+    pub fn explain(
+        &self,
+        store: &dyn Store,
+        collection: &str,
+        req: &Request<'_>,
+        object: &Map<String, Value>,
+    ) -> accord_policy::Explanation {
+        let markings = |id: &str| self.marking(store, collection, id);
+        let in_force = self.in_force();
+        let req = Self::for_collection(req, &in_force.defaults, collection);
+        in_force.engine.explain(&req, object, &markings)
+    }
+
+    /// Decides and redacts versions read from `collection` for one request.
+    pub fn release(
+        &self,
+        store: &dyn Store,
+        collection: &str,
+        req: &Request<'_>,
+        versions: Vec<StoredObject>,
+    ) -> Result<Released, StoreError> {
+        if versions.is_empty() {
+            return Ok(Released::default());
+        }
+        let in_force = self.in_force();
+        let req = &Self::for_collection(req, &in_force.defaults, collection);
+        let engine = &in_force.engine;
+        let mut parsed = Vec::with_capacity(versions.len());
+        for v in &versions {
+            let map = serde_json::from_str::<Map<String, Value>>(&v.json)
+                .map_err(|e| StoreError::Corrupt(format!("{} in collection {collection}: {e}", v.id)))?;
+            parsed.push(map);
+        }
+        let people = self.people(store, collection)?;
+        let markings = |id: &str| self.marking(store, collection, id);
+        let resolve = |id: &str| {
+            Self::latest(store, collection, vec![id.to_owned()])
+                .ok()?
+                .first()
+                .and_then(|o| serde_json::from_str(&o.json).ok())
+        };
+        let disclosure =
+            accord_policy::disclose(engine, req, parsed, &markings, &self.key, &resolve, &people);
+        let mut objects = Vec::with_capacity(disclosure.objects.len());
+        let mut released = disclosure.objects.into_iter();
+        for (stored, outcome) in versions.into_iter().zip(&disclosure.outcomes) {
+            if !outcome.decision.allowed() {
+                continue;
+            }
+            let Some(object) = released.next() else { break };
+            if outcome.redactions.is_empty() {
+                objects.push(stored);
+                continue;
+            }
+            let value = Value::Object(object);
+            let json = accord_stix::jcs::to_canonical_string(&value);
+            objects.push(StoredObject {
+                id: value
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&stored.id)
+                    .to_owned(),
+                hash: ContentHash::of_canonical(json.as_bytes()),
+                json,
+                ..stored
+            });
+        }
+        Ok(Released {
+            objects,
+            outcomes: disclosure.outcomes,
+        })
+    }
+}

@@ -1,0 +1,262 @@
+//! `accord policy`: explain one decision, run a table of expected decisions (for operators' CI),
+//! and check the configuration and policy files without starting anything.
+
+use std::path::Path;
+
+use accord_policy::{Action, Effect, Explanation, Request};
+use accord_store::{Query, Store, VersionFilter};
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::node::Node;
+
+fn now() -> accord_stix::Timestamp {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    accord_stix::Timestamp::from_micros(micros)
+}
+
+/// Finds the latest version of an object in the given collection, or in any configured one.
+fn find_object(node: &Node, id: &str, collection: Option<&str>) -> Result<(String, Map<String, Value>)> {
+    accord_stix::id::parse_identifier(id).map_err(|e| anyhow!("object id {id:?}: {e}"))?;
+    let collections = match collection {
+        Some(c) => vec![node.collection_id(Some(c))?],
+        None => node.config.collections.iter().map(|c| c.id.clone()).collect(),
+    };
+    for c in collections {
+        let mut q = Query::new(&c);
+        q.ids = vec![id.to_owned()];
+        q.versions = VersionFilter::last();
+        q.limit = 1;
+        if let Some(o) = node.store.query(&q)?.objects.into_iter().next() {
+            let map = serde_json::from_str(&o.json).with_context(|| format!("stored {id} is corrupt"))?;
+            return Ok((c, map));
+        }
+    }
+    bail!(
+        "no object {id} in {}",
+        collection.unwrap_or("any configured collection")
+    )
+}
+
+/// Explains the decision for `principal` reading `object_id`.
+pub fn explain(
+    node: &Node,
+    principal: &str,
+    object_id: &str,
+    purpose: Option<&str>,
+    collection: Option<&str>,
+    action: Action,
+) -> Result<Explanation> {
+    let gate = node.gate()?;
+    let (coll, object) = find_object(node, object_id, collection)?;
+    let req = Request {
+        principal,
+        action,
+        purpose,
+        encrypted: true,
+        now: now(),
+        default_tlp: None,
+    };
+    Ok(gate.explain(node.store.as_ref() as &dyn Store, &coll, &req, &object))
+}
+
+/// A human-readable rendering of an explanation.
+pub fn render(e: &Explanation) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let effect = serde_json::to_value(e.decision.effect).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "decision: {} (policy version {})",
+        effect.as_str().unwrap_or("?"),
+        e.policy_version
+    );
+    if let Some(a) = &e.decision.agreement {
+        let _ = writeln!(out, "agreement: {a}");
+    }
+    if let Some(p) = &e.decision.profile {
+        let _ = writeln!(out, "redaction profile: {p}");
+    }
+    let _ = writeln!(out, "reasons:");
+    for r in &e.decision.reasons {
+        let _ = writeln!(out, "  {:<32} {}", r.policy, r.text);
+    }
+    for p in &e.decision.redact_parts {
+        let _ = writeln!(out, "redacts {}: {}", p.selectors.join(", "), p.reason);
+    }
+    if e.decision.strip_attribution {
+        let _ = writeln!(out, "strips created_by_ref (IEP provider_attribution: must-not)");
+    }
+    for w in &e.decision.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(out, "principal: {}", e.principal);
+    if let Some(h) = &e.handling {
+        let _ = writeln!(
+            out,
+            "object: {} type {} tlp {}{} originated here: {} originator: {} iep: {}",
+            e.object["id"].as_str().unwrap_or("?"),
+            h.stix_type,
+            h.tlp.as_str(),
+            if h.tlp_defaulted { " (default)" } else { "" },
+            h.originated_here,
+            h.originator.as_deref().unwrap_or("unknown"),
+            serde_json::to_string(&h.iep).unwrap_or_default(),
+        );
+        let _ = writeln!(
+            out,
+            "declared handling: {}",
+            serde_json::to_string(&h.declared).unwrap_or_default()
+        );
+    }
+    for ev in &e.evaluations {
+        let _ = writeln!(
+            out,
+            "evaluated under {}: {} by {}",
+            ev.agreement.as_deref().unwrap_or("no agreement"),
+            if ev.allowed { "allow" } else { "deny" },
+            ev.policies
+                .iter()
+                .map(|p| p.policy.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let _ = writeln!(out, "  context: {}", ev.context);
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    #[serde(rename = "case")]
+    cases: Vec<TestCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCase {
+    principal: String,
+    /// An object id in the store (latest version) …
+    object: Option<String>,
+    /// … or a file holding one STIX object, relative to the test file.
+    object_file: Option<String>,
+    collection: Option<String>,
+    purpose: Option<String>,
+    #[serde(default = "read_action")]
+    action: String,
+    /// allow, allow-with-redaction or deny.
+    expect: String,
+    /// A policy id that must be among the decision's reasons.
+    reason: Option<String>,
+}
+
+fn read_action() -> String {
+    "read".into()
+}
+
+/// One case's result.
+#[derive(Debug, serde::Serialize)]
+pub struct CaseResult {
+    pub case: usize,
+    pub principal: String,
+    pub object: String,
+    pub expected: String,
+    pub got: String,
+    pub reasons: Vec<String>,
+    pub pass: bool,
+}
+
+/// Runs a table of expected decisions against the node's configuration and policies.
+pub fn test(node: &Node, file: &Path) -> Result<Vec<CaseResult>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let table: TestFile = toml::from_str(&text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map_or((1, 1), |s| accord_stix::json::line_col(text.as_bytes(), s.start));
+        anyhow!("{}:{line}:{col}: {}", file.display(), e.message())
+    })?;
+    let gate = node.gate()?;
+    let base = file.parent().unwrap_or(Path::new("."));
+    let mut results = Vec::new();
+    for (i, c) in table.cases.iter().enumerate() {
+        let at = format!("{} case {}", file.display(), i + 1);
+        let (coll, object) = match (&c.object, &c.object_file) {
+            (Some(id), None) => find_object(node, id, c.collection.as_deref()).with_context(|| at.clone())?,
+            (None, Some(f)) => {
+                let path = base.join(f);
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("{at}: cannot read {}", path.display()))?;
+                let checked = accord_stix::check_bytes(&bytes, usize::MAX)
+                    .map_err(|e| anyhow!("{at}: {}: {e}", path.display()))?;
+                let map = serde_json::from_str(&checked.canonical)?;
+                (node.collection_id(c.collection.as_deref())?, map)
+            }
+            _ => bail!("{at}: give exactly one of object or object_file"),
+        };
+        let action = match c.action.as_str() {
+            "read" => Action::Read,
+            "export" => Action::Export,
+            "push" => Action::Push,
+            other => bail!("{at}: action {other:?} is not read, export or push"),
+        };
+        if !matches!(c.expect.as_str(), "allow" | "allow-with-redaction" | "deny") {
+            bail!(
+                "{at}: expect {:?} is not allow, allow-with-redaction or deny",
+                c.expect
+            );
+        }
+        let req = Request {
+            principal: &c.principal,
+            action,
+            purpose: c.purpose.as_deref(),
+            encrypted: true,
+            now: now(),
+            default_tlp: None,
+        };
+        let id = object
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let stored = accord_store::StoredObject {
+            id: id.clone(),
+            type_name: String::new(),
+            version: String::new(),
+            spec_version: None,
+            date_added: 0,
+            hash: accord_stix::ContentHash::of_value(&Value::Object(object.clone())),
+            json: serde_json::to_string(&object)?,
+        };
+        let released = gate.release(node.store.as_ref(), &coll, &req, vec![stored])?;
+        let outcome = released
+            .outcomes
+            .first()
+            .ok_or_else(|| anyhow!("{at}: no decision"))?;
+        let got = match outcome.decision.effect {
+            Effect::Allow => "allow",
+            Effect::AllowWithRedaction => "allow-with-redaction",
+            Effect::Deny => "deny",
+        };
+        let reasons: Vec<String> = outcome
+            .decision
+            .reasons
+            .iter()
+            .map(|r| r.policy.clone())
+            .collect();
+        let pass = got == c.expect && c.reason.as_ref().is_none_or(|r| reasons.contains(r));
+        results.push(CaseResult {
+            case: i + 1,
+            principal: c.principal.clone(),
+            object: id,
+            expected: c.expect.clone() + &c.reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            got: got.to_owned(),
+            reasons,
+            pass,
+        });
+    }
+    Ok(results)
+}
