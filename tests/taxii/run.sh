@@ -32,6 +32,12 @@ done
 PARTNER_SHA256=$(openssl x509 -in "$WORK/partner.pem" -outform der | sha256sum | cut -d' ' -f1)
 cat >> "$NODE/accord.toml" <<TOML
 
+[[organisations]]
+id = "partner-isac"
+name = "Partner ISAC"
+jurisdiction = "DE"
+role = "isac"
+
 [[principals]]
 name = "reader"
 organisation = "partner-isac"

@@ -116,12 +116,17 @@ pub fn disclose(
     people.extend(objects.iter().filter_map(individual_name));
     people.sort();
     people.dedup();
+    // Objects of the batch that references may point at and redaction may change.
     let by_id: HashMap<String, Value> = objects
         .iter()
+        .filter(|o| o.get("type").and_then(Value::as_str).is_some_and(crate::minimise::is_redactable))
         .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), Value::Object(o.clone()))))
         .collect();
     let lookup = |id: &str| by_id.get(id).cloned().or_else(|| resolve(id));
-    let mut minimisers: HashMap<(String, String), Minimiser<'_>> = HashMap::new();
+    let people = crate::minimise::People::new(&people);
+    // One minimiser per (profile, agreement) met in the batch; few, so a list.
+    let mut minimisers: Vec<(String, String, Minimiser<'_>)> = Vec::new();
+    let decider = engine.decider(req);
     let mut out = Disclosure::default();
     for mut object in objects {
         let id = object
@@ -129,14 +134,14 @@ pub fn disclose(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let mut decision = engine.decide(req, &object, markings);
+        let mut decision = decider.decide(&object, markings);
         let mut redactions = Vec::new();
         if decision.allowed() {
             for part in &decision.redact_parts {
                 for s in &part.selectors {
                     if !remove_selector(&mut object, s) {
                         decision.effect = Effect::Deny;
-                        decision.reasons.push(Reason {
+                        std::sync::Arc::make_mut(&mut decision.reasons).push(Reason {
                             policy: "granular-marking".into(),
                             text: format!("{}: the marked property {s} is required", part.reason),
                         });
@@ -158,21 +163,27 @@ pub fn disclose(
                 transform: Transform::Drop,
             });
         }
-        if let (true, Some(profile_name)) = (decision.allowed(), decision.profile.clone()) {
+        if let (true, Some(profile_name)) = (decision.allowed(), decision.profile.as_deref()) {
             let model = engine.model();
-            if let Some(profile) = model.profiles.get(&profile_name) {
-                let agreement = decision.agreement.clone().unwrap_or_default();
-                let m = minimisers
-                    .entry((profile_name, agreement.clone()))
-                    .or_insert_with(|| {
-                        Minimiser::new(profile, agreement_key(master_key, &agreement), &people)
-                    });
-                match m.apply(&mut object, &lookup) {
+            if let Some(profile) = model.profiles.get(profile_name) {
+                let agreement = decision.agreement.as_deref().unwrap_or_default();
+                let at = match minimisers
+                    .iter()
+                    .position(|(p, a, _)| p == profile_name && a == agreement)
+                {
+                    Some(i) => i,
+                    None => {
+                        let key = agreement_key(master_key, agreement);
+                        minimisers.push((profile_name.to_owned(), agreement.to_owned(), Minimiser::new(profile, key, &people)));
+                        minimisers.len() - 1
+                    }
+                };
+                match minimisers[at].2.apply(&mut object, &lookup) {
                     Ok(r) => redactions.extend(r),
                     Err(w) => {
                         redactions.extend(w.0);
                         decision.effect = Effect::Deny;
-                        decision.reasons.push(Reason {
+                        std::sync::Arc::make_mut(&mut decision.reasons).push(Reason {
                             policy: "minimisation".into(),
                             text: format!(
                                 "withheld by redaction profile {:?}: the object is personal data",

@@ -2,6 +2,7 @@
 //! over the facts of the model and the object's handling, deny by default, with reasons, and
 //! memoised by (principal, handling class).
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -16,7 +17,9 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::handling::{Handling, MarkingSource};
-use crate::model::{Model, ModelError, Relation, action_rank};
+use crate::model::{Model, ModelError, PrincipalSpec, Relation, action_rank};
+
+type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
 const SCHEMA: &str = include_str!("../policies/accord.cedarschema");
 /// The policies Accord ships: TLP 2.0, IEP 2.0 and the base constraints.
@@ -111,7 +114,8 @@ pub struct Reason {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Decision {
     pub effect: Effect,
-    pub reasons: Vec<Reason>,
+    /// Shared with the memoised class decision (cloning a decision is cheap).
+    pub reasons: Arc<Vec<Reason>>,
     /// The agreement the disclosure relies on.
     pub agreement: Option<String>,
     /// The redaction profile to apply to personal data (none inside this organisation).
@@ -137,10 +141,10 @@ impl Decision {
     fn deny(policy: &str, text: String) -> Decision {
         Decision {
             effect: Effect::Deny,
-            reasons: vec![Reason {
+            reasons: Arc::new(vec![Reason {
                 policy: policy.into(),
                 text,
-            }],
+            }]),
             agreement: None,
             profile: None,
             redact_parts: Vec::new(),
@@ -155,14 +159,18 @@ impl Decision {
 /// memoised by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Facts {
-    pub stix_type: String,
+    /// Only when an operator policy reads `resource.stix_type` (the shipped ones do not), so
+    /// that types do not multiply the classes to evaluate.
+    pub stix_type: Option<String>,
     pub tlp: Option<TlpLevel>,
     pub tlp_defaulted: bool,
     pub originated_here: bool,
-    pub originator: Option<String>,
+    /// The originator, only when an agreement with it forbids onward sharing.
+    pub restricted_originator: Option<String>,
     pub iep: Option<crate::handling::IepTerms>,
     pub legal_basis: Option<String>,
     pub data_categories: BTreeSet<String>,
+    /// Declared, else the originator's.
     pub origin_jurisdiction: Option<String>,
     pub unknown_marking: bool,
     pub expired: bool,
@@ -174,7 +182,7 @@ pub struct Facts {
 pub struct ClassOutcome {
     pub allowed: bool,
     pub agreement: Option<String>,
-    pub reasons: Vec<Reason>,
+    pub reasons: Arc<Vec<Reason>>,
     pub relation: &'static str,
 }
 
@@ -196,6 +204,8 @@ pub struct Explanation {
     pub principal: Value,
     pub object: Value,
     pub evaluations: Vec<Evaluation>,
+    /// What minimisation changes on the way out (filled in by callers that run egress).
+    pub redactions: Vec<crate::minimise::Redaction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -216,7 +226,9 @@ pub struct Engine {
     /// Policy id → (display id, reason text).
     about: HashMap<PolicyId, (String, String)>,
     authorizer: Authorizer,
-    memo: Option<Mutex<HashMap<MemoKey, Arc<ClassOutcome>>>>,
+    memo: Option<Mutex<FxHashMap<MemoKey, Arc<ClassOutcome>>>>,
+    /// Whether any policy reads `resource.stix_type`.
+    reads_type: bool,
     /// Identifies the configuration and policies in force (set by the caller, e.g. a hash).
     version: String,
 }
@@ -332,7 +344,8 @@ impl Engine {
             policies,
             about,
             authorizer: Authorizer::new(),
-            memo: Some(Mutex::new(HashMap::new())),
+            memo: Some(Mutex::new(FxHashMap::default())),
+            reads_type: operator.iter().any(|s| s.text.contains("stix_type")),
             version: String::new(),
         })
     }
@@ -394,111 +407,51 @@ impl Engine {
             handling: Some(handling),
             principal,
             evaluations,
+            redactions: Vec::new(),
         }
     }
 
-    fn run(
-        &self,
-        req: &Request<'_>,
-        handling: &Handling,
-        mut trace: Option<&mut Vec<Evaluation>>,
-    ) -> Decision {
+    /// Prepares decisions for one request: the principal, purpose and agreements in force are
+    /// looked up once, and class decisions are memoised locally (then in the engine).
+    pub fn decider<'e>(&'e self, req: &Request<'e>) -> Decider<'e> {
         let model = &self.model;
-        let Some(principal) = model.principals.get(req.principal) else {
-            return Decision::deny(
+        let setup = match model.principals.get(req.principal) {
+            None => Err(Decision::deny(
                 "unknown-principal",
                 format!("unknown principal {:?}", req.principal),
-            );
-        };
-        // A request that declares no purpose uses the principal's first declared one.
-        let declared = model.principal_purposes(principal);
-        let purpose = req.purpose.unwrap_or(&declared[0]);
-        if !model.purposes.contains_key(purpose) {
-            return Decision::deny("unknown-purpose", format!("unknown purpose {purpose:?}"));
-        }
-        let org = &principal.organisation;
-        let candidates: Vec<usize> = model
-            .agreements
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.in_force(req.now) && a.binds(&model.node_organisation, org))
-            .map(|(i, _)| i)
-            .collect();
-        let base = Facts {
-            stix_type: handling.stix_type.clone(),
-            tlp: Some(handling.tlp),
-            tlp_defaulted: handling.tlp_defaulted,
-            originated_here: handling.originated_here,
-            originator: handling.originator.clone(),
-            iep: handling.iep.clone(),
-            legal_basis: handling.declared.legal_basis.clone(),
-            data_categories: handling.declared.personal_data_categories.clone(),
-            origin_jurisdiction: handling.declared.origin_jurisdiction.clone(),
-            unknown_marking: !handling.unknown_markings.is_empty(),
-            expired: handling.expired(req.now),
-            named_recipient: handling
-                .declared
-                .recipients
-                .iter()
-                .any(|r| r == &principal.name || r == org),
-        };
-        let whole = self.class(req, purpose, &candidates, base.clone(), trace.as_deref_mut());
-        let mut decision = Decision {
-            effect: if whole.allowed {
-                Effect::Allow
-            } else {
-                Effect::Deny
-            },
-            reasons: whole.reasons.clone(),
-            agreement: whole.agreement.clone(),
-            profile: None,
-            redact_parts: Vec::new(),
-            strip_attribution: false,
-            warnings: handling.warnings.clone(),
-        };
-        if !whole.allowed {
-            return decision;
-        }
-        for part in &handling.parts {
-            let level = part.tlp.map(|t| t.max(handling.tlp));
-            if level == Some(handling.tlp) {
-                continue;
+            )),
+            Some(principal) => {
+                // A request that declares no purpose uses the principal's first declared one.
+                let purpose = req
+                    .purpose
+                    .map(str::to_owned)
+                    .or_else(|| principal.purposes.first().cloned())
+                    .unwrap_or_else(|| model.settings.default_purpose.clone());
+                if model.purposes.contains_key(&purpose) {
+                    let org = &principal.organisation;
+                    let candidates = model
+                        .agreements
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| a.in_force(req.now) && a.binds(&model.node_organisation, org))
+                        .map(|(i, _)| i)
+                        .collect();
+                    Ok((principal, purpose, candidates))
+                } else {
+                    Err(Decision::deny("unknown-purpose", format!("unknown purpose {purpose:?}")))
+                }
             }
-            let facts = Facts {
-                tlp: level,
-                unknown_marking: level.is_none(),
-                ..base.clone()
-            };
-            let outcome = self.class(req, purpose, &candidates, facts, trace.as_deref_mut());
-            if !outcome.allowed {
-                let why = outcome
-                    .reasons
-                    .first()
-                    .map_or_else(String::new, |r| r.text.clone());
-                decision.redact_parts.push(PartRedaction {
-                    selectors: part.selectors.clone(),
-                    reason: format!("granular marking {}: {why}", part.marking_ref),
-                });
-            }
+        };
+        Decider {
+            engine: self,
+            req: req.clone(),
+            setup,
+            local: RefCell::new(FxHashMap::default()),
         }
-        let own = whole.relation == Relation::Own.as_str();
-        decision.strip_attribution = !own && handling.iep.as_ref().is_some_and(|i| i.attribution_must_not);
-        if !own {
-            decision.profile = Some(
-                whole
-                    .agreement
-                    .as_deref()
-                    .and_then(|id| model.agreements.iter().find(|a| a.agreement.id == id))
-                    .map_or_else(
-                        || model.settings.default_redaction_profile.clone(),
-                        |a| a.agreement.redaction_profile.clone(),
-                    ),
-            );
-        }
-        if !decision.redact_parts.is_empty() || decision.strip_attribution {
-            decision.effect = Effect::AllowWithRedaction;
-        }
-        decision
+    }
+
+    fn run(&self, req: &Request<'_>, handling: &Handling, trace: Option<&mut Vec<Evaluation>>) -> Decision {
+        self.decider(req).run(handling, trace)
     }
 
     /// Evaluates one handling class, trying each agreement in force in turn (the first that
@@ -548,30 +501,19 @@ impl Engine {
         let relation = model.relation(&org.id, req.now);
         let purpose = &model.purposes[&key.purpose];
         let f = &key.facts;
-        // Where the data is from: declared, else its originator's, else this node's.
-        let origin = f.origin_jurisdiction.clone().or_else(|| {
-            f.originator
-                .as_ref()
-                .map(|o| model.organisations[o].jurisdiction.clone())
-        });
         let node_j = &model.node_org().jurisdiction;
-        let cross_border = org.jurisdiction != *node_j || origin.is_some_and(|o| o != org.jurisdiction);
-        // Objects from a party whose agreement says onward sharing "none" stay in this organisation.
+        let cross_border = org.jurisdiction != *node_j
+            || f.origin_jurisdiction.as_ref().is_some_and(|o| *o != org.jurisdiction);
+        // Objects from a party whose agreement says onward sharing "none" stay in this organisation
+        // (the originator itself may have them back).
         let onward_blocked = relation != Relation::Own
             && !f.originated_here
-            && f.originator.as_ref().is_some_and(|o| {
-                o != &org.id
-                    && model.agreements.iter().any(|a| {
-                        a.in_force(req.now)
-                            && a.agreement.onward_sharing == crate::model::Onward::None
-                            && a.binds(&model.node_organisation, o)
-                    })
-            });
+            && f.restricted_originator.as_ref().is_some_and(|o| o != &org.id);
         let object = entity(
             "Object",
             "object",
             vec![
-                ("stix_type", text(&f.stix_type)),
+                ("stix_type", text(f.stix_type.as_deref().unwrap_or_default())),
                 ("tlp", text(f.tlp.map_or("unknown", TlpLevel::as_str))),
                 ("tlp_defaulted", RestrictedExpression::new_bool(f.tlp_defaulted)),
                 (
@@ -756,7 +698,7 @@ impl Engine {
                 return ClassOutcome {
                     allowed: true,
                     agreement: agreement.map(|a| a.id.clone()),
-                    reasons: policies,
+                    reasons: Arc::new(policies),
                     relation: relation.as_str(),
                 };
             }
@@ -775,7 +717,7 @@ impl Engine {
         ClassOutcome {
             allowed: false,
             agreement: None,
-            reasons: denials,
+            reasons: Arc::new(denials),
             relation: relation.as_str(),
         }
     }
@@ -860,6 +802,137 @@ fn entity(
         parent.into_iter().collect(),
     )
     .map_err(|e| e.to_string())
+}
+
+/// Decisions for one request (see [`Engine::decider`]).
+pub struct Decider<'e> {
+    engine: &'e Engine,
+    req: Request<'e>,
+    setup: Result<(&'e PrincipalSpec, String, Vec<usize>), Decision>,
+    local: RefCell<FxHashMap<Facts, Arc<ClassOutcome>>>,
+}
+
+impl std::fmt::Debug for Decider<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decider").field("principal", &self.req.principal).finish_non_exhaustive()
+    }
+}
+
+impl Decider<'_> {
+    /// Derives the handling of `object` and decides its disclosure.
+    pub fn decide(&self, object: &Map<String, Value>, markings: &dyn MarkingSource) -> Decision {
+        let handling = Handling::derive(object, &self.engine.model, markings, self.req.default_tlp);
+        self.run(&handling, None)
+    }
+
+    fn run(&self, handling: &Handling, mut trace: Option<&mut Vec<Evaluation>>) -> Decision {
+        let (principal, purpose, candidates) = match &self.setup {
+            Ok(s) => s,
+            Err(denied) => return denied.clone(),
+        };
+        let (model, req) = (&self.engine.model, &self.req);
+        let org = &principal.organisation;
+        let base = Facts {
+            stix_type: self.engine.reads_type.then(|| handling.stix_type.clone()),
+            tlp: Some(handling.tlp),
+            tlp_defaulted: handling.tlp_defaulted,
+            originated_here: handling.originated_here,
+            restricted_originator: handling
+                .originator
+                .as_ref()
+                .filter(|o| model.restricts_onward(o, req.now))
+                .cloned(),
+            iep: handling.iep.clone(),
+            legal_basis: handling.declared.legal_basis.clone(),
+            data_categories: handling.declared.personal_data_categories.clone(),
+            origin_jurisdiction: handling.declared.origin_jurisdiction.clone().or_else(|| {
+                let o = handling.originator.as_ref()?;
+                Some(model.organisations.get(o)?.jurisdiction.clone())
+            }),
+            unknown_marking: !handling.unknown_markings.is_empty(),
+            expired: handling.expired(req.now),
+            named_recipient: handling
+                .declared
+                .recipients
+                .iter()
+                .any(|r| r == &principal.name || r == org),
+        };
+        let whole = self.class(purpose, candidates, base.clone(), trace.as_deref_mut());
+        let mut decision = Decision {
+            effect: if whole.allowed {
+                Effect::Allow
+            } else {
+                Effect::Deny
+            },
+            reasons: whole.reasons.clone(),
+            agreement: whole.agreement.clone(),
+            profile: None,
+            redact_parts: Vec::new(),
+            strip_attribution: false,
+            warnings: handling.warnings.clone(),
+        };
+        if !whole.allowed {
+            return decision;
+        }
+        for part in &handling.parts {
+            let level = part.tlp.map(|t| t.max(handling.tlp));
+            if level == Some(handling.tlp) {
+                continue;
+            }
+            let facts = Facts {
+                tlp: level,
+                unknown_marking: level.is_none(),
+                ..base.clone()
+            };
+            let outcome = self.class(purpose, candidates, facts, trace.as_deref_mut());
+            if !outcome.allowed {
+                let why = outcome
+                    .reasons
+                    .first()
+                    .map_or_else(String::new, |r| r.text.clone());
+                decision.redact_parts.push(PartRedaction {
+                    selectors: part.selectors.clone(),
+                    reason: format!("granular marking {}: {why}", part.marking_ref),
+                });
+            }
+        }
+        let own = whole.relation == Relation::Own.as_str();
+        decision.strip_attribution = !own && handling.iep.as_ref().is_some_and(|i| i.attribution_must_not);
+        if !own {
+            decision.profile = Some(
+                whole
+                    .agreement
+                    .as_deref()
+                    .and_then(|id| model.agreements.iter().find(|a| a.agreement.id == id))
+                    .map_or_else(
+                        || model.settings.default_redaction_profile.clone(),
+                        |a| a.agreement.redaction_profile.clone(),
+                    ),
+            );
+        }
+        if !decision.redact_parts.is_empty() || decision.strip_attribution {
+            decision.effect = Effect::AllowWithRedaction;
+        }
+        decision
+    }
+
+
+    fn class(
+        &self,
+        purpose: &str,
+        candidates: &[usize],
+        facts: Facts,
+        trace: Option<&mut Vec<Evaluation>>,
+    ) -> Arc<ClassOutcome> {
+        if trace.is_none() {
+            if let Some(hit) = self.local.borrow().get(&facts) {
+                return hit.clone();
+            }
+        }
+        let outcome = self.engine.class(&self.req, purpose, candidates, facts.clone(), trace);
+        self.local.borrow_mut().insert(facts, outcome.clone());
+        outcome
+    }
 }
 
 /// Entity literals in operator policies must name something the model knows.

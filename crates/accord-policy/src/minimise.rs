@@ -218,7 +218,37 @@ pub struct Minimiser<'a> {
     key: [u8; 32],
     fates: RefCell<HashMap<String, Fate>>,
     /// Names of individuals (from `identity` objects), found wherever else they are written.
-    people: Option<Regex>,
+    people: &'a People,
+}
+
+/// Names of individuals, matched as whole words, ignoring ASCII case.
+#[derive(Debug)]
+pub struct People(Option<aho_corasick::AhoCorasick>);
+
+impl People {
+    pub fn new(names: &[String]) -> People {
+        let names: Vec<&String> = names.iter().filter(|n| n.chars().count() >= 3).collect();
+        if names.is_empty() {
+            return People(None);
+        }
+        People(
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(names)
+                .ok(),
+        )
+    }
+
+    /// The whole-word occurrences in `text`, as byte ranges.
+    fn find(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let Some(ac) = &self.0 else { return Vec::new() };
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        ac.find_iter(text)
+            .filter(|m| !word(text[..m.start()].chars().next_back()) && !word(text[m.end()..].chars().next()))
+            .map(|m| m.range())
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for Minimiser<'_> {
@@ -256,15 +286,7 @@ impl Ctx {
 impl<'a> Minimiser<'a> {
     /// `people` are names of individuals known to the caller (identities in the page and the
     /// store); they are redacted wherever they occur, as whole words, not only in their identity.
-    pub fn new(profile: &'a Profile, key: [u8; 32], people: &[String]) -> Self {
-        let names: Vec<String> = people
-            .iter()
-            .filter(|n| n.chars().count() >= 3)
-            .map(|n| regex::escape(n))
-            .collect();
-        let people = (!names.is_empty() && profile.individual != Transform::Keep)
-            .then(|| Regex::new(&format!(r"(?i)\b(?:{})\b", names.join("|"))).ok())
-            .flatten();
+    pub fn new(profile: &'a Profile, key: [u8; 32], people: &'a People) -> Self {
         Minimiser {
             profile,
             key,
@@ -275,40 +297,53 @@ impl<'a> Minimiser<'a> {
 
     /// Replaces names of individuals in every string of the object except identifiers,
     /// references, timestamps and patterns.
-    fn scrub_people(&self, v: &mut Value, key: &str, cx: &mut Ctx, path: &str) {
-        let Some(re) = &self.people else { return };
+    fn scrub_people(&self, v: &mut Value, key: &str, cx: &mut Ctx, path: &mut String) {
         match v {
             Value::String(s) => {
-                let skip = matches!(
-                    key,
-                    "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
-                ) || key.ends_with("_ref")
+                let skip = matches!(key, "id" | "type" | "spec_version" | "pattern" | "created" | "modified")
+                    || key.ends_with("_ref")
                     || key.ends_with("_refs");
-                if skip || !re.is_match(s) {
+                if skip {
+                    return;
+                }
+                let found = self.people.find(s);
+                if found.is_empty() {
                     return;
                 }
                 let t = self.profile.individual;
-                let new = re
-                    .replace_all(s, |c: &regex::Captures<'_>| match t {
-                        Transform::Pseudonymise => format!(
-                            "individual-{}",
-                            self.pseudonym("individual", &c[0].to_lowercase())
-                        ),
-                        Transform::Drop => String::new(),
-                        _ => "[individual redacted]".to_owned(),
-                    })
-                    .into_owned();
+                let mut new = String::with_capacity(s.len());
+                let mut at = 0;
+                for r in found {
+                    new.push_str(&s[at..r.start]);
+                    match t {
+                        Transform::Pseudonymise => {
+                            let p = self.pseudonym("individual", &s[r.clone()].to_lowercase());
+                            new.push_str(&format!("individual-{p}"));
+                        }
+                        Transform::Drop => {}
+                        _ => new.push_str("[individual redacted]"),
+                    }
+                    at = r.end;
+                }
+                new.push_str(&s[at..]);
                 *s = new;
                 cx.note(path, "individual", t);
             }
             Value::Array(a) => {
+                let len = path.len();
                 for (i, x) in a.iter_mut().enumerate() {
-                    self.scrub_people(x, key, cx, &format!("{path}[{i}]"));
+                    path.push_str(&format!("[{i}]"));
+                    self.scrub_people(x, key, cx, path);
+                    path.truncate(len);
                 }
             }
             Value::Object(m) => {
+                let len = path.len();
                 for (k, x) in m.iter_mut() {
-                    self.scrub_people(x, k, cx, &format!("{path}.{k}"));
+                    path.push('.');
+                    path.push_str(k);
+                    self.scrub_people(x, k, cx, path);
+                    path.truncate(len);
                 }
             }
             _ => {}
@@ -477,9 +512,9 @@ impl<'a> Minimiser<'a> {
         for k in free {
             self.text_field(o, &k, cx, path, true);
         }
-        if self.people.is_some() {
+        if self.people.0.is_some() && p.individual != Transform::Keep {
             let mut whole = Value::Object(std::mem::take(o));
-            self.scrub_people(&mut whole, "", cx, path);
+            self.scrub_people(&mut whole, "", cx, &mut path.to_owned());
             if let Value::Object(m) = whole {
                 *o = m;
             }
@@ -495,17 +530,20 @@ impl<'a> Minimiser<'a> {
         cx: &mut Ctx,
         resolve: &dyn Fn(&str) -> Option<Value>,
     ) -> bool {
-        let before = o.clone();
-        if !self.own(o, cx, "$") || !self.references(o, cx, resolve) {
-            return false;
-        }
         let ty = o
             .get("type")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        if let Some(spec) = accord_stix::spec::type_spec(&ty) {
-            if spec.id_contributing.iter().any(|p| o.get(*p) != before.get(*p)) {
+        let spec = accord_stix::spec::type_spec(&ty).filter(|s| !s.id_contributing.is_empty());
+        let before: Vec<Option<Value>> = spec
+            .map(|s| s.id_contributing.iter().map(|p| o.get(*p).cloned()).collect())
+            .unwrap_or_default();
+        if !self.own(o, cx, "$") || !self.references(o, cx, resolve) {
+            return false;
+        }
+        if let Some(spec) = spec {
+            if spec.id_contributing.iter().zip(&before).any(|(p, b)| o.get(*p) != b.as_ref()) {
                 if let Some(id) = accord_stix::id::deterministic_sco_id(&ty, o, spec.id_contributing) {
                     o.insert("id".into(), id.into());
                     cx.note("$.id", "derived-id", Transform::Pseudonymise);
@@ -592,8 +630,14 @@ impl<'a> Minimiser<'a> {
         let Some(text) = o.get(field).and_then(Value::as_str) else {
             return;
         };
-        let at = format!("{path}.{field}");
         let p = self.profile;
+        let maybe = (free_text && p.email != Transform::Keep && EMAIL.is_match(text))
+            || (free_text && p.phone != Transform::Keep && PHONE.is_match(text))
+            || (p.home_directory != Transform::Keep && HOME.is_match(text));
+        if !maybe {
+            return;
+        }
+        let at = format!("{path}.{field}");
         let mut out = text.to_owned();
         if free_text && p.email != Transform::Keep && EMAIL.is_match(&out) {
             out = EMAIL
@@ -604,7 +648,7 @@ impl<'a> Minimiser<'a> {
                 .into_owned();
             cx.note(&at, "email", p.email);
         }
-        if free_text && p.phone != Transform::Keep {
+        if free_text && p.phone != Transform::Keep && PHONE.is_match(&out) {
             let mut hit = false;
             out = PHONE
                 .replace_all(&out, |c: &regex::Captures<'_>| {
@@ -624,7 +668,7 @@ impl<'a> Minimiser<'a> {
                 cx.note(&at, "phone", p.phone);
             }
         }
-        if p.home_directory != Transform::Keep {
+        if p.home_directory != Transform::Keep && HOME.is_match(&out) {
             let mut hit = false;
             out = HOME
                 .replace_all(&out, |c: &regex::Captures<'_>| {
@@ -666,7 +710,11 @@ impl<'a> Minimiser<'a> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let keys: Vec<String> = o.keys().cloned().collect();
+        let keys: Vec<String> = o
+            .keys()
+            .filter(|k| k.ends_with("_ref") || k.ends_with("_refs") || *k == "extensions")
+            .cloned()
+            .collect();
         for k in keys {
             if k.ends_with("_ref") {
                 let Some(target) = o.get(&k).and_then(Value::as_str).map(str::to_owned) else {
@@ -777,6 +825,11 @@ impl<'a> Minimiser<'a> {
         self.fates.borrow_mut().insert(target.to_owned(), fate.clone());
         fate
     }
+}
+
+/// Whether redaction can change the id of, or withhold, objects of this type.
+pub fn is_redactable(ty: &str) -> bool {
+    REDACTABLE.contains(&ty)
 }
 
 fn declared_categories(o: &Map<String, Value>) -> Vec<String> {

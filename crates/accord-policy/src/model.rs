@@ -513,6 +513,15 @@ impl Model {
         }
     }
 
+    /// Whether an agreement in force with `originator` forbids onward sharing of its objects.
+    pub fn restricts_onward(&self, originator: &str, now: Timestamp) -> bool {
+        self.agreements.iter().any(|a| {
+            a.agreement.onward_sharing == Onward::None
+                && a.in_force(now)
+                && a.binds(&self.node_organisation, originator)
+        })
+    }
+
     /// Agreements in force between this node's organisation and `recipient`.
     pub fn agreements_between<'a>(
         &'a self,

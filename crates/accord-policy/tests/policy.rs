@@ -1027,3 +1027,31 @@ fn operator_policies_add_to_the_shipped_ones_and_are_explained() {
     assert_eq!(e.principal["organisation"], "cert-fr");
     assert_eq!(e.handling.as_ref().unwrap().tlp.as_str(), "green");
 }
+
+/// The shipped extension-definition is valid STIX, and its JSON schema describes exactly the
+/// properties the handling derivation reads.
+#[test]
+fn shipped_handling_extension_matches_what_is_read() {
+    let def: Value = serde_json::from_str(include_str!("../extension/accord-handling.json")).unwrap();
+    assert!(accord_stix::validate(&def).is_valid());
+    assert_eq!(def["id"], accord_policy::HANDLING_EXTENSION_ID);
+    let schema: Value = serde_json::from_str(include_str!("../extension/accord-handling.schema.json")).unwrap();
+    assert_eq!(def["schema"], schema["$id"]);
+    let props: BTreeSet<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let ext = json!({"extension_type": "property-extension", "purposes": ["detection"], "legal_basis": "gdpr-6-1-e",
+        "personal_data_categories": ["email"], "origin_jurisdiction": "FR", "retention_until": "2030-01-01T00:00:00Z",
+        "consent_ref": "consent-42", "recipients": ["cert-fr"]});
+    let written: BTreeSet<&str> = ext.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(props, written);
+    let mut o = build_object("ext", &json!({"tlp": ["green"]}), &json!({"organisations": []}));
+    o.insert("extensions".into(), json!({ accord_policy::HANDLING_EXTENSION_ID: ext }));
+    let h = accord_policy::Handling::derive(&o, &table_model(), &HashMap::new(), None);
+    let d = &h.declared;
+    assert_eq!(d.purposes, ["detection"]);
+    assert_eq!(d.legal_basis.as_deref(), Some("gdpr-6-1-e"));
+    assert!(d.personal_data_categories.contains("email"));
+    assert_eq!(d.origin_jurisdiction.as_deref(), Some("FR"));
+    assert!(h.retention_until.is_some());
+    assert_eq!(d.consent_ref.as_deref(), Some("consent-42"));
+    assert_eq!(d.recipients, ["cert-fr"]);
+}

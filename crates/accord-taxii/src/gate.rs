@@ -159,18 +159,34 @@ impl Gate {
         Ok(names)
     }
 
-    /// Explains the decision for one object version read from `collection`.
+    /// Explains the decision for one object version read from `collection`, including what
+    /// egress would redact.
     pub fn explain(
         &self,
         store: &dyn Store,
         collection: &str,
         req: &Request<'_>,
         object: &Map<String, Value>,
-    ) -> accord_policy::Explanation {
+    ) -> Result<accord_policy::Explanation, StoreError> {
         let markings = |id: &str| self.marking(store, collection, id);
         let in_force = self.in_force();
-        let req = Self::for_collection(req, &in_force.defaults, collection);
-        in_force.engine.explain(&req, object, &markings)
+        let scoped = Self::for_collection(req, &in_force.defaults, collection);
+        let mut explanation = in_force.engine.explain(&scoped, object, &markings);
+        let json = serde_json::to_string(object).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let version = StoredObject {
+            id: object.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            type_name: String::new(),
+            version: String::new(),
+            spec_version: None,
+            date_added: 0,
+            hash: ContentHash::of_canonical(json.as_bytes()),
+            json,
+        };
+        if let Some(outcome) = self.release(store, collection, req, vec![version])?.outcomes.pop() {
+            explanation.decision = outcome.decision;
+            explanation.redactions = outcome.redactions;
+        }
+        Ok(explanation)
     }
 
     /// Decides and redacts versions read from `collection` for one request.

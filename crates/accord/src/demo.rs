@@ -1,5 +1,6 @@
 //! Demo data shipped inside the binary: the OASIS STIX 2.1 example bundles and MITRE ATT&CK for
-//! ICS 18.1 (licences in `crates/accord/demo/`), so that `accord up` works on any machine.
+//! ICS 18.1 (licences in `crates/accord/demo/`), and the Accord handling extension-definition, so
+//! that `accord up` works on any machine.
 
 /// (file name, contents) of every demo document.
 pub const DOCUMENTS: &[(&str, &[u8])] = &[
@@ -34,6 +35,10 @@ pub const DOCUMENTS: &[(&str, &[u8])] = &[
     (
         "examples/threat-reports_poisonivy.json",
         include_bytes!("../demo/examples/threat-reports_poisonivy.json"),
+    ),
+    (
+        "accord/accord-handling.json",
+        include_bytes!("../../accord-policy/extension/accord-handling.json"),
     ),
     (
         "attack/ics-attack-18.1.json",

@@ -60,7 +60,7 @@ pub fn explain(
         now: now(),
         default_tlp: None,
     };
-    Ok(gate.explain(node.store.as_ref() as &dyn Store, &coll, &req, &object))
+    Ok(gate.explain(node.store.as_ref() as &dyn Store, &coll, &req, &object)?)
 }
 
 /// A human-readable rendering of an explanation.
@@ -86,6 +86,10 @@ pub fn render(e: &Explanation) -> String {
     }
     for p in &e.decision.redact_parts {
         let _ = writeln!(out, "redacts {}: {}", p.selectors.join(", "), p.reason);
+    }
+    for r in &e.redactions {
+        let transform = serde_json::to_value(r.transform).unwrap_or_default();
+        let _ = writeln!(out, "redacts {} ({}, {})", r.path, r.category, transform.as_str().unwrap_or("?"));
     }
     if e.decision.strip_attribution {
         let _ = writeln!(out, "strips created_by_ref (IEP provider_attribution: must-not)");
@@ -222,20 +226,7 @@ pub fn test(node: &Node, file: &Path) -> Result<Vec<CaseResult>> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let stored = accord_store::StoredObject {
-            id: id.clone(),
-            type_name: String::new(),
-            version: String::new(),
-            spec_version: None,
-            date_added: 0,
-            hash: accord_stix::ContentHash::of_value(&Value::Object(object.clone())),
-            json: serde_json::to_string(&object)?,
-        };
-        let released = gate.release(node.store.as_ref(), &coll, &req, vec![stored])?;
-        let outcome = released
-            .outcomes
-            .first()
-            .ok_or_else(|| anyhow!("{at}: no decision"))?;
+        let outcome = gate.explain(node.store.as_ref(), &coll, &req, &object)?;
         let got = match outcome.decision.effect {
             Effect::Allow => "allow",
             Effect::AllowWithRedaction => "allow-with-redaction",
