@@ -24,8 +24,10 @@ const TLP: [&str; 5] = [
 const JURISDICTIONS: [&str; 5] = ["DE", "FR", "NL", "US", "JP"];
 
 fn model() -> Model {
-    let mut orgs = vec![json!({"id": "home", "name": "Home", "jurisdiction": "DE", "role": "csirt",
-        "identity": "identity--00000000-0000-4000-8000-000000000000", "clients": ["p8", "p9"]})];
+    let mut orgs = vec![
+        json!({"id": "home", "name": "Home", "jurisdiction": "DE", "role": "csirt",
+        "identity": "identity--00000000-0000-4000-8000-000000000000", "clients": ["p8", "p9"]}),
+    ];
     let mut agreements = Vec::new();
     let mut principals = Vec::new();
     for i in 0..10 {
@@ -52,7 +54,7 @@ fn objects(n: usize) -> Vec<Map<String, Value>> {
         .map(|i| {
             let uuid = format!("{:08x}-0000-4000-8000-{:012x}", i / 7, i);
             let mut o = match i % 7 {
-                0 | 1 | 2 => json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--{uuid}"),
+                0..=2 => json!({"type": "indicator", "spec_version": "2.1", "id": format!("indicator--{uuid}"),
                     "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
                     "pattern": format!("[ipv4-addr:value = '198.51.{}.{}']", i % 256, (i / 256) % 256),
                     "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z",
@@ -81,44 +83,87 @@ fn objects(n: usize) -> Vec<Map<String, Value>> {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let objects = objects(n);
     let now = Timestamp::parse("2026-06-01T00:00:00Z").expect("time");
     let markings: HashMap<String, accord_stix::markings::Marking> = HashMap::new();
     let key = [7u8; 32];
 
-    let engine = Engine::new(model(), &[]).expect("engine");
-    let start = Instant::now();
-    let (mut released, mut redacted) = (0usize, 0usize);
-    for p in 0..10 {
+    // One partner's share: every page of the collection decided and redacted for it.
+    let serve = |engine: &Engine, p: usize| -> (usize, usize) {
         let principal = format!("partner{p}");
-        let req = Request { principal: &principal, action: Action::Read, purpose: None, encrypted: true, now, default_tlp: None };
+        let req = Request {
+            principal: &principal,
+            action: Action::Read,
+            purpose: None,
+            encrypted: true,
+            now,
+            default_tlp: None,
+        };
+        let (mut released, mut redacted) = (0, 0);
         for page in objects.chunks(1000) {
-            let d = disclose(&engine, &req, page.to_vec(), &markings, &key, &|_| None, &[]);
+            let d = disclose(engine, &req, page, &markings, &key, &|_| None, &[]);
             released += d.objects.len();
-            redacted += d.outcomes.iter().filter(|o| !o.redactions.is_empty() && o.decision.allowed()).count();
+            redacted += d
+                .outcomes
+                .iter()
+                .filter(|o| !o.redactions.is_empty() && o.decision.allowed())
+                .count();
         }
+        (released, redacted)
+    };
+    for parallel in [false, true] {
+        let engine = Engine::new(model(), &[]).expect("engine");
+        let start = Instant::now();
+        let results: Vec<(usize, usize)> = if parallel {
+            use rayon::prelude::*;
+            (0..10).into_par_iter().map(|p| serve(&engine, p)).collect()
+        } else {
+            (0..10).map(|p| serve(&engine, p)).collect()
+        };
+        let total = start.elapsed();
+        let (released, redacted) = results.iter().fold((0, 0), |a, r| (a.0 + r.0, a.1 + r.1));
+        println!(
+            "decide+redact ({}): {n} objects x 10 partners in {:.3} s ({:.0} objects/s); released {released}, redacted {redacted}",
+            if parallel {
+                "partners in parallel on all cores"
+            } else {
+                "one core"
+            },
+            total.as_secs_f64(),
+            (n * 10) as f64 / total.as_secs_f64()
+        );
     }
-    let total = start.elapsed();
-    println!(
-        "decide+redact: {n} objects x 10 partners in {:.3} s ({:.0} objects/s); released {released}, redacted {redacted}",
-        total.as_secs_f64(),
-        (n * 10) as f64 / total.as_secs_f64()
-    );
 
     for (label, engine) in [
         ("memoised", Engine::new(model(), &[]).expect("engine")),
-        ("not memoised", Engine::new(model(), &[]).expect("engine").without_memo()),
+        (
+            "not memoised",
+            Engine::new(model(), &[]).expect("engine").without_memo(),
+        ),
     ] {
         let sample = if label == "memoised" { n } else { n.min(20_000) };
         let start = Instant::now();
         let mut allowed = 0usize;
         for (i, o) in objects.iter().take(sample).enumerate() {
             let principal = format!("partner{}", i % 10);
-            let req = Request { principal: &principal, action: Action::Read, purpose: None, encrypted: true, now, default_tlp: None };
+            let req = Request {
+                principal: &principal,
+                action: Action::Read,
+                purpose: None,
+                encrypted: true,
+                now,
+                default_tlp: None,
+            };
             allowed += usize::from(engine.decide(&req, o, &markings).allowed());
         }
         let t = start.elapsed().as_secs_f64();
-        println!("decisions {label}: {sample} in {t:.3} s = {:.0} decisions/s ({allowed} allowed)", sample as f64 / t);
+        println!(
+            "decisions {label}: {sample} in {t:.3} s = {:.0} decisions/s ({allowed} allowed)",
+            sample as f64 / t
+        );
     }
 }

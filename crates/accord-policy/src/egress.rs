@@ -2,6 +2,7 @@
 //! granularly marked parts the recipient may not see, strips the producer when IEP says so, and
 //! minimises personal data with the agreement's redaction profile.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -21,14 +22,15 @@ pub struct Outcome {
 
 /// The result of disclosing a batch of object versions to one principal.
 #[derive(Debug, Default)]
-pub struct Disclosure {
-    /// The objects the principal may receive, redacted, in input order.
-    pub objects: Vec<Map<String, Value>>,
+pub struct Disclosure<'a> {
+    /// The objects the principal may receive, in input order: borrowed when unchanged, owned
+    /// when redacted.
+    pub objects: Vec<Cow<'a, Map<String, Value>>>,
     /// One outcome per input object, in input order.
     pub outcomes: Vec<Outcome>,
 }
 
-impl Disclosure {
+impl Disclosure<'_> {
     pub fn withheld(&self) -> usize {
         self.outcomes.len() - self.objects.len()
     }
@@ -102,33 +104,43 @@ pub fn individual_name(o: &Map<String, Value>) -> Option<String> {
 /// outside the batch (the store), so that rewritten references stay consistent across pages.
 /// `master_key` derives each agreement's pseudonymisation key. `people` are names of individuals
 /// known outside the batch (identities elsewhere in the store), redacted wherever they occur.
-pub fn disclose(
+pub fn disclose<'a>(
     engine: &Engine,
     req: &Request<'_>,
-    objects: Vec<Map<String, Value>>,
+    objects: &'a [Map<String, Value>],
     markings: &dyn MarkingSource,
     master_key: &[u8; 32],
     resolve: &dyn Fn(&str) -> Option<Value>,
     people: &[String],
-) -> Disclosure {
+) -> Disclosure<'a> {
     // Individuals named in this batch, and those the caller knows of elsewhere.
     let mut people = people.to_vec();
     people.extend(objects.iter().filter_map(individual_name));
     people.sort();
     people.dedup();
     // Objects of the batch that references may point at and redaction may change.
-    let by_id: HashMap<String, Value> = objects
+    let by_id: HashMap<&str, &Map<String, Value>> = objects
         .iter()
-        .filter(|o| o.get("type").and_then(Value::as_str).is_some_and(crate::minimise::is_redactable))
-        .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), Value::Object(o.clone()))))
+        .filter(|o| {
+            o.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(crate::minimise::is_redactable)
+        })
+        .filter_map(|o| Some((o.get("id")?.as_str()?, o)))
         .collect();
-    let lookup = |id: &str| by_id.get(id).cloned().or_else(|| resolve(id));
+    let lookup = |id: &str| {
+        by_id
+            .get(id)
+            .map(|o| Value::Object((*o).clone()))
+            .or_else(|| resolve(id))
+    };
     let people = crate::minimise::People::new(&people);
     // One minimiser per (profile, agreement) met in the batch; few, so a list.
     let mut minimisers: Vec<(String, String, Minimiser<'_>)> = Vec::new();
     let decider = engine.decider(req);
     let mut out = Disclosure::default();
-    for mut object in objects {
+    for original in objects {
+        let mut object = Cow::Borrowed(original);
         let id = object
             .get("id")
             .and_then(Value::as_str)
@@ -139,7 +151,7 @@ pub fn disclose(
         if decision.allowed() {
             for part in &decision.redact_parts {
                 for s in &part.selectors {
-                    if !remove_selector(&mut object, s) {
+                    if !remove_selector(object.to_mut(), s) {
                         decision.effect = Effect::Deny;
                         std::sync::Arc::make_mut(&mut decision.reasons).push(Reason {
                             policy: "granular-marking".into(),
@@ -155,7 +167,8 @@ pub fn disclose(
                 }
             }
         }
-        if decision.allowed() && decision.strip_attribution && object.remove("created_by_ref").is_some() {
+        if decision.allowed() && decision.strip_attribution && object.contains_key("created_by_ref") {
+            object.to_mut().remove("created_by_ref");
             redactions.push(Redaction {
                 object: id.clone(),
                 path: "$.created_by_ref".into(),
@@ -174,11 +187,21 @@ pub fn disclose(
                     Some(i) => i,
                     None => {
                         let key = agreement_key(master_key, agreement);
-                        minimisers.push((profile_name.to_owned(), agreement.to_owned(), Minimiser::new(profile, key, &people)));
+                        minimisers.push((
+                            profile_name.to_owned(),
+                            agreement.to_owned(),
+                            Minimiser::new(profile, key, &people),
+                        ));
                         minimisers.len() - 1
                     }
                 };
-                match minimisers[at].2.apply(&mut object, &lookup) {
+                let m = &minimisers[at].2;
+                let applied = if m.needs(&object, &lookup) {
+                    m.apply(object.to_mut(), &lookup)
+                } else {
+                    Ok(Vec::new())
+                };
+                match applied {
                     Ok(r) => redactions.extend(r),
                     Err(w) => {
                         redactions.extend(w.0);

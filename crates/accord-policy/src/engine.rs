@@ -438,7 +438,10 @@ impl Engine {
                         .collect();
                     Ok((principal, purpose, candidates))
                 } else {
-                    Err(Decision::deny("unknown-purpose", format!("unknown purpose {purpose:?}")))
+                    Err(Decision::deny(
+                        "unknown-purpose",
+                        format!("unknown purpose {purpose:?}"),
+                    ))
                 }
             }
         };
@@ -503,7 +506,9 @@ impl Engine {
         let f = &key.facts;
         let node_j = &model.node_org().jurisdiction;
         let cross_border = org.jurisdiction != *node_j
-            || f.origin_jurisdiction.as_ref().is_some_and(|o| *o != org.jurisdiction);
+            || f.origin_jurisdiction
+                .as_ref()
+                .is_some_and(|o| *o != org.jurisdiction);
         // Objects from a party whose agreement says onward sharing "none" stay in this organisation
         // (the originator itself may have them back).
         let onward_blocked = relation != Relation::Own
@@ -814,7 +819,9 @@ pub struct Decider<'e> {
 
 impl std::fmt::Debug for Decider<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decider").field("principal", &self.req.principal).finish_non_exhaustive()
+        f.debug_struct("Decider")
+            .field("principal", &self.req.principal)
+            .finish_non_exhaustive()
     }
 }
 
@@ -916,7 +923,6 @@ impl Decider<'_> {
         decision
     }
 
-
     fn class(
         &self,
         purpose: &str,
@@ -929,7 +935,9 @@ impl Decider<'_> {
                 return hit.clone();
             }
         }
-        let outcome = self.engine.class(&self.req, purpose, candidates, facts.clone(), trace);
+        let outcome = self
+            .engine
+            .class(&self.req, purpose, candidates, facts.clone(), trace);
         self.local.borrow_mut().insert(facts, outcome.clone());
         outcome
     }

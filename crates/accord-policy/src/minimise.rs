@@ -300,8 +300,10 @@ impl<'a> Minimiser<'a> {
     fn scrub_people(&self, v: &mut Value, key: &str, cx: &mut Ctx, path: &mut String) {
         match v {
             Value::String(s) => {
-                let skip = matches!(key, "id" | "type" | "spec_version" | "pattern" | "created" | "modified")
-                    || key.ends_with("_ref")
+                let skip = matches!(
+                    key,
+                    "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
+                ) || key.ends_with("_ref")
                     || key.ends_with("_refs");
                 if skip {
                     return;
@@ -356,6 +358,97 @@ impl<'a> Minimiser<'a> {
         mac.update(&[0]);
         mac.update(value.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
+    /// Whether `text_field` could change this text (no allocation).
+    fn text_may_change(&self, text: &str, free_text: bool) -> bool {
+        let p = self.profile;
+        (free_text && p.email != Transform::Keep && EMAIL.is_match(text))
+            || (free_text && p.phone != Transform::Keep && PHONE.is_match(text))
+            || (p.home_directory != Transform::Keep && HOME.is_match(text))
+    }
+
+    /// Whether any string of `v` (outside identifiers, references, timestamps and patterns)
+    /// names a known individual.
+    fn mentions_people(&self, v: &Value, key: &str) -> bool {
+        match v {
+            Value::String(s) => {
+                let skip = matches!(
+                    key,
+                    "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
+                ) || key.ends_with("_ref")
+                    || key.ends_with("_refs");
+                !skip && !self.people.find(s).is_empty()
+            }
+            Value::Array(a) => a.iter().any(|x| self.mentions_people(x, key)),
+            Value::Object(m) => m.iter().any(|(k, x)| self.mentions_people(x, k)),
+            _ => false,
+        }
+    }
+
+    /// Whether `apply` could change or withhold `o`: a read-only pass over exactly what `apply`
+    /// looks at, so that objects without personal data are released without being copied.
+    pub fn needs(&self, o: &Map<String, Value>, resolve: &dyn Fn(&str) -> Option<Value>) -> bool {
+        use Transform::Keep;
+        let p = self.profile;
+        let ty = o.get("type").and_then(Value::as_str).unwrap_or_default();
+        let text = |k: &str| o.get(k).and_then(Value::as_str);
+        let network = || declared_categories(o).iter().any(|c| c == "network-identifier");
+        let by_type = match ty {
+            "email-addr" => p.email != Keep,
+            "user-account" => p.user_account != Keep,
+            "identity" => text("identity_class") == Some("individual") && p.individual != Keep,
+            "ipv4-addr" | "ipv6-addr" => p.network != Keep && network(),
+            "observed-data" => p.network != Keep && o.contains_key("objects") && network(),
+            "url" => p.url != Keep && text("value").is_some_and(|v| v.contains('@') || v.contains('?')),
+            "sighting" => p.victim == Transform::Drop && o.contains_key("where_sighted_refs"),
+            "directory" => text("path").is_some_and(|t| self.text_may_change(t, false)),
+            "process" => ["cwd", "command_line"]
+                .iter()
+                .any(|f| text(f).is_some_and(|t| self.text_may_change(t, false))),
+            _ => false,
+        };
+        if by_type {
+            return true;
+        }
+        for (k, v) in o {
+            let Some(t) = v.as_str() else { continue };
+            if (p.contact != Keep && is_contact_key(k)) || (is_free_text(k) && self.text_may_change(t, true))
+            {
+                return true;
+            }
+        }
+        if self.people.0.is_some()
+            && p.individual != Keep
+            && o.iter().any(|(k, v)| self.mentions_people(v, k))
+        {
+            return true;
+        }
+        self.references_change(o, resolve)
+    }
+
+    /// Whether any reference of `o` (or of its extensions) points at an object whose id
+    /// redaction changes or which it withholds.
+    fn references_change(&self, o: &Map<String, Value>, resolve: &dyn Fn(&str) -> Option<Value>) -> bool {
+        o.iter().any(|(k, v)| {
+            if k.ends_with("_ref") {
+                v.as_str().is_some_and(|t| self.fate(t, resolve) != Fate::Same)
+            } else if k.ends_with("_refs") {
+                v.as_array().is_some_and(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .any(|t| self.fate(t, resolve) != Fate::Same)
+                })
+            } else if k == "extensions" {
+                v.as_object().is_some_and(|exts| {
+                    exts.values()
+                        .filter_map(Value::as_object)
+                        .any(|e| self.references_change(e, resolve))
+                })
+            } else {
+                false
+            }
+        })
     }
 
     /// Minimises `object` in place. `resolve` looks up objects it references (from the same page
@@ -543,7 +636,12 @@ impl<'a> Minimiser<'a> {
             return false;
         }
         if let Some(spec) = spec {
-            if spec.id_contributing.iter().zip(&before).any(|(p, b)| o.get(*p) != b.as_ref()) {
+            if spec
+                .id_contributing
+                .iter()
+                .zip(&before)
+                .any(|(p, b)| o.get(*p) != b.as_ref())
+            {
                 if let Some(id) = accord_stix::id::deterministic_sco_id(&ty, o, spec.id_contributing) {
                     o.insert("id".into(), id.into());
                     cx.note("$.id", "derived-id", Transform::Pseudonymise);
@@ -631,10 +729,7 @@ impl<'a> Minimiser<'a> {
             return;
         };
         let p = self.profile;
-        let maybe = (free_text && p.email != Transform::Keep && EMAIL.is_match(text))
-            || (free_text && p.phone != Transform::Keep && PHONE.is_match(text))
-            || (p.home_directory != Transform::Keep && HOME.is_match(text));
-        if !maybe {
+        if !self.text_may_change(text, free_text) {
             return;
         }
         let at = format!("{path}.{field}");

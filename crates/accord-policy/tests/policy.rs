@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use accord_policy::engine::{Action, Effect, Request, Source};
-use accord_policy::{Engine, Model, ModelSpec, disclose};
+use accord_policy::{Engine, Model, ModelSpec, Outcome};
 use accord_stix::Timestamp;
 use accord_stix::markings::{Marking, classify};
 use serde_json::{Map, Value, json};
@@ -38,6 +38,38 @@ const TLP: [(&str, &str); 7] = [
     ),
     ("red", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"),
 ];
+
+/// The disclosure of a batch, with the released objects owned (for comparisons).
+struct Owned {
+    objects: Vec<Map<String, Value>>,
+    outcomes: Vec<Outcome>,
+}
+
+impl Owned {
+    fn withheld(&self) -> usize {
+        self.outcomes.len() - self.objects.len()
+    }
+}
+
+fn disclose(
+    engine: &Engine,
+    req: &Request<'_>,
+    objects: Vec<Map<String, Value>>,
+    markings: &dyn accord_policy::MarkingSource,
+    key: &[u8; 32],
+    resolve: &dyn Fn(&str) -> Option<Value>,
+    people: &[String],
+) -> Owned {
+    let out = accord_policy::disclose(engine, req, &objects, markings, key, resolve, people);
+    Owned {
+        objects: out
+            .objects
+            .into_iter()
+            .map(std::borrow::Cow::into_owned)
+            .collect(),
+        outcomes: out.outcomes,
+    }
+}
 
 fn tlp_id(name: &str) -> &'static str {
     TLP.iter().find(|(n, _)| *n == name).unwrap().1
@@ -1035,16 +1067,25 @@ fn shipped_handling_extension_matches_what_is_read() {
     let def: Value = serde_json::from_str(include_str!("../extension/accord-handling.json")).unwrap();
     assert!(accord_stix::validate(&def).is_valid());
     assert_eq!(def["id"], accord_policy::HANDLING_EXTENSION_ID);
-    let schema: Value = serde_json::from_str(include_str!("../extension/accord-handling.schema.json")).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("../extension/accord-handling.schema.json")).unwrap();
     assert_eq!(def["schema"], schema["$id"]);
-    let props: BTreeSet<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let props: BTreeSet<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let ext = json!({"extension_type": "property-extension", "purposes": ["detection"], "legal_basis": "gdpr-6-1-e",
         "personal_data_categories": ["email"], "origin_jurisdiction": "FR", "retention_until": "2030-01-01T00:00:00Z",
         "consent_ref": "consent-42", "recipients": ["cert-fr"]});
     let written: BTreeSet<&str> = ext.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(props, written);
     let mut o = build_object("ext", &json!({"tlp": ["green"]}), &json!({"organisations": []}));
-    o.insert("extensions".into(), json!({ accord_policy::HANDLING_EXTENSION_ID: ext }));
+    o.insert(
+        "extensions".into(),
+        json!({ accord_policy::HANDLING_EXTENSION_ID: ext }),
+    );
     let h = accord_policy::Handling::derive(&o, &table_model(), &HashMap::new(), None);
     let d = &h.declared;
     assert_eq!(d.purposes, ["detection"]);

@@ -174,7 +174,11 @@ impl Gate {
         let mut explanation = in_force.engine.explain(&scoped, object, &markings);
         let json = serde_json::to_string(object).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let version = StoredObject {
-            id: object.get("id").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            id: object
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
             type_name: String::new(),
             version: String::new(),
             spec_version: None,
@@ -182,7 +186,11 @@ impl Gate {
             hash: ContentHash::of_canonical(json.as_bytes()),
             json,
         };
-        if let Some(outcome) = self.release(store, collection, req, vec![version])?.outcomes.pop() {
+        if let Some(outcome) = self
+            .release(store, collection, req, vec![version])?
+            .outcomes
+            .pop()
+        {
             explanation.decision = outcome.decision;
             explanation.redactions = outcome.redactions;
         }
@@ -218,7 +226,7 @@ impl Gate {
                 .and_then(|o| serde_json::from_str(&o.json).ok())
         };
         let disclosure =
-            accord_policy::disclose(engine, req, parsed, &markings, &self.key, &resolve, &people);
+            accord_policy::disclose(engine, req, &parsed, &markings, &self.key, &resolve, &people);
         let mut objects = Vec::with_capacity(disclosure.objects.len());
         let mut released = disclosure.objects.into_iter();
         for (stored, outcome) in versions.into_iter().zip(&disclosure.outcomes) {
@@ -230,7 +238,7 @@ impl Gate {
                 objects.push(stored);
                 continue;
             }
-            let value = Value::Object(object);
+            let value = Value::Object(object.into_owned());
             let json = accord_stix::jcs::to_canonical_string(&value);
             objects.push(StoredObject {
                 id: value

@@ -730,7 +730,9 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
             "  accord --data-dir {d} export --collection demo --type attack-pattern --format jsonl | head -1"
         );
         println!("see what a partner receives, and why:");
-        println!("  accord --data-dir {d} export --collection demo --for demo-partner --type identity --format jsonl | head -1");
+        println!(
+            "  accord --data-dir {d} export --collection demo --for demo-partner --type identity --format jsonl | head -1"
+        );
         println!(
             "  accord --data-dir {d} policy explain --principal demo-partner --object identity--a9119a87-6576-46af-bfd7-4fbe55926671"
         );

@@ -89,7 +89,13 @@ pub fn render(e: &Explanation) -> String {
     }
     for r in &e.redactions {
         let transform = serde_json::to_value(r.transform).unwrap_or_default();
-        let _ = writeln!(out, "redacts {} ({}, {})", r.path, r.category, transform.as_str().unwrap_or("?"));
+        let _ = writeln!(
+            out,
+            "redacts {} ({}, {})",
+            r.path,
+            r.category,
+            transform.as_str().unwrap_or("?")
+        );
     }
     if e.decision.strip_attribution {
         let _ = writeln!(out, "strips created_by_ref (IEP provider_attribution: must-not)");
