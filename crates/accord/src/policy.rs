@@ -81,7 +81,7 @@ pub fn render(e: &Explanation) -> String {
         let _ = writeln!(out, "redaction profile: {p}");
     }
     let _ = writeln!(out, "reasons:");
-    for r in &e.decision.reasons {
+    for r in e.decision.reasons.iter() {
         let _ = writeln!(out, "  {:<32} {}", r.policy, r.text);
     }
     for p in &e.decision.redact_parts {
