@@ -33,7 +33,7 @@ start_accord() {
 
 [[principals]]
 name = "bench"
-organisation = "bench"
+organisation = "example-csirt"
 read = ["*"]
 write = ["*"]
 TOML

@@ -9,6 +9,7 @@ use accord_policy::engine::{Action, Effect, Request, Source};
 use accord_policy::{Engine, Model, ModelSpec, Outcome};
 use accord_stix::Timestamp;
 use accord_stix::markings::{Marking, classify};
+use proptest::strategy::Strategy;
 use serde_json::{Map, Value, json};
 
 const TLP: [(&str, &str); 7] = [
@@ -1095,4 +1096,64 @@ fn shipped_handling_extension_matches_what_is_read() {
     assert!(h.retention_until.is_some());
     assert_eq!(d.consent_ref.as_deref(), Some("consent-42"));
     assert_eq!(d.recipients, ["cert-fr"]);
+}
+
+fn json_leaf() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        // Strings that look like what the detectors look for, and anything else.
+        prop_oneof![
+            "[a-z]{1,8}@[a-z]{1,8}\\.[a-z]{2,3}",
+            "\\+[0-9]{2} [0-9]{2,4} [0-9]{3,4} [0-9]{3,4}",
+            "/home/[a-z]{1,8}/[a-z]{0,8}",
+            "https?://[a-z]{0,5}(:[a-z]{0,5})?@?[a-z]{1,8}\\.example/[a-z]{0,5}\\??[a-z=&]{0,10}",
+            "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}(/[0-9]{1,2})?",
+            "(email-addr|identity|ipv4-addr|url|relationship|directory|file)--[0-9a-f]{8}-0000-4000-8000-[0-9a-f]{12}",
+            ".{0,20}",
+        ]
+        .prop_map(Value::from),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+    /// Whatever an object holds, egress decides and minimises it without panicking, and what it
+    /// releases still serialises.
+    #[test]
+    fn egress_never_panics_on_arbitrary_objects(
+        ty in proptest::sample::select(vec!["indicator", "identity", "email-addr", "user-account", "url", "ipv4-addr",
+            "ipv6-addr", "directory", "file", "process", "sighting", "observed-data", "note", "relationship", "x-custom"]),
+        props in proptest::collection::btree_map(
+            proptest::sample::select(vec!["id", "name", "value", "description", "contact_information", "x_person_name",
+                "identity_class", "where_sighted_refs", "object_refs", "source_ref", "parent_directory_ref", "path",
+                "command_line", "objects", "object_marking_refs", "created_by_ref", "granular_markings", "extensions",
+                "user_id", "credential"]).prop_map(str::to_owned),
+            proptest::prop_oneof![
+                json_leaf(),
+                proptest::collection::vec(json_leaf(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z_]{1,8}", json_leaf(), 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ],
+            0..10,
+        ),
+    ) {
+        let mut o: Map<String, Value> = props.into_iter().collect();
+        o.insert("type".into(), ty.into());
+        if ty == "identity" && o.contains_key("name") {
+            o.insert("identity_class".into(), "individual".into());
+        }
+        let engine = redaction_engine("strict");
+        let batch = vec![o.clone(), o];
+        let store: HashMap<String, Value> = batch
+            .iter()
+            .filter_map(|o| Some((o.get("id")?.as_str()?.to_owned(), Value::Object(o.clone()))))
+            .collect();
+        let out = disclose(&engine, &partner_request(), batch, &HashMap::new(), &[5; 32], &|id| store.get(id).cloned(),
+            &["Jane Doe".to_owned()]);
+        proptest::prop_assert_eq!(out.outcomes.len(), 2);
+        proptest::prop_assert!(serde_json::to_string(&out.objects).is_ok());
+    }
 }
