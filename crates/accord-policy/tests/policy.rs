@@ -1098,7 +1098,7 @@ fn shipped_handling_extension_matches_what_is_read() {
     assert_eq!(d.recipients, ["cert-fr"]);
 }
 
-fn json_leaf() -> impl proptest::strategy::Strategy<Value = Value> {
+fn json_leaf() -> impl Strategy<Value = Value> {
     use proptest::prelude::*;
     prop_oneof![
         Just(Value::Null),
