@@ -67,6 +67,23 @@ done
 env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE "$VENV/bin/python" "$ROOT/tests/taxii/conformance.py" "https://$ADDR/taxii2/" "$USER" "$PASS" \
     "$NODE/tls/ca.pem" "$SHARED" "$RUSER" "$RPASS" "$WORK/partner.pem" "$WORK/partner.key" "$WORK/rogue.pem" "$WORK/rogue.key"
 
+# Reload on SIGHUP: a broken configuration is refused (file and line logged) and the old policy
+# stays in force; a good one takes effect.
+wait_log() { for _ in $(seq 100); do grep -q "$1" "$WORK/serve.log" && return 0; sleep 0.1; done; cat "$WORK/serve.log" >&2; echo "no '$1' in the log" >&2; exit 1; }
+cp "$NODE/accord.toml" "$WORK/accord.toml.good"
+echo 'bogus_key = 1' >> "$NODE/accord.toml"
+kill -HUP "$PID"
+wait_log "configuration not reloaded"
+grep "configuration not reloaded" "$WORK/serve.log" | grep -q "accord.toml:[0-9]*:[0-9]*: unknown field" \
+    || { echo "reload error does not name file and line" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$NODE/tls/ca.pem" -u "$USER:$PASS" \
+    -H 'Accept: application/taxii+json;version=2.1' "https://$ADDR/taxii2/")
+[ "$code" = 200 ] || { echo "server stopped answering after a refused reload: $code" >&2; exit 1; }
+sed 's/^default_tlp = "amber"/default_tlp = "amber+strict"/' "$WORK/accord.toml.good" > "$NODE/accord.toml"
+kill -HUP "$PID"
+wait_log "configuration reloaded"
+echo "policy reload: 3 passed, 0 failed"
+
 kill -TERM "$PID"
 if wait "$PID"; then
     echo "graceful shutdown: 1 passed, 0 failed"
