@@ -95,8 +95,17 @@ fn index<'v>(v: &'v mut Value, token: &str) -> Option<&'v mut Value> {
 
 /// The name of an `identity` with `identity_class: individual`.
 pub fn individual_name(o: &Map<String, Value>) -> Option<String> {
-    (o.get("type")?.as_str()? == "identity" && o.get("identity_class")?.as_str()? == "individual")
-        .then(|| o.get("name")?.as_str().map(str::to_owned))
+    let (mut identity, mut individual, mut name) = (false, false, None);
+    for (k, v) in o {
+        match k.as_str() {
+            "type" => identity = v.as_str() == Some("identity"),
+            "identity_class" => individual = v.as_str() == Some("individual"),
+            "name" => name = v.as_str(),
+            _ => {}
+        }
+    }
+    (identity && individual)
+        .then(|| name.map(str::to_owned))
         .flatten()
 }
 

@@ -109,11 +109,20 @@ impl Handling {
         markings: &dyn MarkingSource,
         default_tlp: Option<TlpLevel>,
     ) -> Handling {
-        let stix_type = object
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        // One pass over the properties: cheaper than a hashed lookup for each of them.
+        let (mut ty, mut marking_refs, mut granular, mut extensions, mut created_by) =
+            (None, None, None, None, None);
+        for (k, v) in object {
+            match k.as_str() {
+                "type" => ty = v.as_str(),
+                "object_marking_refs" => marking_refs = Some(v),
+                "granular_markings" => granular = v.as_array(),
+                "extensions" => extensions = v.as_object(),
+                "created_by_ref" => created_by = v.as_str(),
+                _ => {}
+            }
+        }
+        let stix_type = ty.unwrap_or_default().to_owned();
         let mut warnings = Vec::new();
         let mut unknown = Vec::new();
         let mut tlp: Option<TlpLevel> = None;
@@ -122,7 +131,7 @@ impl Handling {
             *tlp = Some(tlp.map_or(level, |t| t.max(level)));
         };
 
-        for id in strings(object.get("object_marking_refs")) {
+        for id in strings(marking_refs) {
             match resolve(&id, markings) {
                 Some(Marking::Tlp(t)) => raise(t.level, &mut tlp),
                 Some(Marking::Iep(p)) => {
@@ -165,7 +174,7 @@ impl Handling {
         }
 
         let mut parts = Vec::new();
-        if let Some(list) = object.get("granular_markings").and_then(Value::as_array) {
+        if let Some(list) = granular {
             for (i, g) in list.iter().enumerate() {
                 let selectors = strings(g.get("selectors"));
                 let Some(id) = g.get("marking_ref").and_then(Value::as_str) else {
@@ -189,8 +198,7 @@ impl Handling {
             }
         }
 
-        let declared = object
-            .get("extensions")
+        let declared = extensions
             .and_then(|e| e.get(HANDLING_EXTENSION_ID))
             .and_then(Value::as_object)
             .map(|ext| Declared {
@@ -219,11 +227,7 @@ impl Handling {
             None => None,
         };
 
-        let originator = object
-            .get("created_by_ref")
-            .and_then(Value::as_str)
-            .and_then(|id| model.identities.get(id))
-            .cloned();
+        let originator = created_by.and_then(|id| model.identities.get(id)).cloned();
         let originated_here = originator.as_deref() == Some(model.node_organisation.as_str());
         // Marking definitions describe handling; recipients need them to read other markings.
         let (tlp, tlp_defaulted) = match tlp {

@@ -391,32 +391,50 @@ impl<'a> Minimiser<'a> {
     pub fn needs(&self, o: &Map<String, Value>, resolve: &dyn Fn(&str) -> Option<Value>) -> bool {
         use Transform::Keep;
         let p = self.profile;
-        let ty = o.get("type").and_then(Value::as_str).unwrap_or_default();
-        let text = |k: &str| o.get(k).and_then(Value::as_str);
-        let network = || declared_categories(o).iter().any(|c| c == "network-identifier");
+        // One pass: collect what the type rules need, and check contacts and free text on the way.
+        let (mut ty, mut class, mut value, mut network) = ("", None, None, false);
+        let (mut embedded, mut victims) = (false, false);
+        let mut home = false;
+        for (k, v) in o {
+            match k.as_str() {
+                "type" => ty = v.as_str().unwrap_or_default(),
+                "identity_class" => class = v.as_str(),
+                "value" => value = v.as_str(),
+                "objects" => embedded = true,
+                "where_sighted_refs" => victims = true,
+                "extensions" => {
+                    network = v
+                        .get(HANDLING_EXTENSION_ID)
+                        .and_then(|h| h.get("personal_data_categories"))
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(|c| c == "network-identifier"));
+                }
+                "path" | "cwd" | "command_line" => {
+                    home |= v.as_str().is_some_and(|t| self.text_may_change(t, false));
+                }
+                _ => {}
+            }
+            if let Some(t) = v.as_str() {
+                if (p.contact != Keep && is_contact_key(k))
+                    || (is_free_text(k) && self.text_may_change(t, true))
+                {
+                    return true;
+                }
+            }
+        }
         let by_type = match ty {
             "email-addr" => p.email != Keep,
             "user-account" => p.user_account != Keep,
-            "identity" => text("identity_class") == Some("individual") && p.individual != Keep,
-            "ipv4-addr" | "ipv6-addr" => p.network != Keep && network(),
-            "observed-data" => p.network != Keep && o.contains_key("objects") && network(),
-            "url" => p.url != Keep && text("value").is_some_and(|v| v.contains('@') || v.contains('?')),
-            "sighting" => p.victim == Transform::Drop && o.contains_key("where_sighted_refs"),
-            "directory" => text("path").is_some_and(|t| self.text_may_change(t, false)),
-            "process" => ["cwd", "command_line"]
-                .iter()
-                .any(|f| text(f).is_some_and(|t| self.text_may_change(t, false))),
+            "identity" => class == Some("individual") && p.individual != Keep,
+            "ipv4-addr" | "ipv6-addr" => p.network != Keep && network,
+            "observed-data" => p.network != Keep && embedded && network,
+            "url" => p.url != Keep && value.is_some_and(|v| v.contains('@') || v.contains('?')),
+            "sighting" => p.victim == Transform::Drop && victims,
+            "directory" | "process" => home,
             _ => false,
         };
         if by_type {
             return true;
-        }
-        for (k, v) in o {
-            let Some(t) = v.as_str() else { continue };
-            if (p.contact != Keep && is_contact_key(k)) || (is_free_text(k) && self.text_may_change(t, true))
-            {
-                return true;
-            }
         }
         if self.people.0.is_some()
             && p.individual != Keep
