@@ -211,34 +211,72 @@ impl Gate {
         let in_force = self.in_force();
         let req = &Self::for_collection(req, &in_force.defaults, collection);
         let engine = &in_force.engine;
-        let mut parsed = Vec::with_capacity(versions.len());
-        for v in &versions {
-            let map = serde_json::from_str::<Map<String, Value>>(&v.json)
-                .map_err(|e| StoreError::Corrupt(format!("{} in collection {collection}: {e}", v.id)))?;
-            parsed.push(map);
-        }
-        let people = self.people(store, collection)?;
-        let markings = |id: &str| self.marking(store, collection, id);
-        let resolve = |id: &str| {
-            Self::latest(store, collection, vec![id.to_owned()])
-                .ok()?
-                .first()
-                .and_then(|o| serde_json::from_str(&o.json).ok())
+        let corrupt = |id: &str, e: serde_json::Error| {
+            StoreError::Corrupt(format!("{id} in collection {collection}: {e}"))
         };
-        let disclosure =
-            accord_policy::disclose(engine, req, &parsed, &markings, &self.key, &resolve, &people);
-        let mut objects = Vec::with_capacity(disclosure.objects.len());
-        let mut released = disclosure.objects.into_iter();
-        for (stored, outcome) in versions.into_iter().zip(&disclosure.outcomes) {
+        let markings = |id: &str| self.marking(store, collection, id);
+        // First decide from the handling properties alone: most objects are then either withheld
+        // or released unchanged (no redaction applies) without parsing the rest of them.
+        let decider = engine.decider(req);
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(versions.len());
+        let mut full = Vec::new();
+        for (i, v) in versions.iter().enumerate() {
+            let head: Head = serde_json::from_str(&v.json).map_err(|e| corrupt(&v.id, e))?;
+            let decision = decider.decide(&head.into_map(), &markings);
+            let unchanged =
+                decision.profile.is_none() && decision.redact_parts.is_empty() && !decision.strip_attribution;
+            if !decision.allowed() || unchanged {
+                outcomes.push(Some(Outcome {
+                    id: v.id.clone(),
+                    decision,
+                    redactions: Vec::new(),
+                }));
+            } else {
+                outcomes.push(None);
+                full.push(i);
+            }
+        }
+        let mut redacted: HashMap<usize, Map<String, Value>> = HashMap::new();
+        if !full.is_empty() {
+            let mut parsed = Vec::with_capacity(full.len());
+            for &i in &full {
+                let v = &versions[i];
+                parsed.push(
+                    serde_json::from_str::<Map<String, Value>>(&v.json).map_err(|e| corrupt(&v.id, e))?,
+                );
+            }
+            let people = self.people(store, collection)?;
+            let resolve = |id: &str| {
+                Self::latest(store, collection, vec![id.to_owned()])
+                    .ok()?
+                    .first()
+                    .and_then(|o| serde_json::from_str(&o.json).ok())
+            };
+            let disclosure =
+                accord_policy::disclose(engine, req, &parsed, &markings, &self.key, &resolve, &people);
+            let mut released = disclosure.objects.into_iter();
+            for (&i, outcome) in full.iter().zip(disclosure.outcomes) {
+                if outcome.decision.allowed() {
+                    if let Some(object) = released.next() {
+                        if !outcome.redactions.is_empty() {
+                            redacted.insert(i, object.into_owned());
+                        }
+                    }
+                }
+                outcomes[i] = Some(outcome);
+            }
+        }
+        let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
+        let mut objects = Vec::with_capacity(versions.len());
+        for (i, (stored, outcome)) in versions.into_iter().zip(&outcomes).enumerate() {
             if !outcome.decision.allowed() {
                 continue;
             }
-            let Some(object) = released.next() else { break };
-            if outcome.redactions.is_empty() {
+            let Some(object) = redacted.remove(&i) else {
                 objects.push(stored);
                 continue;
-            }
-            let value = Value::Object(object.into_owned());
+            };
+            let value = Value::Object(object);
             let json = accord_stix::jcs::to_canonical_string(&value);
             objects.push(StoredObject {
                 id: value
@@ -251,9 +289,35 @@ impl Gate {
                 ..stored
             });
         }
-        Ok(Released {
-            objects,
-            outcomes: disclosure.outcomes,
-        })
+        Ok(Released { objects, outcomes })
+    }
+}
+
+/// The properties an object's handling is derived from; the rest is skipped while parsing.
+#[derive(serde::Deserialize)]
+struct Head {
+    #[serde(rename = "type")]
+    ty: Option<Value>,
+    id: Option<Value>,
+    object_marking_refs: Option<Value>,
+    granular_markings: Option<Value>,
+    extensions: Option<Value>,
+    created_by_ref: Option<Value>,
+}
+
+impl Head {
+    fn into_map(self) -> Map<String, Value> {
+        let fields = [
+            ("type", self.ty),
+            ("id", self.id),
+            ("object_marking_refs", self.object_marking_refs),
+            ("granular_markings", self.granular_markings),
+            ("extensions", self.extensions),
+            ("created_by_ref", self.created_by_ref),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+            .collect()
     }
 }
