@@ -52,36 +52,25 @@ fn remove_selector(object: &mut Map<String, Value>, selector: &str) -> bool {
             return false;
         }
     }
-    let cur = &mut *object;
-    let mut holder: Option<&mut Value> = None;
-    for t in parents {
-        let next = match holder.take() {
-            None => cur.get_mut(*t),
-            Some(v) => index(v, t),
-        };
-        match next {
-            Some(v) => holder = Some(v),
-            None => return true,
-        }
+    let Some((first, rest)) = parents.split_first() else {
+        object.remove(*last);
+        return true;
+    };
+    let mut holder = object.get_mut(*first);
+    for t in rest {
+        holder = holder.and_then(|v| index(v, t));
     }
-    match holder {
-        None => {
-            cur.remove(*last);
+    match (holder, last.strip_prefix('[').and_then(|l| l.strip_suffix(']'))) {
+        (Some(Value::Array(a)), Some(n)) => {
+            if let Some(item) = n.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                // Keep positions stable for the other selectors of the same marking.
+                *item = Value::String("[redacted]".into());
+            }
         }
-        Some(v) => match (v, last.strip_prefix('[').and_then(|l| l.strip_suffix(']'))) {
-            (Value::Array(a), Some(n)) => {
-                if let Ok(i) = n.parse::<usize>() {
-                    if i < a.len() {
-                        // Keep positions stable for the other selectors of the same marking.
-                        a[i] = Value::String("[redacted]".into());
-                    }
-                }
-            }
-            (Value::Object(m), None) => {
-                m.remove(*last);
-            }
-            _ => {}
-        },
+        (Some(Value::Object(m)), None) => {
+            m.remove(*last);
+        }
+        _ => {}
     }
     true
 }
@@ -239,4 +228,36 @@ pub fn disclose<'a>(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn selectors_remove_what_they_name() {
+        let mut o =
+            json!({"type": "indicator", "pattern": "[x:y = 1]", "description": "d", "labels": ["a", "b"],
+            "external_references": [{"source_name": "s", "url": "https://example/"}]})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(remove_selector(&mut o, "description"));
+        assert!(remove_selector(&mut o, "labels.[1]"));
+        assert!(remove_selector(&mut o, "external_references.[0].url"));
+        assert!(
+            remove_selector(&mut o, "labels.[7]"),
+            "a missing element is nothing to remove"
+        );
+        assert!(
+            !remove_selector(&mut o, "pattern"),
+            "a required property cannot be removed"
+        );
+        assert_eq!(
+            Value::Object(o),
+            json!({"type": "indicator", "pattern": "[x:y = 1]", "labels": ["a", "[redacted]"],
+                "external_references": [{"source_name": "s"}]})
+        );
+    }
 }

@@ -494,11 +494,7 @@ impl<'a> Minimiser<'a> {
     /// Redacts the object's own content. Returns false when the whole object must be withheld.
     fn own(&self, o: &mut Map<String, Value>, cx: &mut Ctx, path: &str) -> bool {
         let p = self.profile;
-        let ty = o
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let ty = type_of(o);
         let categories = declared_categories(o);
         match ty.as_str() {
             "email-addr" if p.email != Transform::Keep => {
@@ -641,11 +637,7 @@ impl<'a> Minimiser<'a> {
         cx: &mut Ctx,
         resolve: &dyn Fn(&str) -> Option<Value>,
     ) -> bool {
-        let ty = o
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let ty = type_of(o);
         let spec = accord_stix::spec::type_spec(&ty).filter(|s| !s.id_contributing.is_empty());
         let before: Vec<Option<Value>> = spec
             .map(|s| s.id_contributing.iter().map(|p| o.get(*p).cloned()).collect())
@@ -818,11 +810,7 @@ impl<'a> Minimiser<'a> {
         cx: &mut Ctx,
         resolve: &dyn Fn(&str) -> Option<Value>,
     ) -> bool {
-        let ty = o
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let ty = type_of(o);
         let keys: Vec<String> = o
             .keys()
             .filter(|k| k.ends_with("_ref") || k.ends_with("_refs") || *k == "extensions")
@@ -938,6 +926,13 @@ impl<'a> Minimiser<'a> {
         self.fates.borrow_mut().insert(target.to_owned(), fate.clone());
         fate
     }
+}
+
+fn type_of(o: &Map<String, Value>) -> String {
+    o.get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Whether redaction can change the id of, or withhold, objects of this type.
