@@ -200,7 +200,7 @@ pub struct Evaluation {
 pub struct Explanation {
     pub policy_version: String,
     pub decision: Decision,
-    pub handling: Option<Handling>,
+    pub handling: Handling,
     pub principal: Value,
     pub object: Value,
     pub evaluations: Vec<Evaluation>,
@@ -377,13 +377,7 @@ impl Engine {
         object: &Map<String, Value>,
         markings: &dyn MarkingSource,
     ) -> Decision {
-        let handling = Handling::derive(object, &self.model, markings, req.default_tlp);
-        self.decide_handling(req, &handling)
-    }
-
-    /// Decides the disclosure of an object whose handling is already derived.
-    pub fn decide_handling(&self, req: &Request<'_>, handling: &Handling) -> Decision {
-        self.run(req, handling, None)
+        self.decider(req).decide(object, markings)
     }
 
     /// `decide`, with the facts and every Cedar evaluation behind it.
@@ -395,7 +389,7 @@ impl Engine {
     ) -> Explanation {
         let handling = Handling::derive(object, &self.model, markings, req.default_tlp);
         let mut evaluations = Vec::new();
-        let decision = self.run(req, &handling, Some(&mut evaluations));
+        let decision = self.decider(req).run(&handling, Some(&mut evaluations));
         let principal = self.model.principals.get(req.principal).map_or(Value::Null, |p| {
             json!({"name": p.name, "organisation": p.organisation, "roles": p.roles,
                    "purposes": self.model.principal_purposes(p)})
@@ -404,7 +398,7 @@ impl Engine {
             policy_version: self.version.clone(),
             decision,
             object: json!({"id": object.get("id"), "type": handling.stix_type}),
-            handling: Some(handling),
+            handling,
             principal,
             evaluations,
             redactions: Vec::new(),
@@ -451,10 +445,6 @@ impl Engine {
             setup,
             local: RefCell::new(FxHashMap::default()),
         }
-    }
-
-    fn run(&self, req: &Request<'_>, handling: &Handling, trace: Option<&mut Vec<Evaluation>>) -> Decision {
-        self.decider(req).run(handling, trace)
     }
 
     /// Evaluates one handling class, trying each agreement in force in turn (the first that

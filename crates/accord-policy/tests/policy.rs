@@ -1058,7 +1058,7 @@ fn operator_policies_add_to_the_shipped_ones_and_are_explained() {
     assert_eq!(e.evaluations[0].context["relation"], "community");
     assert_eq!(e.evaluations[0].context["cross_border"], true);
     assert_eq!(e.principal["organisation"], "cert-fr");
-    assert_eq!(e.handling.as_ref().unwrap().tlp.as_str(), "green");
+    assert_eq!(e.handling.tlp.as_str(), "green");
 }
 
 /// The shipped extension-definition is valid STIX, and its JSON schema describes exactly the

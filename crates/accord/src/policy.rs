@@ -104,24 +104,23 @@ pub fn render(e: &Explanation) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     let _ = writeln!(out, "principal: {}", e.principal);
-    if let Some(h) = &e.handling {
-        let _ = writeln!(
-            out,
-            "object: {} type {} tlp {}{} originated here: {} originator: {} iep: {}",
-            e.object["id"].as_str().unwrap_or("?"),
-            h.stix_type,
-            h.tlp.as_str(),
-            if h.tlp_defaulted { " (default)" } else { "" },
-            h.originated_here,
-            h.originator.as_deref().unwrap_or("unknown"),
-            serde_json::to_string(&h.iep).unwrap_or_default(),
-        );
-        let _ = writeln!(
-            out,
-            "declared handling: {}",
-            serde_json::to_string(&h.declared).unwrap_or_default()
-        );
-    }
+    let h = &e.handling;
+    let _ = writeln!(
+        out,
+        "object: {} type {} tlp {}{} originated here: {} originator: {} iep: {}",
+        e.object["id"].as_str().unwrap_or("?"),
+        h.stix_type,
+        h.tlp.as_str(),
+        if h.tlp_defaulted { " (default)" } else { "" },
+        h.originated_here,
+        h.originator.as_deref().unwrap_or("unknown"),
+        serde_json::to_string(&h.iep).unwrap_or_default(),
+    );
+    let _ = writeln!(
+        out,
+        "declared handling: {}",
+        serde_json::to_string(&h.declared).unwrap_or_default()
+    );
     for ev in &e.evaluations {
         let _ = writeln!(
             out,
