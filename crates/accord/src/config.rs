@@ -44,6 +44,8 @@ struct Spans {
     agreements: Vec<toml::Spanned<toml::Value>>,
     redaction_profiles: Vec<toml::Spanned<toml::Value>>,
     principals: Vec<toml::Spanned<toml::Value>>,
+    policy: Option<toml::Spanned<toml::Value>>,
+    node: Option<toml::Spanned<toml::Value>>,
 }
 
 /// The TAXII server.
@@ -211,15 +213,17 @@ impl Config {
         config.check(path)?;
         accord_policy::Model::build(config.model_spec()).map_err(|e| {
             let spans: Spans = toml::from_str(text).unwrap_or_default();
-            let list = match e.section {
-                "organisations" => &spans.organisations,
-                "purposes" => &spans.purposes,
-                "agreements" => &spans.agreements,
-                "redaction_profiles" => &spans.redaction_profiles,
-                "principals" => &spans.principals,
-                _ => &Vec::new(),
+            let entry = match e.section {
+                "organisations" => spans.organisations.get(e.index),
+                "purposes" => spans.purposes.get(e.index),
+                "agreements" => spans.agreements.get(e.index),
+                "redaction_profiles" => spans.redaction_profiles.get(e.index),
+                "principals" => spans.principals.get(e.index),
+                "policy" => spans.policy.as_ref(),
+                "node" => spans.node.as_ref(),
+                _ => None,
             };
-            let at = list.get(e.index).map_or(0, |s| s.span().start);
+            let at = entry.map_or(0, |s| s.span().start);
             let (line, column) = accord_stix::json::line_col(text.as_bytes(), at);
             ConfigError::Parse {
                 path: path.into(),
@@ -539,6 +543,27 @@ mod tests {
         assert_eq!(c.principals[0].name, "demo-analyst");
         assert_eq!(c.api_roots()[0].collections, ["default", "demo"]);
         assert_eq!(c.collection(None).unwrap().id, "a1b2");
+    }
+
+    #[test]
+    fn policy_errors_name_the_entry_line() {
+        let text = default_config_text("n", "a1b2", "c3d4")
+            .replace("default_tlp = \"amber\"", "default_tlp = \"purple\"");
+        let err = Config::parse(&text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
+        let line: usize = err.split(':').nth(1).unwrap().parse().unwrap();
+        let at = text.lines().nth(line - 1).unwrap();
+        assert!(
+            at.contains("default_tlp") || at.starts_with("[policy]"),
+            "{err}: line {line} is {at:?}"
+        );
+        let text = default_config_text("n", "a1b2", "c3d4")
+            .replace("organisation = \"partner-csirt\"", "organisation = \"nobody\"");
+        let err = Config::parse(&text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("principals[1]") && err.contains("nobody"), "{err}");
     }
 
     #[test]
