@@ -26,20 +26,10 @@ static ENGINE: LazyLock<Engine> = LazyLock::new(|| {
     Engine::new(model, &[]).expect("engine")
 });
 
+mod typed;
+
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
-    let Ok(value) = accord_stix::json::parse_value(rest) else { return };
-    let types = accord_stix::spec::ALL_TYPES;
-    let t = types[usize::from(selector) % types.len()].name;
-    let mut obj = match value {
-        Value::Object(m) => m,
-        other => {
-            let mut m = serde_json::Map::new();
-            m.insert("description".into(), other);
-            m
-        }
-    };
-    obj.insert("type".into(), t.into());
+    let Some((obj, _)) = typed::typed_object(data, "description") else { return };
     let objects = [obj.clone(), obj];
     let now = accord_stix::Timestamp::from_micros(1_800_000_000_000_000);
     let req = Request { principal: "p", action: Action::Read, purpose: None, encrypted: true, now, default_tlp: None };

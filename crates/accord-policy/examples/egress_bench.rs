@@ -82,6 +82,18 @@ fn objects(n: usize) -> Vec<Map<String, Value>> {
         .collect()
 }
 
+/// A partner reading over TLS with its default purpose.
+fn read_request(principal: &str, now: Timestamp) -> Request<'_> {
+    Request {
+        principal,
+        action: Action::Read,
+        purpose: None,
+        encrypted: true,
+        now,
+        default_tlp: None,
+    }
+}
+
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
@@ -95,14 +107,7 @@ fn main() {
     // One partner's share: every page of the collection decided and redacted for it.
     let serve = |engine: &Engine, p: usize| -> (usize, usize) {
         let principal = format!("partner{p}");
-        let req = Request {
-            principal: &principal,
-            action: Action::Read,
-            purpose: None,
-            encrypted: true,
-            now,
-            default_tlp: None,
-        };
+        let req = read_request(&principal, now);
         let (mut released, mut redacted) = (0, 0);
         for page in objects.chunks(1000) {
             let d = disclose(engine, &req, page, &markings, &key, &|_| None, &[]);
@@ -150,14 +155,7 @@ fn main() {
         let mut allowed = 0usize;
         for (i, o) in objects.iter().take(sample).enumerate() {
             let principal = format!("partner{}", i % 10);
-            let req = Request {
-                principal: &principal,
-                action: Action::Read,
-                purpose: None,
-                encrypted: true,
-                now,
-                default_tlp: None,
-            };
+            let req = read_request(&principal, now);
             allowed += usize::from(engine.decide(&req, o, &markings).allowed());
         }
         let t = start.elapsed().as_secs_f64();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::engine::{Decision, Effect, Engine, Reason, Request};
+use crate::engine::{Decider, Decision, Effect, Engine, Reason, Request};
 use crate::handling::MarkingSource;
 use crate::minimise::{Minimiser, Redaction, Transform, agreement_key};
 
@@ -111,6 +111,25 @@ pub fn disclose<'a>(
     resolve: &dyn Fn(&str) -> Option<Value>,
     people: &[String],
 ) -> Disclosure<'a> {
+    disclose_with(
+        &engine.decider(req),
+        objects,
+        markings,
+        master_key,
+        resolve,
+        people,
+    )
+}
+
+/// [`disclose`] with a decider the caller already holds (and whose memo it shares).
+pub fn disclose_with<'a>(
+    decider: &Decider<'_>,
+    objects: &'a [Map<String, Value>],
+    markings: &dyn MarkingSource,
+    master_key: &[u8; 32],
+    resolve: &dyn Fn(&str) -> Option<Value>,
+    people: &[String],
+) -> Disclosure<'a> {
     // Individuals named in this batch, and those the caller knows of elsewhere.
     let mut people = people.to_vec();
     people.extend(objects.iter().filter_map(individual_name));
@@ -135,7 +154,6 @@ pub fn disclose<'a>(
     let people = crate::minimise::People::new(&people);
     // One minimiser per (profile, agreement) met in the batch; few, so a list.
     let mut minimisers: Vec<(String, String, Minimiser<'_>)> = Vec::new();
-    let decider = engine.decider(req);
     let mut out = Disclosure::default();
     for original in objects {
         let mut object = Cow::Borrowed(original);
@@ -175,7 +193,7 @@ pub fn disclose<'a>(
             });
         }
         if let (true, Some(profile_name)) = (decision.allowed(), decision.profile.as_deref()) {
-            let model = engine.model();
+            let model = decider.engine().model();
             if let Some(profile) = model.profiles.get(profile_name) {
                 let agreement = decision.agreement.as_deref().unwrap_or_default();
                 let at = match minimisers

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use accord_stix::Timestamp;
-use accord_stix::markings::TlpLevel;
+use accord_stix::markings::{PermittedActions, TlpLevel};
 use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
     Request as CedarRequest, RestrictedExpression, Schema, ValidationMode, Validator,
@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::handling::{Handling, MarkingSource};
-use crate::model::{Model, ModelError, PrincipalSpec, Relation, action_rank};
+use crate::model::{AgreementInForce, Model, ModelError, Onward, PrincipalSpec, Relation, Role, action_rank};
 
 type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<rustc_hash::FxHasher>>;
 
@@ -183,7 +183,7 @@ pub struct ClassOutcome {
     pub allowed: bool,
     pub agreement: Option<String>,
     pub reasons: Arc<Vec<Reason>>,
-    pub relation: &'static str,
+    pub relation: Relation,
 }
 
 /// One Cedar evaluation, for `explain`.
@@ -566,99 +566,63 @@ impl Engine {
             ],
             Some(org_uid),
         );
-        let mut runs: Vec<Option<usize>> = key.agreements.iter().copied().map(Some).collect();
+        let mut runs: Vec<Option<&AgreementInForce>> = key
+            .agreements
+            .iter()
+            .map(|&i| Some(&model.agreements[i]))
+            .collect();
         if runs.is_empty() {
             runs.push(None);
         }
         let mut denials = Vec::new();
         for run in runs {
-            let agreement = run.map(|i| &model.agreements[i].agreement);
+            let agreement = run.map(|a| &a.agreement);
             let agreement_id = agreement.map_or("none", |a| a.id.as_str());
+            let no_terms: &[String] = &[];
             let agreement_entity = entity(
                 "Agreement",
                 agreement_id,
                 vec![
                     (
                         "tlp",
-                        texts(
-                            &agreement
-                                .map(|a| {
-                                    a.tlp
-                                        .iter()
-                                        .filter_map(|t| crate::model::parse_tlp(t))
-                                        .map(|t| t.as_str().to_owned())
-                                        .collect::<Vec<_>>()
-                                })
-                                .unwrap_or_default(),
+                        RestrictedExpression::new_set(
+                            run.into_iter()
+                                .flat_map(|a| a.tlp.iter())
+                                .map(|t| text(t.as_str())),
                         ),
                     ),
-                    (
-                        "purposes",
-                        texts(&agreement.map(|a| a.purposes.clone()).unwrap_or_default()),
-                    ),
+                    ("purposes", texts(agreement.map_or(no_terms, |a| &a.purposes))),
                     (
                         "legal_bases",
-                        texts(&agreement.map(|a| a.legal_bases.clone()).unwrap_or_default()),
+                        texts(agreement.map_or(no_terms, |a| &a.legal_bases)),
                     ),
                     (
                         "data_categories",
-                        texts(&agreement.map(|a| a.data_categories.clone()).unwrap_or_default()),
+                        texts(agreement.map_or(no_terms, |a| &a.data_categories)),
                     ),
                     (
                         "onward_sharing",
-                        text(agreement.map_or("tlp", |a| {
-                            if a.onward_sharing == crate::model::Onward::None {
-                                "none"
-                            } else {
-                                "tlp"
-                            }
-                        })),
+                        text(agreement.map_or(Onward::Tlp, |a| a.onward_sharing).as_str()),
                     ),
                 ],
                 None,
             );
-            let purpose_action =
-                accord_stix::markings::PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank);
-            let context = json!({
-                "purpose": purpose.name,
-                "purpose_action": purpose_action,
-                "purpose_notifies": purpose.notifies_affected_parties,
-                "relation": relation.as_str(),
-                "public_recipient": org.role == crate::model::Role::Public,
-                "named_recipient": f.named_recipient,
-                "has_agreement": agreement.is_some(),
-                "agreement": agreement_id,
-                "cross_border": cross_border,
-                "encrypted": req.encrypted,
-                "onward_blocked": onward_blocked,
-            });
-            let pairs = vec![
-                ("purpose", text(&purpose.name)),
-                ("purpose_action", RestrictedExpression::new_long(purpose_action)),
+            // The request context, once: Cedar gets it as restricted expressions, `explain` as JSON.
+            let context = [
+                ("purpose", Fact::Text(&purpose.name)),
                 (
-                    "purpose_notifies",
-                    RestrictedExpression::new_bool(purpose.notifies_affected_parties),
+                    "purpose_action",
+                    Fact::Number(PermittedActions::parse(&purpose.iep_action).map_or(4, action_rank)),
                 ),
-                ("relation", text(relation.as_str())),
-                (
-                    "public_recipient",
-                    RestrictedExpression::new_bool(org.role == crate::model::Role::Public),
-                ),
-                (
-                    "named_recipient",
-                    RestrictedExpression::new_bool(f.named_recipient),
-                ),
-                (
-                    "has_agreement",
-                    RestrictedExpression::new_bool(agreement.is_some()),
-                ),
-                (
-                    "agreement",
-                    RestrictedExpression::new_entity_uid(euid("Agreement", agreement_id)),
-                ),
-                ("cross_border", RestrictedExpression::new_bool(cross_border)),
-                ("encrypted", RestrictedExpression::new_bool(req.encrypted)),
-                ("onward_blocked", RestrictedExpression::new_bool(onward_blocked)),
+                ("purpose_notifies", Fact::Flag(purpose.notifies_affected_parties)),
+                ("relation", Fact::Text(relation.as_str())),
+                ("public_recipient", Fact::Flag(org.role == Role::Public)),
+                ("named_recipient", Fact::Flag(f.named_recipient)),
+                ("has_agreement", Fact::Flag(agreement.is_some())),
+                ("agreement", Fact::Agreement(agreement_id)),
+                ("cross_border", Fact::Flag(cross_border)),
+                ("encrypted", Fact::Flag(req.encrypted)),
+                ("onward_blocked", Fact::Flag(onward_blocked)),
             ];
             let result = self.authorize(
                 req.action,
@@ -669,7 +633,7 @@ impl Engine {
                     principal_entity.clone(),
                     agreement_entity,
                 ],
-                pairs,
+                context.iter().map(|(k, v)| (*k, v.expression())).collect(),
             );
             let (allowed, policies) = match result {
                 Ok(r) => r,
@@ -686,7 +650,7 @@ impl Engine {
                     agreement: agreement.map(|a| a.id.clone()),
                     allowed,
                     policies: policies.clone(),
-                    context,
+                    context: context.iter().map(|(k, v)| ((*k).to_owned(), v.json())).collect(),
                 });
             }
             if allowed {
@@ -694,7 +658,7 @@ impl Engine {
                     allowed: true,
                     agreement: agreement.map(|a| a.id.clone()),
                     reasons: Arc::new(policies),
-                    relation: relation.as_str(),
+                    relation,
                 };
             }
             for p in policies {
@@ -713,7 +677,7 @@ impl Engine {
             allowed: false,
             agreement: None,
             reasons: Arc::new(denials),
-            relation: relation.as_str(),
+            relation,
         }
     }
 
@@ -756,6 +720,33 @@ impl Engine {
             .collect();
         reasons.sort_by(|a, b| a.policy.cmp(&b.policy));
         Ok((response.decision() == cedar_policy::Decision::Allow, reasons))
+    }
+}
+
+/// One value of the request context.
+enum Fact<'a> {
+    Text(&'a str),
+    Flag(bool),
+    Number(i64),
+    Agreement(&'a str),
+}
+
+impl Fact<'_> {
+    fn expression(&self) -> RestrictedExpression {
+        match *self {
+            Fact::Text(s) => text(s),
+            Fact::Flag(b) => RestrictedExpression::new_bool(b),
+            Fact::Number(n) => RestrictedExpression::new_long(n),
+            Fact::Agreement(id) => RestrictedExpression::new_entity_uid(euid("Agreement", id)),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match *self {
+            Fact::Text(s) | Fact::Agreement(s) => s.into(),
+            Fact::Flag(b) => b.into(),
+            Fact::Number(n) => n.into(),
+        }
     }
 }
 
@@ -815,7 +806,11 @@ impl std::fmt::Debug for Decider<'_> {
     }
 }
 
-impl Decider<'_> {
+impl<'e> Decider<'e> {
+    pub fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
     /// Derives the handling of `object` and decides its disclosure.
     pub fn decide(&self, object: &Map<String, Value>, markings: &dyn MarkingSource) -> Decision {
         let handling = Handling::derive(object, &self.engine.model, markings, self.req.default_tlp);
@@ -893,7 +888,7 @@ impl Decider<'_> {
                 });
             }
         }
-        let own = whole.relation == Relation::Own.as_str();
+        let own = whole.relation == Relation::Own;
         decision.strip_attribution = !own && handling.iep.as_ref().is_some_and(|i| i.attribution_must_not);
         if !own {
             decision.profile = Some(

@@ -12,7 +12,7 @@ pub mod handling;
 pub mod minimise;
 pub mod model;
 
-pub use egress::{Disclosure, Outcome, disclose};
+pub use egress::{Disclosure, Outcome, disclose, disclose_with};
 pub use engine::{Action, Decision, Effect, Engine, Explanation, PolicyError, Reason, Request, Source};
 pub use handling::{HANDLING_EXTENSION_ID, Handling, MarkingSource};
 pub use minimise::{Profile, Redaction, Transform};

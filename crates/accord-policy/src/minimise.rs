@@ -44,50 +44,47 @@ impl Transform {
 }
 
 /// A redaction profile: one transform per category of personal data.
+/// Categories a profile does not mention get the `strict` transform.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Profile {
     pub name: String,
     /// `email-addr` objects and e-mail addresses in free text.
-    #[serde(default = "pseudonymise")]
     pub email: Transform,
     /// Phone numbers in free text.
-    #[serde(default = "mask")]
     pub phone: Transform,
     /// `user-account` objects.
-    #[serde(default = "pseudonymise")]
     pub user_account: Transform,
     /// `identity` objects with `identity_class: individual`, and `display_name`s of e-mail addresses.
-    #[serde(default = "mask")]
     pub individual: Transform,
     /// `contact_information`, and custom `x_…` properties naming people or contacts.
-    #[serde(default = "mask")]
     pub contact: Transform,
     /// Victims: `where_sighted_refs` of sightings.
-    #[serde(default = "drop")]
     pub victim: Transform,
     /// IP addresses in objects whose handling declares `network-identifier` personal data.
-    #[serde(default = "generalise")]
     pub network: Transform,
     /// User-info and query strings of URLs.
-    #[serde(default = "mask")]
     pub url: Transform,
     /// User names in home-directory paths.
-    #[serde(default = "pseudonymise")]
     pub home_directory: Transform,
 }
 
-fn pseudonymise() -> Transform {
-    Transform::Pseudonymise
-}
-fn mask() -> Transform {
-    Transform::Mask
-}
-fn drop() -> Transform {
-    Transform::Drop
-}
-fn generalise() -> Transform {
-    Transform::Generalise
+impl Default for Profile {
+    /// The `strict` transforms, unnamed.
+    fn default() -> Self {
+        Profile {
+            name: String::new(),
+            email: Transform::Pseudonymise,
+            phone: Transform::Mask,
+            user_account: Transform::Pseudonymise,
+            individual: Transform::Mask,
+            contact: Transform::Mask,
+            victim: Transform::Drop,
+            network: Transform::Generalise,
+            url: Transform::Mask,
+            home_directory: Transform::Pseudonymise,
+        }
+    }
 }
 
 /// The profiles every node has: `strict` (the defaults above) and `none` (keep everything, for
@@ -95,15 +92,7 @@ fn generalise() -> Transform {
 pub fn builtin_profiles() -> Vec<(String, Profile)> {
     let strict = Profile {
         name: "strict".into(),
-        email: Transform::Pseudonymise,
-        phone: Transform::Mask,
-        user_account: Transform::Pseudonymise,
-        individual: Transform::Mask,
-        contact: Transform::Mask,
-        victim: Transform::Drop,
-        network: Transform::Generalise,
-        url: Transform::Mask,
-        home_directory: Transform::Pseudonymise,
+        ..Profile::default()
     };
     let none = Profile {
         name: "none".into(),
@@ -124,6 +113,9 @@ impl Profile {
     /// Checks that each category uses a transform that makes sense for it.
     pub fn check(&self) -> Result<(), String> {
         use Transform::*;
+        if self.name.is_empty() {
+            return Err("a redaction profile needs a name".into());
+        }
         let text: &[Transform] = &[Keep, Drop, Pseudonymise, Mask];
         let rules: [(&str, Transform, &[Transform]); 9] = [
             ("email", self.email, text),
@@ -972,20 +964,12 @@ pub fn generalise_ip(v: &str) -> String {
     };
     if let Ok(ip) = addr.parse::<Ipv4Addr>() {
         let bits = prefix.unwrap_or(32).min(24);
-        let mask = if bits == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(bits))
-        };
+        let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
         return format!("{}/{bits}", Ipv4Addr::from(u32::from(ip) & mask));
     }
     if let Ok(ip) = addr.parse::<Ipv6Addr>() {
         let bits = prefix.unwrap_or(128).min(48);
-        let mask = if bits == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(bits))
-        };
+        let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
         return format!("{}/{bits}", Ipv6Addr::from(u128::from(ip) & mask));
     }
     // Not an address: withhold the value rather than pass it through.

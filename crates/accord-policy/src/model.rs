@@ -91,6 +91,15 @@ pub enum Onward {
     None,
 }
 
+impl Onward {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Onward::Tlp => "tlp",
+            Onward::None => "none",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agreement {
@@ -535,8 +544,10 @@ impl Model {
 }
 
 /// The recipient's relation to this node's organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Relation {
+    #[serde(rename = "self")]
     Own,
     Client,
     Community,

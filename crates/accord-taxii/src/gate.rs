@@ -253,7 +253,7 @@ impl Gate {
                     .and_then(|o| serde_json::from_str(&o.json).ok())
             };
             let disclosure =
-                accord_policy::disclose(engine, req, &parsed, &markings, &self.key, &resolve, &people);
+                accord_policy::disclose_with(&decider, &parsed, &markings, &self.key, &resolve, &people);
             let mut released = disclosure.objects.into_iter();
             for (&i, outcome) in full.iter().zip(disclosure.outcomes) {
                 if outcome.decision.allowed() {

@@ -141,21 +141,24 @@ fn open_collection<'a>(
     Ok(c)
 }
 
-/// A page of one object's versions (object and versions endpoints); 404 when the object is absent.
+/// A page of one object's versions (object and versions endpoints), read with the endpoint's
+/// parameters and versions; 404 when the object is absent or the principal may not see it.
 async fn object_listing(
     state: &AppState,
     (who, headers): (&Authenticated, &HeaderMap),
-    c: &Collection,
-    oid: &str,
-    filters: &Filters,
-    versions: VersionFilter,
-    scope: &str,
+    (name, cid, oid): (&str, &str, &str),
+    raw: Option<&str>,
+    endpoint: &str,
+    (params, versions): (&[query::Param], fn(&Filters) -> VersionFilter),
 ) -> Result<Listing> {
+    let c = open_collection(state, headers, who, name, cid, Action::Read)?;
+    let filters = query::parse(raw, params)?;
     check_object_id(oid)?;
     let mut base = Query::new(&c.id);
     base.ids = vec![oid.to_owned()];
-    base.versions = versions;
-    let listing = list(state, who, headers, &c.id, filters, base, scope).await?;
+    base.versions = versions(&filters);
+    let scope = format!("{endpoint}|{name}|{cid}|{oid}");
+    let listing = list(state, who, headers, &c.id, &filters, base, &scope).await?;
     // An object the principal may not see is reported as absent, not as forbidden.
     if listing.page.objects.is_empty() && (listing.scanned > 0 || !object_exists(state, &c.id, oid).await?) {
         return Err(TaxiiError::NotFound(format!(
@@ -546,17 +549,13 @@ pub async fn get_object(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
-    let filters = query::parse(raw.as_deref(), query::OBJECT_ENDPOINT)?;
-    let scope = format!("object|{name}|{cid}|{oid}");
     let listing = object_listing(
         &state,
         (&who, &headers),
-        c,
-        &oid,
-        &filters,
-        default_versions(&filters),
-        &scope,
+        (&name, &cid, &oid),
+        raw.as_deref(),
+        "object",
+        (query::OBJECT_ENDPOINT, default_versions),
     )
     .await?;
     let mut resp = taxii(StatusCode::OK, envelope(&listing));
@@ -571,17 +570,13 @@ pub async fn versions(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Read)?;
-    let filters = query::parse(raw.as_deref(), query::VERSIONS_ENDPOINT)?;
-    let scope = format!("versions|{name}|{cid}|{oid}");
     let listing = object_listing(
         &state,
         (&who, &headers),
-        c,
-        &oid,
-        &filters,
-        VersionFilter::all(),
-        &scope,
+        (&name, &cid, &oid),
+        raw.as_deref(),
+        "versions",
+        (query::VERSIONS_ENDPOINT, |_| VersionFilter::all()),
     )
     .await?;
     let body = if listing.page.objects.is_empty() {

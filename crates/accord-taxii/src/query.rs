@@ -35,17 +35,8 @@ impl Param {
         }
     }
     fn from_name(name: &str) -> Option<Param> {
-        [
-            Param::AddedAfter,
-            Param::Limit,
-            Param::Next,
-            Param::Id,
-            Param::Type,
-            Param::Version,
-            Param::SpecVersion,
-        ]
-        .into_iter()
-        .find(|p| p.name() == name)
+        // The list endpoint accepts every parameter.
+        LIST_ENDPOINT.iter().copied().find(|p| p.name() == name)
     }
 }
 

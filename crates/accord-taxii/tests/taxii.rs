@@ -961,5 +961,7 @@ async fn each_principal_sees_what_the_policy_allows() {
         .header("x-accord-purpose", "blocking")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(ids(&n.call(req).await.body), Vec::<String>::new());
+    let r = n.call(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(ids(&r.body), Vec::<String>::new());
 }
