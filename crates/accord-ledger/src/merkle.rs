@@ -1,0 +1,293 @@
+//! RFC 9162 Merkle tree hashing: the tree of leaf hashes, roots at any earlier size, and
+//! inclusion and consistency proofs with their verification (RFC 9162 §2.1).
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 hash: of a leaf, of an inner node, or a tree's root.
+pub type Hash = [u8; 32];
+
+/// `SHA-256(0x00 ‖ entry)`.
+pub fn leaf_hash(entry: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(entry);
+    h.finalize().into()
+}
+
+/// `SHA-256(0x01 ‖ left ‖ right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The root of the empty tree: SHA-256 of nothing.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// The largest power of two smaller than `n` (`n > 1`): where RFC 9162 splits a tree of `n` leaves.
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// Why a proof could not be made or did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("leaf index {index} is not in a tree of size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    #[error("tree size {size} is larger than the log ({have} entries)")]
+    SizeOutOfRange { size: u64, have: u64 },
+    #[error("a consistency proof needs 0 < first ({first}) <= second ({second})")]
+    BadSizes { first: u64, second: u64 },
+    #[error("the proof has the wrong number of hashes")]
+    WrongLength,
+    #[error("the proof does not lead to the expected root")]
+    RootMismatch,
+}
+
+/// The hashes of an append-only tree: `levels[k][i]` is the hash of the complete subtree over
+/// leaves `i·2^k .. (i+1)·2^k`. Any root or proof is assembled from these in O(log² n) hashes.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A tree over the given leaf hashes.
+    pub fn from_leaves(leaves: Vec<Hash>) -> Self {
+        let mut levels = vec![leaves];
+        while levels.last().is_some_and(|l| l.len() >= 2) {
+            let below = levels.last().map(Vec::as_slice).unwrap_or_default();
+            let above: Vec<Hash> = below.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])).collect();
+            levels.push(above);
+        }
+        Tree { levels }
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        if self.levels.is_empty() {
+            self.levels.push(Vec::new());
+        }
+        self.levels[0].push(leaf);
+        let mut k = 0;
+        while self.levels[k].len() % 2 == 0 {
+            let n = self.levels[k].len();
+            let parent = node_hash(&self.levels[k][n - 2], &self.levels[k][n - 1]);
+            if self.levels.len() == k + 1 {
+                self.levels.push(Vec::new());
+            }
+            self.levels[k + 1].push(parent);
+            k += 1;
+        }
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.len() as u64)
+    }
+
+    /// The leaf hashes.
+    pub fn leaves(&self) -> &[Hash] {
+        self.levels.first().map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// MTH of the `len >= 1` leaves from `start`. RFC 9162's recursions only ask for subtrees
+    /// whose power-of-two parts are aligned, so those parts are read from `levels`.
+    fn subtree(&self, start: u64, len: u64) -> Hash {
+        if len.is_power_of_two() && start % len == 0 {
+            let k = len.trailing_zeros() as usize;
+            return self.levels[k][(start >> k) as usize];
+        }
+        let k = split(len);
+        node_hash(&self.subtree(start, k), &self.subtree(start + k, len - k))
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), ProofError> {
+        if size > self.size() {
+            return Err(ProofError::SizeOutOfRange {
+                size,
+                have: self.size(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The root of the tree's first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        self.check_size(size)?;
+        Ok(if size == 0 {
+            empty_root()
+        } else {
+            self.subtree(0, size)
+        })
+    }
+
+    /// The root of the whole tree.
+    pub fn root(&self) -> Hash {
+        self.root_at(self.size()).unwrap_or_else(|_| empty_root())
+    }
+
+    /// The audit path of leaf `index` in the tree of the first `size` leaves (RFC 9162 §2.1.3.1).
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(ProofError::IndexOutOfRange { index, size });
+        }
+        let mut proof = Vec::new();
+        self.path(index, 0, size, &mut proof);
+        Ok(proof)
+    }
+
+    fn path(&self, m: u64, start: u64, n: u64, out: &mut Vec<Hash>) {
+        if n == 1 {
+            return;
+        }
+        let k = split(n);
+        if m < k {
+            self.path(m, start, k, out);
+            out.push(self.subtree(start + k, n - k));
+        } else {
+            self.path(m - k, start + k, n - k, out);
+            out.push(self.subtree(start, k));
+        }
+    }
+
+    /// The proof that the tree of `first` leaves is a prefix of the tree of `second` leaves
+    /// (RFC 9162 §2.1.4.1).
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
+        self.check_size(second)?;
+        if first == 0 || first > second {
+            return Err(ProofError::BadSizes { first, second });
+        }
+        let mut proof = Vec::new();
+        if first < second {
+            self.subproof(first, 0, second, true, &mut proof);
+        }
+        Ok(proof)
+    }
+
+    fn subproof(&self, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<Hash>) {
+        if m == n {
+            if !whole {
+                out.push(self.subtree(start, n));
+            }
+            return;
+        }
+        let k = split(n);
+        if m <= k {
+            self.subproof(m, start, k, whole, out);
+            out.push(self.subtree(start + k, n - k));
+        } else {
+            self.subproof(m - k, start + k, n - k, false, out);
+            out.push(self.subtree(start, k));
+        }
+    }
+}
+
+/// Checks that `leaf` is at `index` in the tree of `size` leaves with root `root` (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let (mut fnode, mut snode) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if snode == 0 {
+            return Err(ProofError::WrongLength);
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = node_hash(p, &r);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
+        return Err(ProofError::WrongLength);
+    }
+    if &r != root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
+}
+
+/// Checks that the tree of `first` leaves with root `first_root` is a prefix of the tree of
+/// `second` leaves with root `second_root` (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    first: u64,
+    second: u64,
+    first_root: &Hash,
+    second_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
+    if first == 0 || first > second {
+        return Err(ProofError::BadSizes { first, second });
+    }
+    if first == second {
+        if !proof.is_empty() {
+            return Err(ProofError::WrongLength);
+        }
+        return if first_root == second_root {
+            Ok(())
+        } else {
+            Err(ProofError::RootMismatch)
+        };
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if first.is_power_of_two() {
+        path.push(*first_root);
+    }
+    path.extend_from_slice(proof);
+    let Some((seed, rest)) = path.split_first() else {
+        return Err(ProofError::WrongLength);
+    };
+    let (mut fnode, mut snode) = (first - 1, second - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (*seed, *seed);
+    for c in rest {
+        if snode == 0 {
+            return Err(ProofError::WrongLength);
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
+        return Err(ProofError::WrongLength);
+    }
+    if &fr != first_root || &sr != second_root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! Verification of a whole log: every entry well-formed, canonical and at its recorded index,
+//! every leaf hash as stored, every checkpoint signed by the pinned key and matching the tree
+//! recomputed from the entries, and the log consistent with the checkpoint a monitor saw before.
+
+use std::fmt;
+
+use rayon::prelude::*;
+
+use crate::merkle::{Hash, Tree, leaf_hash};
+use crate::note::{Checkpoint, VerifierKey};
+
+/// Most problems reported: the first few say where to look.
+const MAX_PROBLEMS: usize = 100;
+
+/// What to verify.
+#[derive(Debug)]
+pub struct LogInput<'a> {
+    /// Entries in log order, each exactly as stored (without its line terminator).
+    pub entries: &'a [&'a [u8]],
+    /// Leaf hashes as stored beside the entries, if the log keeps them.
+    pub stored_hashes: Option<&'a [Hash]>,
+    /// Signed checkpoints, oldest first.
+    pub checkpoints: &'a [String],
+    /// The pinned key the checkpoints must be signed with.
+    pub key: &'a VerifierKey,
+    /// The origin the checkpoints must name.
+    pub origin: &'a str,
+    /// The latest checkpoint this verifier accepted on an earlier run.
+    pub seen: Option<&'a Checkpoint>,
+}
+
+/// Where a problem is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Where {
+    Entry(u64),
+    /// The n-th checkpoint (0-based, oldest first).
+    Checkpoint(usize),
+    /// The checkpoint seen on an earlier run.
+    Seen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub at: Where,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.at {
+            Where::Entry(i) => write!(f, "entry {i}: {}", self.message),
+            Where::Checkpoint(n) => write!(f, "checkpoint #{n}: {}", self.message),
+            Where::Seen => write!(f, "previously seen checkpoint: {}", self.message),
+        }
+    }
+}
+
+/// A log that verified.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub size: u64,
+    pub root: Hash,
+    /// Checkpoints whose signature and root were checked.
+    pub checkpoints: usize,
+    /// The latest checkpoint (largest tree), which a monitor keeps for its next run.
+    pub latest: Option<Checkpoint>,
+    /// Entries after the latest checkpoint, not yet covered by a signature.
+    pub uncovered: u64,
+}
+
+/// Checks one stored entry: JSON, canonical, carrying its own index.
+fn check_entry(index: u64, bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("not JSON ({e})")),
+    };
+    let mut canonical = Vec::with_capacity(bytes.len());
+    accord_stix::jcs::write_canonical(&value, &mut canonical);
+    if canonical != bytes {
+        return Some("not in RFC 8785 canonical form".into());
+    }
+    match value.get("index").and_then(serde_json::Value::as_u64) {
+        Some(i) if i == index => None,
+        Some(i) => Some(format!(
+            "records index {i} (an entry is missing, added or out of order)"
+        )),
+        None => Some("has no index".into()),
+    }
+}
+
+/// Verifies a log. On failure, the problems come in log order: the first is the earliest.
+pub fn verify_log(input: &LogInput<'_>) -> Result<Verified, Vec<Problem>> {
+    let n = input.entries.len() as u64;
+    let mut problems: Vec<Problem> = Vec::new();
+
+    let checked: Vec<(Hash, Option<String>)> = input
+        .entries
+        .par_iter()
+        .enumerate()
+        .map(|(i, e)| (leaf_hash(e), check_entry(i as u64, e)))
+        .collect();
+    let mut leaves = Vec::with_capacity(checked.len());
+    for (i, (hash, problem)) in checked.into_iter().enumerate() {
+        if let Some(message) = problem {
+            problems.push(Problem {
+                at: Where::Entry(i as u64),
+                message,
+            });
+        } else if let Some(stored) = input.stored_hashes.and_then(|s| s.get(i)) {
+            if stored != &hash {
+                problems.push(Problem {
+                    at: Where::Entry(i as u64),
+                    message: "does not match its stored leaf hash (the entry or the hash was altered)".into(),
+                });
+            }
+        }
+        leaves.push(hash);
+    }
+    if let Some(stored) = input.stored_hashes {
+        if stored.len() as u64 > n {
+            problems.push(Problem {
+                at: Where::Entry(n),
+                message: format!(
+                    "missing: {} leaf hashes are stored but only {n} entries (entries were removed)",
+                    stored.len()
+                ),
+            });
+        }
+    }
+    let tree = Tree::from_leaves(leaves);
+    // Entries already named exactly; a checkpoint mismatch they explain is not reported again.
+    let exact: std::collections::BTreeSet<u64> = problems
+        .iter()
+        .filter_map(|p| match p.at {
+            Where::Entry(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+
+    let mut latest: Option<Checkpoint> = None;
+    let mut verified = 0;
+    let mut matched_size = 0;
+    for (position, note) in input.checkpoints.iter().enumerate() {
+        let cp = match input.key.open(note) {
+            Ok(cp) => cp,
+            Err(e) => {
+                problems.push(Problem {
+                    at: Where::Checkpoint(position),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if cp.origin != input.origin {
+            problems.push(Problem {
+                at: Where::Checkpoint(position),
+                message: format!(
+                    "origin {:?} is not this log's origin {:?}",
+                    cp.origin, input.origin
+                ),
+            });
+            continue;
+        }
+        match tree.root_at(cp.size) {
+            Err(_) => problems.push(Problem {
+                at: Where::Entry(n),
+                message: format!(
+                    "missing: checkpoint #{position} signs a tree of {} entries but the log has {n} (the tail was removed)",
+                    cp.size
+                ),
+            }),
+            Ok(root) if root != cp.root => {
+                if exact.range(matched_size..cp.size).next().is_none() {
+                    problems.push(Problem {
+                        at: Where::Entry(matched_size),
+                        message: format!(
+                            "the tree over entries {matched_size}..{} does not match checkpoint #{position} (an entry in that range was altered)",
+                            cp.size
+                        ),
+                    });
+                }
+            }
+            Ok(_) => {
+                verified += 1;
+                matched_size = matched_size.max(cp.size);
+                if latest.as_ref().is_none_or(|l| cp.size >= l.size) {
+                    latest = Some(cp);
+                }
+            }
+        }
+    }
+
+    if let Some(seen) = input.seen {
+        match tree.root_at(seen.size) {
+            Err(_) => problems.push(Problem {
+                at: Where::Seen,
+                message: format!("the log has {n} entries, fewer than the {} of the checkpoint seen before", seen.size),
+            }),
+            Ok(root) if root != seen.root || seen.origin != input.origin => problems.push(Problem {
+                at: Where::Seen,
+                message: format!(
+                    "the log's first {} entries are not those of the checkpoint seen before (the log was rewritten)",
+                    seen.size
+                ),
+            }),
+            Ok(_) => {}
+        }
+    }
+
+    if problems.is_empty() {
+        let covered = latest.as_ref().map_or(0, |c| c.size);
+        Ok(Verified {
+            size: n,
+            root: tree.root(),
+            checkpoints: verified,
+            latest,
+            uncovered: n - covered,
+        })
+    } else {
+        problems.sort_by(|a, b| a.at.cmp(&b.at));
+        problems.truncate(MAX_PROBLEMS);
+        Err(problems)
+    }
+}
