@@ -106,26 +106,26 @@ pub fn verify_log(input: &LogInput<'_>) -> Result<Verified, Vec<Problem>> {
                 at: Where::Entry(i as u64),
                 message,
             });
-        } else if let Some(stored) = input.stored_hashes.and_then(|s| s.get(i)) {
-            if stored != &hash {
-                problems.push(Problem {
-                    at: Where::Entry(i as u64),
-                    message: "does not match its stored leaf hash (the entry or the hash was altered)".into(),
-                });
-            }
+        } else if let Some(stored) = input.stored_hashes.and_then(|s| s.get(i))
+            && stored != &hash
+        {
+            problems.push(Problem {
+                at: Where::Entry(i as u64),
+                message: "does not match its stored leaf hash (the entry or the hash was altered)".into(),
+            });
         }
         leaves.push(hash);
     }
-    if let Some(stored) = input.stored_hashes {
-        if stored.len() as u64 > n {
-            problems.push(Problem {
-                at: Where::Entry(n),
-                message: format!(
-                    "missing: {} leaf hashes are stored but only {n} entries (entries were removed)",
-                    stored.len()
-                ),
-            });
-        }
+    if let Some(stored) = input.stored_hashes
+        && stored.len() as u64 > n
+    {
+        problems.push(Problem {
+            at: Where::Entry(n),
+            message: format!(
+                "missing: {} leaf hashes are stored but only {n} entries (entries were removed)",
+                stored.len()
+            ),
+        });
     }
     let tree = Tree::from_leaves(leaves);
     // Entries already named exactly; a checkpoint mismatch they explain is not reported again.

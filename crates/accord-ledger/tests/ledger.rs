@@ -90,6 +90,7 @@ fn data(n: usize) -> Vec<Vec<u8>> {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // indices are the point: leaf m of size n
 fn roots_and_inclusion_proofs_match_the_reference_for_every_size_and_leaf() {
     let d = data(257);
     let r = Reference::new(&d);
@@ -232,7 +233,7 @@ fn checkpoints_round_trip_and_other_keys_are_ignored() {
 }
 
 fn entry(index: u64) -> Vec<u8> {
-    let event = if index % 5 == 0 {
+    let event = if index.is_multiple_of(5) {
         Event::Config(ConfigChange {
             reason: "start".into(),
             config_sha256: "ab".repeat(32),

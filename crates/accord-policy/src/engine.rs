@@ -465,19 +465,19 @@ impl Engine {
             agreements: candidates.to_vec(),
             facts,
         };
-        if trace.is_none() {
-            if let Some(hit) = self.memo.as_ref().and_then(|m| m.lock().ok()?.get(&key).cloned()) {
-                return hit;
-            }
+        if trace.is_none()
+            && let Some(hit) = self.memo.as_ref().and_then(|m| m.lock().ok()?.get(&key).cloned())
+        {
+            return hit;
         }
         let outcome = Arc::new(self.evaluate(req, &key, trace));
-        if let Some(memo) = &self.memo {
-            if let Ok(mut m) = memo.lock() {
-                if m.len() >= MEMO_LIMIT {
-                    m.clear();
-                }
-                m.insert(key, outcome.clone());
+        if let Some(memo) = &self.memo
+            && let Ok(mut m) = memo.lock()
+        {
+            if m.len() >= MEMO_LIMIT {
+                m.clear();
             }
+            m.insert(key, outcome.clone());
         }
         outcome
     }
@@ -915,10 +915,10 @@ impl<'e> Decider<'e> {
         facts: Facts,
         trace: Option<&mut Vec<Evaluation>>,
     ) -> Arc<ClassOutcome> {
-        if trace.is_none() {
-            if let Some(hit) = self.local.borrow().get(&facts) {
-                return hit.clone();
-            }
+        if trace.is_none()
+            && let Some(hit) = self.local.borrow().get(&facts)
+        {
+            return hit.clone();
         }
         let outcome = self
             .engine

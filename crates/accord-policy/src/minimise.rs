@@ -406,12 +406,11 @@ impl<'a> Minimiser<'a> {
                 }
                 _ => {}
             }
-            if let Some(t) = v.as_str() {
-                if (p.contact != Keep && is_contact_key(k))
-                    || (is_free_text(k) && self.text_may_change(t, true))
-                {
-                    return true;
-                }
+            if let Some(t) = v.as_str()
+                && ((p.contact != Keep && is_contact_key(k))
+                    || (is_free_text(k) && self.text_may_change(t, true)))
+            {
+                return true;
             }
         }
         let by_type = match ty {
@@ -574,15 +573,15 @@ impl<'a> Minimiser<'a> {
                 }
             }
             "url" if p.url != Transform::Keep => {
-                if let Some(v) = o.get("value").and_then(Value::as_str) {
-                    if let Some(new) = self.url(v, p.url) {
-                        if p.url == Transform::Drop {
-                            cx.note(path, "url", Transform::Drop);
-                            return false;
-                        }
-                        o.insert("value".into(), new.into());
-                        cx.note(&format!("{path}.value"), "url", p.url);
+                if let Some(v) = o.get("value").and_then(Value::as_str)
+                    && let Some(new) = self.url(v, p.url)
+                {
+                    if p.url == Transform::Drop {
+                        cx.note(path, "url", Transform::Drop);
+                        return false;
                     }
+                    o.insert("value".into(), new.into());
+                    cx.note(&format!("{path}.value"), "url", p.url);
                 }
             }
             "sighting" if p.victim == Transform::Drop && o.remove("where_sighted_refs").is_some() => {
@@ -637,18 +636,16 @@ impl<'a> Minimiser<'a> {
         if !self.own(o, cx, "$") || !self.references(o, cx, resolve) {
             return false;
         }
-        if let Some(spec) = spec {
-            if spec
+        if let Some(spec) = spec
+            && spec
                 .id_contributing
                 .iter()
                 .zip(&before)
                 .any(|(p, b)| o.get(*p) != b.as_ref())
-            {
-                if let Some(id) = accord_stix::id::deterministic_sco_id(&ty, o, spec.id_contributing) {
-                    o.insert("id".into(), id.into());
-                    cx.note("$.id", "derived-id", Transform::Pseudonymise);
-                }
-            }
+            && let Some(id) = accord_stix::id::deterministic_sco_id(&ty, o, spec.id_contributing)
+        {
+            o.insert("id".into(), id.into());
+            cx.note("$.id", "derived-id", Transform::Pseudonymise);
         }
         true
     }
@@ -716,10 +713,10 @@ impl<'a> Minimiser<'a> {
         }
         out.push_str(host);
         out.push_str(path_part);
-        if let (Some(q), Transform::Pseudonymise) = (query, t) {
-            if !q.is_empty() {
-                out.push_str(&format!("?q-{}", self.pseudonym("url-query", q)));
-            }
+        if let (Some(q), Transform::Pseudonymise) = (query, t)
+            && !q.is_empty()
+        {
+            out.push_str(&format!("?q-{}", self.pseudonym("url-query", q)));
         }
         Some(out)
     }

@@ -438,10 +438,10 @@ impl Model {
             };
             let from = instant("valid_from", &a.valid_from)?;
             let until = instant("valid_until", &a.valid_until)?;
-            if let (Some(f), Some(u)) = (from, until) {
-                if u <= f {
-                    return Err(fail("valid_until is not after valid_from".into()));
-                }
+            if let (Some(f), Some(u)) = (from, until)
+                && u <= f
+            {
+                return Err(fail("valid_until is not after valid_from".into()));
             }
             agreements.push(AgreementInForce {
                 agreement: a.clone(),

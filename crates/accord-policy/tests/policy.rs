@@ -230,10 +230,10 @@ fn decision_table() {
                 problems.push(format!("missing reason {r}"));
             }
         }
-        if let Some(a) = case["agreement"].as_str() {
-            if outcome.decision.agreement.as_deref() != Some(a) {
-                problems.push(format!("agreement {:?}", outcome.decision.agreement));
-            }
+        if let Some(a) = case["agreement"].as_str()
+            && outcome.decision.agreement.as_deref() != Some(a)
+        {
+            problems.push(format!("agreement {:?}", outcome.decision.agreement));
         }
         for p in case["redacted"].as_array().into_iter().flatten() {
             if !outcome.redactions.iter().any(|r| r.path == p.as_str().unwrap()) {
@@ -363,10 +363,10 @@ mod reference {
             levels.push(rank(t));
         }
         let tlp = LEVELS[levels.into_iter().max().unwrap_or(rank("amber"))];
-        if let Some((_, permitted, must_not, encrypt)) = &o.iep {
-            if action > *permitted || (*must_not && notifies) || (*encrypt && !encrypted) {
-                return false;
-            }
+        if let Some((_, permitted, must_not, encrypt)) = &o.iep
+            && (action > *permitted || (*must_not && notifies) || (*encrypt && !encrypted))
+        {
+            return false;
         }
         let binds = |a: &Agreement, x: &str| {
             a.in_force && a.parties.iter().any(|p| p == &w.node) && a.parties.iter().any(|p| p == x)

@@ -73,11 +73,11 @@ fn write_number(n: &Number, out: &mut Vec<u8>) {
             out.extend_from_slice(i.to_string().as_bytes());
             return;
         }
-    } else if let Some(u) = n.as_u64() {
-        if u <= MAX_SAFE_INTEGER {
-            out.extend_from_slice(u.to_string().as_bytes());
-            return;
-        }
+    } else if let Some(u) = n.as_u64()
+        && u <= MAX_SAFE_INTEGER
+    {
+        out.extend_from_slice(u.to_string().as_bytes());
+        return;
     }
     // Everything else is formatted as the IEEE 754 double it denotes (RFC 8785 section 3.2.2.3).
     let f = n.as_f64().unwrap_or(0.0);

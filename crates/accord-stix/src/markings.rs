@@ -391,16 +391,15 @@ pub fn classify(obj: &Map<String, Value>) -> Marking {
     {
         return Iep::parse(ext).map_or(Marking::Unknown, |iep| Marking::Iep(Box::new(iep)));
     }
-    if obj.get("definition_type").and_then(Value::as_str) == Some("statement") {
-        if let Some(s) = obj
+    if obj.get("definition_type").and_then(Value::as_str) == Some("statement")
+        && let Some(s) = obj
             .get("definition")
             .and_then(|d| d.get("statement"))
             .and_then(Value::as_str)
-        {
-            return Marking::Statement {
-                statement: s.to_owned(),
-            };
-        }
+    {
+        return Marking::Statement {
+            statement: s.to_owned(),
+        };
     }
     Marking::Unknown
 }

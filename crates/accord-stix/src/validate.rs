@@ -905,17 +905,17 @@ fn check_granular_markings<'a>(value: &'a Value, cx: &mut Cx<'a>) {
         }
         if let Some(sels) = m.get("selectors").and_then(Value::as_array) {
             for (i, sel) in sels.iter().enumerate() {
-                if let Some(s) = sel.as_str() {
-                    if resolve_selector(root, s).is_none() {
-                        cx.at_key("selectors", |cx| {
-                            cx.at_index(i, |cx| {
-                                cx.err(
-                                    Rule::GranularMarking,
-                                    format!("selector {s:?} does not resolve to a property of this object"),
-                                )
-                            })
-                        });
-                    }
+                if let Some(s) = sel.as_str()
+                    && resolve_selector(root, s).is_none()
+                {
+                    cx.at_key("selectors", |cx| {
+                        cx.at_index(i, |cx| {
+                            cx.err(
+                                Rule::GranularMarking,
+                                format!("selector {s:?} does not resolve to a property of this object"),
+                            )
+                        })
+                    });
                 }
             }
         }
@@ -1186,21 +1186,21 @@ fn check_marking_definition<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
     }
     let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
     let reserved = markings::tlp_by_id(id);
-    if let Some(t) = reserved {
-        if !t.matches(obj) {
-            cx.err(
-                Rule::MarkingDefinition,
-                format!(
-                    "{id} is the fixed id of {} (TLP {}); its content must say {:?}",
-                    t.name,
-                    match t.version {
-                        markings::TlpVersion::V1 => "1.0",
-                        markings::TlpVersion::V2 => "2.0",
-                    },
-                    t.value
-                ),
-            );
-        }
+    if let Some(t) = reserved
+        && !t.matches(obj)
+    {
+        cx.err(
+            Rule::MarkingDefinition,
+            format!(
+                "{id} is the fixed id of {} (TLP {}); its content must say {:?}",
+                t.name,
+                match t.version {
+                    markings::TlpVersion::V1 => "1.0",
+                    markings::TlpVersion::V2 => "2.0",
+                },
+                t.value
+            ),
+        );
     }
     if obj.get("definition_type").and_then(Value::as_str) == Some("tlp") {
         let level = obj
@@ -1245,10 +1245,10 @@ fn check_marking_definition<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
 }
 
 fn check_value(obj: &Map<String, Value>, cx: &mut Cx<'_>, what: &str, ok: impl Fn(&str) -> bool) {
-    if let Some(s) = obj.get("value").and_then(Value::as_str) {
-        if !ok(s) {
-            cx.at_key("value", |cx| cx.err(Rule::Value, format!("{s:?} is not {what}")));
-        }
+    if let Some(s) = obj.get("value").and_then(Value::as_str)
+        && !ok(s)
+    {
+        cx.at_key("value", |cx| cx.err(Rule::Value, format!("{s:?} is not {what}")));
     }
 }
 
@@ -1278,7 +1278,7 @@ fn is_mac(s: &str) -> bool {
 
 fn is_base64(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return false;
     }
     let pad = b.iter().rev().take_while(|c| **c == b'=').count();

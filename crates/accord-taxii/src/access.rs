@@ -77,10 +77,10 @@ pub struct TokenCache {
 impl TokenCache {
     fn get(&self, id: &str, tokens: &dyn TokenStore) -> Result<Option<TokenRecord>, TaxiiError> {
         let now = Instant::now();
-        if let Some((record, at)) = self.entries.lock().ok().and_then(|m| m.get(id).cloned()) {
-            if now.duration_since(at) < TOKEN_CACHE_TTL {
-                return Ok(record);
-            }
+        if let Some((record, at)) = self.entries.lock().ok().and_then(|m| m.get(id).cloned())
+            && now.duration_since(at) < TOKEN_CACHE_TTL
+        {
+            return Ok(record);
         }
         let record = tokens.token(id)?;
         if let Ok(mut m) = self.entries.lock() {
@@ -132,16 +132,15 @@ pub fn authenticate(
             principal: principal.clone(),
         });
     }
-    if let Some(PeerCertificate(fp)) = peer {
-        if let Some(principal) = directory
+    if let Some(PeerCertificate(fp)) = peer
+        && let Some(principal) = directory
             .certificates
             .get(&fp)
             .and_then(|n| directory.principals.get(n))
-        {
-            return Ok(Authenticated {
-                principal: principal.clone(),
-            });
-        }
+    {
+        return Ok(Authenticated {
+            principal: principal.clone(),
+        });
     }
     Err(TaxiiError::Unauthenticated)
 }

@@ -128,19 +128,19 @@ impl Gate {
             .and_then(|o| serde_json::from_str::<Map<String, Value>>(&o.json).ok())
             .map(|m| classify(&m));
         // Only a definition that was found is cached: one may arrive later.
-        if marking.is_some() {
-            if let Ok(mut c) = self.markings.lock() {
-                c.insert(id.to_owned(), marking.clone());
-            }
+        if marking.is_some()
+            && let Ok(mut c) = self.markings.lock()
+        {
+            c.insert(id.to_owned(), marking.clone());
         }
         marking
     }
 
     fn people(&self, store: &dyn Store, collection: &str) -> Result<Arc<Vec<String>>, StoreError> {
-        if let Some((at, names)) = self.people.lock().ok().and_then(|p| p.get(collection).cloned()) {
-            if at.elapsed() < PEOPLE_TTL {
-                return Ok(names);
-            }
+        if let Some((at, names)) = self.people.lock().ok().and_then(|p| p.get(collection).cloned())
+            && at.elapsed() < PEOPLE_TTL
+        {
+            return Ok(names);
         }
         let mut q = Query::new(collection);
         q.types = vec!["identity".into()];
@@ -256,12 +256,11 @@ impl Gate {
                 accord_policy::disclose_with(&decider, &parsed, &markings, &self.key, &resolve, &people);
             let mut released = disclosure.objects.into_iter();
             for (&i, outcome) in full.iter().zip(disclosure.outcomes) {
-                if outcome.decision.allowed() {
-                    if let Some(object) = released.next() {
-                        if !outcome.redactions.is_empty() {
-                            redacted.insert(i, object.into_owned());
-                        }
-                    }
+                if outcome.decision.allowed()
+                    && let Some(object) = released.next()
+                    && !outcome.redactions.is_empty()
+                {
+                    redacted.insert(i, object.into_owned());
                 }
                 outcomes[i] = Some(outcome);
             }

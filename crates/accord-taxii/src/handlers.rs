@@ -636,10 +636,9 @@ pub async fn add_objects(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
     {
-        if len > limit as u64 {
-            return Err(TaxiiError::TooLarge { size: len, limit });
-        }
+        return Err(TaxiiError::TooLarge { size: len, limit });
     }
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await

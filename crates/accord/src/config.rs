@@ -268,13 +268,13 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for c in &self.collections {
             accord_store::check_collection_id(&c.id).map_err(|e| invalid(e.to_string()))?;
-            if let Some(t) = c.default_tlp.as_deref() {
-                if accord_policy::model::parse_tlp(t).is_none() {
-                    return Err(invalid(format!(
-                        "collection {:?}: default_tlp {t:?} is not a TLP level",
-                        c.id
-                    )));
-                }
+            if let Some(t) = c.default_tlp.as_deref()
+                && accord_policy::model::parse_tlp(t).is_none()
+            {
+                return Err(invalid(format!(
+                    "collection {:?}: default_tlp {t:?} is not a TLP level",
+                    c.id
+                )));
             }
             if !seen.insert(c.id.as_str()) || c.alias.as_deref().is_some_and(|a| !seen.insert(a)) {
                 return Err(invalid(format!(
@@ -305,12 +305,12 @@ impl Config {
                 }
             }
         }
-        if let Some(d) = &self.server.default_api_root {
-            if !self.api_roots().iter().any(|r| &r.name == d) {
-                return Err(invalid(format!(
-                    "server.default_api_root {d:?} is not an api root"
-                )));
-            }
+        if let Some(d) = &self.server.default_api_root
+            && !self.api_roots().iter().any(|r| &r.name == d)
+        {
+            return Err(invalid(format!(
+                "server.default_api_root {d:?} is not an api root"
+            )));
         }
         if self.server.plain_http && !self.server.listen.ip().is_loopback() {
             return Err(invalid(format!(
@@ -337,13 +337,13 @@ impl Config {
                     )));
                 }
             }
-            if let Some(fp) = &p.client_certificate_sha256 {
-                if fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(invalid(format!(
-                        "principal {:?}: client_certificate_sha256 must be 64 hex digits",
-                        p.name
-                    )));
-                }
+            if let Some(fp) = &p.client_certificate_sha256
+                && (fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(invalid(format!(
+                    "principal {:?}: client_certificate_sha256 must be 64 hex digits",
+                    p.name
+                )));
             }
         }
         if self.server.page_size == 0 || self.server.max_page_size < self.server.page_size {
