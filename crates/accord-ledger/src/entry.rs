@@ -17,13 +17,25 @@ pub struct Entry {
 impl Entry {
     /// The entry's canonical JSON (RFC 8785): the bytes that are stored and hashed.
     pub fn to_canonical(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
-        // Serialising these plain structs cannot fail; an empty entry would fail verification.
-        if let Ok(v) = serde_json::to_value(self) {
-            accord_stix::jcs::write_canonical(&v, &mut out);
-        }
-        out
+        canonical(self.index, &self.time, &self.event)
     }
+}
+
+/// The canonical JSON of the entry at `index` recording `event` at `time`.
+pub fn canonical(index: u64, time: &str, event: &Event) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct EntryRef<'a> {
+        index: u64,
+        time: &'a str,
+        #[serde(flatten)]
+        event: &'a Event,
+    }
+    let mut out = Vec::with_capacity(256);
+    // Serialising these plain structs cannot fail; an empty entry would fail verification.
+    if let Ok(v) = serde_json::to_value(EntryRef { index, time, event }) {
+        accord_stix::jcs::write_canonical(&v, &mut out);
+    }
+    out
 }
 
 /// Something the node did that oversight must be able to check.

@@ -56,10 +56,11 @@ impl fmt::Display for Problem {
 }
 
 /// A log that verified.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Verified {
     pub size: u64,
-    pub root: Hash,
+    /// The tree recomputed from the entries.
+    pub tree: Tree,
     /// Checkpoints whose signature and root were checked.
     pub checkpoints: usize,
     /// The latest checkpoint (largest tree), which a monitor keeps for its next run.
@@ -211,7 +212,7 @@ pub fn verify_log(input: &LogInput<'_>) -> Result<Verified, Vec<Problem>> {
         let covered = latest.as_ref().map_or(0, |c| c.size);
         Ok(Verified {
             size: n,
-            root: tree.root(),
+            tree,
             checkpoints: verified,
             latest,
             uncovered: n - covered,

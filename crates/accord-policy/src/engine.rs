@@ -71,7 +71,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Action::Read => "read",
             Action::Export => "export",
@@ -101,6 +101,16 @@ pub enum Effect {
     Allow,
     AllowWithRedaction,
     Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::AllowWithRedaction => "allow-with-redaction",
+            Effect::Deny => "deny",
+        }
+    }
 }
 
 /// A policy (or built-in rule) that produced a decision.

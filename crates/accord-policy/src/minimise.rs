@@ -32,7 +32,7 @@ pub enum Transform {
 }
 
 impl Transform {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Transform::Keep => "keep",
             Transform::Drop => "drop",

@@ -36,16 +36,28 @@ pub enum Action {
     Write,
     /// Delete objects.
     Delete,
+    /// Read the transparency log: entries, checkpoints, proofs, oversight queries. Never object
+    /// content.
+    Audit,
 }
 
-/// Decides whether `who` may perform `action` on `collection`. Every endpoint that touches a
-/// collection calls this, and only this.
+/// The role that may read the transparency log and never object content.
+pub const OVERSIGHT: &str = "oversight";
+/// The role of the node's operators, who may also read the transparency log.
+pub const ADMIN: &str = "admin";
+
+/// Decides whether `who` may perform `action` on `collection` (for `Audit`, the log). Every
+/// endpoint that touches a collection or the log calls this, and only this. Oversight principals
+/// are refused every collection action, whatever rights a configuration gives them.
 pub fn authorize(who: &Authenticated, action: Action, collection: &str) -> Result<(), TaxiiError> {
     let p = &who.principal;
+    let has = |role: &str| p.roles.iter().any(|r| r == role);
     let allowed = match action {
+        _ if action != Action::Audit && has(OVERSIGHT) => false,
         Action::See => p.read.covers(collection) || p.write.covers(collection),
-        Action::Read => p.read.covers(collection) && !p.roles.iter().any(|r| r == "oversight"),
+        Action::Read => p.read.covers(collection),
         Action::Write | Action::Delete => p.write.covers(collection),
+        Action::Audit => has(OVERSIGHT) || has(ADMIN),
     };
     if allowed {
         Ok(())
@@ -55,6 +67,12 @@ pub fn authorize(who: &Authenticated, action: Action, collection: &str) -> Resul
             Action::Read => "read",
             Action::Write => "write to",
             Action::Delete => "delete from",
+            Action::Audit => {
+                return Err(TaxiiError::Forbidden(format!(
+                    "{} may not read the audit log (it needs the oversight or admin role)",
+                    p.name
+                )));
+            }
         };
         Err(TaxiiError::Forbidden(format!(
             "{} may not {what} collection {collection}",

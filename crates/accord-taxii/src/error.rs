@@ -47,6 +47,20 @@ impl From<accord_store::StoreError> for TaxiiError {
     }
 }
 
+impl From<accord_audit::AuditError> for TaxiiError {
+    fn from(e: accord_audit::AuditError) -> Self {
+        match e {
+            accord_audit::AuditError::Proof(p) => TaxiiError::BadRequest(p.to_string()),
+            accord_audit::AuditError::Range { .. } => TaxiiError::BadRequest(e.to_string()),
+            other => {
+                // Nothing is disclosed without its audit entry: fail closed.
+                tracing::error!(error = %other, "audit log failure");
+                TaxiiError::Internal("audit log failure; nothing was disclosed".into())
+            }
+        }
+    }
+}
+
 /// The TAXII 2.1 error message resource (section 3.6.1).
 #[derive(Debug, Serialize)]
 struct ErrorBody {

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use accord_audit::{AuditError, AuditLog};
+use accord_ledger::Event;
+use accord_ledger::entry::{Change, Decision as Decided, Redaction as Redacted, Share, Shared};
 use accord_policy::engine::Request;
 use accord_policy::{Engine, Outcome};
 use accord_stix::ContentHash;
@@ -46,12 +49,73 @@ impl std::fmt::Debug for Gate {
     }
 }
 
-/// What leaves: the released versions (redacted ones re-serialised, with their new hash and, for
-/// SCOs whose identifying value changed, their new id), and one outcome per input version.
+/// What may leave: the released versions (redacted ones re-serialised, with their new hash and,
+/// for SCOs whose identifying value changed, their new id), one outcome per input version, and
+/// the audit entries that record the decisions and redactions. The versions are handed out only
+/// by [`Released::disclose`], once those entries and the share entry are durable.
 #[derive(Debug, Default)]
 pub struct Released {
-    pub objects: Vec<StoredObject>,
+    objects: Vec<StoredObject>,
     pub outcomes: Vec<Outcome>,
+    events: Vec<Event>,
+    shared: Vec<Shared>,
+}
+
+/// Where released versions go, for the share entry.
+#[derive(Debug, Clone)]
+pub struct Recipient<'a> {
+    pub principal: &'a str,
+    /// taxii, export or sync.
+    pub channel: &'a str,
+    pub collection: &'a str,
+    pub purpose: Option<&'a str>,
+}
+
+impl Released {
+    /// How many versions may leave.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// Adds another batch for the same recipient (one share entry covers both).
+    pub fn extend(&mut self, other: Released) {
+        self.objects.extend(other.objects);
+        self.outcomes.extend(other.outcomes);
+        self.events.extend(other.events);
+        self.shared.extend(other.shared);
+    }
+
+    fn entries(mut self, to: &Recipient<'_>) -> (Vec<StoredObject>, Vec<(i64, Event)>) {
+        if !self.shared.is_empty() {
+            self.events.push(Event::Share(Share {
+                principal: to.principal.to_owned(),
+                channel: to.channel.to_owned(),
+                collection: Some(to.collection.to_owned()),
+                purpose: to.purpose.map(str::to_owned),
+                objects: self.shared,
+            }));
+        }
+        let now = accord_audit::now_micros();
+        (self.objects, self.events.into_iter().map(|e| (now, e)).collect())
+    }
+
+    /// The versions, once the decisions, redactions and the share are durably logged.
+    pub async fn disclose(self, log: &AuditLog, to: &Recipient<'_>) -> Result<Vec<StoredObject>, AuditError> {
+        let (objects, events) = self.entries(to);
+        log.record(events).durable().await?;
+        Ok(objects)
+    }
+
+    /// As [`Released::disclose`], on a thread that may block.
+    pub fn disclose_blocking(self, log: &AuditLog, to: &Recipient<'_>) -> Result<Vec<StoredObject>, AuditError> {
+        let (objects, events) = self.entries(to);
+        log.record(events).wait()?;
+        Ok(objects)
+    }
 }
 
 impl Gate {
@@ -267,28 +331,94 @@ impl Gate {
         }
         let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
         let mut objects = Vec::with_capacity(versions.len());
-        for (i, (stored, outcome)) in versions.into_iter().zip(&outcomes).enumerate() {
-            if !outcome.decision.allowed() {
-                continue;
-            }
-            let Some(object) = redacted.remove(&i) else {
-                objects.push(stored);
-                continue;
-            };
-            let value = Value::Object(object);
-            let json = accord_stix::jcs::to_canonical_string(&value);
-            objects.push(StoredObject {
-                id: value
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or(&stored.id)
-                    .to_owned(),
-                hash: ContentHash::of_canonical(json.as_bytes()),
-                json,
-                ..stored
+        let mut events = Vec::with_capacity(versions.len());
+        let mut shared = Vec::with_capacity(versions.len());
+        let record = |stored: &StoredObject, outcome: &Outcome, released: Option<&StoredObject>| {
+            let d = &outcome.decision;
+            let hash = stored.hash.to_hex();
+            let decided = Event::Decision(Decided {
+                principal: req.principal.to_owned(),
+                action: req.action.as_str().to_owned(),
+                purpose: req.purpose.map(str::to_owned),
+                object: stored.id.clone(),
+                version: stored.version.clone(),
+                hash: hash.clone(),
+                effect: d.effect.as_str().to_owned(),
+                reasons: d.reasons.iter().map(|r| r.policy.clone()).collect(),
+                agreement: d.agreement.clone(),
+                profile: d.profile.clone(),
+                policy: engine.version().to_owned(),
             });
+            let redacted = (!outcome.redactions.is_empty()).then(|| {
+                Event::Redaction(Redacted {
+                    principal: req.principal.to_owned(),
+                    object: stored.id.clone(),
+                    version: stored.version.clone(),
+                    hash: hash.clone(),
+                    released: released.map(|r| r.hash.to_hex()),
+                    agreement: d.agreement.clone(),
+                    profile: d.profile.clone(),
+                    changes: outcome
+                        .redactions
+                        .iter()
+                        .map(|r| Change {
+                            path: r.path.clone(),
+                            category: r.category.to_owned(),
+                            transform: r.transform.as_str().to_owned(),
+                        })
+                        .collect(),
+                })
+            });
+            let share = released.map(|r| Shared {
+                id: r.id.clone(),
+                version: r.version.clone(),
+                hash: r.hash.to_hex(),
+                original: (r.hash != stored.hash).then_some(hash),
+                agreement: d.agreement.clone(),
+            });
+            (decided, redacted, share)
+        };
+        for (i, (stored, outcome)) in versions.into_iter().zip(&outcomes).enumerate() {
+            let allowed = outcome.decision.allowed();
+            let copy = redacted
+                .remove(&i)
+                .filter(|_| allowed)
+                .map(|object| redacted_version(&stored, object));
+            let released = allowed.then(|| copy.as_ref().unwrap_or(&stored));
+            let (decided, redaction, share) = record(&stored, outcome, released);
+            events.push(decided);
+            events.extend(redaction);
+            shared.extend(share);
+            if allowed {
+                objects.push(copy.unwrap_or(stored));
+            }
         }
-        Ok(Released { objects, outcomes })
+        Ok(Released {
+            objects,
+            outcomes,
+            events,
+            shared,
+        })
+    }
+}
+
+/// A redacted copy of a stored version: its canonical JSON, new hash and (for an SCO whose
+/// identifying value changed) new id.
+fn redacted_version(stored: &StoredObject, object: Map<String, Value>) -> StoredObject {
+    let value = Value::Object(object);
+    let json = accord_stix::jcs::to_canonical_string(&value);
+    StoredObject {
+        id: value
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or(&stored.id)
+            .to_owned(),
+        type_name: stored.type_name.clone(),
+        version: stored.version.clone(),
+        spec_version: stored.spec_version.clone(),
+        date_added: stored.date_added,
+        hash: ContentHash::of_canonical(json.as_bytes()),
+        json,
     }
 }
 

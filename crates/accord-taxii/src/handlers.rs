@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use accord_ledger::Event;
+use accord_ledger::entry::{Deletion, Version};
 use accord_stix::Timestamp;
 use accord_store::{Page, Query, StatusRecord, VersionFilter};
 use axum::body::{Body, Bytes};
@@ -14,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::access::{Action, Authenticated, PeerCertificate, authenticate, authorize};
 use crate::error::TaxiiError;
+use crate::gate::{Recipient, Released};
 use crate::ingest::{Job, prescan};
 use crate::model::{ApiRoot, Collection};
 use crate::query::{self, Filters};
@@ -53,7 +56,7 @@ impl FromRequestParts<AppState> for Auth {
 const INLINE_QUERY_LIMIT: usize = 100;
 
 /// Runs a blocking store call off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| TaxiiError::Internal(e.to_string()))?
@@ -360,7 +363,8 @@ async fn list(
         || (!q.ids.is_empty() && q.ids.len() <= INLINE_QUERY_LIMIT && q.versions != VersionFilter::all());
     let (backend, gate) = (state.backend.clone(), state.gate.clone());
     let (principal, purpose, encrypted) = (who.principal.name.clone(), purpose(headers), state.tls);
-    let mut read = move || -> Result<(Page, usize, Option<i64>)> {
+    let declared = purpose.clone();
+    let mut read = move || -> Result<(Released, bool, usize, Option<i64>)> {
         let req = accord_policy::Request {
             principal: &principal,
             action: accord_policy::Action::Read,
@@ -370,37 +374,38 @@ async fn list(
             default_tlp: None,
         };
         let limit = q.limit;
-        let mut released = Vec::new();
+        let mut released = Released::default();
         let (mut scanned, mut last) = (0, None);
         loop {
             let page = backend.query(&q)?;
             scanned += page.objects.len();
             let more = page.more;
             last = page.last_added().or(last);
-            released.extend(
-                gate.release(backend.as_ref(), &q.collection, &req, page.objects)?
-                    .objects,
-            );
+            released.extend(gate.release(backend.as_ref(), &q.collection, &req, page.objects)?);
             if released.len() >= limit || !more || scanned >= limit * SCAN_FACTOR {
-                return Ok((
-                    Page {
-                        objects: released,
-                        more,
-                    },
-                    scanned,
-                    last,
-                ));
+                return Ok((released, more, scanned, last));
             }
             q.added_after = last;
             q.limit = limit - released.len();
         }
     };
-    let (page, scanned, last) = if small { read()? } else { blocking(read).await? };
-    let next = match (page.more, last) {
+    let (released, more, scanned, last) = if small { read()? } else { blocking(read).await? };
+    let to = Recipient {
+        principal: &who.principal.name,
+        channel: if scope.starts_with("manifest") { "taxii-manifest" } else { "taxii" },
+        collection,
+        purpose: declared.as_deref(),
+    };
+    let objects = released.disclose(&state.audit, &to).await?;
+    let next = match (more, last) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,
     };
-    Ok(Listing { page, next, scanned })
+    Ok(Listing {
+        page: Page { objects, more },
+        next,
+        scanned,
+    })
 }
 
 fn date_headers(resp: &mut Response, page: &Page) {
@@ -603,10 +608,38 @@ pub async fn delete_object(
     // Objects are stored as STIX 2.1; a spec_version filter without 2.1 matches nothing.
     let matches_spec = filters.spec_versions.is_empty() || filters.spec_versions.iter().any(|v| v == "2.1");
     let versions = filters.versions.clone().unwrap_or_else(VersionFilter::all);
-    let backend = state.backend.clone();
-    let (coll, id) = (c.id.clone(), oid.clone());
+    let (backend, audit) = (state.backend.clone(), state.audit.clone());
+    let (coll, id, principal) = (c.id.clone(), oid.clone(), who.principal.name.clone());
     let removed = if matches_spec {
-        blocking(move || Ok(backend.delete(&coll, &id, &versions)?)).await?
+        blocking(move || {
+            // The deletion is logged (durably) before it happens: a crash in between leaves an
+            // entry for a deletion that a retry completes, never a deletion without an entry.
+            let mut q = Query::new(&coll);
+            q.ids = vec![id.clone()];
+            q.versions = versions.clone();
+            q.limit = 100_000;
+            let doomed: Vec<Version> = backend
+                .query(&q)?
+                .objects
+                .into_iter()
+                .map(|o| Version {
+                    id: o.id,
+                    version: o.version,
+                    hash: o.hash.to_hex(),
+                })
+                .collect();
+            if doomed.is_empty() {
+                return Ok(0);
+            }
+            audit.record_now(vec![Event::Deletion(Deletion {
+                principal,
+                collection: coll.clone(),
+                object: id.clone(),
+                versions: doomed,
+            })])?;
+            Ok(backend.delete(&coll, &id, &versions)?)
+        })
+        .await?
     } else {
         0
     };

@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use accord_audit::AuditLog;
+use accord_ledger::Event;
+use accord_ledger::entry::{Ingest, Version};
 use accord_stix::input;
 use accord_store::{Backend, PutOutcome, StatusDetail, StatusRecord};
 use rayon::prelude::*;
@@ -50,6 +53,7 @@ impl Ingestor {
     /// fsync.
     pub fn start(
         backend: Arc<dyn Backend>,
+        audit: AuditLog,
         metrics: Arc<Metrics>,
         max_object_bytes: usize,
     ) -> (Ingestor, IngestWorker) {
@@ -66,7 +70,7 @@ impl Ingestor {
             let writer_backend = backend.clone();
             let writer = std::thread::Builder::new()
                 .name("accord-ingest-writer".into())
-                .spawn(move || write_loop(writer_backend.as_ref(), &metrics, &checked_rx));
+                .spawn(move || write_loop(writer_backend.as_ref(), &audit, &metrics, &checked_rx));
             let send = |job: Job| checked_tx.send(check(job)).is_ok();
             for (status, payload) in resumed {
                 tracing::info!(status = %status.id, "resuming an interrupted request");
@@ -168,7 +172,12 @@ fn check(job: Job) -> Checked {
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(400);
 const GROUP_IDLE: std::time::Duration = std::time::Duration::from_millis(40);
 
-fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Receiver<Checked>) {
+fn write_loop(
+    backend: &dyn Backend,
+    audit: &AuditLog,
+    metrics: &Metrics,
+    rx: &std::sync::mpsc::Receiver<Checked>,
+) {
     while let Ok(first) = rx.recv() {
         let deadline = std::time::Instant::now() + GROUP_WAIT;
         let mut size = first.valid.len();
@@ -186,25 +195,35 @@ fn write_loop(backend: &dyn Backend, metrics: &Metrics, rx: &std::sync::mpsc::Re
             }
         }
         tracing::debug!(requests = group.len(), objects = size, "storing a group");
-        if let Err(e) = store_group(backend, metrics, group) {
+        if let Err(e) = store_group(backend, audit, metrics, group) {
             // The statuses stay pending and are resumed at the next start.
             tracing::error!(error = %e, "storing a group of requests failed; they will resume at the next start");
         }
     }
 }
 
+/// Why a group could not be completed; its statuses stay pending and resume at the next start.
+#[derive(Debug, thiserror::Error)]
+enum GroupError {
+    #[error(transparent)]
+    Store(#[from] accord_store::StoreError),
+    #[error(transparent)]
+    Audit(#[from] accord_audit::AuditError),
+}
+
 fn store_group(
     backend: &dyn Backend,
+    audit: &AuditLog,
     metrics: &Metrics,
     mut group: Vec<Checked>,
-) -> Result<(), accord_store::StoreError> {
+) -> Result<(), GroupError> {
     // What the statuses need of each object, kept aside so the objects themselves can be moved.
-    let metas: Vec<Vec<(String, Option<String>)>> = group
+    let metas: Vec<Vec<(String, Option<String>, String)>> = group
         .iter()
         .map(|c| {
             c.valid
                 .iter()
-                .map(|o| (o.id.clone(), o.version_text.clone()))
+                .map(|o| (o.id.clone(), o.version_text.clone(), o.hash.to_hex()))
                 .collect()
         })
         .collect();
@@ -239,6 +258,7 @@ fn store_group(
         }
     }
     let mut finished = Vec::with_capacity(group.len());
+    let mut events = Vec::with_capacity(group.len());
     for ((c, outcomes), meta) in group.into_iter().zip(outcomes).zip(metas) {
         let Checked {
             mut status,
@@ -246,12 +266,23 @@ fn store_group(
             ..
         } = c;
         let mut successes = Vec::with_capacity(meta.len());
-        for ((id, version_text), outcome) in meta.into_iter().zip(outcomes) {
+        let mut logged = Vec::with_capacity(meta.len());
+        for ((id, version_text, hash), outcome) in meta.into_iter().zip(outcomes) {
             let version = |date_added: i64| {
                 version_text
                     .clone()
                     .unwrap_or_else(|| accord_stix::Timestamp::format_micros(date_added))
             };
+            if let PutOutcome::New { date_added }
+            | PutOutcome::NewVersion { date_added }
+            | PutOutcome::Unchanged { date_added } = outcome
+            {
+                logged.push(Version {
+                    id: id.clone(),
+                    version: version(date_added),
+                    hash,
+                });
+            }
             match outcome {
                 PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } => {
                     metrics.objects_ingested(&status.collection, 1);
@@ -275,13 +306,26 @@ fn store_group(
                 }),
             }
         }
+        events.push((
+            status.request_timestamp,
+            Event::Ingest(Ingest {
+                principal: status.principal.clone(),
+                collection: status.collection.clone(),
+                status: Some(status.id.clone()),
+                objects: logged,
+                failed: failed.len() as u64,
+            }),
+        ));
         status.successes = successes;
         status.failures = failed;
         status.pendings.clear();
         status.complete = true;
         finished.push(status);
     }
-    backend.finish_statuses(&finished)
+    // Logged before the statuses complete: a crash in between resumes the requests, which logs
+    // them again, rather than completing them unlogged.
+    audit.record(events).wait()?;
+    Ok(backend.finish_statuses(&finished)?)
 }
 
 /// The id and version of an object as far as they can be read without validating it.

@@ -4,6 +4,7 @@
 //! Prometheus metrics, and TLS (rustls). Only this crate knows HTTP.
 
 pub mod access;
+mod audit;
 pub mod error;
 pub mod gate;
 mod handlers;
@@ -50,6 +51,9 @@ pub struct AppState {
     pub tokens: Arc<access::TokenCache>,
     /// The policy decision point every read passes through.
     pub gate: Arc<gate::Gate>,
+    /// The transparency log: every decision, share, ingest and deletion, durable before the
+    /// response.
+    pub audit: accord_audit::AuditLog,
 }
 
 impl std::fmt::Debug for AppState {
@@ -84,6 +88,12 @@ pub fn app(state: AppState) -> Router {
     let mut r = Router::new();
     r = both(r, "/taxii2/", get(handlers::discovery));
     r = both(r, "/metrics/", get(handlers::metrics));
+    r = both(r, "/audit/v1/checkpoint/", get(audit::checkpoint).post(audit::new_checkpoint));
+    r = both(r, "/audit/v1/key/", get(audit::key));
+    r = both(r, "/audit/v1/entries/", get(audit::entries));
+    r = both(r, "/audit/v1/proof/inclusion/", get(audit::inclusion));
+    r = both(r, "/audit/v1/proof/consistency/", get(audit::consistency));
+    r = both(r, "/audit/v1/query/", get(audit::query));
     r = both(r, "/{root}/", get(handlers::api_root));
     r = both(r, "/{root}/status/{id}/", get(handlers::status));
     r = both(r, "/{root}/collections/", get(handlers::collections));

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const TAXII: &str = "application/taxii+json;version=2.1";
+const ORIGIN: &str = "accord.test/taxii";
 
 struct Node {
     state: AppState,
@@ -122,7 +123,9 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         default_page: 100,
     };
     let metrics = Arc::new(Metrics::new());
-    let (ingest, worker) = Ingestor::start(backend.clone(), metrics.clone(), 1 << 20);
+    let signer = accord_ledger::NoteSigner::new(ORIGIN, &[5; 32]).unwrap();
+    let audit = accord_audit::AuditLog::open(&dir.path().join("ledger"), ORIGIN, signer).unwrap();
+    let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), 1 << 20);
     let state = AppState {
         backend,
         model: Arc::new(model),
@@ -135,6 +138,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         max_object_bytes: 1 << 20,
         tokens: Arc::default(),
         gate: Arc::new(accord_taxii::gate::Gate::new(policy(), HashMap::new(), [9; 32])),
+        audit,
     };
     Node {
         state,
@@ -715,26 +719,114 @@ async fn object_versions_and_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oversight_gets_403_on_every_content_endpoint() {
     let n = node().await;
-    n.add("c1", vec![malware(1)]).await;
+    let status = n.post("c1", &json!({"objects": [malware(1)]})).await;
+    let status_id = status.body["id"].as_str().unwrap().to_owned();
     let m = "malware--00000000-0000-4000-8000-000000000001";
-    for uri in [
-        "/api/collections/c1/objects/".to_owned(),
-        "/api/collections/c1/manifest/".to_owned(),
-        format!("/api/collections/c1/objects/{m}/"),
-        format!("/api/collections/c1/objects/{m}/versions/"),
-        "/api/collections/c2/objects/".to_owned(),
-    ] {
-        assert_eq!(
-            n.get_as("auditor", &uri).await.status,
-            StatusCode::FORBIDDEN,
-            "{uri}"
-        );
+    // Every route that reads, writes or describes a collection's content.
+    let routes: Vec<(&str, String)> = vec![
+        ("GET", "/api/collections/c1/".into()),
+        ("GET", "/api/collections/c1/objects/".into()),
+        ("POST", "/api/collections/c1/objects/".into()),
+        ("GET", "/api/collections/c1/manifest/".into()),
+        ("GET", format!("/api/collections/c1/objects/{m}/")),
+        ("DELETE", format!("/api/collections/c1/objects/{m}/")),
+        ("GET", format!("/api/collections/c1/objects/{m}/versions/")),
+        ("GET", "/api/collections/c2/objects/".into()),
+        ("GET", format!("/api/status/{status_id}/")),
+    ];
+    for (method, uri) in &routes {
+        let mut b = Request::builder()
+            .method(*method)
+            .uri(uri)
+            .header("accept", TAXII)
+            .header("authorization", &n.basic["auditor"]);
+        let body = if *method == "POST" {
+            b = b.header("content-type", TAXII);
+            Body::from(json!({"objects": [malware(2)]}).to_string())
+        } else {
+            Body::empty()
+        };
+        let r = n.call(b.body(body).unwrap()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {uri}: {}", r.body);
     }
-    // It may still see that collections exist.
-    assert_eq!(
-        n.get_as("auditor", "/api/collections/").await.status,
-        StatusCode::OK
-    );
+    // Listings show it no collection; discovery and the API root carry no content.
+    let r = n.get_as("auditor", "/api/collections/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["collections"].as_array().is_none_or(Vec::is_empty), "{}", r.body);
+    assert_eq!(n.get_as("auditor", "/taxii2/").await.status, StatusCode::OK);
+    // The audit log is the oversight role's, and not an analyst's.
+    for uri in [
+        "/audit/v1/checkpoint",
+        "/audit/v1/key",
+        "/audit/v1/entries?start=0",
+        "/audit/v1/query?kind=ingest",
+    ] {
+        assert_eq!(n.get_as("auditor", uri).await.status, StatusCode::OK, "{uri}");
+        assert_eq!(n.get_as("alice", uri).await.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_read_is_logged_and_provable_without_content() {
+    use base64::engine::general_purpose::STANDARD;
+    let n = node().await;
+    n.add("c1", vec![malware(1), malware(2), indicator(3, "2021-01-01T00:00:00.000Z")]).await;
+    let r = n.get("/api/collections/c1/objects/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(ids(&r.body).len(), 3);
+    // The read is in the log: one decision per version and one share, before the response.
+    let q = n
+        .get_as("auditor", "/audit/v1/query?principal=alice&kind=decision,share")
+        .await;
+    let entries = q.body["entries"].as_array().unwrap();
+    let decisions: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "decision").collect();
+    assert_eq!(decisions.len(), 3, "{}", q.body);
+    assert!(decisions.iter().all(|d| d["effect"] == "allow" && d["action"] == "read"));
+    let share = entries.iter().find(|e| e["kind"] == "share").unwrap();
+    assert_eq!(share["objects"].as_array().unwrap().len(), 3);
+    assert_eq!(share["collection"], "c1");
+    // Every decision about one object, and the ingest that brought it.
+    let m = "malware--00000000-0000-4000-8000-000000000001";
+    let about = n.get_as("auditor", &format!("/audit/v1/query?object={m}")).await;
+    let kinds: Vec<&str> = about.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ingest", "decision", "share"], "{}", about.body);
+    // Entries carry hashes and ids, never content: the malware's name is nowhere in the log.
+    let raw = n.get_as("auditor", "/audit/v1/entries?start=0").await;
+    let text = raw.body.as_str().unwrap().to_owned();
+    assert!(!text.contains("malware 1"), "{text}");
+    // An inclusion proof from the API verifies against a fresh signed checkpoint.
+    let note = n
+        .call(
+            Request::post("/audit/v1/checkpoint")
+                .header("authorization", &n.basic["auditor"])
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let note = note.body.as_str().unwrap().to_owned();
+    let cp = n.state.audit.verifier().open(&note).unwrap();
+    let index = decisions[0]["index"].as_u64().unwrap();
+    let p = n
+        .get_as("auditor", &format!("/audit/v1/proof/inclusion?index={index}&size={}", cp.size))
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let hash = |v: &Value| -> [u8; 32] { STANDARD.decode(v.as_str().unwrap()).unwrap().try_into().unwrap() };
+    let proof: Vec<[u8; 32]> = p.body["proof"].as_array().unwrap().iter().map(hash).collect();
+    let line = text.lines().nth(index as usize).unwrap();
+    assert_eq!(hash(&p.body["leaf_hash"]), accord_ledger::leaf_hash(line.as_bytes()));
+    accord_ledger::verify_inclusion(&accord_ledger::leaf_hash(line.as_bytes()), index, cp.size, &proof, &cp.root)
+        .unwrap();
+    let c = n
+        .get_as("auditor", &format!("/audit/v1/proof/consistency?first=1&second={}", cp.size))
+        .await;
+    assert_eq!(c.status, StatusCode::OK);
+    let bad = n.get_as("auditor", "/audit/v1/proof/inclusion?index=999999").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -33,6 +33,30 @@ pub struct Config {
     pub agreements: Vec<accord_policy::model::Agreement>,
     #[serde(default)]
     pub redaction_profiles: Vec<accord_policy::Profile>,
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The transparency log.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Directory of the log files, relative to the data directory.
+    pub dir: PathBuf,
+    /// The checkpoints' origin line (default `accord.local/<node name>`). Verifiers pin it.
+    pub origin: Option<String>,
+    /// Seconds between checkpoints; one is signed only when the log has grown.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            dir: PathBuf::from("ledger"),
+            origin: None,
+            checkpoint_interval_secs: 10,
+        }
+    }
 }
 
 /// Where each entry of the policy sections starts, to point errors at a line.
@@ -397,6 +421,23 @@ impl Config {
 }
 
 /// The commented configuration `accord init` writes.
+/// A name usable in a signed-note key name: no spaces, no '+'.
+pub fn key_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_whitespace() || c.is_control() || c == '+' { '-' } else { c })
+        .collect()
+}
+
+impl Config {
+    /// The origin line of the transparency log's checkpoints.
+    pub fn audit_origin(&self) -> String {
+        self.audit
+            .origin
+            .clone()
+            .unwrap_or_else(|| format!("accord.local/{}", key_name(&self.node.name)))
+    }
+}
+
 pub fn default_config_text(name: &str, default_collection: &str, demo_collection: &str) -> String {
     format!(
         r#"# Accord node configuration. Reloaded on start; every key is checked, and an unknown key is an error.
@@ -468,6 +509,14 @@ read = ["*"]
 write = ["default"]
 purposes = ["situational-awareness", "detection", "incident-response", "blocking"]
 
+# An oversight body: it reads the transparency log (/audit/v1/…, `accord audit`), never objects.
+[[principals]]
+name = "demo-oversight"
+organisation = "example-oversight"
+roles = ["oversight"]
+read = []
+write = []
+
 # A partner's node. It may read every collection, but each object reaches it only if the policy
 # allows it (here: TLP:CLEAR and GREEN under `example-bilateral`, with personal data minimised).
 [[principals]]
@@ -477,6 +526,16 @@ roles = ["partner-node"]
 read = ["*"]
 write = []
 purposes = ["detection", "situational-awareness"]
+
+# The transparency log (ledger/): every policy decision, share, redaction, ingest, deletion,
+# configuration change and token, as an RFC 9162 Merkle tree with Ed25519-signed checkpoints
+# (C2SP tlog-checkpoint). Principals with the "oversight" role read it at /audit/v1/; anyone
+# with the verifier key (`accord audit key`) checks it with `accord audit verify`.
+[audit]
+# The checkpoints' origin line; keep it stable, verifiers pin it with the key.
+origin = "accord.local/{origin}"
+# Seconds between checkpoints (one is signed only when the log has grown).
+checkpoint_interval_secs = 10
 
 # ---------------------------------------------------------------------------------------------
 # Sharing policy. Every object a principal reads, every export and every push is decided per
@@ -506,6 +565,12 @@ sectors = ["government-national"]
 clients = []
 
 [[organisations]]
+id = "example-oversight"
+name = "Example data protection and oversight authority"
+jurisdiction = "DE"
+role = "oversight"
+
+[[organisations]]
 id = "partner-csirt"
 name = "Example partner CSIRT"
 jurisdiction = "FR"
@@ -528,6 +593,7 @@ max_retention_days = 365
 onward_sharing = "tlp"
 "#,
         max = accord_stix::DEFAULT_MAX_OBJECT_BYTES,
+        origin = key_name(name),
     )
 }
 

@@ -1,5 +1,6 @@
 //! `accord export`: writes stored objects as a STIX bundle or as JSON lines, page by page, each
-//! object decided (and redacted) by the policy decision point for the principal it is meant for.
+//! object decided (and redacted) by the policy decision point for the principal it is meant for,
+//! and every page logged in the transparency log before it is written.
 
 use std::io::Write;
 
@@ -40,6 +41,7 @@ const PAGE: usize = 5000;
 pub fn export(
     store: &dyn Store,
     gate: &Gate,
+    audit: &accord_audit::AuditLog,
     filter: &ExportFilter,
     format: Format,
     out: &mut dyn Write,
@@ -81,9 +83,18 @@ pub fn export(
         let more = page.more;
         let last = page.last_added();
         let scanned = page.objects.len() as u64;
-        let released = gate.release(store, &filter.collection, &req, page.objects)?;
-        withheld += scanned - released.objects.len() as u64;
-        for o in &released.objects {
+        let to = accord_taxii::gate::Recipient {
+            principal: &filter.principal,
+            channel: "export",
+            collection: &filter.collection,
+            purpose: filter.purpose.as_deref(),
+        };
+        // Written only once the decisions and the share are durably logged.
+        let released = gate
+            .release(store, &filter.collection, &req, page.objects)?
+            .disclose_blocking(audit, &to)?;
+        withheld += scanned - released.len() as u64;
+        for o in &released {
             match format {
                 Format::Bundle => {
                     if n > 0 {

@@ -1,5 +1,8 @@
 //! `accord import`: checks objects in parallel and stores them in ordered, durable batches.
 
+use accord_audit::AuditLog;
+use accord_ledger::Event;
+use accord_ledger::entry::{Ingest, Version};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
@@ -123,8 +126,37 @@ fn tally(
 
 /// Imports `sources` into one collection. Each batch is one transaction, committed in input order,
 /// so an interrupted import leaves a durable prefix of the input and nothing half-written.
+/// The log entry for one committed batch: what landed (or was already there), by whom.
+fn ingest_event(collection: &str, objects: &[CheckedObject], outcomes: &[PutOutcome]) -> Event {
+    let versions = objects
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(o, outcome)| match outcome {
+            PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } | PutOutcome::Unchanged { date_added } => {
+                Some(Version {
+                    id: o.id.clone(),
+                    version: o
+                        .version_text
+                        .clone()
+                        .unwrap_or_else(|| accord_stix::Timestamp::format_micros(*date_added)),
+                    hash: o.hash.to_hex(),
+                })
+            }
+            PutOutcome::Conflict { .. } => None,
+        })
+        .collect();
+    Event::Ingest(Ingest {
+        principal: accord_policy::model::NODE_PRINCIPAL.to_owned(),
+        collection: collection.to_owned(),
+        status: None,
+        objects: versions,
+        failed: outcomes.iter().filter(|o| matches!(o, PutOutcome::Conflict { .. })).count() as u64,
+    })
+}
+
 pub fn import(
     store: &dyn Store,
+    audit: &AuditLog,
     sources: &[Source],
     opts: &ImportOptions,
     progress: &dyn Progress,
@@ -153,6 +185,7 @@ pub fn import(
         let (positions, objects) = valid_objects(held);
         match store.put_all_or_nothing(&opts.collection, &objects)? {
             Ok(outcomes) => {
+                audit.record_now(vec![ingest_event(&opts.collection, &objects, &outcomes)])?;
                 tally(&mut summary, &positions, &objects, &outcomes);
                 summary.committed = true;
                 progress.committed(outcomes.len() as u64);
@@ -174,6 +207,7 @@ pub fn import(
                     let (positions, objects) = valid_objects(items);
                     if !objects.is_empty() {
                         let outcomes = store.put_batch(&opts.collection, &objects)?;
+                        audit.record_now(vec![ingest_event(&opts.collection, &objects, &outcomes)])?;
                         tally(&mut partial, &positions, &objects, &outcomes);
                     }
                     let n = committed.fetch_add(count, Ordering::SeqCst) + count;

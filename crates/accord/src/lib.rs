@@ -1,6 +1,7 @@
 //! The `accord` command's library: configuration, data directories, and the import, export and
 //! validation pipelines that `main.rs` wires to the command line.
 
+pub mod audit;
 pub mod check;
 pub mod config;
 pub mod corpus;

@@ -113,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// The transparency log: verify it, query it, show its verifier key, sign a checkpoint.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Generate a reproducible JSON-lines corpus (for benchmarks and tests).
     #[command(hide = true)]
     GenCorpus {
@@ -151,6 +156,80 @@ enum PolicyAction {
     Test { file: PathBuf },
     /// Load the configuration and policy files as `serve` would, and report what is in force.
     Check,
+}
+
+/// Where `accord audit` reads the log: a data directory, or a node's URL.
+#[derive(clap::Args, Debug)]
+struct LogSource {
+    /// A node's data directory (default: --data-dir).
+    dir: Option<PathBuf>,
+    /// A node's base URL instead (https://host:port); needs an oversight or admin token.
+    #[arg(long)]
+    from: Option<String>,
+    /// Token (ID.SECRET) for --from.
+    #[arg(long, env = "ACCORD_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// CA certificate (PEM) to trust for --from, besides the system roots.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+}
+
+impl LogSource {
+    fn source(self, data_dir: &std::path::Path) -> accord::audit::Source {
+        match self.from {
+            Some(base) => accord::audit::Source::Url(accord::audit::Remote {
+                base,
+                token: self.token,
+                ca: self.ca,
+            }),
+            None => accord::audit::Source::Dir(self.dir.unwrap_or_else(|| data_dir.to_path_buf())),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditAction {
+    /// Recompute the tree from the entries, check every checkpoint's signature against the pinned
+    /// key, and check consistency with the checkpoint accepted on the last run. Exit 0: OK;
+    /// 1: the log does not verify (the first bad entry index or checkpoint is named).
+    Verify {
+        #[command(flatten)]
+        source: LogSource,
+        /// The log's verifier key (NAME+ID+KEY, or @FILE). Without it, the key pinned in --state
+        /// on an earlier run, or else the node's own published key (reported as not independent).
+        #[arg(long)]
+        key: Option<String>,
+        /// Directory where the last accepted checkpoint and the pinned key are kept.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Oversight questions: every entry about an object, who received objects under an
+    /// agreement (between dates), what a principal did.
+    Query {
+        #[command(flatten)]
+        source: LogSource,
+        #[arg(long)]
+        object: Option<String>,
+        #[arg(long)]
+        agreement: Option<String>,
+        #[arg(long)]
+        principal: Option<String>,
+        /// Entry kinds, comma-separated (decision, share, redaction, ingest, deletion, config, token).
+        #[arg(long, value_delimiter = ',')]
+        kind: Vec<String>,
+        /// RFC 3339 time or date: entries at or after it.
+        #[arg(long)]
+        since: Option<String>,
+        /// RFC 3339 time or date: entries at or before it.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Print the verifier key of this node's log (give it to oversight bodies to pin).
+    Key,
+    /// Sign a checkpoint now (of the log in --data-dir).
+    Checkpoint,
 }
 
 #[derive(Subcommand, Debug)]
@@ -294,6 +373,84 @@ fn policy_command(data_dir: &std::path::Path, action: PolicyAction, json: bool) 
     }
 }
 
+fn audit_command(data_dir: &std::path::Path, action: AuditAction, json: bool) -> Result<ExitCode> {
+    match action {
+        AuditAction::Verify { source, key, state } => {
+            let r = accord::audit::verify(&source.source(data_dir), key.as_deref(), state.as_deref())?;
+            if json {
+                print_json(&r)?;
+            } else if r.ok {
+                println!(
+                    "OK: {} entries; {} checkpoints verified (latest: size {}); {} entries not yet checkpointed",
+                    r.entries,
+                    r.checkpoints_verified,
+                    r.latest_checkpoint_size.map_or_else(|| "none".into(), |s| s.to_string()),
+                    r.uncovered_entries
+                );
+                if let Some(seen) = r.consistent_with_seen {
+                    println!("consistent with the checkpoint seen before (size {seen})");
+                }
+                println!("origin {}; key {}", r.origin, r.key_source);
+            } else {
+                println!("FAILED: {}", r.problems.first().map(String::as_str).unwrap_or_default());
+                for p in r.problems.iter().skip(1).take(9) {
+                    println!("  also: {p}");
+                }
+            }
+            Ok(if r.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        AuditAction::Query {
+            source,
+            object,
+            agreement,
+            principal,
+            kind,
+            since,
+            until,
+            limit,
+        } => {
+            let filter = accord_audit::query::Filter {
+                object,
+                agreement,
+                principal,
+                kinds: kind,
+                since,
+                until,
+            };
+            let result = accord::audit::query(&source.source(data_dir), &filter, limit)?;
+            if json {
+                print_json(&result)?;
+            } else {
+                if let Some(recipients) = result["recipients"].as_array() {
+                    for r in recipients {
+                        println!(
+                            "{}  {} objects  {} .. {}",
+                            r["principal"].as_str().unwrap_or_default(),
+                            r["objects"],
+                            r["first"].as_str().unwrap_or_default(),
+                            r["last"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+                for e in result["entries"].as_array().into_iter().flatten() {
+                    println!("{e}");
+                }
+                eprintln!("{} matching entries", result["total"]);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditAction::Key => {
+            println!("{}", Node::open(data_dir)?.audit_key()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditAction::Checkpoint => {
+            let note = Node::open(data_dir)?.audit_log()?.checkpoint()?;
+            print!("{note}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
@@ -365,6 +522,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .map(|s| accord_stix::Timestamp::parse(&s).map(|t| t.as_micros()))
                 .transpose()
                 .context("--added-after")?;
+            let audit = node.audit_log()?;
             let filter = ExportFilter {
                 collection: node.collection_id(collection.as_deref())?,
                 types,
@@ -379,7 +537,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let file = std::fs::File::create(&tmp)
                         .with_context(|| format!("cannot create {}", tmp.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = export::export(node.store.as_ref(), &gate, &filter, format, &mut w)?;
+                    let n = export::export(node.store.as_ref(), &gate, &audit, &filter, format, &mut w)?;
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path)
                         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -388,6 +546,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => export::export(
                     node.store.as_ref(),
                     &gate,
+                    &audit,
                     &filter,
                     format,
                     &mut std::io::BufWriter::new(std::io::stdout().lock()),
@@ -452,6 +611,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy { action } => policy_command(&cli.data_dir, action, json),
+        Command::Audit { action } => audit_command(&cli.data_dir, action, json),
         Command::Rules => {
             let rules: Vec<_> = accord_stix::Rule::ALL
                 .iter()
@@ -515,7 +675,8 @@ fn run_import(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let progress = Bar { bar, lines };
-    let summary = ingest::import(node.store.as_ref(), sources, opts, &progress)?;
+    let audit = node.audit_log()?;
+    let summary = ingest::import(node.store.as_ref(), &audit, sources, opts, &progress)?;
     progress.bar.finish_and_clear();
     Ok(summary)
 }
@@ -564,6 +725,27 @@ fn now_micros() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
+fn token_event(action: &str, id: &str, principal: &str) -> accord_ledger::Event {
+    accord_ledger::Event::Token(accord_ledger::entry::TokenEvent {
+        action: action.to_owned(),
+        token: id.to_owned(),
+        principal: principal.to_owned(),
+    })
+}
+
+/// Revokes a token and logs it.
+fn revoke(node: &Node, id: &str) -> Result<bool> {
+    use accord_store::TokenStore;
+    let Some(record) = node.store.token(id)?.filter(|t| t.revoked_at.is_none()) else {
+        return Ok(false);
+    };
+    let revoked = node.store.revoke_token(id, now_micros())?;
+    if revoked {
+        node.audit_log()?.record_now(vec![token_event("revoked", id, &record.principal)])?;
+    }
+    Ok(revoked)
+}
+
 fn issue(
     node: &Node,
     principal: &str,
@@ -578,6 +760,8 @@ fn issue(
     }
     let issued = accord_taxii::access::issue_token(principal, description, now_micros())
         .map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
+    // Logged before the token exists, so that no credential is ever unaccounted for.
+    node.audit_log()?.record_now(vec![token_event("issued", &issued.record.id, principal)])?;
     accord_store::TokenStore::add_token(node.store.as_ref(), &issued.record)?;
     Ok(issued)
 }
@@ -625,7 +809,7 @@ fn token(dir: &std::path::Path, action: TokenAction, json: bool) -> Result<ExitC
             }
         }
         TokenAction::Revoke { id } => {
-            if !node.store.revoke_token(&id, now_micros())? {
+            if !revoke(&node, &id)? {
                 anyhow::bail!("no active token {id:?}");
             }
             if json {
@@ -659,7 +843,7 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     use accord_store::TokenStore;
     for t in node.store.tokens()? {
         if t.description.as_deref() == Some(DEMO_CREDENTIAL) && t.revoked_at.is_none() {
-            node.store.revoke_token(&t.id, now_micros())?;
+            revoke(&node, &t.id)?;
         }
     }
     let principal = node.config.principals.first().map(|p| p.name.clone());

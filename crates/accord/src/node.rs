@@ -19,6 +19,8 @@ pub struct Node {
 const CURSOR_KEY_FILE: &str = "secrets/cursor.key";
 /// The master key each agreement's pseudonymisation key is derived from.
 const PSEUDONYM_KEY_FILE: &str = "secrets/pseudonym.key";
+/// The node's Ed25519 signing key (seed): it signs the transparency log's checkpoints.
+const NODE_KEY_FILE: &str = "secrets/node.key";
 
 /// Writes a file only its owner can read (mode 0600), creating its directory.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -36,6 +38,28 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
+}
+
+/// SHA-256 (hex) of a configuration and the operator policy files it names: what the
+/// transparency log records when a configuration takes effect.
+pub fn config_digest(dir: &Path, config: &Config) -> Result<String> {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    digest.update(toml::to_string(config).unwrap_or_default());
+    for file in &config.policy.policy_files {
+        let path = dir.join(file);
+        digest.update(std::fs::read(&path).with_context(|| format!("cannot read policy file {}", path.display()))?);
+    }
+    Ok(hex::encode(digest.finalize()))
+}
+
+/// The log entry for a configuration taking effect.
+pub fn config_event(dir: &Path, config: &Config, engine: &accord_policy::Engine, reason: &str) -> Result<accord_ledger::Event> {
+    Ok(accord_ledger::Event::Config(accord_ledger::entry::ConfigChange {
+        reason: reason.to_owned(),
+        config_sha256: config_digest(dir, config)?,
+        policy: engine.version().to_owned(),
+    }))
 }
 
 /// Builds the decision point from a configuration and the operator policy files it names
@@ -138,7 +162,7 @@ impl Node {
     /// cursors, and (when TLS is configured and no certificate exists) a development certificate
     /// for localhost signed by a throw-away CA (`tls/ca.pem`). Secret files get mode 0600.
     pub fn ensure_secrets(&self) -> Result<()> {
-        for file in [CURSOR_KEY_FILE, PSEUDONYM_KEY_FILE] {
+        for file in [CURSOR_KEY_FILE, PSEUDONYM_KEY_FILE, NODE_KEY_FILE] {
             let key = self.dir.join(file);
             if !key.exists() {
                 let mut bytes = [0u8; 32];
@@ -181,6 +205,23 @@ impl Node {
             self.config.collection_defaults(),
             self.secret(PSEUDONYM_KEY_FILE)?,
         ))
+    }
+
+    /// Opens the transparency log (verifying it), signing checkpoints with the node key.
+    pub fn audit_log(&self) -> Result<accord_audit::AuditLog> {
+        self.ensure_secrets()?;
+        let origin = self.config.audit_origin();
+        let signer = accord_ledger::NoteSigner::new(&origin, &self.secret(NODE_KEY_FILE)?)
+            .map_err(|e| anyhow!("[audit] origin: {e}"))?;
+        Ok(accord_audit::AuditLog::open(&self.dir.join(&self.config.audit.dir), &origin, signer)?)
+    }
+
+    /// The verifier key of this node's transparency log.
+    pub fn audit_key(&self) -> Result<accord_ledger::VerifierKey> {
+        self.ensure_secrets()?;
+        let signer = accord_ledger::NoteSigner::new(&self.config.audit_origin(), &self.secret(NODE_KEY_FILE)?)
+            .map_err(|e| anyhow!("[audit] origin: {e}"))?;
+        Ok(signer.verifier())
     }
 
     fn secret(&self, file: &str) -> Result<[u8; 32]> {

@@ -112,11 +112,17 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let metrics = Arc::new(Metrics::new());
     let backend: Arc<dyn accord_store::Backend> = node.store.clone();
-    let (ingest, worker) = Ingestor::start(backend.clone(), metrics.clone(), config.limits.max_object_bytes);
+    let audit = node.audit_log()?;
     let gate = Arc::new(node.gate()?);
-    tracing::info!(policy_version = gate.engine().version(), "policy in force");
+    tracing::info!(policy_version = gate.engine().version(), audit_entries = audit.size(), "policy in force");
+    audit.record_now(vec![crate::node::config_event(&node.dir, config, &gate.engine(), "start")?])?;
+    let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), config.limits.max_object_bytes);
     #[cfg(unix)]
-    tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone()));
+    tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone(), audit.clone()));
+    let checkpoints = tokio::spawn(checkpoint_every(
+        audit.clone(),
+        std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
+    ));
     let state = AppState {
         backend,
         model: Arc::new(model),
@@ -129,13 +135,34 @@ pub async fn serve(
         max_object_bytes: config.limits.max_object_bytes,
         tokens: Arc::default(),
         gate,
+        audit: audit.clone(),
     };
     ready(addr);
     let app = accord_taxii::app(state);
     accord_taxii::server::serve(listener, app, tls, shutdown).await?;
     tracing::info!("connections drained; finishing queued requests");
     worker.finish().await;
+    checkpoints.abort();
+    let last = tokio::task::spawn_blocking(move || audit.close()).await??;
+    if let Some(note) = last {
+        tracing::info!(checkpoint = %note.lines().nth(1).unwrap_or_default(), "audit log closed with a signed checkpoint");
+    }
     Ok(())
+}
+
+/// Signs a checkpoint every `interval` when the log has grown.
+async fn checkpoint_every(audit: accord_audit::AuditLog, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let log = audit.clone();
+        match tokio::task::spawn_blocking(move || log.checkpoint()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot sign a checkpoint"),
+            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+    }
 }
 
 /// On SIGHUP, re-reads the configuration and policy files and puts the new decision point in
@@ -143,7 +170,11 @@ pub async fn serve(
 /// old one stays in force. (Listeners, collections and principals' collection rights are fixed
 /// at start.)
 #[cfg(unix)]
-async fn reload_on_hangup(dir: std::path::PathBuf, gate: Arc<accord_taxii::gate::Gate>) {
+async fn reload_on_hangup(
+    dir: std::path::PathBuf,
+    gate: Arc<accord_taxii::gate::Gate>,
+    audit: accord_audit::AuditLog,
+) {
     let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
@@ -151,14 +182,18 @@ async fn reload_on_hangup(dir: std::path::PathBuf, gate: Arc<accord_taxii::gate:
         let loaded = Config::load(&dir.join(crate::config::CONFIG_FILE))
             .map_err(anyhow::Error::from)
             .and_then(|config| {
-                Ok((
-                    crate::node::policy_engine(&dir, &config)?,
-                    config.collection_defaults(),
-                ))
+                let engine = crate::node::policy_engine(&dir, &config)?;
+                let event = crate::node::config_event(&dir, &config, &engine, "reload")?;
+                Ok((engine, config.collection_defaults(), event))
             });
         match loaded {
-            Ok((engine, defaults)) => {
+            Ok((engine, defaults, event)) => {
                 let version = engine.version().to_owned();
+                // The change is logged before it takes effect.
+                if let Err(e) = audit.record(vec![(accord_audit::now_micros(), event)]).durable().await {
+                    tracing::error!(error = %e, "configuration not reloaded: it could not be logged");
+                    continue;
+                }
                 gate.replace(engine, defaults);
                 tracing::info!(policy_version = %version, "configuration reloaded; new policy in force");
             }

@@ -1,0 +1,389 @@
+//! The transparency log on disk. One directory holds three append-only files:
+//!
+//! - `entries.jsonl`: the entries, one canonical JSON object per line, in log order;
+//! - `hashes`: the 32-byte RFC 9162 leaf hash of each entry, in the same order;
+//! - `checkpoints`: every signed checkpoint, oldest first (the last is the latest).
+//!
+//! Appends are group-committed: callers queue events and wait on a receipt; one writer thread
+//! writes whatever is queued with a single write and fsync per file, and only then answers the
+//! receipts. An exclusive file lock (`lock`) lets the server and the command line append to the
+//! same log; each writer first takes in what the other appended.
+
+mod files;
+pub mod query;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use accord_ledger::{Checkpoint, Event, Hash, NoteSigner, ProofError, Tree, VerifierKey};
+
+pub use files::{DirLog, LogFiles, read_dir_log, split_notes};
+
+pub const ENTRIES_FILE: &str = "entries.jsonl";
+pub const HASHES_FILE: &str = "hashes";
+pub const CHECKPOINTS_FILE: &str = "checkpoints";
+pub const LOCK_FILE: &str = "lock";
+/// The verifier key of the log, written beside it for convenience (pin it from a trusted copy).
+pub const KEY_FILE: &str = "log.vkey";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("audit log {dir} does not verify: {problem}; run `accord audit verify` for details")]
+    Broken { dir: PathBuf, problem: String },
+    #[error("audit log {dir} belongs to another origin or key: {reason}")]
+    Identity { dir: PathBuf, reason: String },
+    #[error("the audit log stopped accepting entries after a write failed: {0}")]
+    Failed(String),
+    #[error("the audit log is closed")]
+    Closed,
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    #[error("entries {start}..{end} are not in a log of {size} entries")]
+    Range { start: u64, end: u64, size: u64 },
+}
+
+/// Events waiting for the writer, each batch with the channel its receipt listens on.
+struct Pending {
+    events: Vec<(i64, Event)>,
+    done: tokio::sync::oneshot::Sender<Result<Range<u64>, AuditError>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: Vec<Pending>,
+    closed: bool,
+    /// The writer has taken items and not yet answered them.
+    busy: bool,
+}
+
+/// What readers see: the durable tree and where each entry starts in the entries file.
+struct View {
+    tree: Tree,
+    /// Byte offset of each entry, plus the end of the last one.
+    offsets: Vec<u64>,
+    /// The latest checkpoint and its signed note.
+    latest: Option<(Checkpoint, String)>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    origin: String,
+    signer: NoteSigner,
+    files: Mutex<LogFiles>,
+    view: RwLock<View>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    drained: Condvar,
+    failed: Mutex<Option<String>>,
+}
+
+/// A handle on an open log; clones share it.
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("dir", &self.inner.dir)
+            .field("origin", &self.inner.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a queued append: wait on it before disclosing anything the entries record.
+#[derive(Debug)]
+pub struct Receipt(tokio::sync::oneshot::Receiver<Result<Range<u64>, AuditError>>);
+
+impl Receipt {
+    /// Waits (in async code) until the entries are durable; gives their indices.
+    pub async fn durable(self) -> Result<Range<u64>, AuditError> {
+        self.0.await.unwrap_or(Err(AuditError::Closed))
+    }
+
+    /// Waits (on a thread that may block) until the entries are durable.
+    pub fn wait(self) -> Result<Range<u64>, AuditError> {
+        self.0.blocking_recv().unwrap_or(Err(AuditError::Closed))
+    }
+}
+
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+impl AuditLog {
+    /// Opens (creating if needed) the log in `dir`, signing checkpoints with `signer` under
+    /// `origin`. The whole log is verified first: a log that does not verify against its own
+    /// checkpoints is not appended to. A torn last line (a crash mid-write, never acknowledged)
+    /// is cut off. Starts the writer thread.
+    pub fn open(dir: &Path, origin: &str, signer: NoteSigner) -> Result<AuditLog, AuditError> {
+        let mut files = LogFiles::open(dir)?;
+        let key = signer.verifier();
+        files.lock()?;
+        let recovered = files.recover(origin, &key);
+        files.unlock();
+        let (tree, offsets, latest) = recovered?;
+        files.write_key(&key)?;
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            origin: origin.to_owned(),
+            signer,
+            files: Mutex::new(files),
+            view: RwLock::new(View {
+                tree,
+                offsets,
+                latest,
+            }),
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            drained: Condvar::new(),
+            failed: Mutex::new(None),
+        });
+        let writer = inner.clone();
+        std::thread::Builder::new()
+            .name("accord-audit-writer".into())
+            .spawn(move || writer.write_loop())
+            .map_err(|source| AuditError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(AuditLog { inner })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    pub fn verifier(&self) -> VerifierKey {
+        self.inner.signer.verifier()
+    }
+
+    /// Queues events (each with its time in microseconds); they are durable when the receipt
+    /// says so. An empty batch is answered at once.
+    pub fn record(&self, events: Vec<(i64, Event)>) -> Receipt {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if events.is_empty() {
+            let size = self.size();
+            let _ = tx.send(Ok(size..size));
+            return Receipt(rx);
+        }
+        if let Some(reason) = self.inner.failure() {
+            let _ = tx.send(Err(AuditError::Failed(reason)));
+            return Receipt(rx);
+        }
+        let mut q = lock(&self.inner.queue);
+        if q.closed {
+            let _ = tx.send(Err(AuditError::Closed));
+        } else {
+            q.items.push(Pending { events, done: tx });
+            self.inner.wake.notify_one();
+        }
+        Receipt(rx)
+    }
+
+    /// Records events now and waits until they are durable (for threads that may block).
+    pub fn record_now(&self, events: Vec<Event>) -> Result<Range<u64>, AuditError> {
+        let now = now_micros();
+        self.record(events.into_iter().map(|e| (now, e)).collect()).wait()
+    }
+
+    /// Number of durable entries this process knows of.
+    pub fn size(&self) -> u64 {
+        read(&self.inner.view).tree.size()
+    }
+
+    /// Signs a checkpoint of the log as it is now (including what other processes appended), unless
+    /// the latest checkpoint already covers it; gives the latest signed note.
+    pub fn checkpoint(&self) -> Result<String, AuditError> {
+        let mut files = lock(&self.inner.files);
+        files.lock()?;
+        let result = (|| {
+            let mut guard = write(&self.inner.view);
+            let view = &mut *guard;
+            files.catch_up(&mut view.tree, &mut view.offsets)?;
+            let size = view.tree.size();
+            if let Some((cp, note)) = &view.latest {
+                if cp.size == size {
+                    return Ok(note.clone());
+                }
+            }
+            let cp = Checkpoint {
+                origin: self.inner.origin.clone(),
+                size,
+                root: view.tree.root(),
+            };
+            let note = self.inner.signer.sign(&cp);
+            files.append_checkpoint(&note)?;
+            view.latest = Some((cp, note.clone()));
+            Ok(note)
+        })();
+        files.unlock();
+        result
+    }
+
+    /// The latest signed checkpoint, if one was made.
+    pub fn latest_checkpoint(&self) -> Option<(Checkpoint, String)> {
+        read(&self.inner.view).latest.clone()
+    }
+
+    /// The stored bytes of entries `start..end` (each without its newline).
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, AuditError> {
+        let (from, to) = {
+            let view = read(&self.inner.view);
+            let size = view.tree.size();
+            if start > end || end > size {
+                return Err(AuditError::Range { start, end, size });
+            }
+            (view.offsets[start as usize], view.offsets[end as usize])
+        };
+        let files = lock(&self.inner.files);
+        let bytes = files.read_entries(from, to)?;
+        Ok(bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+
+    /// The leaf hash of entry `index`.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        read(&self.inner.view).tree.leaves().get(index as usize).copied()
+    }
+
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
+        Ok(read(&self.inner.view).tree.inclusion_proof(index, size)?)
+    }
+
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, AuditError> {
+        Ok(read(&self.inner.view).tree.consistency_proof(first, second)?)
+    }
+
+    /// Stops accepting entries once everything queued is durable, and signs a last checkpoint.
+    pub fn close(&self) -> Result<Option<String>, AuditError> {
+        let mut q = lock(&self.inner.queue);
+        q.closed = true;
+        self.inner.wake.notify_all();
+        while !q.items.is_empty() || q.busy {
+            q = self.inner.drained.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(q);
+        if self.inner.failure().is_some() {
+            return Ok(None);
+        }
+        self.checkpoint().map(Some)
+    }
+}
+
+impl Inner {
+    fn failure(&self) -> Option<String> {
+        lock(&self.failed).clone()
+    }
+
+    fn write_loop(&self) {
+        loop {
+            let batch = {
+                let mut q = lock(&self.queue);
+                while q.items.is_empty() && !q.closed {
+                    q = match self.wake.wait(q) {
+                        Ok(q) => q,
+                        Err(p) => p.into_inner(),
+                    };
+                }
+                if q.items.is_empty() && q.closed {
+                    self.drained.notify_all();
+                    return;
+                }
+                q.busy = true;
+                std::mem::take(&mut q.items)
+            };
+            let result = self.write_batch(&batch);
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "audit log write failed; disclosures stop until the node restarts");
+                *lock(&self.failed) = Some(e.to_string());
+            }
+            let mut at = match &result {
+                Ok(range) => range.start,
+                Err(_) => 0,
+            };
+            for p in batch {
+                let n = p.events.len() as u64;
+                let answer = match &result {
+                    Ok(_) => Ok(at..at + n),
+                    Err(e) => Err(AuditError::Failed(e.to_string())),
+                };
+                at += n;
+                let _ = p.done.send(answer);
+            }
+            lock(&self.queue).busy = false;
+            self.drained.notify_all();
+        }
+    }
+
+    /// Writes one group: takes in what other processes appended, assigns indices, writes entries
+    /// and hashes, makes both durable, and only then publishes them to readers.
+    fn write_batch(&self, batch: &[Pending]) -> Result<Range<u64>, AuditError> {
+        let mut files = lock(&self.files);
+        files.lock()?;
+        let result = (|| {
+            let (start, base) = {
+                let mut guard = write(&self.view);
+                let view = &mut *guard;
+                files.catch_up(&mut view.tree, &mut view.offsets)?;
+                (view.tree.size(), view.offsets.last().copied().unwrap_or(0))
+            };
+            let mut lines = Vec::with_capacity(batch.iter().map(|p| p.events.len()).sum::<usize>() * 320);
+            let mut leaves = Vec::new();
+            let mut offsets = Vec::new();
+            let mut index = start;
+            for (time, event) in batch.iter().flat_map(|p| &p.events) {
+                let bytes = accord_ledger::entry::canonical(
+                    index,
+                    &accord_stix::Timestamp::format_micros(*time),
+                    event,
+                );
+                leaves.push(accord_ledger::leaf_hash(&bytes));
+                lines.extend_from_slice(&bytes);
+                lines.push(b'\n');
+                offsets.push(base + lines.len() as u64);
+                index += 1;
+            }
+            files.append(&lines, &leaves, base)?;
+            let mut view = write(&self.view);
+            for (leaf, offset) in leaves.into_iter().zip(offsets) {
+                view.tree.push(leaf);
+                view.offsets.push(offset);
+            }
+            Ok(start..index)
+        })();
+        files.unlock();
+        result
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,154 @@
+//! The on-disk log: concurrent group-committed appends, checkpoints and proofs that verify,
+//! two writers (server and command line) on one log, recovery from a torn tail, and refusal to
+//! append to a log that was tampered with.
+
+use std::path::Path;
+
+use accord_audit::{AuditError, AuditLog, ENTRIES_FILE, HASHES_FILE};
+use accord_ledger::entry::{ConfigChange, TokenEvent};
+use accord_ledger::{Event, NoteSigner, leaf_hash, verify_consistency, verify_inclusion};
+
+const ORIGIN: &str = "accord.test/node";
+
+fn signer() -> NoteSigner {
+    NoteSigner::new(ORIGIN, &[3; 32]).expect("signer")
+}
+
+fn open(dir: &Path) -> Result<AuditLog, AuditError> {
+    AuditLog::open(dir, ORIGIN, signer())
+}
+
+fn token(i: usize) -> Event {
+    Event::Token(TokenEvent {
+        action: "issued".into(),
+        token: format!("tok-{i}"),
+        principal: "analyst".into(),
+    })
+}
+
+fn verify_dir(dir: &Path) -> Result<accord_ledger::Verified, Vec<accord_ledger::Problem>> {
+    let log = accord_audit::read_dir_log(dir).expect("read");
+    let lines = log.lines();
+    let key = signer().verifier();
+    accord_ledger::verify_log(&log.input(&lines, &key, ORIGIN, None))
+}
+
+#[test]
+fn concurrent_appends_are_contiguous_durable_and_provable() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = open(tmp.path()).expect("open");
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut ranges = Vec::new();
+                for b in 0..50 {
+                    let events = (0..10).map(|i| (1_700_000_000_000_000, token(t * 1000 + b * 10 + i))).collect();
+                    ranges.push(log.record(events).wait().expect("durable"));
+                }
+                ranges
+            })
+        })
+        .collect();
+    let mut ranges: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("thread")).collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut next = 0;
+    for r in &ranges {
+        assert_eq!(r.start, next, "no gap, no overlap");
+        assert_eq!(r.end - r.start, 10);
+        next = r.end;
+    }
+    assert_eq!(log.size(), 4000);
+    let note = log.checkpoint().expect("checkpoint");
+    let cp = log.verifier().open(&note).expect("signed");
+    assert_eq!((cp.origin.as_str(), cp.size), (ORIGIN, 4000));
+    // Entries read back are the ones hashed into the tree, at their recorded index.
+    let entries = log.entries(1234, 1240).expect("entries");
+    assert_eq!(entries.len(), 6);
+    for (i, e) in entries.iter().enumerate() {
+        let index = 1234 + i as u64;
+        let entry: accord_ledger::Entry = serde_json::from_slice(e).expect("entry");
+        assert_eq!(entry.index, index);
+        let proof = log.inclusion_proof(index, cp.size).expect("proof");
+        verify_inclusion(&leaf_hash(e), index, cp.size, &proof, &cp.root).expect("included");
+    }
+    // A later checkpoint is consistent with the earlier one.
+    log.record_now(vec![token(9999)]).expect("durable");
+    let later = log.verifier().open(&log.checkpoint().expect("checkpoint")).expect("signed");
+    let proof = log.consistency_proof(cp.size, later.size).expect("proof");
+    verify_consistency(cp.size, later.size, &cp.root, &later.root, &proof).expect("consistent");
+    // Nothing new: no new checkpoint.
+    assert_eq!(log.checkpoint().expect("same"), log.latest_checkpoint().expect("latest").1);
+    assert!(matches!(log.entries(4000, 4002), Err(AuditError::Range { .. })));
+    let ok = verify_dir(tmp.path()).expect("verifies");
+    assert_eq!((ok.size, ok.checkpoints, ok.uncovered), (4001, 2, 0));
+}
+
+#[test]
+fn two_writers_share_one_log() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = open(tmp.path()).expect("open");
+    server.record_now(vec![token(1)]).expect("durable");
+    // The command line opens the same log while the server runs (another lock holder).
+    let cli = open(tmp.path()).expect("second open");
+    assert_eq!(cli.record_now(vec![token(2), token(3)]).expect("durable"), 1..3);
+    assert_eq!(server.record_now(vec![token(4)]).expect("durable"), 3..4);
+    assert_eq!(cli.record_now(vec![token(5)]).expect("durable"), 4..5);
+    let cp = server.verifier().open(&server.checkpoint().expect("cp")).expect("signed");
+    assert_eq!(cp.size, 5);
+    assert_eq!(verify_dir(tmp.path()).expect("verifies").size, 5);
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    {
+        let log = open(tmp.path()).expect("open");
+        for i in 0..20 {
+            log.record_now(vec![token(i)]).expect("durable");
+        }
+        log.close().expect("close");
+    }
+    // A crash mid-write: half an entry line, and its hash missing.
+    let entries = tmp.path().join(ENTRIES_FILE);
+    let mut bytes = std::fs::read(&entries).expect("read");
+    bytes.extend_from_slice(b"{\"index\":20,\"kind\":\"tok");
+    std::fs::write(&entries, &bytes).expect("write");
+    let log = open(tmp.path()).expect("recovers");
+    assert_eq!(log.size(), 20);
+    assert_eq!(log.record_now(vec![token(20)]).expect("durable"), 20..21);
+    drop(log);
+    assert!(verify_dir(tmp.path()).is_ok());
+
+    // A changed entry: the log refuses to open and names the entry.
+    let text = std::fs::read_to_string(&entries).expect("read");
+    std::fs::write(&entries, text.replacen("tok-7", "tok-8", 1)).expect("write");
+    match open(tmp.path()) {
+        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 7:"), "{problem}"),
+        other => panic!("expected a broken log, got {other:?}"),
+    }
+    // A changed hash file likewise.
+    std::fs::write(&entries, text).expect("restore");
+    let hashes = tmp.path().join(HASHES_FILE);
+    let mut h = std::fs::read(&hashes).expect("read");
+    h[32 * 3] ^= 1;
+    std::fs::write(&hashes, &h).expect("write");
+    match open(tmp.path()) {
+        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 3:"), "{problem}"),
+        other => panic!("expected a broken log, got {other:?}"),
+    }
+    h[32 * 3] ^= 1;
+    std::fs::write(&hashes, &h).expect("restore");
+    // Another key cannot take over the log.
+    let other = NoteSigner::new(ORIGIN, &[4; 32]).expect("signer");
+    assert!(matches!(
+        AuditLog::open(tmp.path(), ORIGIN, other),
+        Err(AuditError::Identity { .. })
+    ));
+    assert!(open(tmp.path()).is_ok());
+    let _ = Event::Config(ConfigChange {
+        reason: "start".into(),
+        config_sha256: String::new(),
+        policy: String::new(),
+    });
+}

@@ -1,0 +1,265 @@
+//! `accord audit`: verifies a transparency log, read from a data directory or fetched from a
+//! node over HTTPS, against a pinned key, and keeps the last checkpoint it accepted (like a CT
+//! monitor) so that a rewritten or rolled-back log is caught on the next run. Also answers
+//! oversight queries.
+
+use std::path::{Path, PathBuf};
+
+use accord_ledger::{Checkpoint, VerifierKey};
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::node::Node;
+
+/// Where the log comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A node's data directory.
+    Dir(PathBuf),
+    /// A node's base URL (`https://host:port`), with an oversight credential.
+    Url(Remote),
+}
+
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub base: String,
+    /// `ID.SECRET` of an oversight or admin token.
+    pub token: Option<String>,
+    /// A CA certificate (PEM) to trust besides the system roots (e.g. a node's development CA).
+    pub ca: Option<PathBuf>,
+}
+
+impl Remote {
+    fn agent(&self) -> Result<ureq::Agent> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(ca) = &self.ca {
+            let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                roots
+                    .add(cert.with_context(|| format!("{}: not a PEM certificate", ca.display()))?)
+                    .with_context(|| format!("{}: unusable certificate", ca.display()))?;
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(ureq::AgentBuilder::new()
+            .tls_config(std::sync::Arc::new(tls))
+            .timeout(std::time::Duration::from_secs(60))
+            .build())
+    }
+
+    fn get(&self, agent: &ureq::Agent, path: &str) -> Result<ureq::Response> {
+        let url = format!("{}{path}", self.base.trim_end_matches('/'));
+        let mut req = agent.get(&url);
+        if let Some(t) = &self.token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        req.call().map_err(|e| match e {
+            ureq::Error::Status(code, resp) => {
+                anyhow!("{url}: HTTP {code}: {}", resp.into_string().unwrap_or_default())
+            }
+            other => anyhow!("{url}: {other}"),
+        })
+    }
+}
+
+/// A log as read for verification.
+struct Fetched {
+    log: accord_audit::DirLog,
+    origin: String,
+    /// The key the node itself publishes (not an independent pin).
+    published_key: Option<String>,
+}
+
+fn from_dir(dir: &Path) -> Result<Fetched> {
+    let node = Node::open(dir)?;
+    let ledger = dir.join(&node.config.audit.dir);
+    if !ledger.join(accord_audit::ENTRIES_FILE).exists() {
+        bail!("{} holds no transparency log", ledger.display());
+    }
+    Ok(Fetched {
+        log: accord_audit::read_dir_log(&ledger)?,
+        origin: node.config.audit_origin(),
+        published_key: std::fs::read_to_string(ledger.join(accord_audit::KEY_FILE)).ok(),
+    })
+}
+
+fn from_url(remote: &Remote) -> Result<Fetched> {
+    let agent = remote.agent()?;
+    let note = remote.get(&agent, "/audit/v1/checkpoint")?.into_string()?;
+    let published_key = remote.get(&agent, "/audit/v1/key")?.into_string().ok();
+    let mut entries = Vec::new();
+    let mut start = 0u64;
+    loop {
+        let resp = remote.get(&agent, &format!("/audit/v1/entries?start={start}"))?;
+        let header = |name: &str| resp.header(name).and_then(|v| v.parse::<u64>().ok());
+        let (end, size) = (header("x-accord-log-end"), header("x-accord-log-size"));
+        let (Some(end), Some(size)) = (end, size) else {
+            bail!("the node's entries response lacks its range headers");
+        };
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body)?;
+        entries.extend_from_slice(&body);
+        if end >= size || end == start {
+            break;
+        }
+        start = end;
+    }
+    let origin = note.lines().next().unwrap_or_default().to_owned();
+    Ok(Fetched {
+        log: accord_audit::DirLog {
+            entries,
+            hashes: Vec::new(),
+            checkpoints: vec![note],
+        },
+        origin,
+        published_key,
+    })
+}
+
+/// What a monitor keeps between runs, per log origin.
+fn state_file(state: &Path, origin: &str) -> PathBuf {
+    let name: String = origin
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .collect();
+    state.join(format!("{name}.checkpoint"))
+}
+
+/// The outcome of a verification, for printing.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub origin: String,
+    pub entries: u64,
+    pub checkpoints_verified: usize,
+    pub latest_checkpoint_size: Option<u64>,
+    pub uncovered_entries: u64,
+    /// Size of the checkpoint seen on an earlier run that the log was checked against.
+    pub consistent_with_seen: Option<u64>,
+    /// The first problem (entry index or checkpoint), and how many there were.
+    pub problems: Vec<String>,
+    pub key_source: String,
+}
+
+/// Verifies a log against `key` (or, failing that, a key pinned in `state`, or as a last resort
+/// the key the node publishes, which the report says).
+pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Result<Report> {
+    let fetched = match source {
+        Source::Dir(d) => from_dir(d)?,
+        Source::Url(r) => from_url(r)?,
+    };
+    let origin = fetched.origin.clone();
+    let pinned_path = state.map(|s| state_file(s, &origin).with_extension("vkey"));
+    let pinned = pinned_path.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+    let (key_text, key_source) = match (key, &pinned, &fetched.published_key) {
+        (Some(k), _, _) => {
+            let text = match k.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file).with_context(|| format!("cannot read key file {file}"))?,
+                None => k.to_owned(),
+            };
+            (text, "given".to_owned())
+        }
+        (None, Some(p), _) => (p.clone(), "pinned on an earlier run".to_owned()),
+        (None, None, Some(k)) => (
+            k.clone(),
+            "published by the node itself (not independent: pass --key)".to_owned(),
+        ),
+        (None, None, None) => bail!("no key to verify with: pass --key NAME+ID+KEY"),
+    };
+    let key: VerifierKey = key_text.trim().parse()?;
+    if let Some(p) = &pinned {
+        if p.trim() != key.to_string() {
+            bail!(
+                "the key differs from the one pinned in {} on an earlier run",
+                pinned_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            );
+        }
+    }
+    let seen: Option<Checkpoint> = state
+        .map(|s| state_file(s, &origin))
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|note| key.open(&note))
+        .transpose()
+        .context("the checkpoint kept from an earlier run does not verify with this key")?;
+    let lines = fetched.log.lines();
+    let input = fetched.log.input(&lines, &key, &origin, seen.as_ref());
+    let mut report = Report {
+        ok: false,
+        origin: origin.clone(),
+        entries: lines.len() as u64,
+        checkpoints_verified: 0,
+        latest_checkpoint_size: None,
+        uncovered_entries: 0,
+        consistent_with_seen: None,
+        problems: Vec::new(),
+        key_source,
+    };
+    match accord_ledger::verify_log(&input) {
+        Ok(v) => {
+            report.ok = true;
+            report.checkpoints_verified = v.checkpoints;
+            report.latest_checkpoint_size = v.latest.as_ref().map(|c| c.size);
+            report.uncovered_entries = v.uncovered;
+            report.consistent_with_seen = seen.as_ref().map(|c| c.size);
+            if let (Some(state), Some(latest)) = (state, &v.latest) {
+                if seen.as_ref().is_none_or(|s| latest.size >= s.size) {
+                    std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
+                    let note = fetched
+                        .log
+                        .checkpoints
+                        .iter()
+                        .rev()
+                        .find(|n| key.open(n).is_ok_and(|c| &c == latest))
+                        .cloned()
+                        .unwrap_or_default();
+                    std::fs::write(state_file(state, &origin), note)?;
+                    std::fs::write(state_file(state, &origin).with_extension("vkey"), format!("{key}\n"))?;
+                }
+            }
+        }
+        Err(problems) => report.problems = problems.iter().map(ToString::to_string).collect(),
+    }
+    Ok(report)
+}
+
+/// Runs an oversight query against a data directory or a node.
+pub fn query(source: &Source, filter: &accord_audit::query::Filter, limit: usize) -> Result<serde_json::Value> {
+    match source {
+        Source::Dir(dir) => {
+            let fetched = from_dir(dir)?;
+            let lines = fetched.log.lines();
+            let found = filter.run(lines.iter().copied());
+            let recipients = filter
+                .agreement
+                .as_deref()
+                .map(|a| accord_audit::query::recipients(&found, a));
+            let total = found.len();
+            let entries: Vec<_> = found.into_iter().take(limit).collect();
+            Ok(serde_json::json!({"total": total, "entries": entries, "recipients": recipients}))
+        }
+        Source::Url(remote) => {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in [
+                ("object", &filter.object),
+                ("agreement", &filter.agreement),
+                ("principal", &filter.principal),
+                ("since", &filter.since),
+                ("until", &filter.until),
+            ] {
+                if let Some(v) = v {
+                    q.append_pair(k, v);
+                }
+            }
+            if !filter.kinds.is_empty() {
+                q.append_pair("kind", &filter.kinds.join(","));
+            }
+            q.append_pair("limit", &limit.to_string());
+            let agent = remote.agent()?;
+            Ok(remote.get(&agent, &format!("/audit/v1/query?{}", q.finish()))?.into_json()?)
+        }
+    }
+}
