@@ -201,7 +201,10 @@ impl LogFiles {
             .map_err(io(&entries_path))?;
         let complete = complete_lines(&bytes);
         if complete < bytes.len() {
-            tracing::warn!(bytes = bytes.len() - complete, "cutting an unfinished audit entry left by a crash");
+            tracing::warn!(
+                bytes = bytes.len() - complete,
+                "cutting an unfinished audit entry left by a crash"
+            );
             self.entries.set_len(complete as u64).map_err(io(&entries_path))?;
             self.entries.sync_all().map_err(io(&entries_path))?;
             bytes.truncate(complete);
@@ -214,7 +217,9 @@ impl LogFiles {
         let (notes, complete) = split_notes(&text);
         if complete < text.len() {
             tracing::warn!("cutting an unfinished checkpoint left by a crash");
-            self.checkpoints.set_len(complete as u64).map_err(io(&checkpoints_path))?;
+            self.checkpoints
+                .set_len(complete as u64)
+                .map_err(io(&checkpoints_path))?;
             self.checkpoints.sync_all().map_err(io(&checkpoints_path))?;
         }
         let lines = lines(&bytes);
@@ -240,7 +245,9 @@ impl LogFiles {
         })
         .map_err(|problems| {
             let first = problems.first().map(ToString::to_string).unwrap_or_default();
-            if problems.iter().all(|p| matches!(p.at, accord_ledger::verify::Where::Checkpoint(_)))
+            if problems
+                .iter()
+                .all(|p| matches!(p.at, accord_ledger::verify::Where::Checkpoint(_)))
                 && notes.iter().all(|n| key.open(n).is_err())
             {
                 AuditError::Identity {
@@ -267,9 +274,13 @@ impl LogFiles {
             at += l.len() as u64 + 1;
             offsets.push(at);
         }
-        let latest = verified
-            .latest
-            .and_then(|cp| notes.iter().rev().find(|n| key.open(n).is_ok_and(|c| c == cp)).map(|n| (cp, n.clone())));
+        let latest = verified.latest.and_then(|cp| {
+            notes
+                .iter()
+                .rev()
+                .find(|n| key.open(n).is_ok_and(|c| c == cp))
+                .map(|n| (cp, n.clone()))
+        });
         Ok((tree, offsets, latest))
     }
 
@@ -281,10 +292,14 @@ impl LogFiles {
         let len = Self::len(&self.entries, &entries_path)?;
         if len > known {
             let mut tail = vec![0u8; (len - known) as usize];
-            self.entries.read_exact_at(&mut tail, known).map_err(io(&entries_path))?;
+            self.entries
+                .read_exact_at(&mut tail, known)
+                .map_err(io(&entries_path))?;
             let complete = complete_lines(&tail);
             if complete < tail.len() {
-                self.entries.set_len(known + complete as u64).map_err(io(&entries_path))?;
+                self.entries
+                    .set_len(known + complete as u64)
+                    .map_err(io(&entries_path))?;
             }
             let mut at = known;
             let new = lines(&tail[..complete]);
@@ -302,7 +317,11 @@ impl LogFiles {
         if have > want {
             self.hashes.set_len(want).map_err(io(&hashes_path))?;
         } else if have < want {
-            let missing: Vec<u8> = tree.leaves()[(have / 32) as usize..].iter().flatten().copied().collect();
+            let missing: Vec<u8> = tree.leaves()[(have / 32) as usize..]
+                .iter()
+                .flatten()
+                .copied()
+                .collect();
             self.hashes.set_len(have - have % 32).map_err(io(&hashes_path))?;
             self.hashes.write_all(&missing).map_err(io(&hashes_path))?;
             self.hashes.sync_data().map_err(io(&hashes_path))?;

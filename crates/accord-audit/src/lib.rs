@@ -280,7 +280,11 @@ impl AuditLog {
         q.closed = true;
         self.inner.wake.notify_all();
         while !q.items.is_empty() || q.busy {
-            q = self.inner.drained.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
+            q = self
+                .inner
+                .drained
+                .wait(q)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         drop(q);
         if self.inner.failure().is_some() {

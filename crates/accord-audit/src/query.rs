@@ -62,7 +62,11 @@ impl Filter {
         if self.since.as_deref().is_some_and(|s| entry.time.as_str() < s) {
             return false;
         }
-        if self.until.as_deref().is_some_and(|u| entry.time.as_str() > u && !entry.time.starts_with(u)) {
+        if self
+            .until
+            .as_deref()
+            .is_some_and(|u| entry.time.as_str() > u && !entry.time.starts_with(u))
+        {
             return false;
         }
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == entry.event.kind()) {

@@ -43,14 +43,19 @@ fn concurrent_appends_are_contiguous_durable_and_provable() {
             std::thread::spawn(move || {
                 let mut ranges = Vec::new();
                 for b in 0..50 {
-                    let events = (0..10).map(|i| (1_700_000_000_000_000, token(t * 1000 + b * 10 + i))).collect();
+                    let events = (0..10)
+                        .map(|i| (1_700_000_000_000_000, token(t * 1000 + b * 10 + i)))
+                        .collect();
                     ranges.push(log.record(events).wait().expect("durable"));
                 }
                 ranges
             })
         })
         .collect();
-    let mut ranges: Vec<_> = handles.into_iter().flat_map(|h| h.join().expect("thread")).collect();
+    let mut ranges: Vec<_> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("thread"))
+        .collect();
     ranges.sort_by_key(|r| r.start);
     let mut next = 0;
     for r in &ranges {
@@ -74,11 +79,17 @@ fn concurrent_appends_are_contiguous_durable_and_provable() {
     }
     // A later checkpoint is consistent with the earlier one.
     log.record_now(vec![token(9999)]).expect("durable");
-    let later = log.verifier().open(&log.checkpoint().expect("checkpoint")).expect("signed");
+    let later = log
+        .verifier()
+        .open(&log.checkpoint().expect("checkpoint"))
+        .expect("signed");
     let proof = log.consistency_proof(cp.size, later.size).expect("proof");
     verify_consistency(cp.size, later.size, &cp.root, &later.root, &proof).expect("consistent");
     // Nothing new: no new checkpoint.
-    assert_eq!(log.checkpoint().expect("same"), log.latest_checkpoint().expect("latest").1);
+    assert_eq!(
+        log.checkpoint().expect("same"),
+        log.latest_checkpoint().expect("latest").1
+    );
     assert!(matches!(log.entries(4000, 4002), Err(AuditError::Range { .. })));
     let ok = verify_dir(tmp.path()).expect("verifies");
     assert_eq!((ok.size, ok.checkpoints, ok.uncovered), (4001, 2, 0));
@@ -94,7 +105,10 @@ fn two_writers_share_one_log() {
     assert_eq!(cli.record_now(vec![token(2), token(3)]).expect("durable"), 1..3);
     assert_eq!(server.record_now(vec![token(4)]).expect("durable"), 3..4);
     assert_eq!(cli.record_now(vec![token(5)]).expect("durable"), 4..5);
-    let cp = server.verifier().open(&server.checkpoint().expect("cp")).expect("signed");
+    let cp = server
+        .verifier()
+        .open(&server.checkpoint().expect("cp"))
+        .expect("signed");
     assert_eq!(cp.size, 5);
     assert_eq!(verify_dir(tmp.path()).expect("verifies").size, 5);
 }

@@ -185,10 +185,9 @@ impl std::str::FromStr for VerifierKey {
             key: s.to_owned(),
             reason: reason.to_owned(),
         };
-        let mut parts = s.split('+');
-        let (Some(name), Some(id), Some(key), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // The base64 key may itself contain '+'; the name and id never do.
+        let mut parts = s.splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected name+keyid+key"));
         };
         check_name(name)?;

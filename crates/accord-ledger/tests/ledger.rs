@@ -202,6 +202,14 @@ fn signed_notes_interoperate_with_the_go_sumdb_note_vector() {
     // Any change to the text breaks the signature.
     let altered = note.replacen("answer", "Answer", 1);
     assert!(key.verify_note(&altered).is_err());
+    // A key whose base64 contains '+' (transparency-dev/formats test key).
+    let plus: VerifierKey = "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
+        .parse()
+        .expect("a '+' in the key");
+    assert_eq!(
+        plus.to_string(),
+        "TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6"
+    );
     // Malformed keys are refused with a reason.
     for bad in [
         "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",

@@ -28,8 +28,9 @@ fn params(raw: Option<&str>) -> std::collections::HashMap<String, String> {
 fn number(p: &std::collections::HashMap<String, String>, name: &str) -> Result<Option<u64>> {
     p.get(name)
         .map(|v| {
-            v.parse::<u64>()
-                .map_err(|_| TaxiiError::BadRequest(format!("parameter {name}: {v:?} is not a non-negative integer")))
+            v.parse::<u64>().map_err(|_| {
+                TaxiiError::BadRequest(format!("parameter {name}: {v:?} is not a non-negative integer"))
+            })
         })
         .transpose()
 }
@@ -77,12 +78,19 @@ pub async fn key(State(state): State<AppState>, Auth(who): Auth) -> Result<Respo
 }
 
 /// Entries `start..end`, exactly as stored, one per line (application/x-ndjson).
-pub async fn entries(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
+pub async fn entries(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
     authorize(&who, Action::Audit, "audit log")?;
     let p = params(raw.as_deref());
     let size = state.audit.size();
     let start = number(&p, "start")?.unwrap_or(0);
-    let end = number(&p, "end")?.unwrap_or(size).min(start.saturating_add(MAX_ENTRIES)).min(size);
+    let end = number(&p, "end")?
+        .unwrap_or(size)
+        .min(start.saturating_add(MAX_ENTRIES))
+        .min(size);
     if start > end {
         return Err(TaxiiError::BadRequest(format!(
             "start {start} is beyond the log's {size} entries"
@@ -100,7 +108,11 @@ pub async fn entries(State(state): State<AppState>, Auth(who): Auth, RawQuery(ra
         "application/x-ndjson",
         String::from_utf8(body).map_err(|_| TaxiiError::Internal("audit entries are not UTF-8".into()))?,
     );
-    for (name, value) in [("x-accord-log-start", start), ("x-accord-log-end", end), ("x-accord-log-size", size)] {
+    for (name, value) in [
+        ("x-accord-log-start", start),
+        ("x-accord-log-end", end),
+        ("x-accord-log-size", size),
+    ] {
         resp.headers_mut().insert(name, HeaderValue::from(value));
     }
     Ok(resp)
@@ -108,21 +120,36 @@ pub async fn entries(State(state): State<AppState>, Auth(who): Auth, RawQuery(ra
 
 /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest
 /// checkpoint's size).
-pub async fn inclusion(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
+pub async fn inclusion(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
     authorize(&who, Action::Audit, "audit log")?;
     let p = params(raw.as_deref());
-    let index = number(&p, "index")?.ok_or_else(|| TaxiiError::BadRequest("parameter index is required".into()))?;
+    let index =
+        number(&p, "index")?.ok_or_else(|| TaxiiError::BadRequest("parameter index is required".into()))?;
     let size = match number(&p, "size")? {
         Some(s) => s,
-        None => state.audit.latest_checkpoint().map_or(state.audit.size(), |(c, _)| c.size),
+        None => state
+            .audit
+            .latest_checkpoint()
+            .map_or(state.audit.size(), |(c, _)| c.size),
     };
     let proof = state.audit.inclusion_proof(index, size)?;
     let leaf = state.audit.leaf(index).map(|h| STANDARD.encode(h));
-    Ok(axum::Json(json!({"index": index, "size": size, "leaf_hash": leaf, "proof": b64(&proof)})).into_response())
+    Ok(
+        axum::Json(json!({"index": index, "size": size, "leaf_hash": leaf, "proof": b64(&proof)}))
+            .into_response(),
+    )
 }
 
 /// The consistency proof between the trees of `first` and `second` entries.
-pub async fn consistency(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
+pub async fn consistency(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
     authorize(&who, Action::Audit, "audit log")?;
     let p = params(raw.as_deref());
     let need = |name: &str| -> Result<u64> {
@@ -135,7 +162,11 @@ pub async fn consistency(State(state): State<AppState>, Auth(who): Auth, RawQuer
 
 /// Oversight questions: entries about an object, under an agreement, for a principal, of some
 /// kinds, between two times. With `agreement`, also who received objects under it.
-pub async fn query(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
+pub async fn query(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
     authorize(&who, Action::Audit, "audit log")?;
     let p = params(raw.as_deref());
     let filter = accord_audit::query::Filter {

@@ -111,7 +111,11 @@ impl Released {
     }
 
     /// As [`Released::disclose`], on a thread that may block.
-    pub fn disclose_blocking(self, log: &AuditLog, to: &Recipient<'_>) -> Result<Vec<StoredObject>, AuditError> {
+    pub fn disclose_blocking(
+        self,
+        log: &AuditLog,
+        to: &Recipient<'_>,
+    ) -> Result<Vec<StoredObject>, AuditError> {
         let (objects, events) = self.entries(to);
         log.record(events).wait()?;
         Ok(objects)

@@ -392,7 +392,11 @@ async fn list(
     let (released, more, scanned, last) = if small { read()? } else { blocking(read).await? };
     let to = Recipient {
         principal: &who.principal.name,
-        channel: if scope.starts_with("manifest") { "taxii-manifest" } else { "taxii" },
+        channel: if scope.starts_with("manifest") {
+            "taxii-manifest"
+        } else {
+            "taxii"
+        },
         collection,
         purpose: declared.as_deref(),
     };

@@ -88,7 +88,11 @@ pub fn app(state: AppState) -> Router {
     let mut r = Router::new();
     r = both(r, "/taxii2/", get(handlers::discovery));
     r = both(r, "/metrics/", get(handlers::metrics));
-    r = both(r, "/audit/v1/checkpoint/", get(audit::checkpoint).post(audit::new_checkpoint));
+    r = both(
+        r,
+        "/audit/v1/checkpoint/",
+        get(audit::checkpoint).post(audit::new_checkpoint),
+    );
     r = both(r, "/audit/v1/key/", get(audit::key));
     r = both(r, "/audit/v1/entries/", get(audit::entries));
     r = both(r, "/audit/v1/proof/inclusion/", get(audit::inclusion));

@@ -124,7 +124,13 @@ fn from_url(remote: &Remote) -> Result<Fetched> {
 fn state_file(state: &Path, origin: &str) -> PathBuf {
     let name: String = origin
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     state.join(format!("{name}.checkpoint"))
 }
@@ -158,7 +164,9 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
     let (key_text, key_source) = match (key, &pinned, &fetched.published_key) {
         (Some(k), _, _) => {
             let text = match k.strip_prefix('@') {
-                Some(file) => std::fs::read_to_string(file).with_context(|| format!("cannot read key file {file}"))?,
+                Some(file) => {
+                    std::fs::read_to_string(file).with_context(|| format!("cannot read key file {file}"))?
+                }
                 None => k.to_owned(),
             };
             (text, "given".to_owned())
@@ -175,7 +183,10 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
         if p.trim() != key.to_string() {
             bail!(
                 "the key differs from the one pinned in {} on an earlier run",
-                pinned_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                pinned_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             );
         }
     }
@@ -207,7 +218,8 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
             report.consistent_with_seen = seen.as_ref().map(|c| c.size);
             if let (Some(state), Some(latest)) = (state, &v.latest) {
                 if seen.as_ref().is_none_or(|s| latest.size >= s.size) {
-                    std::fs::create_dir_all(state).with_context(|| format!("cannot create {}", state.display()))?;
+                    std::fs::create_dir_all(state)
+                        .with_context(|| format!("cannot create {}", state.display()))?;
                     let note = fetched
                         .log
                         .checkpoints
@@ -217,7 +229,10 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
                         .cloned()
                         .unwrap_or_default();
                     std::fs::write(state_file(state, &origin), note)?;
-                    std::fs::write(state_file(state, &origin).with_extension("vkey"), format!("{key}\n"))?;
+                    std::fs::write(
+                        state_file(state, &origin).with_extension("vkey"),
+                        format!("{key}\n"),
+                    )?;
                 }
             }
         }
@@ -227,7 +242,11 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
 }
 
 /// Runs an oversight query against a data directory or a node.
-pub fn query(source: &Source, filter: &accord_audit::query::Filter, limit: usize) -> Result<serde_json::Value> {
+pub fn query(
+    source: &Source,
+    filter: &accord_audit::query::Filter,
+    limit: usize,
+) -> Result<serde_json::Value> {
     match source {
         Source::Dir(dir) => {
             let fetched = from_dir(dir)?;
@@ -259,7 +278,9 @@ pub fn query(source: &Source, filter: &accord_audit::query::Filter, limit: usize
             }
             q.append_pair("limit", &limit.to_string());
             let agent = remote.agent()?;
-            Ok(remote.get(&agent, &format!("/audit/v1/query?{}", q.finish()))?.into_json()?)
+            Ok(remote
+                .get(&agent, &format!("/audit/v1/query?{}", q.finish()))?
+                .into_json()?)
         }
     }
 }

@@ -424,7 +424,13 @@ impl Config {
 /// A name usable in a signed-note key name: no spaces, no '+'.
 pub fn key_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_whitespace() || c.is_control() || c == '+' { '-' } else { c })
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() || c == '+' {
+                '-'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -132,16 +132,16 @@ fn ingest_event(collection: &str, objects: &[CheckedObject], outcomes: &[PutOutc
         .iter()
         .zip(outcomes)
         .filter_map(|(o, outcome)| match outcome {
-            PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } | PutOutcome::Unchanged { date_added } => {
-                Some(Version {
-                    id: o.id.clone(),
-                    version: o
-                        .version_text
-                        .clone()
-                        .unwrap_or_else(|| accord_stix::Timestamp::format_micros(*date_added)),
-                    hash: o.hash.to_hex(),
-                })
-            }
+            PutOutcome::New { date_added }
+            | PutOutcome::NewVersion { date_added }
+            | PutOutcome::Unchanged { date_added } => Some(Version {
+                id: o.id.clone(),
+                version: o
+                    .version_text
+                    .clone()
+                    .unwrap_or_else(|| accord_stix::Timestamp::format_micros(*date_added)),
+                hash: o.hash.to_hex(),
+            }),
             PutOutcome::Conflict { .. } => None,
         })
         .collect();
@@ -150,7 +150,10 @@ fn ingest_event(collection: &str, objects: &[CheckedObject], outcomes: &[PutOutc
         collection: collection.to_owned(),
         status: None,
         objects: versions,
-        failed: outcomes.iter().filter(|o| matches!(o, PutOutcome::Conflict { .. })).count() as u64,
+        failed: outcomes
+            .iter()
+            .filter(|o| matches!(o, PutOutcome::Conflict { .. }))
+            .count() as u64,
     })
 }
 

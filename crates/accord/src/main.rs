@@ -384,7 +384,8 @@ fn audit_command(data_dir: &std::path::Path, action: AuditAction, json: bool) ->
                     "OK: {} entries; {} checkpoints verified (latest: size {}); {} entries not yet checkpointed",
                     r.entries,
                     r.checkpoints_verified,
-                    r.latest_checkpoint_size.map_or_else(|| "none".into(), |s| s.to_string()),
+                    r.latest_checkpoint_size
+                        .map_or_else(|| "none".into(), |s| s.to_string()),
                     r.uncovered_entries
                 );
                 if let Some(seen) = r.consistent_with_seen {
@@ -392,12 +393,19 @@ fn audit_command(data_dir: &std::path::Path, action: AuditAction, json: bool) ->
                 }
                 println!("origin {}; key {}", r.origin, r.key_source);
             } else {
-                println!("FAILED: {}", r.problems.first().map(String::as_str).unwrap_or_default());
+                println!(
+                    "FAILED: {}",
+                    r.problems.first().map(String::as_str).unwrap_or_default()
+                );
                 for p in r.problems.iter().skip(1).take(9) {
                     println!("  also: {p}");
                 }
             }
-            Ok(if r.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if r.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         AuditAction::Query {
             source,
@@ -741,7 +749,8 @@ fn revoke(node: &Node, id: &str) -> Result<bool> {
     };
     let revoked = node.store.revoke_token(id, now_micros())?;
     if revoked {
-        node.audit_log()?.record_now(vec![token_event("revoked", id, &record.principal)])?;
+        node.audit_log()?
+            .record_now(vec![token_event("revoked", id, &record.principal)])?;
     }
     Ok(revoked)
 }
@@ -761,7 +770,8 @@ fn issue(
     let issued = accord_taxii::access::issue_token(principal, description, now_micros())
         .map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
     // Logged before the token exists, so that no credential is ever unaccounted for.
-    node.audit_log()?.record_now(vec![token_event("issued", &issued.record.id, principal)])?;
+    node.audit_log()?
+        .record_now(vec![token_event("issued", &issued.record.id, principal)])?;
     accord_store::TokenStore::add_token(node.store.as_ref(), &issued.record)?;
     Ok(issued)
 }

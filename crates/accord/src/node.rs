@@ -48,13 +48,20 @@ pub fn config_digest(dir: &Path, config: &Config) -> Result<String> {
     digest.update(toml::to_string(config).unwrap_or_default());
     for file in &config.policy.policy_files {
         let path = dir.join(file);
-        digest.update(std::fs::read(&path).with_context(|| format!("cannot read policy file {}", path.display()))?);
+        digest.update(
+            std::fs::read(&path).with_context(|| format!("cannot read policy file {}", path.display()))?,
+        );
     }
     Ok(hex::encode(digest.finalize()))
 }
 
 /// The log entry for a configuration taking effect.
-pub fn config_event(dir: &Path, config: &Config, engine: &accord_policy::Engine, reason: &str) -> Result<accord_ledger::Event> {
+pub fn config_event(
+    dir: &Path,
+    config: &Config,
+    engine: &accord_policy::Engine,
+    reason: &str,
+) -> Result<accord_ledger::Event> {
     Ok(accord_ledger::Event::Config(accord_ledger::entry::ConfigChange {
         reason: reason.to_owned(),
         config_sha256: config_digest(dir, config)?,
@@ -213,14 +220,19 @@ impl Node {
         let origin = self.config.audit_origin();
         let signer = accord_ledger::NoteSigner::new(&origin, &self.secret(NODE_KEY_FILE)?)
             .map_err(|e| anyhow!("[audit] origin: {e}"))?;
-        Ok(accord_audit::AuditLog::open(&self.dir.join(&self.config.audit.dir), &origin, signer)?)
+        Ok(accord_audit::AuditLog::open(
+            &self.dir.join(&self.config.audit.dir),
+            &origin,
+            signer,
+        )?)
     }
 
     /// The verifier key of this node's transparency log.
     pub fn audit_key(&self) -> Result<accord_ledger::VerifierKey> {
         self.ensure_secrets()?;
-        let signer = accord_ledger::NoteSigner::new(&self.config.audit_origin(), &self.secret(NODE_KEY_FILE)?)
-            .map_err(|e| anyhow!("[audit] origin: {e}"))?;
+        let signer =
+            accord_ledger::NoteSigner::new(&self.config.audit_origin(), &self.secret(NODE_KEY_FILE)?)
+                .map_err(|e| anyhow!("[audit] origin: {e}"))?;
         Ok(signer.verifier())
     }
 

@@ -114,9 +114,22 @@ pub async fn serve(
     let backend: Arc<dyn accord_store::Backend> = node.store.clone();
     let audit = node.audit_log()?;
     let gate = Arc::new(node.gate()?);
-    tracing::info!(policy_version = gate.engine().version(), audit_entries = audit.size(), "policy in force");
-    audit.record_now(vec![crate::node::config_event(&node.dir, config, &gate.engine(), "start")?])?;
-    let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), config.limits.max_object_bytes);
+    tracing::info!(
+        policy_version = gate.engine().version(),
+        audit_entries = audit.size(),
+        "policy in force"
+    );
+    let started = crate::node::config_event(&node.dir, config, &gate.engine(), "start")?;
+    audit
+        .record(vec![(accord_audit::now_micros(), started)])
+        .durable()
+        .await?;
+    let (ingest, worker) = Ingestor::start(
+        backend.clone(),
+        audit.clone(),
+        metrics.clone(),
+        config.limits.max_object_bytes,
+    );
     #[cfg(unix)]
     tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone(), audit.clone()));
     let checkpoints = tokio::spawn(checkpoint_every(
@@ -190,7 +203,11 @@ async fn reload_on_hangup(
             Ok((engine, defaults, event)) => {
                 let version = engine.version().to_owned();
                 // The change is logged before it takes effect.
-                if let Err(e) = audit.record(vec![(accord_audit::now_micros(), event)]).durable().await {
+                if let Err(e) = audit
+                    .record(vec![(accord_audit::now_micros(), event)])
+                    .durable()
+                    .await
+                {
                     tracing::error!(error = %e, "configuration not reloaded: it could not be logged");
                     continue;
                 }

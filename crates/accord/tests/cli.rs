@@ -519,4 +519,362 @@ fn acknowledged_objects_survive_kill_9() {
         "{} acknowledged objects missing, e.g. {missing:?}",
         expected.len() - found.len()
     );
+    // The transparency log survived too: it verifies, and every acknowledged object has its
+    // ingest entry.
+    let (ok, line) = verify(&dir, &vkey(&dir), &[]);
+    assert!(ok, "{line}");
+    let ledger = accord_audit::read_dir_log(&dir.join("ledger")).unwrap();
+    let mut logged = std::collections::HashSet::new();
+    for l in ledger.lines() {
+        let e: accord_ledger::Entry = serde_json::from_slice(l).unwrap();
+        if let accord_ledger::Event::Ingest(i) = e.event {
+            logged.extend(i.objects.into_iter().map(|o| o.id));
+        }
+    }
+    assert!(
+        expected.iter().all(|id| logged.contains(id)),
+        "an acknowledged object has no ingest entry"
+    );
+}
+
+fn vkey(dir: &Path) -> String {
+    let o = accord(dir, &["audit", "key"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+/// Runs `audit verify` and gives (exit ok, first output line).
+fn verify(dir: &Path, key: &str, extra: &[&str]) -> (bool, String) {
+    let mut args = vec!["audit", "verify", "--key", key];
+    args.extend_from_slice(extra);
+    let o = accord(dir, &args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (
+        o.status.success(),
+        out.lines().next().unwrap_or_default().to_owned(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn audit_verify_names_each_kind_of_tampering() {
+    let (tmp, dir) = init();
+    let file = tmp.path().join("objects.jsonl");
+    let lines: Vec<String> = (0..30)
+        .map(|i| {
+            format!(
+                r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{i:012}","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.{i}']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}}"#
+            )
+        })
+        .collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    assert!(accord(&dir, &["import", file.to_str().unwrap()]).status.success());
+    // Decisions for a partner (30 decisions and a share), a token, then a signed checkpoint.
+    let out = tmp.path().join("out.json");
+    let o = accord(
+        &dir,
+        &["export", "--for", "demo-partner", "-o", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        accord(&dir, &["token", "create", "--principal", "demo-oversight"])
+            .status
+            .success()
+    );
+    assert!(accord(&dir, &["audit", "checkpoint"]).status.success());
+    let key = vkey(&dir);
+    let state = tmp.path().join("monitor");
+    let (ok, line) = verify(&dir, &key, &["--state", state.to_str().unwrap()]);
+    assert!(ok, "{line}");
+    assert!(line.starts_with("OK: 33 entries"), "{line}");
+    // The oversight questions, answered from the data directory.
+    let o = accord(
+        &dir,
+        &["--json", "audit", "query", "--agreement", "example-bilateral"],
+    );
+    let q = json_out(&o);
+    assert_eq!(q["recipients"][0]["principal"], "demo-partner", "{q}");
+    assert_eq!(q["recipients"][0]["objects"], 30, "{q}");
+    let o = accord(
+        &dir,
+        &[
+            "--json",
+            "audit",
+            "query",
+            "--object",
+            "indicator--00000000-0000-4000-8000-000000000007",
+        ],
+    );
+    let kinds: Vec<String> = json_out(&o)["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["ingest", "decision", "share"]);
+
+    let ledger = dir.join("ledger");
+    let pristine = tmp.path().join("pristine");
+    copy_dir(&ledger, &pristine);
+    let entries = ledger.join("entries.jsonl");
+    let hashes = ledger.join("hashes");
+    let read_lines = || -> Vec<String> {
+        std::fs::read_to_string(&entries)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let write_lines = |l: &[String]| std::fs::write(&entries, l.join("\n") + "\n").unwrap();
+    let cases: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
+        (
+            "a flipped byte",
+            Box::new(|| {
+                let mut b = std::fs::read(&entries).unwrap();
+                let start = read_lines()[..12].iter().map(|l| l.len() + 1).sum::<usize>();
+                b[start + 20] ^= 0x01;
+                std::fs::write(&entries, b).unwrap();
+            }),
+            "FAILED: entry 12:",
+        ),
+        (
+            "a deleted entry",
+            Box::new(|| {
+                let mut l = read_lines();
+                l.remove(20);
+                write_lines(&l);
+            }),
+            "FAILED: entry 20:",
+        ),
+        (
+            "a deleted entry and its hash",
+            Box::new(|| {
+                let mut l = read_lines();
+                l.remove(20);
+                write_lines(&l);
+                let mut h = std::fs::read(&hashes).unwrap();
+                h.drain(20 * 32..21 * 32);
+                std::fs::write(&hashes, h).unwrap();
+            }),
+            "FAILED: entry 20:",
+        ),
+        (
+            "two entries swapped",
+            Box::new(|| {
+                let mut l = read_lines();
+                l.swap(5, 25);
+                write_lines(&l);
+            }),
+            "FAILED: entry 5:",
+        ),
+        (
+            "the tail truncated",
+            Box::new(|| {
+                let l = read_lines();
+                write_lines(&l[..31]);
+                let h = std::fs::read(&hashes).unwrap();
+                std::fs::write(&hashes, &h[..31 * 32]).unwrap();
+            }),
+            "FAILED: entry 31:",
+        ),
+        (
+            "a checkpoint signature replaced",
+            Box::new(|| {
+                let path = ledger.join("checkpoints");
+                let text = std::fs::read_to_string(&path).unwrap();
+                let sig_at = text.rfind(' ').unwrap() + 1;
+                let mut forged = text[..sig_at].to_owned();
+                forged.push_str(&"A".repeat(text.len() - sig_at - 2));
+                forged.push_str("=\n");
+                std::fs::write(&path, forged).unwrap();
+            }),
+            "FAILED: checkpoint #0:",
+        ),
+    ];
+    for (what, tamper, expected) in cases {
+        std::fs::remove_dir_all(&ledger).unwrap();
+        copy_dir(&pristine, &ledger);
+        tamper();
+        let (ok, line) = verify(&dir, &key, &[]);
+        assert!(!ok, "{what} went unnoticed");
+        assert!(line.starts_with(expected), "{what}: {line}");
+    }
+    // A log rewritten wholesale and re-signed with the node's own key still fails for a monitor
+    // that kept the old checkpoint.
+    std::fs::remove_dir_all(&ledger).unwrap();
+    copy_dir(&pristine, &ledger);
+    let mut l = read_lines();
+    l.truncate(10);
+    write_lines(&l);
+    std::fs::write(&hashes, &std::fs::read(&hashes).unwrap()[..10 * 32]).unwrap();
+    std::fs::write(ledger.join("checkpoints"), "").unwrap();
+    assert!(accord(&dir, &["audit", "checkpoint"]).status.success());
+    assert!(verify(&dir, &key, &[]).0, "self-consistent on its own");
+    let (ok, line) = verify(&dir, &key, &["--state", state.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(line.starts_with("FAILED: previously seen checkpoint:"), "{line}");
+}
+
+#[test]
+fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
+    let (tmp, dir) = init();
+    let corpus = tmp.path().join("corpus.jsonl");
+    let o = accord(
+        &dir,
+        &[
+            "gen-corpus",
+            "--count",
+            "3000",
+            "--seed",
+            "3",
+            "-o",
+            corpus.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success());
+    assert!(
+        accord(&dir, &["import", corpus.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
+    let cfg = cfg
+        .replace("listen = \"127.0.0.1:8443\"", "listen = \"127.0.0.1:0\"")
+        .replace("plain_http = false", "plain_http = true")
+        .replace("checkpoint_interval_secs = 10", "checkpoint_interval_secs = 1");
+    std::fs::write(dir.join("accord.toml"), cfg).unwrap();
+    let token = |p: &str| {
+        let o = accord(&dir, &["--json", "token", "create", "--principal", p]);
+        json_out(&o)["bearer"].as_str().unwrap().to_owned()
+    };
+    let (analyst, oversight) = (token("demo-analyst"), token("demo-oversight"));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("serving TAXII 2.1 on ").nth(1).map(str::to_owned))
+        .expect("server address");
+    std::thread::spawn(move || for _ in log {}); // keep draining the server's log
+    let base = format!("http://{addr}");
+    let default_collection = read_collection_id(&dir);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, base, analyst, coll) = (
+                stop.clone(),
+                base.clone(),
+                analyst.clone(),
+                default_collection.clone(),
+            );
+            std::thread::spawn(move || {
+                let agent = ureq::agent();
+                let mut reads = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = agent
+                        .get(&format!("{base}/api/collections/{coll}/objects/?limit=500"))
+                        .set("Authorization", &format!("Bearer {analyst}"))
+                        .set("Accept", "application/taxii+json;version=2.1")
+                        .call();
+                    if r.is_ok() {
+                        reads += 1;
+                    }
+                }
+                reads
+            })
+        })
+        .collect();
+    // Collect the checkpoints the node issues while the burst runs, as a monitor would.
+    let agent = ureq::agent();
+    let mut notes: Vec<String> = Vec::new();
+    let started = std::time::Instant::now();
+    while notes.len() < 3 && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let note = agent
+            .get(&format!("{base}/audit/v1/checkpoint"))
+            .set("Authorization", &format!("Bearer {oversight}"))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        if notes.last() != Some(&note) {
+            notes.push(note);
+        }
+    }
+    server.kill().unwrap(); // SIGKILL, mid-burst
+    server.wait().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads: u32 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(
+        reads > 0 && notes.len() >= 2,
+        "reads {reads}, checkpoints {}",
+        notes.len()
+    );
+
+    // The log verifies as the crash left it, and its tree is consistent with every checkpoint
+    // issued before the crash.
+    let key = vkey(&dir);
+    let (ok, line) = verify(&dir, &key, &[]);
+    assert!(ok, "{line}");
+    let ledger = accord_audit::read_dir_log(&dir.join("ledger")).unwrap();
+    let leaves: Vec<[u8; 32]> = ledger
+        .lines()
+        .iter()
+        .map(|l| accord_ledger::leaf_hash(l))
+        .collect();
+    let tree = accord_ledger::Tree::from_leaves(leaves);
+    let verifier: accord_ledger::VerifierKey = key.parse().unwrap();
+    for note in &notes {
+        let cp = verifier.open(note).unwrap();
+        assert_eq!(
+            tree.root_at(cp.size).unwrap(),
+            cp.root,
+            "checkpoint at size {}",
+            cp.size
+        );
+    }
+    // Every answered read has its decisions in the log: at least 500 per read.
+    let needle = b"\"kind\":\"decision\"";
+    let decisions = ledger
+        .lines()
+        .iter()
+        .filter(|l| l.windows(needle.len()).any(|w| w == needle))
+        .count();
+    assert!(
+        decisions >= reads as usize * 500,
+        "{decisions} decisions for {reads} reads"
+    );
+    // The node starts again on the recovered log and keeps appending to it.
+    assert!(accord(&dir, &["audit", "checkpoint"]).status.success());
+    assert!(verify(&dir, &key, &[]).0);
+}
+
+fn read_collection_id(dir: &Path) -> String {
+    let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
+    cfg.split("id = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
 }
