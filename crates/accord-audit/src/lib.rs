@@ -218,10 +218,10 @@ impl AuditLog {
             let view = &mut *guard;
             files.catch_up(&mut view.tree, &mut view.offsets)?;
             let size = view.tree.size();
-            if let Some((cp, note)) = &view.latest {
-                if cp.size == size {
-                    return Ok(note.clone());
-                }
+            if let Some((cp, note)) = &view.latest
+                && cp.size == size
+            {
+                return Ok(note.clone());
             }
             let cp = Checkpoint {
                 origin: self.inner.origin.clone(),

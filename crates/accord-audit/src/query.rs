@@ -72,20 +72,20 @@ impl Filter {
         if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == entry.event.kind()) {
             return false;
         }
-        if let Some(id) = &self.object {
-            if !mentions(&entry.event, id) {
-                return false;
-            }
+        if let Some(id) = &self.object
+            && !mentions(&entry.event, id)
+        {
+            return false;
         }
-        if let Some(a) = &self.agreement {
-            if !agreement_of(&entry.event, self.object.as_deref()).contains(a) {
-                return false;
-            }
+        if let Some(a) = &self.agreement
+            && !agreement_of(&entry.event, self.object.as_deref()).contains(a)
+        {
+            return false;
         }
-        if let Some(p) = &self.principal {
-            if principal_of(&entry.event) != Some(p.as_str()) {
-                return false;
-            }
+        if let Some(p) = &self.principal
+            && principal_of(&entry.event) != Some(p.as_str())
+        {
+            return false;
         }
         true
     }
@@ -98,7 +98,7 @@ impl Filter {
             .flatten()
             .map(|s| serde_json::to_vec(s).unwrap_or_default())
             .collect();
-        let finders: Vec<memmem::Finder<'_>> = needles.iter().map(|n| memmem::Finder::new(n)).collect();
+        let finders: Vec<memmem::Finder<'_>> = needles.iter().map(memmem::Finder::new).collect();
         lines
             .into_iter()
             .filter(|l| finders.iter().all(|f| f.find(l).is_some()))

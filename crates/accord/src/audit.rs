@@ -179,16 +179,16 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
         (None, None, None) => bail!("no key to verify with: pass --key NAME+ID+KEY"),
     };
     let key: VerifierKey = key_text.trim().parse()?;
-    if let Some(p) = &pinned {
-        if p.trim() != key.to_string() {
-            bail!(
-                "the key differs from the one pinned in {} on an earlier run",
-                pinned_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            );
-        }
+    if let Some(p) = &pinned
+        && p.trim() != key.to_string()
+    {
+        bail!(
+            "the key differs from the one pinned in {} on an earlier run",
+            pinned_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
     }
     let seen: Option<Checkpoint> = state
         .map(|s| state_file(s, &origin))
@@ -216,24 +216,24 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
             report.latest_checkpoint_size = v.latest.as_ref().map(|c| c.size);
             report.uncovered_entries = v.uncovered;
             report.consistent_with_seen = seen.as_ref().map(|c| c.size);
-            if let (Some(state), Some(latest)) = (state, &v.latest) {
-                if seen.as_ref().is_none_or(|s| latest.size >= s.size) {
-                    std::fs::create_dir_all(state)
-                        .with_context(|| format!("cannot create {}", state.display()))?;
-                    let note = fetched
-                        .log
-                        .checkpoints
-                        .iter()
-                        .rev()
-                        .find(|n| key.open(n).is_ok_and(|c| &c == latest))
-                        .cloned()
-                        .unwrap_or_default();
-                    std::fs::write(state_file(state, &origin), note)?;
-                    std::fs::write(
-                        state_file(state, &origin).with_extension("vkey"),
-                        format!("{key}\n"),
-                    )?;
-                }
+            if let (Some(state), Some(latest)) = (state, &v.latest)
+                && seen.as_ref().is_none_or(|s| latest.size >= s.size)
+            {
+                std::fs::create_dir_all(state)
+                    .with_context(|| format!("cannot create {}", state.display()))?;
+                let note = fetched
+                    .log
+                    .checkpoints
+                    .iter()
+                    .rev()
+                    .find(|n| key.open(n).is_ok_and(|c| &c == latest))
+                    .cloned()
+                    .unwrap_or_default();
+                std::fs::write(state_file(state, &origin), note)?;
+                std::fs::write(
+                    state_file(state, &origin).with_extension("vkey"),
+                    format!("{key}\n"),
+                )?;
             }
         }
         Err(problems) => report.problems = problems.iter().map(ToString::to_string).collect(),

@@ -635,7 +635,7 @@ mod tests {
         let err = Config::parse(&text, Path::new("accord.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("principals[1]") && err.contains("nobody"), "{err}");
+        assert!(err.contains("principals[2]") && err.contains("nobody"), "{err}");
     }
 
     #[test]

@@ -638,7 +638,8 @@ fn audit_verify_names_each_kind_of_tampering() {
             .collect()
     };
     let write_lines = |l: &[String]| std::fs::write(&entries, l.join("\n") + "\n").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn()>, &str)> = vec![
+    type Tamper<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "a flipped byte",
             Box::new(|| {
