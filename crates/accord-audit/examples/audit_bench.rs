@@ -10,6 +10,10 @@ use accord_audit::AuditLog;
 use accord_ledger::entry::Decision;
 use accord_ledger::{Event, NoteSigner};
 
+/// The allocator the `accord` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ORIGIN: &str = "accord.bench/node";
 
 fn decision(i: u64) -> Event {

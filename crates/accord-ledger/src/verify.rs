@@ -71,20 +71,16 @@ pub struct Verified {
 
 /// Checks one stored entry: JSON, canonical, carrying its own index.
 fn check_entry(index: u64, bytes: &[u8]) -> Option<String> {
-    let value: serde_json::Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => return Some(format!("not JSON ({e})")),
-    };
-    let mut canonical = Vec::with_capacity(bytes.len());
-    accord_stix::jcs::write_canonical(&value, &mut canonical);
-    if canonical != bytes {
-        return Some("not in RFC 8785 canonical form".into());
+    let (canonical, recorded) = accord_stix::jcs::canonical_with_field(bytes, "index");
+    if !canonical {
+        return Some(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(e) => format!("not JSON ({e})"),
+            Ok(_) => "not in RFC 8785 canonical form".into(),
+        });
     }
-    match value.get("index").and_then(serde_json::Value::as_u64) {
+    match recorded.and_then(|r| std::str::from_utf8(r).ok()?.parse::<u64>().ok()) {
         Some(i) if i == index => None,
-        Some(i) => Some(format!(
-            "records index {i} (an entry is missing, added or out of order)"
-        )),
+        Some(i) => Some(format!("records index {i} (an entry is missing, added or out of order)")),
         None => Some("has no index".into()),
     }
 }

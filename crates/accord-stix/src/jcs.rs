@@ -59,6 +59,217 @@ fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// Whether `bytes` is exactly the canonical form (RFC 8785) of the JSON value it denotes, checked
+/// in one pass without building the value. Numbers other than short integers, and keys with
+/// escapes, are left to the full parse-and-reserialise comparison.
+pub fn is_canonical(bytes: &[u8]) -> bool {
+    canonical_with_field(bytes, "").0
+}
+
+/// As [`is_canonical`], also giving the raw text of one top-level member's value (when `bytes` is
+/// an object that has it), found in the same pass.
+pub fn canonical_with_field<'a>(bytes: &'a [u8], field: &str) -> (bool, Option<&'a [u8]>) {
+    let mut c = Checker {
+        b: bytes,
+        i: 0,
+        slow: false,
+        field,
+        found: None,
+    };
+    let ok = c.value(0) && c.i == bytes.len();
+    let found = c.found.map(|(from, to)| &bytes[from..to]);
+    (is_canonical_after(bytes, ok, c.slow), found)
+}
+
+fn is_canonical_after(bytes: &[u8], ok: bool, slow: bool) -> bool {
+    if ok && slow {
+        return serde_json::from_slice::<Value>(bytes).is_ok_and(|v| {
+            let mut out = Vec::with_capacity(bytes.len());
+            write_canonical(&v, &mut out);
+            out == bytes
+        });
+    }
+    ok
+}
+
+/// The nesting serde_json accepts; deeper input is not JSON it could read.
+const MAX_DEPTH: usize = 128;
+
+struct Checker<'a, 'f> {
+    b: &'a [u8],
+    i: usize,
+    /// Something the one-pass check cannot decide was seen.
+    slow: bool,
+    /// A top-level member whose value's span is wanted, and the span.
+    field: &'f str,
+    found: Option<(usize, usize)>,
+}
+
+impl<'a> Checker<'a, '_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().is_some(),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> bool {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        self.i += 1;
+        if self.eat(b'}') {
+            return true;
+        }
+        // The previous key's raw text; None after a key with escapes (compared by the full check).
+        let mut previous: Option<&'a str> = None;
+        loop {
+            let Some((key, escaped)) = self.string() else {
+                return false;
+            };
+            if escaped {
+                self.slow = true;
+                previous = None;
+            } else {
+                if previous.is_some_and(|p| utf16_cmp(p, key) != Ordering::Less) {
+                    return false;
+                }
+                previous = Some(key);
+            }
+            let wanted = depth == 0 && !escaped && key == self.field;
+            if !self.eat(b':') {
+                return false;
+            }
+            let from = self.i;
+            if !self.value(depth + 1) {
+                return false;
+            }
+            if wanted {
+                self.found = Some((from, self.i));
+            }
+            if self.eat(b'}') {
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        self.i += 1;
+        if self.eat(b']') {
+            return true;
+        }
+        loop {
+            if !self.value(depth + 1) {
+                return false;
+            }
+            if self.eat(b']') {
+                return true;
+            }
+            if !self.eat(b',') {
+                return false;
+            }
+        }
+    }
+
+    /// A string in canonical form: raw UTF-8 except `"`, `\\` and control characters, which use
+    /// the shortest escape. Gives its raw text and whether it had escapes.
+    fn string(&mut self) -> Option<(&'a str, bool)> {
+        let b = self.b;
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            match *b.get(self.i)? {
+                b'"' => break,
+                0x00..=0x1f => return None,
+                b'\\' => {
+                    escaped = true;
+                    match *b.get(self.i + 1)? {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
+                        b'u' => {
+                            let hex = b.get(self.i + 2..self.i + 6)?;
+                            let lower = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+                            if hex[0] != b'0' || hex[1] != b'0' || !lower(hex[2]) || !lower(hex[3]) {
+                                return None;
+                            }
+                            let v = u8::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()?;
+                            if v >= 0x20 || matches!(v, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                                return None;
+                            }
+                            self.i += 6;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => self.i += 1,
+            }
+        }
+        let text = std::str::from_utf8(&b[start..self.i]).ok()?;
+        self.i += 1;
+        Some((text, escaped))
+    }
+
+    /// An integer as ECMAScript prints it; anything else is left to the full comparison.
+    fn number(&mut self) -> bool {
+        let start = self.i;
+        let negative = self.eat(b'-');
+        let digits = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let n = self.i - digits;
+        if matches!(self.peek(), Some(b'.' | b'e' | b'E')) || n > 15 {
+            self.slow = true;
+            while self
+                .peek()
+                .is_some_and(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            {
+                self.i += 1;
+            }
+            return self.i > start;
+        }
+        match (n, self.b.get(digits)) {
+            (0, _) => false,
+            (1, Some(b'0')) => !negative,
+            (_, Some(b'0')) => false,
+            _ => true,
+        }
+    }
+}
+
 /// Orders strings by their UTF-16 code units, as RFC 8785 section 3.2.3 requires.
 pub fn utf16_cmp(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {

@@ -257,6 +257,24 @@ proptest! {
         prop_assert_eq!(jcs::to_canonical_string(&back), a);
     }
 
+    /// The one-pass canonical check agrees with parsing and re-serialising: on canonical text, on
+    /// text with a byte changed, inserted or removed, and on pretty-printed text.
+    #[test]
+    fn is_canonical_agrees_with_reserialising(v in arb_json(), at in any::<usize>(), byte in any::<u8>(), op in 0u8..4) {
+        let slow = |b: &[u8]| serde_json::from_slice::<Value>(b).is_ok_and(|v| jcs::to_canonical_string(&v).as_bytes() == b);
+        let canonical = jcs::to_canonical_string(&v).into_bytes();
+        prop_assert!(jcs::is_canonical(&canonical));
+        let mut changed = canonical.clone();
+        let i = at % (changed.len() + 1);
+        match op {
+            0 if i < changed.len() => changed[i] = byte,
+            1 => changed.insert(i, byte),
+            2 if i < changed.len() => { changed.remove(i); }
+            _ => changed = serde_json::to_vec_pretty(&v).unwrap(),
+        }
+        prop_assert_eq!(jcs::is_canonical(&changed), slow(&changed), "{:?}", String::from_utf8_lossy(&changed));
+    }
+
     /// The SCO id depends only on the contributing properties, never on order or other properties.
     #[test]
     fn sco_id_is_deterministic(value in "\\PC{1,30}", extra in "\\PC{0,10}", port in 0u16..) {
