@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let log = log.clone();
             s.spawn(move || {
                 for i in 0..per {
-                    let _ = log.record(vec![(0, decision(w * per + i))]).wait();
+                    let _ = log.record_wait(vec![(0, decision(w * per + i))]);
                 }
             });
         }
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let events = (0..size)
                         .map(|i| (0, decision((w * batches + b) * size + i)))
                         .collect();
-                    let _ = log.record(events).wait();
+                    let _ = log.record_wait(events);
                 }
             });
         }

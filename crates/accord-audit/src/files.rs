@@ -263,6 +263,10 @@ impl LogFiles {
         })?;
         let tree = verified.tree;
         if stored.len() < n {
+            // Cut a partly written hash first, so that the ones appended stay aligned.
+            self.hashes
+                .set_len(stored.len() as u64 * 32)
+                .map_err(io(&hashes_path))?;
             let missing: Vec<u8> = tree.leaves()[stored.len()..].iter().flatten().copied().collect();
             self.hashes.write_all(&missing).map_err(io(&hashes_path))?;
             self.hashes.sync_all().map_err(io(&hashes_path))?;

@@ -16,6 +16,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
+pub use accord_ledger::entry::Prepared;
 use accord_ledger::{Checkpoint, Event, Hash, NoteSigner, ProofError, Tree, VerifierKey};
 
 pub use files::{DirLog, LogFiles, read_dir_log, split_notes};
@@ -49,10 +50,28 @@ pub enum AuditError {
     Range { start: u64, end: u64, size: u64 },
 }
 
-/// Events waiting for the writer, each batch with the channel its receipt listens on.
+type Outcome = Result<Range<u64>, AuditError>;
+
+/// Where the writer sends a batch's outcome: to async code, or to a thread that blocks.
+enum Done {
+    Async(tokio::sync::oneshot::Sender<Outcome>),
+    Blocking(std::sync::mpsc::SyncSender<Outcome>),
+}
+
+impl Done {
+    fn send(self, outcome: Outcome) {
+        let _ = match self {
+            Done::Async(tx) => tx.send(outcome).map_err(drop),
+            Done::Blocking(tx) => tx.send(outcome).map_err(drop),
+        };
+    }
+}
+
+/// Entries waiting for the writer (serialised but for their indices), each batch with where its
+/// outcome goes.
 struct Pending {
-    events: Vec<(i64, Event)>,
-    done: tokio::sync::oneshot::Sender<Result<Range<u64>, AuditError>>,
+    entries: Vec<Prepared>,
+    done: Done,
 }
 
 #[derive(Default)]
@@ -99,19 +118,14 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-/// The answer to a queued append: wait on it before disclosing anything the entries record.
+/// The answer to a queued append: await it before disclosing anything the entries record.
 #[derive(Debug)]
-pub struct Receipt(tokio::sync::oneshot::Receiver<Result<Range<u64>, AuditError>>);
+pub struct Receipt(tokio::sync::oneshot::Receiver<Outcome>);
 
 impl Receipt {
-    /// Waits (in async code) until the entries are durable; gives their indices.
+    /// Waits until the entries are durable; gives their indices.
     pub async fn durable(self) -> Result<Range<u64>, AuditError> {
         self.0.await.unwrap_or(Err(AuditError::Closed))
-    }
-
-    /// Waits (on a thread that may block) until the entries are durable.
-    pub fn wait(self) -> Result<Range<u64>, AuditError> {
-        self.0.blocking_recv().unwrap_or(Err(AuditError::Closed))
     }
 }
 
@@ -174,33 +188,54 @@ impl AuditLog {
         self.inner.signer.verifier()
     }
 
-    /// Queues events (each with its time in microseconds); they are durable when the receipt
-    /// says so. An empty batch is answered at once.
+    /// Queues events (each with its time in microseconds) for async code; they are durable when
+    /// the receipt says so.
     pub fn record(&self, events: Vec<(i64, Event)>) -> Receipt {
+        self.record_prepared(prepare(&events))
+    }
+
+    /// Queues entries already serialised with [`prepare`] (where blocking was fine).
+    pub fn record_prepared(&self, entries: Vec<Prepared>) -> Receipt {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        if events.is_empty() {
-            let size = self.size();
-            let _ = tx.send(Ok(size..size));
-            return Receipt(rx);
-        }
-        if let Some(reason) = self.inner.failure() {
-            let _ = tx.send(Err(AuditError::Failed(reason)));
-            return Receipt(rx);
-        }
-        let mut q = lock(&self.inner.queue);
-        if q.closed {
-            let _ = tx.send(Err(AuditError::Closed));
-        } else {
-            q.items.push(Pending { events, done: tx });
-            self.inner.wake.notify_one();
-        }
+        self.enqueue(entries, Done::Async(tx));
         Receipt(rx)
     }
 
-    /// Records events now and waits until they are durable (for threads that may block).
+    /// Records events and waits until they are durable (on a thread that may block).
+    pub fn record_wait(&self, events: Vec<(i64, Event)>) -> Result<Range<u64>, AuditError> {
+        self.record_prepared_wait(prepare(&events))
+    }
+
+    /// As [`AuditLog::record_wait`], for entries already serialised with [`prepare`].
+    pub fn record_prepared_wait(&self, entries: Vec<Prepared>) -> Result<Range<u64>, AuditError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.enqueue(entries, Done::Blocking(tx));
+        rx.recv().unwrap_or(Err(AuditError::Closed))
+    }
+
+    /// Records events that happen now and waits until they are durable.
     pub fn record_now(&self, events: Vec<Event>) -> Result<Range<u64>, AuditError> {
         let now = now_micros();
-        self.record(events.into_iter().map(|e| (now, e)).collect()).wait()
+        self.record_wait(events.into_iter().map(|e| (now, e)).collect())
+    }
+
+    /// An empty batch is answered at once; after a failed write or close, every batch is refused.
+    fn enqueue(&self, entries: Vec<Prepared>, done: Done) {
+        if entries.is_empty() {
+            let size = self.size();
+            return done.send(Ok(size..size));
+        }
+        if let Some(reason) = self.inner.failure() {
+            return done.send(Err(AuditError::Failed(reason)));
+        }
+        let mut q = lock(&self.inner.queue);
+        if q.closed {
+            drop(q);
+            done.send(Err(AuditError::Closed));
+        } else {
+            q.items.push(Pending { entries, done });
+            self.inner.wake.notify_one();
+        }
     }
 
     /// Number of durable entries this process knows of.
@@ -294,6 +329,20 @@ impl AuditLog {
     }
 }
 
+/// Serialises events (each with its time in microseconds) but for their indices: the CPU work of
+/// recording, done by the recording thread (in parallel for large batches) so that the one writer
+/// only adds indices and hashes.
+pub fn prepare(events: &[(i64, Event)]) -> Vec<Prepared> {
+    use rayon::prelude::*;
+    let one =
+        |(time, event): &(i64, Event)| Prepared::new(&accord_stix::Timestamp::format_micros(*time), event);
+    if events.len() >= 256 {
+        events.par_iter().map(one).collect()
+    } else {
+        events.iter().map(one).collect()
+    }
+}
+
 impl Inner {
     fn failure(&self) -> Option<String> {
         lock(&self.failed).clone()
@@ -326,13 +375,13 @@ impl Inner {
                 Err(_) => 0,
             };
             for p in batch {
-                let n = p.events.len() as u64;
+                let n = p.entries.len() as u64;
                 let answer = match &result {
                     Ok(_) => Ok(at..at + n),
                     Err(e) => Err(AuditError::Failed(e.to_string())),
                 };
                 at += n;
-                let _ = p.done.send(answer);
+                p.done.send(answer);
             }
             lock(&self.queue).busy = false;
             self.drained.notify_all();
@@ -351,18 +400,16 @@ impl Inner {
                 files.catch_up(&mut view.tree, &mut view.offsets)?;
                 (view.tree.size(), view.offsets.last().copied().unwrap_or(0))
             };
-            let mut lines = Vec::with_capacity(batch.iter().map(|p| p.events.len()).sum::<usize>() * 320);
-            let mut leaves = Vec::new();
-            let mut offsets = Vec::new();
+            let count: usize = batch.iter().map(|p| p.entries.len()).sum();
+            let bytes: usize = batch.iter().flat_map(|p| &p.entries).map(|e| e.len() + 21).sum();
+            let mut lines = Vec::with_capacity(bytes);
+            let mut leaves = Vec::with_capacity(count);
+            let mut offsets = Vec::with_capacity(count);
             let mut index = start;
-            for (time, event) in batch.iter().flat_map(|p| &p.events) {
-                let bytes = accord_ledger::entry::canonical(
-                    index,
-                    &accord_stix::Timestamp::format_micros(*time),
-                    event,
-                );
-                leaves.push(accord_ledger::leaf_hash(&bytes));
-                lines.extend_from_slice(&bytes);
+            for entry in batch.iter().flat_map(|p| &p.entries) {
+                let from = lines.len();
+                entry.write(index, &mut lines);
+                leaves.push(accord_ledger::leaf_hash(&lines[from..]));
                 lines.push(b'\n');
                 offsets.push(base + lines.len() as u64);
                 index += 1;

@@ -1,6 +1,8 @@
 //! Oversight queries over the log's entries: who received what under which agreement, and every
 //! decision about an object. A byte search finds candidate lines; only those are parsed.
 
+use std::collections::BTreeMap;
+
 use accord_ledger::{Entry, Event};
 use memchr::memmem;
 
@@ -38,6 +40,7 @@ fn mentions(event: &Event, id: &str) -> bool {
         Event::Decision(d) => d.object == id,
         Event::Redaction(r) => r.object == id,
         Event::Deletion(d) => d.object == id,
+        Event::Expiry(e) => e.object == id,
         Event::Share(s) => s.objects.iter().any(|o| o.id == id),
         Event::Ingest(i) => i.objects.iter().any(|o| o.id == id),
         Event::Config(_) | Event::Token(_) => false,
@@ -52,7 +55,7 @@ fn principal_of(event: &Event) -> Option<&str> {
         Event::Ingest(i) => Some(&i.principal),
         Event::Deletion(d) => Some(&d.principal),
         Event::Token(t) => Some(&t.principal),
-        Event::Config(_) => None,
+        Event::Config(_) | Event::Expiry(_) => None,
     }
 }
 
@@ -90,37 +93,36 @@ impl Filter {
         true
     }
 
-    /// Runs the filter over entry lines, giving the matching entries in log order.
-    pub fn run<'a>(&self, lines: impl IntoIterator<Item = &'a [u8]>) -> Vec<Entry> {
+    /// Starts answering: feed it the log's lines in order, then take the answer.
+    pub fn answer(&self, limit: usize) -> Answerer<'_> {
         // Every string criterion appears verbatim (as a JSON string) in a matching line.
         let needles: Vec<Vec<u8>> = [&self.object, &self.agreement, &self.principal]
             .into_iter()
             .flatten()
             .map(|s| serde_json::to_vec(s).unwrap_or_default())
             .collect();
-        let finders: Vec<memmem::Finder<'_>> = needles.iter().map(memmem::Finder::new).collect();
-        lines
-            .into_iter()
-            .filter(|l| finders.iter().all(|f| f.find(l).is_some()))
-            .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
-            .filter(|e| self.matches(e))
-            .collect()
+        Answerer {
+            filter: self,
+            needles,
+            limit,
+            answer: Answer {
+                recipients: self.agreement.as_ref().map(|_| Vec::new()),
+                ..Answer::default()
+            },
+            by: BTreeMap::new(),
+        }
     }
 }
 
-/// Runs a filter over a whole log, a chunk of entries at a time.
-pub fn scan(log: &crate::AuditLog, filter: &Filter) -> Result<Vec<Entry>, crate::AuditError> {
-    const CHUNK: u64 = 100_000;
-    let size = log.size();
-    let mut found = Vec::new();
-    let mut start = 0;
-    while start < size {
-        let end = (start + CHUNK).min(size);
-        let lines = log.entries(start, end)?;
-        found.extend(filter.run(lines.iter().map(Vec::as_slice)));
-        start = end;
-    }
-    Ok(found)
+/// What an oversight query found.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Answer {
+    /// Matching entries, all of them.
+    pub total: u64,
+    /// The first `limit` matching entries, in log order.
+    pub entries: Vec<Entry>,
+    /// With an agreement: the principals that received objects under it (from share entries).
+    pub recipients: Option<Vec<Recipient>>,
 }
 
 /// A principal that received objects under an agreement.
@@ -133,32 +135,80 @@ pub struct Recipient {
     pub last: String,
 }
 
-/// Principals that received objects under an agreement, from share entries.
-pub fn recipients(entries: &[Entry], agreement: &str) -> Vec<Recipient> {
-    let mut by: std::collections::BTreeMap<String, (u64, String, String)> = Default::default();
-    for e in entries {
-        if let Event::Share(s) = &e.event {
-            let n = s
-                .objects
-                .iter()
-                .filter(|o| o.agreement.as_deref() == Some(agreement))
-                .count() as u64;
-            if n == 0 {
+/// An answer being built over the log, a chunk of lines at a time, in bounded memory.
+#[derive(Debug)]
+pub struct Answerer<'f> {
+    filter: &'f Filter,
+    needles: Vec<Vec<u8>>,
+    limit: usize,
+    answer: Answer,
+    /// principal → (objects, first, last).
+    by: BTreeMap<String, (u64, String, String)>,
+}
+
+impl Answerer<'_> {
+    pub fn feed<'a>(&mut self, lines: impl IntoIterator<Item = &'a [u8]>) {
+        let finders: Vec<memmem::Finder<'_>> = self.needles.iter().map(memmem::Finder::new).collect();
+        for line in lines {
+            if !finders.iter().all(|f| f.find(line).is_some()) {
                 continue;
             }
-            let slot = by
-                .entry(s.principal.clone())
-                .or_insert_with(|| (0, e.time.clone(), e.time.clone()));
-            slot.0 += n;
-            slot.2 = e.time.clone();
+            let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
+                continue;
+            };
+            if !self.filter.matches(&entry) {
+                continue;
+            }
+            self.answer.total += 1;
+            if let (Some(agreement), Event::Share(s)) = (&self.filter.agreement, &entry.event) {
+                let n = s
+                    .objects
+                    .iter()
+                    .filter(|o| o.agreement.as_ref() == Some(agreement))
+                    .count() as u64;
+                if n > 0 {
+                    let slot = self
+                        .by
+                        .entry(s.principal.clone())
+                        .or_insert_with(|| (0, entry.time.clone(), entry.time.clone()));
+                    slot.0 += n;
+                    slot.2.clone_from(&entry.time);
+                }
+            }
+            if self.answer.entries.len() < self.limit {
+                self.answer.entries.push(entry);
+            }
         }
     }
-    by.into_iter()
-        .map(|(principal, (objects, first, last))| Recipient {
-            principal,
-            objects,
-            first,
-            last,
-        })
-        .collect()
+
+    pub fn finish(mut self) -> Answer {
+        if let Some(r) = &mut self.answer.recipients {
+            *r = self
+                .by
+                .into_iter()
+                .map(|(principal, (objects, first, last))| Recipient {
+                    principal,
+                    objects,
+                    first,
+                    last,
+                })
+                .collect();
+        }
+        self.answer
+    }
+}
+
+/// Answers a filter over a whole open log, a chunk of entries at a time.
+pub fn scan(log: &crate::AuditLog, filter: &Filter, limit: usize) -> Result<Answer, crate::AuditError> {
+    const CHUNK: u64 = 100_000;
+    let size = log.size();
+    let mut answerer = filter.answer(limit);
+    let mut start = 0;
+    while start < size {
+        let end = (start + CHUNK).min(size);
+        let lines = log.entries(start, end)?;
+        answerer.feed(lines.iter().map(Vec::as_slice));
+        start = end;
+    }
+    Ok(answerer.finish())
 }

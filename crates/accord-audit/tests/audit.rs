@@ -46,7 +46,7 @@ fn concurrent_appends_are_contiguous_durable_and_provable() {
                     let events = (0..10)
                         .map(|i| (1_700_000_000_000_000, token(t * 1000 + b * 10 + i)))
                         .collect();
-                    ranges.push(log.record(events).wait().expect("durable"));
+                    ranges.push(log.record_wait(events).expect("durable"));
                 }
                 ranges
             })

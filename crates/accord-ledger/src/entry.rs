@@ -23,19 +23,145 @@ impl Entry {
 
 /// The canonical JSON of the entry at `index` recording `event` at `time`.
 pub fn canonical(index: u64, time: &str, event: &Event) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct EntryRef<'a> {
-        index: u64,
-        time: &'a str,
-        #[serde(flatten)]
-        event: &'a Event,
-    }
     let mut out = Vec::with_capacity(256);
-    // Serialising these plain structs cannot fail; an empty entry would fail verification.
-    if let Ok(v) = serde_json::to_value(EntryRef { index, time, event }) {
-        accord_stix::jcs::write_canonical(&v, &mut out);
-    }
+    Prepared::new(time, event).write(index, &mut out);
     out
+}
+
+/// An entry serialised in canonical form except for its index, which only the log's writer
+/// assigns: the expensive part happens on the thread that records the event.
+///
+/// Every event struct declares its fields in canonical (sorted) order, so serde_json's compact
+/// output of the payload is already canonical (its string escapes are RFC 8785's); `index`, `kind`
+/// and `time` are spliced in among the payload's top-level keys. A test checks the result against
+/// a full canonicalisation for every kind.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    bytes: Vec<u8>,
+    /// Where the index's digits go.
+    at: usize,
+}
+
+impl Prepared {
+    pub fn new(time: &str, event: &Event) -> Prepared {
+        let payload = match event {
+            Event::Decision(e) => serde_json::to_vec(e),
+            Event::Share(e) => serde_json::to_vec(e),
+            Event::Redaction(e) => serde_json::to_vec(e),
+            Event::Ingest(e) => serde_json::to_vec(e),
+            Event::Deletion(e) => serde_json::to_vec(e),
+            Event::Expiry(e) => serde_json::to_vec(e),
+            Event::Config(e) => serde_json::to_vec(e),
+            Event::Token(e) => serde_json::to_vec(e),
+        };
+        // Serialising these plain structs cannot fail; an empty entry would fail verification.
+        let payload = payload.unwrap_or_default();
+        let time = serde_json::to_string(time).unwrap_or_default();
+        let kind = format!("\"{}\"", event.kind());
+        let (bytes, at) = splice(
+            &payload,
+            &[("index", None), ("kind", Some(&kind)), ("time", Some(&time))],
+        );
+        Prepared { bytes, at }
+    }
+
+    /// Appends the entry's bytes, with `index`, to `out`.
+    pub fn write(&self, index: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes[..self.at]);
+        out.extend_from_slice(index.to_string().as_bytes());
+        out.extend_from_slice(&self.bytes[self.at..]);
+    }
+
+    /// Bytes without the index.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Inserts `extra` (sorted, keys not in `object`) among the top-level members of the compact
+/// JSON object `object`, keeping keys sorted. A member without a value is written as its key
+/// and colon only; its value's position is returned.
+fn splice(object: &[u8], extra: &[(&str, Option<&str>)]) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(object.len() + 64);
+    out.push(b'{');
+    let mut at = 0;
+    let mut extra = extra.iter().peekable();
+    // A comma before every member but the first (the object is `{` until then).
+    let comma = |out: &mut Vec<u8>| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+    };
+    let put = |out: &mut Vec<u8>, key: &str, value: Option<&str>, at: &mut usize| {
+        comma(out);
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        match value {
+            Some(v) => out.extend_from_slice(v.as_bytes()),
+            None => *at = out.len(),
+        }
+    };
+    for (key, member) in top_level_members(object) {
+        while let Some((k, v)) = extra.next_if(|(k, _)| k.as_bytes() < key) {
+            put(&mut out, k, *v, &mut at);
+        }
+        comma(&mut out);
+        out.extend_from_slice(member);
+    }
+    for (k, v) in extra {
+        put(&mut out, k, *v, &mut at);
+    }
+    out.push(b'}');
+    (out, at)
+}
+
+/// The top-level members of a compact JSON object, each as (raw key text, whole member text).
+fn top_level_members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut members = Vec::new();
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut start = 1;
+    let mut key_end = None;
+    for (i, &c) in object.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+                if depth == 1 && key_end.is_none() {
+                    key_end = Some(i);
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0
+                    && i > start
+                    && let Some(k) = key_end
+                {
+                    members.push((&object[start + 1..k], &object[start..i]));
+                }
+            }
+            b',' if depth == 1 => {
+                if let Some(k) = key_end.take() {
+                    members.push((&object[start + 1..k], &object[start..i]));
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    members
 }
 
 /// Something the node did that oversight must be able to check.
@@ -47,6 +173,7 @@ pub enum Event {
     Redaction(Redaction),
     Ingest(Ingest),
     Deletion(Deletion),
+    Expiry(Expiry),
     Config(ConfigChange),
     Token(TokenEvent),
 }
@@ -59,6 +186,7 @@ impl Event {
             Event::Redaction(_) => "redaction",
             Event::Ingest(_) => "ingest",
             Event::Deletion(_) => "deletion",
+            Event::Expiry(_) => "expiry",
             Event::Config(_) => "config",
             Event::Token(_) => "token",
         }
@@ -68,77 +196,77 @@ impl Event {
 /// A policy decision about one object version for one principal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
-    pub principal: String,
     /// read, export or push.
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose: Option<String>,
-    pub object: String,
-    pub version: String,
-    /// SHA-256 of the version's canonical JSON (hex).
-    pub hash: String,
+    pub agreement: Option<String>,
     /// allow, allow_with_redaction or deny.
     pub effect: String,
-    /// Ids of the policies that decided.
-    pub reasons: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
+    /// SHA-256 of the version's canonical JSON (hex).
+    pub hash: String,
+    pub object: String,
     /// The version of the policy in force (hash of configuration and policies).
     pub policy: String,
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// Ids of the policies that decided.
+    pub reasons: Vec<String>,
+    pub version: String,
 }
 
 /// Object versions that left the node in one response, export or push.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Share {
-    pub principal: String,
     /// taxii, export or sync.
     pub channel: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection: Option<String>,
+    pub objects: Vec<Shared>,
+    pub principal: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
-    pub objects: Vec<Shared>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shared {
-    pub id: String,
-    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
     /// Hash of what was sent.
     pub hash: String,
+    pub id: String,
     /// Hash of the stored version, when what was sent is a redacted copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<String>,
+    pub version: String,
 }
 
 /// What minimisation changed in one object version: paths and kinds of change, never values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Redaction {
-    pub principal: String,
-    pub object: String,
-    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
+    pub changes: Vec<Change>,
     /// Hash of the stored version.
     pub hash: String,
+    pub object: String,
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Hash of the released copy, if it was released.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agreement: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    pub changes: Vec<Change>,
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// The property path (or object, when the whole object is withheld).
-    pub path: String,
     /// The kind of personal data, or why a marked part was removed.
     pub category: String,
+    /// The property path (or object, when the whole object is withheld).
+    pub path: String,
     /// remove, pseudonymise, generalise, withhold…
     pub transform: String,
 }
@@ -146,41 +274,52 @@ pub struct Change {
 /// Object versions a principal added to a collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ingest {
-    pub principal: String,
     pub collection: String,
+    /// Objects rejected in the same request.
+    pub failed: u64,
+    pub objects: Vec<Version>,
+    pub principal: String,
     /// The TAXII status resource, when the objects came in by TAXII.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    pub objects: Vec<Version>,
-    /// Objects rejected in the same request.
-    pub failed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Version {
+    pub hash: String,
     pub id: String,
     pub version: String,
-    pub hash: String,
 }
 
 /// Object versions removed from a collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deletion {
-    pub principal: String,
     pub collection: String,
     pub object: String,
+    pub principal: String,
     pub versions: Vec<Version>,
+}
+
+/// Object versions removed because their retention (`retention_until`) ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Expiry {
+    pub collection: String,
+    pub hash: String,
+    pub object: String,
+    /// When retention ended (RFC 3339).
+    pub retention_until: String,
+    pub version: String,
 }
 
 /// A configuration, policy or agreement change taking effect (also at start-up).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigChange {
-    /// start or reload.
-    pub reason: String,
     /// SHA-256 of the configuration file and the operator policy files (hex).
     pub config_sha256: String,
     /// The policy version the decisions that follow carry.
     pub policy: String,
+    /// start or reload.
+    pub reason: String,
 }
 
 /// An API token issued or revoked (its id, never its secret).
@@ -188,6 +327,6 @@ pub struct ConfigChange {
 pub struct TokenEvent {
     /// issued or revoked.
     pub action: String,
-    pub token: String,
     pub principal: String,
+    pub token: String,
 }

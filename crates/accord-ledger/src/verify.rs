@@ -80,7 +80,9 @@ fn check_entry(index: u64, bytes: &[u8]) -> Option<String> {
     }
     match recorded.and_then(|r| std::str::from_utf8(r).ok()?.parse::<u64>().ok()) {
         Some(i) if i == index => None,
-        Some(i) => Some(format!("records index {i} (an entry is missing, added or out of order)")),
+        Some(i) => Some(format!(
+            "records index {i} (an entry is missing, added or out of order)"
+        )),
         None => Some("has no index".into()),
     }
 }

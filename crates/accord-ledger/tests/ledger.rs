@@ -434,3 +434,108 @@ fn each_kind_of_tampering_is_named_at_the_right_place() {
     let problems = log.verify(Some(&honest)).expect_err("monitor catches it");
     assert_eq!(problems[0].at, Where::Seen);
 }
+
+fn oracle(entry: &Entry) -> Vec<u8> {
+    let mut out = Vec::new();
+    accord_stix::jcs::write_canonical(&serde_json::to_value(entry).expect("value"), &mut out);
+    out
+}
+
+fn every_kind(s: &str, n: u64) -> Vec<Event> {
+    use accord_ledger::entry::*;
+    let o = |x: &str| (!x.is_empty()).then(|| x.to_owned());
+    let v = Version {
+        id: s.into(),
+        version: format!("{s}v"),
+        hash: "ab".into(),
+    };
+    vec![
+        Event::Decision(Decision {
+            principal: s.into(),
+            action: "read".into(),
+            purpose: o(s),
+            object: format!("x{s}"),
+            version: s.into(),
+            hash: s.into(),
+            effect: "deny".into(),
+            reasons: vec![s.into(), String::new()],
+            agreement: o(s),
+            profile: None,
+            policy: s.into(),
+        }),
+        Event::Share(Share {
+            principal: s.into(),
+            channel: "taxii".into(),
+            collection: o(s),
+            purpose: None,
+            objects: vec![Shared {
+                id: s.into(),
+                version: s.into(),
+                hash: s.into(),
+                original: o(s),
+                agreement: o(s),
+            }],
+        }),
+        Event::Redaction(Redaction {
+            principal: s.into(),
+            object: s.into(),
+            version: s.into(),
+            hash: s.into(),
+            released: o(s),
+            agreement: None,
+            profile: o(s),
+            changes: vec![Change {
+                path: s.into(),
+                category: s.into(),
+                transform: s.into(),
+            }],
+        }),
+        Event::Ingest(Ingest {
+            principal: s.into(),
+            collection: s.into(),
+            status: o(s),
+            objects: vec![v.clone(), v.clone()],
+            failed: n,
+        }),
+        Event::Deletion(Deletion {
+            principal: s.into(),
+            collection: s.into(),
+            object: s.into(),
+            versions: vec![v],
+        }),
+        Event::Expiry(Expiry {
+            collection: s.into(),
+            object: s.into(),
+            version: s.into(),
+            hash: s.into(),
+            retention_until: s.into(),
+        }),
+        Event::Config(ConfigChange {
+            reason: s.into(),
+            config_sha256: s.into(),
+            policy: s.into(),
+        }),
+        Event::Token(TokenEvent {
+            action: s.into(),
+            token: s.into(),
+            principal: s.into(),
+        }),
+    ]
+}
+
+proptest! {
+    /// The fast serialisation of every kind of entry is exactly its RFC 8785 canonical form, for
+    /// any strings (quotes, backslashes, control characters, non-ASCII, key-like text).
+    #[test]
+    fn entries_serialise_canonically(s in "(\\PC|[\"\\\\\u{0}-\u{1f},:{}\\[\\]])*", index in 0u64..(1 << 53), n in 0u64..(1 << 53)) {
+        for event in every_kind(&s, n) {
+            let entry = Entry { index, time: format!("2026-11-26T19:00:00.{s}Z"), event };
+            let fast = entry.to_canonical();
+            let slow = oracle(&entry);
+            prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&slow));
+            prop_assert!(accord_stix::jcs::is_canonical(&fast));
+            let back: Entry = serde_json::from_slice(&fast).expect("parses");
+            prop_assert_eq!(back, entry);
+        }
+    }
+}

@@ -217,15 +217,8 @@ impl Handling {
                 recipients: strings(ext.get("recipients")),
             })
             .unwrap_or_default();
-        let retention_until = match declared.retention_until.as_deref().map(Timestamp::parse) {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                // Unreadable retention: treat as already expired rather than as unlimited.
-                warnings.push(format!("handling extension retention_until: {e}"));
-                Some(Timestamp::from_micros(i64::MIN / 2))
-            }
-            None => None,
-        };
+        let (retention_until, warning) = parse_retention(declared.retention_until.as_deref());
+        warnings.extend(warning);
 
         let originator = created_by.and_then(|id| model.identities.get(id)).cloned();
         let originated_here = originator.as_deref() == Some(model.node_organisation.as_str());
@@ -253,6 +246,29 @@ impl Handling {
     pub fn expired(&self, now: Timestamp) -> bool {
         self.retention_until.is_some_and(|t| t <= now)
     }
+}
+
+/// A declared `retention_until`; an unreadable one counts as already passed rather than as
+/// unlimited, with a warning.
+fn parse_retention(raw: Option<&str>) -> (Option<Timestamp>, Option<String>) {
+    match raw.map(Timestamp::parse) {
+        Some(Ok(t)) => (Some(t), None),
+        Some(Err(e)) => (
+            Some(Timestamp::from_micros(i64::MIN / 2)),
+            Some(format!("handling extension retention_until: {e}")),
+        ),
+        None => (None, None),
+    }
+}
+
+/// When an object's retention ends, from the Accord handling extension (`None`: not limited).
+pub fn retention_until(object: &Map<String, Value>) -> Option<Timestamp> {
+    let raw = object
+        .get("extensions")
+        .and_then(|e| e.get(HANDLING_EXTENSION_ID))
+        .and_then(|ext| ext.get("retention_until"))
+        .and_then(Value::as_str);
+    parse_retention(raw).0
 }
 
 fn resolve(id: &str, markings: &dyn MarkingSource) -> Option<Marking> {

@@ -182,18 +182,6 @@ pub async fn query(
     };
     let limit = number(&p, "limit")?.unwrap_or(1000).min(MAX_ENTRIES) as usize;
     let log = state.audit.clone();
-    let body = blocking(move || {
-        let found = accord_audit::query::scan(&log, &filter)?;
-        let recipients = filter.agreement.as_deref().map(|a| {
-            accord_audit::query::recipients(&found, a)
-                .into_iter()
-                .map(|r| json!({"principal": r.principal, "objects": r.objects, "first": r.first, "last": r.last}))
-                .collect::<Vec<_>>()
-        });
-        let total = found.len();
-        let entries: Vec<_> = found.into_iter().take(limit).collect();
-        Ok(json!({"total": total, "entries": entries, "recipients": recipients}))
-    })
-    .await?;
+    let body = blocking(move || Ok(accord_audit::query::scan(&log, &filter, limit)?)).await?;
     Ok(axum::Json(body).into_response())
 }

@@ -89,7 +89,9 @@ impl Released {
         self.shared.extend(other.shared);
     }
 
-    fn entries(mut self, to: &Recipient<'_>) -> (Vec<StoredObject>, Vec<(i64, Event)>) {
+    /// Serialises the audit entries for this disclosure: decisions, redactions and the share.
+    /// CPU work: do it where blocking is fine.
+    pub fn seal(mut self, to: &Recipient<'_>) -> Sealed {
         if !self.shared.is_empty() {
             self.events.push(Event::Share(Share {
                 principal: to.principal.to_owned(),
@@ -100,25 +102,37 @@ impl Released {
             }));
         }
         let now = accord_audit::now_micros();
-        (self.objects, self.events.into_iter().map(|e| (now, e)).collect())
+        let events: Vec<(i64, Event)> = self.events.into_iter().map(|e| (now, e)).collect();
+        Sealed {
+            objects: self.objects,
+            entries: accord_audit::prepare(&events),
+        }
     }
 
     /// The versions, once the decisions, redactions and the share are durably logged.
-    pub async fn disclose(self, log: &AuditLog, to: &Recipient<'_>) -> Result<Vec<StoredObject>, AuditError> {
-        let (objects, events) = self.entries(to);
-        log.record(events).durable().await?;
-        Ok(objects)
-    }
-
-    /// As [`Released::disclose`], on a thread that may block.
     pub fn disclose_blocking(
         self,
         log: &AuditLog,
         to: &Recipient<'_>,
     ) -> Result<Vec<StoredObject>, AuditError> {
-        let (objects, events) = self.entries(to);
-        log.record(events).wait()?;
-        Ok(objects)
+        let sealed = self.seal(to);
+        log.record_prepared_wait(sealed.entries)?;
+        Ok(sealed.objects)
+    }
+}
+
+/// Released versions with their serialised audit entries, waiting to be logged.
+#[derive(Debug)]
+pub struct Sealed {
+    objects: Vec<StoredObject>,
+    entries: Vec<accord_audit::Prepared>,
+}
+
+impl Sealed {
+    /// The versions, once their entries are durably logged.
+    pub async fn disclose(self, log: &AuditLog) -> Result<Vec<StoredObject>, AuditError> {
+        log.record_prepared(self.entries).durable().await?;
+        Ok(self.objects)
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::access::{Action, Authenticated, PeerCertificate, authenticate, authorize};
 use crate::error::TaxiiError;
-use crate::gate::{Recipient, Released};
+use crate::gate::{Recipient, Released, Sealed};
 use crate::ingest::{Job, prescan};
 use crate::model::{ApiRoot, Collection};
 use crate::query::{self, Filters};
@@ -363,8 +363,12 @@ async fn list(
         || (!q.ids.is_empty() && q.ids.len() <= INLINE_QUERY_LIMIT && q.versions != VersionFilter::all());
     let (backend, gate) = (state.backend.clone(), state.gate.clone());
     let (principal, purpose, encrypted) = (who.principal.name.clone(), purpose(headers), state.tls);
-    let declared = purpose.clone();
-    let mut read = move || -> Result<(Released, bool, usize, Option<i64>)> {
+    let channel = if scope.starts_with("manifest") {
+        "taxii-manifest"
+    } else {
+        "taxii"
+    };
+    let mut read = move || -> Result<(Sealed, bool, usize, Option<i64>)> {
         let req = accord_policy::Request {
             principal: &principal,
             action: accord_policy::Action::Read,
@@ -383,24 +387,20 @@ async fn list(
             last = page.last_added().or(last);
             released.extend(gate.release(backend.as_ref(), &q.collection, &req, page.objects)?);
             if released.len() >= limit || !more || scanned >= limit * SCAN_FACTOR {
-                return Ok((released, more, scanned, last));
+                let to = Recipient {
+                    principal: &principal,
+                    channel,
+                    collection: &q.collection,
+                    purpose: purpose.as_deref(),
+                };
+                return Ok((released.seal(&to), more, scanned, last));
             }
             q.added_after = last;
             q.limit = limit - released.len();
         }
     };
-    let (released, more, scanned, last) = if small { read()? } else { blocking(read).await? };
-    let to = Recipient {
-        principal: &who.principal.name,
-        channel: if scope.starts_with("manifest") {
-            "taxii-manifest"
-        } else {
-            "taxii"
-        },
-        collection,
-        purpose: declared.as_deref(),
-    };
-    let objects = released.disclose(&state.audit, &to).await?;
+    let (sealed, more, scanned, last) = if small { read()? } else { blocking(read).await? };
+    let objects = sealed.disclose(&state.audit).await?;
     let next = match (more, last) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,

@@ -307,7 +307,7 @@ fn store_group(
             }
         }
         events.push((
-            status.request_timestamp,
+            accord_audit::now_micros(),
             Event::Ingest(Ingest {
                 principal: status.principal.clone(),
                 collection: status.collection.clone(),
@@ -324,7 +324,7 @@ fn store_group(
     }
     // Logged before the statuses complete: a crash in between resumes the requests, which logs
     // them again, rather than completing them unlogged.
-    audit.record(events).wait()?;
+    audit.record_wait(events)?;
     Ok(backend.finish_statuses(&finished)?)
 }
 

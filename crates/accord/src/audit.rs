@@ -250,15 +250,9 @@ pub fn query(
     match source {
         Source::Dir(dir) => {
             let fetched = from_dir(dir)?;
-            let lines = fetched.log.lines();
-            let found = filter.run(lines.iter().copied());
-            let recipients = filter
-                .agreement
-                .as_deref()
-                .map(|a| accord_audit::query::recipients(&found, a));
-            let total = found.len();
-            let entries: Vec<_> = found.into_iter().take(limit).collect();
-            Ok(serde_json::json!({"total": total, "entries": entries, "recipients": recipients}))
+            let mut answerer = filter.answer(limit);
+            answerer.feed(fetched.log.lines());
+            Ok(serde_json::to_value(answerer.finish())?)
         }
         Source::Url(remote) => {
             let mut q = form_urlencoded::Serializer::new(String::new());

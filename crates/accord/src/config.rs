@@ -35,6 +35,24 @@ pub struct Config {
     pub redaction_profiles: Vec<accord_policy::Profile>,
     #[serde(default)]
     pub audit: AuditConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// Removal of object versions whose retention ended.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Seconds between sweeps by a running server (0: only `accord retention sweep`).
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            sweep_interval_secs: 3600,
+        }
+    }
 }
 
 /// The transparency log.
@@ -542,6 +560,12 @@ purposes = ["detection", "situational-awareness"]
 origin = "accord.local/{origin}"
 # Seconds between checkpoints (one is signed only when the log has grown).
 checkpoint_interval_secs = 10
+
+# Object versions whose handling extension sets a `retention_until` that has passed are never
+# served, and are removed (each removal logged as an `expiry` entry first) by a sweep.
+[retention]
+# Seconds between sweeps by a running server (0: only `accord retention sweep`).
+sweep_interval_secs = 3600
 
 # ---------------------------------------------------------------------------------------------
 # Sharing policy. Every object a principal reads, every export and every push is decided per

@@ -12,4 +12,5 @@ pub mod node;
 pub mod policy;
 pub mod reader;
 pub mod report;
+pub mod retention;
 pub mod serve;

@@ -113,6 +113,11 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Retention: remove object versions whose `retention_until` has passed (each logged first).
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// The transparency log: verify it, query it, show its verifier key, sign a checkpoint.
     Audit {
         #[command(subcommand)]
@@ -156,6 +161,17 @@ enum PolicyAction {
     Test { file: PathBuf },
     /// Load the configuration and policy files as `serve` would, and report what is in force.
     Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum RetentionAction {
+    /// Find expired versions in every collection and remove them (the server also does this every
+    /// `retention.sweep_interval_secs`).
+    Sweep {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Where `accord audit` reads the log: a data directory, or a node's URL.
@@ -620,6 +636,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Policy { action } => policy_command(&cli.data_dir, action, json),
         Command::Audit { action } => audit_command(&cli.data_dir, action, json),
+        Command::Retention {
+            action: RetentionAction::Sweep { dry_run },
+        } => {
+            let node = Node::open(&cli.data_dir)?;
+            let collections: Vec<String> = node.config.collections.iter().map(|c| c.id.clone()).collect();
+            let now = accord_stix::Timestamp::from_micros(now_micros());
+            let expired = accord::retention::sweep(
+                node.store.as_ref(),
+                &node.audit_log()?,
+                &collections,
+                now,
+                dry_run,
+            )?;
+            if json {
+                print_json(&expired)?;
+            } else {
+                for e in &expired {
+                    println!(
+                        "{}  {} {}  retention ended {}",
+                        e.collection, e.id, e.version, e.retention_until
+                    );
+                }
+                let verb = if dry_run { "would remove" } else { "removed" };
+                eprintln!("{verb} {} object versions", expired.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rules => {
             let rules: Vec<_> = accord_stix::Rule::ALL
                 .iter()

@@ -132,6 +132,15 @@ pub async fn serve(
     );
     #[cfg(unix)]
     tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone(), audit.clone()));
+    let sweeps = (config.retention.sweep_interval_secs > 0).then(|| {
+        let collections = config.collections.iter().map(|c| c.id.clone()).collect();
+        tokio::spawn(sweep_every(
+            node.store.clone(),
+            audit.clone(),
+            collections,
+            std::time::Duration::from_secs(config.retention.sweep_interval_secs),
+        ))
+    });
     let checkpoints = tokio::spawn(checkpoint_every(
         audit.clone(),
         std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
@@ -156,11 +165,45 @@ pub async fn serve(
     tracing::info!("connections drained; finishing queued requests");
     worker.finish().await;
     checkpoints.abort();
+    if let Some(s) = sweeps {
+        s.abort();
+    }
     let last = tokio::task::spawn_blocking(move || audit.close()).await??;
     if let Some(note) = last {
         tracing::info!(checkpoint = %note.lines().nth(1).unwrap_or_default(), "audit log closed with a signed checkpoint");
     }
     Ok(())
+}
+
+/// Removes object versions whose retention ended, every `interval`.
+async fn sweep_every(
+    store: Arc<accord_store::SqliteStore>,
+    audit: accord_audit::AuditLog,
+    collections: Vec<String>,
+    interval: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (store, audit, collections) = (store.clone(), audit.clone(), collections.clone());
+        let swept = tokio::task::spawn_blocking(move || {
+            let now = accord_stix::Timestamp::from_micros(accord_audit::now_micros());
+            crate::retention::sweep(store.as_ref(), &audit, &collections, now, false)
+        })
+        .await;
+        match swept {
+            Ok(Ok(expired)) if !expired.is_empty() => {
+                tracing::info!(
+                    versions = expired.len(),
+                    "removed object versions whose retention ended"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "retention sweep failed"),
+            Err(e) => tracing::error!(error = %e, "retention sweep task failed"),
+        }
+    }
 }
 
 /// Signs a checkpoint every `interval` when the log has grown.

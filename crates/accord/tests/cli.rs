@@ -879,3 +879,62 @@ fn read_collection_id(dir: &Path) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[test]
+fn retention_sweep_removes_expired_versions_and_logs_them() {
+    let (tmp, dir) = init();
+    let ext = "extension-definition--c7faab37-9b2e-4706-a1ca-408bbe2e04dc";
+    let object = |i: u32, until: &str| {
+        format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{i:012}","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.{i}']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z","extensions":{{"{ext}":{{"extension_type":"property-extension","retention_until":"{until}"}}}}}}"#
+        )
+    };
+    let file = tmp.path().join("objects.jsonl");
+    std::fs::write(
+        &file,
+        [
+            object(1, "2025-01-01T00:00:00Z"),
+            object(2, "2999-01-01T00:00:00Z"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let o = accord(&dir, &["import", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dry = json_out(&accord(&dir, &["--json", "retention", "sweep", "--dry-run"]));
+    assert_eq!(dry.as_array().unwrap().len(), 1, "{dry}");
+    let swept = json_out(&accord(&dir, &["--json", "retention", "sweep"]));
+    assert_eq!(
+        swept[0]["id"], "indicator--00000000-0000-4000-8000-000000000001",
+        "{swept}"
+    );
+    // Gone from the store; the other one stays; a second sweep finds nothing.
+    let out = tmp.path().join("out.jsonl");
+    assert!(
+        accord(
+            &dir,
+            &["export", "--format", "jsonl", "-o", out.to_str().unwrap()]
+        )
+        .status
+        .success()
+    );
+    let exported = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !exported.contains("000000000001") && exported.contains("000000000002"),
+        "{exported}"
+    );
+    assert_eq!(
+        json_out(&accord(&dir, &["--json", "retention", "sweep"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // The removal is in the transparency log, with the version's hash, and the log verifies.
+    let q = json_out(&accord(&dir, &["--json", "audit", "query", "--kind", "expiry"]));
+    assert_eq!(q["total"], 1, "{q}");
+    assert_eq!(q["entries"][0]["retention_until"], "2025-01-01T00:00:00.000000Z", "{q}");
+    assert_eq!(q["entries"][0]["hash"].as_str().unwrap().len(), 64);
+    let key = vkey(&dir);
+    assert!(verify(&dir, &key, &[]).0);
+}
