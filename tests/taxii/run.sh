@@ -84,6 +84,30 @@ kill -HUP "$PID"
 wait_log "configuration reloaded"
 echo "policy reload: 3 passed, 0 failed"
 
+# The transparency log, as an oversight body sees it: over TLS with its own token (issued while the
+# server runs, so the command line and the server append to one log), verified against the pinned
+# key, queried for metadata, and never a way to object content.
+read -r OUSER OPASS <<< "$(cred demo-oversight)"
+VKEY=$("$ACCORD" --data-dir "$NODE" audit key)
+audit() { "$ACCORD" "$@" --from "https://$ADDR" --token "$OUSER.$OPASS" --ca "$NODE/tls/ca.pem"; }
+curl -s -o /dev/null --cacert "$NODE/tls/ca.pem" -X POST -H "Authorization: Bearer $OUSER.$OPASS" "https://$ADDR/audit/v1/checkpoint"
+out=$(audit audit verify --key "$VKEY" --state "$WORK/monitor") || { echo "$out" >&2; echo "audit verify --from failed" >&2; exit 1; }
+echo "$out" | grep -q '^OK: ' || { echo "$out" >&2; exit 1; }
+audit --json audit query --kind config | "$VENV/bin/python" -c '
+import json, sys
+q = json.load(sys.stdin)
+reasons = [e["reason"] for e in q["entries"]]
+assert reasons[:2] == ["start", "reload"], reasons
+assert all(len(e["config_sha256"]) == 64 for e in q["entries"]), q'
+audit --json audit query --kind share --principal demo-analyst | "$VENV/bin/python" -c '
+import json, sys
+q = json.load(sys.stdin)
+assert q["total"] > 0 and all(e["objects"] for e in q["entries"]), q["total"]'
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$NODE/tls/ca.pem" -H "Authorization: Bearer $OUSER.$OPASS" \
+    -H 'Accept: application/taxii+json;version=2.1' "https://$ADDR/api/collections/$(sed -n 's/^id = "\(.*\)"/\1/p' "$NODE/accord.toml" | sed -n 2p)/objects/")
+[ "$code" = 403 ] || { echo "oversight read objects: $code" >&2; exit 1; }
+echo "transparency log over TLS: 4 passed, 0 failed"
+
 kill -TERM "$PID"
 if wait "$PID"; then
     echo "graceful shutdown: 1 passed, 0 failed"
@@ -92,3 +116,8 @@ else
     exit 1
 fi
 PID=
+# After shutdown the log still verifies from the data directory, and it contains the checkpoint
+# the monitor accepted over TLS.
+out=$("$ACCORD" --data-dir "$NODE" audit verify --key "$VKEY" --state "$WORK/monitor") || { echo "$out" >&2; exit 1; }
+echo "$out" | grep -q "consistent with the checkpoint seen before" || { echo "$out" >&2; exit 1; }
+echo "transparency log after shutdown: 1 passed, 0 failed"
