@@ -61,6 +61,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n as f64 / secs
     );
 
+    // 1b. The same from async tasks, as the server's request handlers record (one task per request).
+    let log = AuditLog::open(&dir.join("single-async"), ORIGIN, signer()?)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    let t = Instant::now();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..threads)
+            .map(|w| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    for i in 0..per {
+                        let _ = log.record(vec![(0, decision(w * per + i))]).durable().await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    let secs = t.elapsed().as_secs_f64();
+    println!("single-entry appends, {threads} async tasks on 2 threads: {n} entries in {secs:.2} s = {:.0} durable entries/s", n as f64 / secs);
+
     // 2. Request-sized batches (a page of decisions), 8 writers.
     let log = AuditLog::open(&dir.join("batched"), ORIGIN, signer()?)?;
     let (writers, batches, size) = (8u64, 125u64, 1000u64);
