@@ -63,7 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 1b. The same from async tasks, as the server's request handlers record (one task per request).
     let log = AuditLog::open(&dir.join("single-async"), ORIGIN, signer()?)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()?;
     let t = Instant::now();
     runtime.block_on(async {
         let tasks: Vec<_> = (0..threads)
@@ -81,7 +83,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     let secs = t.elapsed().as_secs_f64();
-    println!("single-entry appends, {threads} async tasks on 2 threads: {n} entries in {secs:.2} s = {:.0} durable entries/s", n as f64 / secs);
+    println!(
+        "single-entry appends, {threads} async tasks on 2 threads: {n} entries in {secs:.2} s = {:.0} durable entries/s",
+        n as f64 / secs
+    );
 
     // 2. Request-sized batches (a page of decisions), 8 writers.
     let log = AuditLog::open(&dir.join("batched"), ORIGIN, signer()?)?;

@@ -2,7 +2,8 @@
 //! demand), entries by range, inclusion and consistency proofs, and metadata queries. Entries
 //! hold identifiers and hashes only, so nothing here reaches object content.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -19,13 +20,25 @@ type Result<T> = std::result::Result<T, TaxiiError>;
 /// Most entries returned by one entries request.
 pub const MAX_ENTRIES: u64 = 10_000;
 
-fn params(raw: Option<&str>) -> std::collections::HashMap<String, String> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
+type Params = std::collections::HashMap<String, String>;
+
+/// A request by a principal that may read the audit log, with its query parameters.
+pub struct Oversight(Params);
+
+impl FromRequestParts<AppState> for Oversight {
+    type Rejection = TaxiiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Auth(who) = Auth::from_request_parts(parts, state).await?;
+        authorize(&who, Action::Audit, "audit log")?;
+        let raw = parts.uri.query().unwrap_or_default();
+        Ok(Oversight(
+            form_urlencoded::parse(raw.as_bytes()).into_owned().collect(),
+        ))
+    }
 }
 
-fn number(p: &std::collections::HashMap<String, String>, name: &str) -> Result<Option<u64>> {
+fn number(p: &Params, name: &str) -> Result<Option<u64>> {
     p.get(name)
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
@@ -47,8 +60,7 @@ fn b64(hashes: &[accord_ledger::Hash]) -> Vec<String> {
 }
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint, text/plain).
-pub async fn checkpoint(State(state): State<AppState>, Auth(who): Auth) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
+pub async fn checkpoint(State(state): State<AppState>, Oversight(_): Oversight) -> Result<Response> {
     let note = match state.audit.latest_checkpoint() {
         Some((_, note)) => note,
         None => {
@@ -60,16 +72,14 @@ pub async fn checkpoint(State(state): State<AppState>, Auth(who): Auth) -> Resul
 }
 
 /// Signs a checkpoint of the log as it is now (on demand).
-pub async fn new_checkpoint(State(state): State<AppState>, Auth(who): Auth) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
+pub async fn new_checkpoint(State(state): State<AppState>, Oversight(_): Oversight) -> Result<Response> {
     let log = state.audit.clone();
     let note = blocking(move || Ok(log.checkpoint()?)).await?;
     Ok(text(StatusCode::OK, "text/plain; charset=utf-8", note))
 }
 
 /// The verifier key checkpoints are signed with (pin it from a trusted copy, not from here).
-pub async fn key(State(state): State<AppState>, Auth(who): Auth) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
+pub async fn key(State(state): State<AppState>, Oversight(_): Oversight) -> Result<Response> {
     Ok(text(
         StatusCode::OK,
         "text/plain; charset=utf-8",
@@ -78,13 +88,7 @@ pub async fn key(State(state): State<AppState>, Auth(who): Auth) -> Result<Respo
 }
 
 /// Entries `start..end`, exactly as stored, one per line (application/x-ndjson).
-pub async fn entries(
-    State(state): State<AppState>,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
-    let p = params(raw.as_deref());
+pub async fn entries(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
     let size = state.audit.size();
     let start = number(&p, "start")?.unwrap_or(0);
     let end = number(&p, "end")?
@@ -120,13 +124,7 @@ pub async fn entries(
 
 /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest
 /// checkpoint's size).
-pub async fn inclusion(
-    State(state): State<AppState>,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
-    let p = params(raw.as_deref());
+pub async fn inclusion(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
     let index =
         number(&p, "index")?.ok_or_else(|| TaxiiError::BadRequest("parameter index is required".into()))?;
     let size = match number(&p, "size")? {
@@ -145,13 +143,7 @@ pub async fn inclusion(
 }
 
 /// The consistency proof between the trees of `first` and `second` entries.
-pub async fn consistency(
-    State(state): State<AppState>,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
-    let p = params(raw.as_deref());
+pub async fn consistency(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
     let need = |name: &str| -> Result<u64> {
         number(&p, name)?.ok_or_else(|| TaxiiError::BadRequest(format!("parameter {name} is required")))
     };
@@ -162,13 +154,7 @@ pub async fn consistency(
 
 /// Oversight questions: entries about an object, under an agreement, for a principal, of some
 /// kinds, between two times. With `agreement`, also who received objects under it.
-pub async fn query(
-    State(state): State<AppState>,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response> {
-    authorize(&who, Action::Audit, "audit log")?;
-    let p = params(raw.as_deref());
+pub async fn query(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
     let filter = accord_audit::query::Filter {
         object: p.get("object").cloned(),
         agreement: p.get("agreement").cloned(),

@@ -181,7 +181,10 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
     let key: VerifierKey = key_text.trim().parse()?;
     // A node signs its checkpoints under its log's origin.
     if key.name != origin {
-        bail!("the key is for {:?}, but the log's origin is {origin:?}", key.name);
+        bail!(
+            "the key is for {:?}, but the log's origin is {origin:?}",
+            key.name
+        );
     }
     if let Some(p) = &pinned
         && p.trim() != key.to_string()

@@ -827,7 +827,14 @@ fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
     let (ok, line) = verify(
         &dir,
         &key,
-        &["--from", &base, "--token", &oversight, "--state", state.to_str().unwrap()],
+        &[
+            "--from",
+            &base,
+            "--token",
+            &oversight,
+            "--state",
+            state.to_str().unwrap(),
+        ],
     );
     assert!(ok, "{line}");
     server.kill().unwrap(); // SIGKILL, mid-burst
@@ -842,9 +849,22 @@ fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
 
     // The log verifies as the crash left it, consistent with the checkpoint the monitor accepted
     // before the crash, and its tree is consistent with every checkpoint issued before the crash.
-    let o = accord(&dir, &["audit", "verify", "--key", &key, "--state", state.to_str().unwrap()]);
+    let o = accord(
+        &dir,
+        &[
+            "audit",
+            "verify",
+            "--key",
+            &key,
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    );
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success() && out.contains("consistent with the checkpoint seen before"), "{out}");
+    assert!(
+        o.status.success() && out.contains("consistent with the checkpoint seen before"),
+        "{out}"
+    );
     let ledger = accord_audit::read_dir_log(&dir.join("ledger")).unwrap();
     let leaves: Vec<[u8; 32]> = ledger
         .lines()
@@ -942,7 +962,10 @@ fn retention_sweep_removes_expired_versions_and_logs_them() {
     // The removal is in the transparency log, with the version's hash, and the log verifies.
     let q = json_out(&accord(&dir, &["--json", "audit", "query", "--kind", "expiry"]));
     assert_eq!(q["total"], 1, "{q}");
-    assert_eq!(q["entries"][0]["retention_until"], "2025-01-01T00:00:00.000000Z", "{q}");
+    assert_eq!(
+        q["entries"][0]["retention_until"], "2025-01-01T00:00:00.000000Z",
+        "{q}"
+    );
     assert_eq!(q["entries"][0]["hash"].as_str().unwrap().len(), 64);
     let key = vkey(&dir);
     assert!(verify(&dir, &key, &[]).0);
