@@ -907,12 +907,13 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
     let tls = !node.config.server.plain_http;
     let cert = node.dev_ca_path();
     let d = dir.display().to_string();
+    let vkey = node.audit_key()?;
     let report = move |addr: std::net::SocketAddr| {
         let scheme = if tls { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
         if json {
             let value = serde_json::json!({
-                "data_dir": d, "demo_import": summary, "collections": collections, "url": format!("{url}/taxii2/"),
+                "data_dir": d, "demo_import": summary, "collections": collections, "url": format!("{url}/taxii2/"), "audit_key": vkey.to_string(),
                 "credential": token.as_ref().map(|t| serde_json::json!({"user": t.record.id, "password": t.secret, "bearer": t.bearer()})),
             });
             let _ = print_json(&value);
@@ -973,6 +974,9 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
         println!(
             "  accord --data-dir {d} policy explain --principal demo-partner --object identity--a9119a87-6576-46af-bfd7-4fbe55926671"
         );
+        println!("every decision, share and redaction is in the transparency log; check it as an oversight body would:");
+        println!("  accord --data-dir {d} audit verify --key '{vkey}'");
+        println!("  accord --data-dir {d} audit query --agreement example-bilateral");
         println!("Ctrl-C stops the server (in-flight requests finish first).");
     };
     run_server(node, report)?;
