@@ -135,23 +135,19 @@ impl DirLog {
     }
 }
 
-/// Reads a log directory for verification. Leaf hashes of entries still being written (beyond
-/// the last complete line) are left out.
+/// Reads a log directory for verification, without locking it: a server may be appending.
 pub fn read_dir_log(dir: &Path) -> Result<DirLog, AuditError> {
-    let entries = read_all(&dir.join(ENTRIES_FILE))?;
-    let mut hashes = hashes_of(&read_all(&dir.join(HASHES_FILE))?);
+    // Read in the reverse of the order a running writer appends in (entries, then their hashes,
+    // then a checkpoint over them), so that everything a checkpoint or hash read here covers is
+    // in the entries read after it.
     let checkpoints_path = dir.join(CHECKPOINTS_FILE);
     let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| AuditError::Broken {
         dir: dir.to_path_buf(),
         problem: format!("{} is not UTF-8", checkpoints_path.display()),
     })?;
     let (checkpoints, _) = split_notes(&text);
-    // A writer appends the entry line before its hash; an entry whose line is not complete yet
-    // cannot have a hash that counts.
-    let n = memchr::memchr_iter(b'\n', &entries).count();
-    if entries.len() > complete_lines(&entries) && hashes.len() > n {
-        hashes.truncate(n);
-    }
+    let hashes = hashes_of(&read_all(&dir.join(HASHES_FILE))?);
+    let entries = read_all(&dir.join(ENTRIES_FILE))?;
     Ok(DirLog {
         entries,
         hashes,

@@ -974,7 +974,9 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
         println!(
             "  accord --data-dir {d} policy explain --principal demo-partner --object identity--a9119a87-6576-46af-bfd7-4fbe55926671"
         );
-        println!("every decision, share and redaction is in the transparency log; check it as an oversight body would:");
+        println!(
+            "every decision, share and redaction is in the transparency log; check it as an oversight body would:"
+        );
         println!("  accord --data-dir {d} audit verify --key '{vkey}'");
         println!("  accord --data-dir {d} audit query --agreement example-bilateral");
         println!("Ctrl-C stops the server (in-flight requests finish first).");
