@@ -41,6 +41,7 @@ fn mentions(event: &Event, id: &str) -> bool {
         Event::Redaction(r) => r.object == id,
         Event::Deletion(d) => d.object == id,
         Event::Expiry(e) => e.object == id,
+        Event::Submission(e) => e.incident == id,
         Event::Share(s) => s.objects.iter().any(|o| o.id == id),
         Event::Ingest(i) => i.objects.iter().any(|o| o.id == id),
         Event::Config(_) | Event::Token(_) => false,
@@ -55,6 +56,7 @@ fn principal_of(event: &Event) -> Option<&str> {
         Event::Ingest(i) => Some(&i.principal),
         Event::Deletion(d) => Some(&d.principal),
         Event::Token(t) => Some(&t.principal),
+        Event::Submission(e) => Some(&e.by),
         Event::Config(_) | Event::Expiry(_) => None,
     }
 }

@@ -51,6 +51,7 @@ impl Prepared {
             Event::Ingest(e) => serde_json::to_vec(e),
             Event::Deletion(e) => serde_json::to_vec(e),
             Event::Expiry(e) => serde_json::to_vec(e),
+            Event::Submission(e) => serde_json::to_vec(e),
             Event::Config(e) => serde_json::to_vec(e),
             Event::Token(e) => serde_json::to_vec(e),
         };
@@ -174,6 +175,7 @@ pub enum Event {
     Ingest(Ingest),
     Deletion(Deletion),
     Expiry(Expiry),
+    Submission(Submission),
     Config(ConfigChange),
     Token(TokenEvent),
 }
@@ -187,6 +189,7 @@ impl Event {
             Event::Ingest(_) => "ingest",
             Event::Deletion(_) => "deletion",
             Event::Expiry(_) => "expiry",
+            Event::Submission(_) => "submission",
             Event::Config(_) => "config",
             Event::Token(_) => "token",
         }
@@ -309,6 +312,20 @@ pub struct Expiry {
     /// When retention ended (RFC 3339).
     pub retention_until: String,
     pub version: String,
+}
+
+/// A reporting obligation's stage recorded as submitted to its recipient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    /// When it was submitted (RFC 3339).
+    pub at: String,
+    pub by: String,
+    /// The STIX id of the incident.
+    pub incident: String,
+    /// The recipient's reference.
+    pub reference: String,
+    pub regime: String,
+    pub stage: String,
 }
 
 /// A configuration, policy or agreement change taking effect (also at start-up).

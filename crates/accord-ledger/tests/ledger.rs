@@ -510,6 +510,14 @@ fn every_kind(s: &str, n: u64) -> Vec<Event> {
             hash: s.into(),
             retention_until: s.into(),
         }),
+        Event::Submission(Submission {
+            at: s.into(),
+            by: s.into(),
+            incident: s.into(),
+            reference: s.into(),
+            regime: s.into(),
+            stage: s.into(),
+        }),
         Event::Config(ConfigChange {
             reason: s.into(),
             config_sha256: s.into(),

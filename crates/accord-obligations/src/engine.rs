@@ -747,10 +747,13 @@ fn obligation(
     }
     let deadline_local = due.and_then(|d| local(d.at, tz));
     let when = match (due, &tracking) {
-        (Some(d), _) => format!(
-            "by {}",
-            deadline_local.clone().unwrap_or_else(|| d.at.to_string())
-        ),
+        (Some(d), _) => match tz {
+            Some(tz) => format!(
+                "by {}",
+                d.at.to_zoned(tz.clone()).strftime("%a %-d %b %Y %H:%M %Z")
+            ),
+            None => format!("by {} UTC", d.at.strftime("%a %-d %b %Y %H:%M")),
+        },
         (None, Tracking::Waiting { on }) => format!("once {on} is known"),
         (None, Tracking::CannotDetermine { needs }) => {
             format!("(cannot determine: needs {})", needs.join(", "))

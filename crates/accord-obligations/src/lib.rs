@@ -31,6 +31,13 @@ pub enum ObligationError {
     Time(String),
 }
 
+/// The id of the Accord incident-report property extension.
+pub const INCIDENT_EXTENSION_ID: &str = "extension-definition--1f385bc9-e0ae-4934-9c78-128e88e61fa7";
+/// Its STIX `extension-definition` object.
+pub const INCIDENT_EXTENSION_DEFINITION: &str = include_str!("../extension/accord-incident-report.json");
+/// Its JSON schema.
+pub const INCIDENT_EXTENSION_SCHEMA: &str = include_str!("../extension/accord-incident-report.schema.json");
+
 /// The regimes shipped with Accord (`rules/*.toml`), as (file name, text).
 pub const SHIPPED_RULES: &[(&str, &str)] = &[
     ("rules/eu-nis2.toml", include_str!("../rules/eu-nis2.toml")),

@@ -172,3 +172,59 @@ pub struct Assessments {
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub reportable: Map<String, Value>,
 }
+
+impl Report {
+    /// Reads the report from a STIX `incident` carrying the Accord incident-report extension.
+    pub fn from_incident(object: &Map<String, Value>) -> Result<Report, crate::ObligationError> {
+        let bad = |field: &str, message: String| crate::ObligationError::Report {
+            field: field.to_owned(),
+            message,
+        };
+        if object.get("type").and_then(Value::as_str) != Some("incident") {
+            return Err(bad("type", "the object is not an incident".into()));
+        }
+        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+        let mut ext = object
+            .get("extensions")
+            .and_then(|e| e.get(crate::INCIDENT_EXTENSION_ID))
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| {
+                bad(
+                    "extensions",
+                    format!(
+                        "{id} has no Accord incident-report extension ({})",
+                        crate::INCIDENT_EXTENSION_ID
+                    ),
+                )
+            })?;
+        ext.remove("extension_type");
+        let mut report: Report = serde_json::from_value(Value::Object(ext)).map_err(|e| {
+            bad(
+                &format!("extensions.{}", crate::INCIDENT_EXTENSION_ID),
+                format!("{id}: {e}"),
+            )
+        })?;
+        report.incident = Some(id.to_owned());
+        Ok(report)
+    }
+
+    /// A STIX `incident` carrying this report (`now`: RFC 3339 with milliseconds).
+    pub fn to_incident(&self, id: &str, name: &str, created: &str, modified: &str) -> Value {
+        let mut ext = match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        ext.remove("incident");
+        ext.insert("extension_type".into(), "property-extension".into());
+        serde_json::json!({
+            "type": "incident",
+            "spec_version": "2.1",
+            "id": id,
+            "created": created,
+            "modified": modified,
+            "name": name,
+            "extensions": { crate::INCIDENT_EXTENSION_ID: ext },
+        })
+    }
+}

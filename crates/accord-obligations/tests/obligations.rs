@@ -219,3 +219,75 @@ fn bad_rule_files_and_reports_are_rejected_with_where() {
         .to_string();
     assert!(e.contains("us-federal") && e.contains("2031"), "{e}");
 }
+
+#[test]
+fn the_report_round_trips_through_a_stix_incident_and_matches_its_schema() {
+    let report: Report = serde_json::from_value(serde_json::json!({
+        "organisation": {"name": "Grid operator", "home_jurisdiction": "DE", "time_zone": "Europe/Berlin",
+                          "sectors": ["energy"], "entity_types": ["nis2-essential"], "attributes": {"annual_turnover_aud": 1}},
+        "affected_jurisdictions": ["DE", "FR"],
+        "clocks": {"detected": "2026-01-01T00:00:00Z", "aware": "2026-01-01T01:00:00Z"},
+        "incident_types": ["ransomware"],
+        "impact": {"services": ["distribution"], "users_affected": 10, "duration_hours": 2.5, "financial_loss": 1000.0, "currency": "EUR"},
+        "personal_data": {"breach": false},
+        "cross_border_impact": true,
+        "assessments": {"significant": true, "reportable": {"in-cert-in": false}},
+        "status": "open",
+        "linked": ["indicator--6f6d4f6b-1a80-4ba6-8c49-2e0c3d3f6a71"]
+    }))
+    .expect("report");
+    let id = "incident--6f6d4f6b-1a80-4ba6-8c49-2e0c3d3f6a71";
+    let incident = report.to_incident(
+        id,
+        "Ransomware at the grid operator",
+        "2026-01-01T02:00:00.000Z",
+        "2026-01-01T02:00:00.000Z",
+    );
+    let back = Report::from_incident(incident.as_object().expect("object")).expect("reads back");
+    assert_eq!(back.incident.as_deref(), Some(id));
+    assert_eq!(
+        Report {
+            incident: None,
+            ..back
+        },
+        report
+    );
+    // Every property the code reads is in the JSON schema, and the schema has no other.
+    let schema: Value = serde_json::from_str(accord_obligations::INCIDENT_EXTENSION_SCHEMA).expect("schema");
+    let ext = &incident["extensions"][accord_obligations::INCIDENT_EXTENSION_ID];
+    let mut from_code: Vec<&str> = ext.as_object().expect("ext").keys().map(String::as_str).collect();
+    from_code.sort_unstable();
+    let mut from_schema: Vec<&str> = schema["properties"]
+        .as_object()
+        .expect("props")
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "incident")
+        .collect();
+    from_schema.sort_unstable();
+    assert_eq!(from_code, from_schema);
+    for (section, value) in ext.as_object().expect("ext") {
+        if let (Some(props), Some(obj)) = (
+            schema["properties"][section]["properties"].as_object(),
+            value.as_object(),
+        ) {
+            for k in obj.keys() {
+                assert!(props.contains_key(k), "{section}.{k} is not in the schema");
+            }
+        }
+    }
+    let def: Value =
+        serde_json::from_str(accord_obligations::INCIDENT_EXTENSION_DEFINITION).expect("definition");
+    assert_eq!(def["id"], accord_obligations::INCIDENT_EXTENSION_ID);
+    // Not an incident, or no extension: a clear error.
+    let e = Report::from_incident(
+        serde_json::json!({"type": "incident", "id": id})
+            .as_object()
+            .expect("o"),
+    )
+    .expect_err("no ext");
+    assert!(
+        e.to_string().contains("no Accord incident-report extension"),
+        "{e}"
+    );
+}

@@ -39,6 +39,7 @@ pub fn run_all(make: Factory<'_>) {
         ("repeats_within_a_batch", repeats_within_a_batch),
         ("statuses", statuses),
         ("tokens", tokens),
+        ("submissions", submissions),
     ];
     for (name, check) in checks {
         let store = make();
@@ -483,4 +484,38 @@ fn tokens(store: &dyn Backend) {
     assert!(store.revoke_token("tok1", 9).unwrap());
     assert!(!store.revoke_token("tok1", 10).unwrap(), "already revoked");
     assert_eq!(store.token("tok1").unwrap().unwrap().revoked_at, Some(9));
+}
+
+fn submissions(b: &dyn Backend) {
+    let s = |stage: &str, at: i64| crate::SubmissionRecord {
+        incident: "incident--6f6d4f6b-1a80-4ba6-8c49-2e0c3d3f6a71".into(),
+        regime: "eu-nis2".into(),
+        stage: stage.into(),
+        at,
+        by: "analyst".into(),
+        reference: format!("ref-{stage}"),
+        recorded_at: at + 1,
+    };
+    assert!(
+        b.submissions("incident--6f6d4f6b-1a80-4ba6-8c49-2e0c3d3f6a71")
+            .expect("read")
+            .is_empty()
+    );
+    b.add_submission(&s("notification", 200)).expect("add");
+    b.add_submission(&s("early-warning", 100)).expect("add");
+    // The same submission recorded twice stays one.
+    b.add_submission(&s("early-warning", 100)).expect("add again");
+    let got = b
+        .submissions("incident--6f6d4f6b-1a80-4ba6-8c49-2e0c3d3f6a71")
+        .expect("read");
+    assert_eq!(
+        got,
+        vec![s("early-warning", 100), s("notification", 200)],
+        "in the order made"
+    );
+    assert!(
+        b.submissions("incident--00000000-0000-4000-8000-000000000000")
+            .expect("read")
+            .is_empty()
+    );
 }

@@ -247,9 +247,34 @@ pub trait TokenStore: Send + Sync {
     fn revoke_token(&self, id: &str, at: i64) -> Result<bool>;
 }
 
+/// A reporting obligation's stage recorded as submitted to its recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SubmissionRecord {
+    /// The STIX id of the `incident`.
+    pub incident: String,
+    pub regime: String,
+    pub stage: String,
+    /// When it was submitted (microseconds since the epoch).
+    pub at: i64,
+    /// Who submitted it.
+    pub by: String,
+    /// The recipient's reference (case number, filing id…).
+    pub reference: String,
+    /// When it was recorded here.
+    pub recorded_at: i64,
+}
+
+/// Submissions of reporting obligations, per incident.
+pub trait SubmissionStore: Send + Sync {
+    /// Records a submission; recording the same (incident, regime, stage, at) again is a no-op.
+    fn add_submission(&self, s: &SubmissionRecord) -> Result<()>;
+    /// An incident's submissions, in the order they were made.
+    fn submissions(&self, incident: &str) -> Result<Vec<SubmissionRecord>>;
+}
+
 /// Everything a node needs from its storage.
-pub trait Backend: Store + StatusStore + TokenStore {}
-impl<T: Store + StatusStore + TokenStore> Backend for T {}
+pub trait Backend: Store + StatusStore + TokenStore + SubmissionStore {}
+impl<T: Store + StatusStore + TokenStore + SubmissionStore> Backend for T {}
 
 /// Validates a collection id: it appears in URLs and file names.
 pub fn check_collection_id(id: &str) -> Result<()> {

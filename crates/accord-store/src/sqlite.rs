@@ -12,7 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
     CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, StatusRecord, StatusStore, Store,
-    StoreError, StoredObject, TokenRecord, TokenStore, VersionFilter, check_collection_id,
+    StoreError, StoredObject, SubmissionRecord, SubmissionStore, TokenRecord, TokenStore, VersionFilter,
+    check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -54,6 +55,18 @@ CREATE TABLE tokens (
     description   TEXT,
     created_at    INTEGER NOT NULL,
     revoked_at    INTEGER
+);
+",
+    r"
+CREATE TABLE submissions (
+    incident    TEXT NOT NULL,
+    regime      TEXT NOT NULL,
+    stage       TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    by          TEXT NOT NULL,
+    reference   TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (incident, regime, stage, at)
 );
 ",
 ];
@@ -731,6 +744,54 @@ fn read_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         created_at: r.get(4)?,
         revoked_at: r.get(5)?,
     })
+}
+
+impl SubmissionStore for SqliteStore {
+    fn add_submission(&self, s: &SubmissionRecord) -> Result<()> {
+        self.with_writer(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO submissions (incident, regime, stage, at, by, reference, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    s.incident,
+                    s.regime,
+                    s.stage,
+                    s.at,
+                    s.by,
+                    s.reference,
+                    s.recorded_at
+                ],
+            )
+            .map_err(db("recording a submission"))?;
+            Ok(())
+        })
+    }
+
+    fn submissions(&self, incident: &str) -> Result<Vec<SubmissionRecord>> {
+        self.with_reader(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT incident, regime, stage, at, by, reference, recorded_at FROM submissions
+                     WHERE incident = ?1 ORDER BY at, regime, stage",
+                )
+                .map_err(db("reading submissions"))?;
+            let rows = stmt
+                .query_map([incident], |r| {
+                    Ok(SubmissionRecord {
+                        incident: r.get(0)?,
+                        regime: r.get(1)?,
+                        stage: r.get(2)?,
+                        at: r.get(3)?,
+                        by: r.get(4)?,
+                        reference: r.get(5)?,
+                        recorded_at: r.get(6)?,
+                    })
+                })
+                .map_err(db("reading submissions"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db("reading submissions"))
+        })
+    }
 }
 
 impl TokenStore for SqliteStore {

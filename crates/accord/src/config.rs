@@ -37,6 +37,20 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub obligations: ObligationsConfig,
+}
+
+/// Incident reporting obligations.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObligationsConfig {
+    /// Operator rule files (a regime with a shipped id replaces it), relative to the data directory.
+    pub rule_files: Vec<PathBuf>,
+    /// Operator holiday calendars, relative to the data directory.
+    pub calendar_files: Vec<PathBuf>,
+    /// Collection incident reports are stored in (id or alias; default: the first collection).
+    pub collection: Option<String>,
 }
 
 /// Removal of object versions whose retention ended.
@@ -566,6 +580,14 @@ checkpoint_interval_secs = 10
 [retention]
 # Seconds between sweeps by a running server (0: only `accord retention sweep`).
 sweep_interval_secs = 3600
+
+# Incident reporting: `accord obligations report|list|show|submit` compute from an incident report
+# which regimes apply (NIS2, GDPR, DORA, SEC, CERT-In, …) and every notification's deadline.
+[obligations]
+# Operator rule files and holiday calendars (e.g. a national NIS2 transposition with id eu-nis2
+# replaces the shipped one); see crates/accord-obligations/rules/ for the format.
+rule_files = []
+calendar_files = []
 
 # ---------------------------------------------------------------------------------------------
 # Sharing policy. Every object a principal reads, every export and every push is decided per

@@ -127,7 +127,7 @@ fn tally(
 /// Imports `sources` into one collection. Each batch is one transaction, committed in input order,
 /// so an interrupted import leaves a durable prefix of the input and nothing half-written.
 /// The log entry for one committed batch: what landed (or was already there), by whom.
-fn ingest_event(collection: &str, objects: &[CheckedObject], outcomes: &[PutOutcome]) -> Event {
+pub(crate) fn ingest_event(collection: &str, objects: &[CheckedObject], outcomes: &[PutOutcome]) -> Event {
     let versions = objects
         .iter()
         .zip(outcomes)

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod export;
 pub mod ingest;
 pub mod node;
+pub mod obligations;
 pub mod policy;
 pub mod reader;
 pub mod report;

@@ -113,6 +113,12 @@ enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Incident reporting: which regimes an incident triggers, every notification's deadline, and
+    /// what was submitted.
+    Obligations {
+        #[command(subcommand)]
+        action: ObligationsAction,
+    },
     /// Retention: remove object versions whose `retention_until` has passed (each logged first).
     Retention {
         #[command(subcommand)]
@@ -161,6 +167,41 @@ enum PolicyAction {
     Test { file: PathBuf },
     /// Load the configuration and policy files as `serve` would, and report what is in force.
     Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum ObligationsAction {
+    /// Store an incident report (a JSON report, or a STIX incident with the Accord incident-report
+    /// extension; a new version replaces the old one) and show its obligations.
+    Report {
+        file: PathBuf,
+        /// Name of a new incident (for a bare report).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Every stored incident with its open obligations and the next deadline.
+    List,
+    /// An incident's full timeline: each regime, why it applies or not, each stage's deadline.
+    Show { incident: String },
+    /// Record a stage as submitted (stored and logged in the transparency log).
+    Submit {
+        incident: String,
+        #[arg(long)]
+        regime: String,
+        #[arg(long)]
+        stage: String,
+        /// The recipient's reference (case number, filing id).
+        #[arg(long)]
+        reference: String,
+        /// When it was submitted (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Who submitted it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Check the rule pack (shipped and operator files) and list the regimes.
+    Rules,
 }
 
 #[derive(Subcommand, Debug)]
@@ -387,6 +428,221 @@ fn policy_command(data_dir: &std::path::Path, action: PolicyAction, json: bool) 
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn print_timeline(t: &accord_obligations::Timeline, name: &str, id: &str) {
+    use accord_obligations::{Applicability, Tracking};
+    println!("{name} ({id})");
+    for r in &t.regimes {
+        let status = match r.status {
+            accord_obligations::Status::InForce => String::new(),
+            s => format!(
+                " [{}]",
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        };
+        match &r.applicability {
+            Applicability::NotApplicable => continue,
+            Applicability::CannotDetermine { needs } => {
+                println!(
+                    "\n{}{status}: cannot determine: needs {}",
+                    r.name,
+                    needs.join(", ")
+                );
+            }
+            Applicability::Applies => println!("\n{}{status}: applies ({})", r.name, r.citation),
+        }
+        for reason in &r.reasons {
+            println!("  · {reason}");
+        }
+        for o in &r.obligations {
+            let state = match &o.tracking {
+                Tracking::Waiting { on } => format!("waiting for {on}"),
+                Tracking::NoFixedDeadline => "no fixed deadline".into(),
+                Tracking::Pending => "pending".into(),
+                Tracking::DueSoon => "DUE SOON".into(),
+                Tracking::Overdue => "OVERDUE".into(),
+                Tracking::Met { at } => format!("met ({at})"),
+                Tracking::Late { at } => format!("submitted late ({at})"),
+                Tracking::Submitted { at } => format!("submitted ({at})"),
+                Tracking::CannotDetermine { needs } => {
+                    format!("cannot determine: needs {}", needs.join(", "))
+                }
+            };
+            println!("  - {} [{}]  {state}", o.name, o.stage);
+            if let (Some(utc), Some(local)) = (&o.deadline_utc, &o.deadline_local) {
+                println!(
+                    "    deadline {local}  ({utc}){}",
+                    if o.projected { ", projected" } else { "" }
+                );
+            }
+            if !o.rule.is_empty() {
+                println!("    rule: {}", o.rule);
+            }
+            if let Some(a) = &o.adjusted {
+                println!("    {a}");
+            }
+            println!("    {}", o.summary);
+            println!("    {}", o.citation);
+        }
+    }
+    let unknown: Vec<&str> = t
+        .regimes
+        .iter()
+        .filter(|r| r.applicability == Applicability::NotApplicable)
+        .map(|r| r.id.as_str())
+        .collect();
+    println!(
+        "\nnot applicable: {} (`show --json` gives the reasons)",
+        unknown.join(", ")
+    );
+}
+
+fn obligations_command(
+    data_dir: &std::path::Path,
+    action: ObligationsAction,
+    json: bool,
+) -> Result<ExitCode> {
+    use accord::obligations as ob;
+    let node = Node::open(data_dir)?;
+    let pack = ob::pack(&node)?;
+    let name_of = |o: &serde_json::Map<String, serde_json::Value>| {
+        o.get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("(unnamed)")
+            .to_owned()
+    };
+    match action {
+        ObligationsAction::Report { file, name } => {
+            let id = ob::report(&node, &file, name.as_deref())?;
+            let (object, t) = ob::timeline(&node, &pack, &id)?;
+            if json {
+                print_json(&serde_json::json!({"incident": id, "timeline": t}))?;
+            } else {
+                print_timeline(&t, &name_of(&object), &id);
+            }
+        }
+        ObligationsAction::Show { incident } => {
+            let (object, t) = ob::timeline(&node, &pack, &incident)?;
+            if json {
+                print_json(&t)?;
+            } else {
+                print_timeline(&t, &name_of(&object), &incident);
+            }
+        }
+        ObligationsAction::List => {
+            let mut rows = Vec::new();
+            for object in ob::incidents(&node)? {
+                let id = object
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let (_, t) = ob::timeline(&node, &pack, &id)?;
+                let open: Vec<&accord_obligations::Obligation> = t
+                    .obligations()
+                    .into_iter()
+                    .filter(|o| {
+                        !matches!(
+                            o.tracking,
+                            accord_obligations::Tracking::Met { .. }
+                                | accord_obligations::Tracking::Late { .. }
+                                | accord_obligations::Tracking::Submitted { .. }
+                        )
+                    })
+                    .collect();
+                let count = |f: fn(&accord_obligations::Tracking) -> bool| {
+                    open.iter().filter(|o| f(&o.tracking)).count()
+                };
+                rows.push(serde_json::json!({
+                    "incident": id,
+                    "name": name_of(&object),
+                    "overdue": count(|t| matches!(t, accord_obligations::Tracking::Overdue)),
+                    "due_soon": count(|t| matches!(t, accord_obligations::Tracking::DueSoon)),
+                    "open": open.len(),
+                    "next": open.iter().find(|o| o.deadline_utc.is_some() && !matches!(o.tracking, accord_obligations::Tracking::Overdue))
+                        .map(|o| serde_json::json!({"regime": o.regime, "stage": o.stage, "deadline": o.deadline_utc})),
+                }));
+            }
+            if json {
+                print_json(&rows)?;
+            } else {
+                for r in &rows {
+                    println!(
+                        "{}  {}  open {}  overdue {}  due soon {}  next {}",
+                        r["incident"].as_str().unwrap_or_default(),
+                        r["name"].as_str().unwrap_or_default(),
+                        r["open"],
+                        r["overdue"],
+                        r["due_soon"],
+                        r["next"]
+                    );
+                }
+                if rows.is_empty() {
+                    println!("no incident reports; add one with `accord obligations report FILE`");
+                }
+            }
+        }
+        ObligationsAction::Submit {
+            incident,
+            regime,
+            stage,
+            reference,
+            at,
+            by,
+        } => {
+            let by = by
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "operator".into());
+            let new = ob::NewSubmission {
+                regime: &regime,
+                stage: &stage,
+                at: at.as_deref(),
+                by: &by,
+                reference: &reference,
+            };
+            let t = ob::submit(&node, &pack, &incident, &new)?;
+            let o = t
+                .obligations()
+                .into_iter()
+                .find(|o| o.regime == regime && o.stage == stage)
+                .cloned();
+            if json {
+                print_json(&o)?;
+            } else if let Some(o) = o {
+                println!("recorded {regime}/{stage} for {incident}: {:?}", o.tracking);
+            }
+        }
+        ObligationsAction::Rules => {
+            let rows: Vec<serde_json::Value> = pack
+                .regimes
+                .iter()
+                .map(|r| serde_json::json!({"id": r.id, "name": r.name, "citation": r.citation, "status": r.status, "stages": r.stages.len()}))
+                .collect();
+            if json {
+                print_json(&rows)?;
+            } else {
+                for r in &rows {
+                    println!(
+                        "{:<22} {:<12} {} ({})",
+                        r["id"].as_str().unwrap_or_default(),
+                        r["status"].as_str().unwrap_or_default(),
+                        r["name"].as_str().unwrap_or_default(),
+                        r["citation"].as_str().unwrap_or_default()
+                    );
+                }
+                println!(
+                    "{} regimes, {} holiday calendars",
+                    pack.regimes.len(),
+                    pack.calendars.len()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn audit_command(data_dir: &std::path::Path, action: AuditAction, json: bool) -> Result<ExitCode> {
@@ -636,6 +892,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Policy { action } => policy_command(&cli.data_dir, action, json),
         Command::Audit { action } => audit_command(&cli.data_dir, action, json),
+        Command::Obligations { action } => obligations_command(&cli.data_dir, action, json),
         Command::Retention {
             action: RetentionAction::Sweep { dry_run },
         } => {

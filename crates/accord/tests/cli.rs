@@ -970,3 +970,142 @@ fn retention_sweep_removes_expired_versions_and_logs_them() {
     let key = vkey(&dir);
     assert!(verify(&dir, &key, &[]).0);
 }
+
+#[test]
+fn obligations_report_show_submit_and_list() {
+    let (tmp, dir) = init();
+    let report = tmp.path().join("report.json");
+    std::fs::write(
+        &report,
+        r#"{"organisation":{"name":"Example Bank AG","home_jurisdiction":"DE","time_zone":"Europe/Berlin","entity_types":["financial-entity","data-controller"]},
+            "clocks":{"aware":"2026-04-02T10:00:00Z","classified_major":"2026-04-02T18:00:00Z"},
+            "personal_data":{"breach":true,"risk":true},
+            "assessments":{"major":true}}"#,
+    )
+    .unwrap();
+    let o = accord(
+        &dir,
+        &[
+            "--json",
+            "obligations",
+            "report",
+            report.to_str().unwrap(),
+            "--name",
+            "Outage",
+        ],
+    );
+    let out = json_out(&o);
+    let id = out["incident"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("incident--"), "{out}");
+    let regimes = out["timeline"]["regimes"].as_array().unwrap();
+    let dora = regimes.iter().find(|r| r["id"] == "eu-dora").unwrap();
+    let initial = &dora["obligations"][0];
+    // Good Friday 2026: moved to Tuesday 7 April at 12:00 in Germany.
+    assert_eq!(initial["deadline_utc"], "2026-04-07T10:00:00Z", "{initial}");
+    assert!(
+        initial["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Tue 7 Apr 2026 12:00 CEST"),
+        "{initial}"
+    );
+    // The incident is a STIX incident in the store that validates, with the report as its extension.
+    let exported = tmp.path().join("incidents.jsonl");
+    assert!(
+        accord(
+            &dir,
+            &[
+                "export",
+                "--type",
+                "incident",
+                "--format",
+                "jsonl",
+                "-o",
+                exported.to_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert!(
+        text.contains(accord_obligations::INCIDENT_EXTENSION_ID) && text.contains("\"name\":\"Outage\""),
+        "{text}"
+    );
+    assert!(
+        accord(&dir, &["validate", exported.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // Submitting: checked against the timeline, stored, and in the transparency log.
+    let o = accord(
+        &dir,
+        &[
+            "obligations",
+            "submit",
+            &id,
+            "--regime",
+            "eu-nis2",
+            "--stage",
+            "early-warning",
+            "--reference",
+            "x",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no obligation eu-nis2/early-warning"));
+    let o = accord(
+        &dir,
+        &[
+            "--json",
+            "obligations",
+            "submit",
+            &id,
+            "--regime",
+            "eu-dora",
+            "--stage",
+            "initial",
+            "--reference",
+            "BaFin-42",
+            "--at",
+            "2026-04-07T09:00:00Z",
+            "--by",
+            "ciso",
+        ],
+    );
+    assert_eq!(json_out(&o)["tracking"]["state"], "met");
+    let shown = json_out(&accord(&dir, &["--json", "obligations", "show", &id]));
+    let intermediate = shown["regimes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "eu-dora")
+        .unwrap()["obligations"][1]
+        .clone();
+    // 72 hours after the submission (not the deadline) of the initial notification.
+    assert_eq!(
+        intermediate["deadline_utc"], "2026-04-10T09:00:00Z",
+        "{intermediate}"
+    );
+    assert_eq!(intermediate["projected"], false);
+    let list = json_out(&accord(&dir, &["--json", "obligations", "list"]));
+    assert_eq!(list[0]["incident"], id.as_str());
+    let q = json_out(&accord(&dir, &["--json", "audit", "query", "--object", &id]));
+    let kinds: Vec<&str> = q["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ingest", "decision", "share", "submission"], "{q}");
+    // A report that is not one is refused with where.
+    std::fs::write(&report, r#"{"organisation":{"name":"x"},"clock":{}}"#).unwrap();
+    let o = accord(&dir, &["obligations", "report", report.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("report.json") && err.contains("not an incident report"),
+        "{err}"
+    );
+}
