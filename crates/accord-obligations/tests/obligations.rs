@@ -291,3 +291,80 @@ fn the_report_round_trips_through_a_stix_incident_and_matches_its_schema() {
         "{e}"
     );
 }
+
+mod invariants {
+    use accord_obligations::{Pack, Report, evaluate};
+    use jiff::Timestamp;
+    use proptest::prelude::*;
+    use std::sync::LazyLock;
+
+    static PACK: LazyLock<Pack> = LazyLock::new(|| Pack::shipped().expect("pack"));
+
+    fn deadline(report: serde_json::Value, regime: &str, stage: &str, now: Timestamp) -> Timestamp {
+        let report: Report = serde_json::from_value(report).expect("report");
+        let t = evaluate(&PACK, &report, &[], now).expect("evaluates");
+        let o = t
+            .obligations()
+            .into_iter()
+            .find(|o| o.regime == regime && o.stage == stage)
+            .cloned()
+            .expect("stage");
+        o.deadline_utc.expect("deadline").parse().expect("timestamp")
+    }
+
+    /// Any instant from 2025 to late 2028 (the calendars' years, with room for the deadline).
+    fn instant() -> impl Strategy<Value = Timestamp> {
+        (1_735_689_600i64..1_853_000_000).prop_map(|s| Timestamp::from_second(s).expect("in range"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// SEC: the deadline is 17:30 New York time on a US federal business day, after the
+        /// determination, and never more than four business days (plus weekends and holidays) later.
+        #[test]
+        fn sec_deadlines_land_on_business_days(t in instant()) {
+            let report = serde_json::json!({"organisation": {"name": "x", "home_jurisdiction": "US", "entity_types": ["sec-registrant"]},
+                "clocks": {"determined_material": t.to_string()}, "assessments": {"material": true}});
+            let d = deadline(report, "us-sec-8k", "form-8k", t);
+            let local = d.in_tz("America/New_York").expect("tz");
+            let cal = &PACK.calendars["us-federal"];
+            prop_assert!(cal.is_working_day(local.date()).expect("covered"));
+            prop_assert_eq!((local.hour(), local.minute()), (17, 30));
+            prop_assert!(d > t);
+            prop_assert!(d.duration_since(t).as_hours() <= 24 * 11);
+        }
+
+        /// DORA: the initial notification is never due before classification nor later than four
+        /// hours after it unless moved by the relief, and a moved one is at 12:00 on a working day.
+        #[test]
+        fn dora_initial_is_bounded_and_relief_lands_on_working_days(aware in instant(), lag_minutes in 0i64..4000) {
+            let classified = aware.checked_add(jiff::SignedDuration::from_mins(lag_minutes)).expect("add");
+            let report = serde_json::json!({"organisation": {"name": "x", "home_jurisdiction": "DE", "time_zone": "Europe/Berlin", "entity_types": ["financial-entity"]},
+                "clocks": {"aware": aware.to_string(), "classified_major": classified.to_string()}, "assessments": {"major": true}});
+            let d = deadline(report, "eu-dora", "initial", classified);
+            prop_assert!(d >= classified);
+            // RTS 2025/301 Art. 5(1)(a): 4 h from classification, at the latest 24 h from
+            // awareness, unless that has passed when the incident is classified.
+            let (c4, a24) = (classified + jiff::SignedDuration::from_hours(4), aware + jiff::SignedDuration::from_hours(24));
+            let raw = if a24 >= classified { std::cmp::min(c4, a24) } else { c4 };
+            let local = d.in_tz("Europe/Berlin").expect("tz");
+            prop_assert!(PACK.calendars["de-national"].is_working_day(local.date()).expect("covered"));
+            if d != raw {
+                prop_assert_eq!((local.hour(), local.minute()), (12, 0));
+                prop_assert!(d > raw);
+            }
+        }
+
+        /// LGPD: three business days, on a Brazilian working day.
+        #[test]
+        fn lgpd_deadlines_land_on_working_days(t in instant()) {
+            let report = serde_json::json!({"organisation": {"name": "x", "home_jurisdiction": "BR", "entity_types": ["data-controller"]},
+                "clocks": {"aware": t.to_string()}, "personal_data": {"breach": true, "risk": true}});
+            let d = deadline(report, "br-lgpd", "anpd", t);
+            let local = d.in_tz("America/Sao_Paulo").expect("tz");
+            prop_assert!(PACK.calendars["br-national"].is_working_day(local.date()).expect("covered"));
+            prop_assert!(d > t);
+        }
+    }
+}
