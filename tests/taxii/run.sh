@@ -53,6 +53,15 @@ cred() { "$ACCORD" --data-dir "$NODE" --json token create --principal "$1" | "$V
 read -r USER PASS <<< "$(cred demo-analyst)"
 read -r RUSER RPASS <<< "$(cred reader)"
 
+# An incident report with one stage submitted, for the obligation metrics the server exposes.
+cat > "$WORK/report.json" <<'JSON'
+{"organisation": {"name": "Example Bank AG", "home_jurisdiction": "DE", "time_zone": "Europe/Berlin", "entity_types": ["financial-entity"]},
+ "clocks": {"aware": "2026-04-02T10:00:00Z", "classified_major": "2026-04-02T18:00:00Z"},
+ "assessments": {"major": true}}
+JSON
+INCIDENT=$("$ACCORD" --data-dir "$NODE" --json obligations report "$WORK/report.json" --name "Outage" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["incident"])')
+"$ACCORD" --data-dir "$NODE" obligations submit "$INCIDENT" --regime eu-dora --stage initial --reference BaFin-1 --at 2026-04-02T20:00:00Z --by ciso > /dev/null
+
 "$ACCORD" --data-dir "$NODE" serve 2> "$WORK/serve.log" &
 PID=$!
 ADDR=
@@ -107,6 +116,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$NODE/tls/ca.pem" -H "Au
     -H 'Accept: application/taxii+json;version=2.1' "https://$ADDR/api/collections/$(sed -n 's/^id = "\(.*\)"/\1/p' "$NODE/accord.toml" | sed -n 2p)/objects/")
 [ "$code" = 403 ] || { echo "oversight read objects: $code" >&2; exit 1; }
 echo "transparency log over TLS: 4 passed, 0 failed"
+
+# Time to notify, per regime and stage, in /metrics: the DORA initial notification was submitted
+# two hours after classification (its clock); the intermediate report is overdue.
+metrics=$(curl -s --cacert "$NODE/tls/ca.pem" -u "$USER:$PASS" "https://$ADDR/metrics")
+echo "$metrics" | grep -q '^accord_obligation_time_to_notify_seconds{regime="eu-dora",stage="initial"} 7200' \
+    || { echo "$metrics" | grep obligation >&2; echo "no time-to-notify metric" >&2; exit 1; }
+echo "$metrics" | grep -q '^accord_obligations_overdue{regime="eu-dora",stage="intermediate"} 1' \
+    || { echo "$metrics" | grep obligation >&2; echo "no overdue metric" >&2; exit 1; }
+echo "obligation metrics: 2 passed, 0 failed"
 
 kill -TERM "$PID"
 if wait "$PID"; then

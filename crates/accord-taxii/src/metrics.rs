@@ -1,10 +1,13 @@
-//! Prometheus metrics: requests, latencies, and objects ingested, in the text exposition format.
+//! Prometheus metrics: requests, latencies, objects ingested, and reporting obligations (time to
+//! notify, overdue), in the text exposition format.
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -25,6 +28,23 @@ struct CollectionLabels {
     collection: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    regime: String,
+    stage: String,
+}
+
+/// Reporting obligations of one regime stage, across incidents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObligationStats {
+    pub regime: String,
+    pub stage: String,
+    /// Mean seconds from the clock's start to the submission, over submitted ones.
+    pub mean_time_to_notify: Option<f64>,
+    pub submitted: i64,
+    pub overdue: i64,
+}
+
 /// The server's metrics registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -32,6 +52,9 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     ingested: Family<CollectionLabels, Counter>,
+    time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
+    submitted: Family<StageLabels, Gauge>,
+    overdue: Family<StageLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -50,6 +73,24 @@ impl Metrics {
             ])
         });
         let ingested = Family::<CollectionLabels, Counter>::default();
+        let time_to_notify = Family::<StageLabels, Gauge<f64, AtomicU64>>::default();
+        let submitted = Family::<StageLabels, Gauge>::default();
+        let overdue = Family::<StageLabels, Gauge>::default();
+        registry.register(
+            "obligation_time_to_notify_seconds",
+            "Mean time from an obligation's clock start to its submission, by regime and stage",
+            time_to_notify.clone(),
+        );
+        registry.register(
+            "obligations_submitted",
+            "Reporting obligations submitted, by regime and stage",
+            submitted.clone(),
+        );
+        registry.register(
+            "obligations_overdue",
+            "Reporting obligations past their deadline and not submitted, by regime and stage",
+            overdue.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -70,6 +111,9 @@ impl Metrics {
             requests,
             latency,
             ingested,
+            time_to_notify,
+            submitted,
+            overdue,
         }
     }
 
@@ -94,6 +138,24 @@ impl Metrics {
                 collection: collection.to_owned(),
             })
             .inc_by(n);
+    }
+
+    /// Replaces the reporting-obligation gauges with a fresh computation.
+    pub fn obligations(&self, stats: &[ObligationStats]) {
+        self.time_to_notify.clear();
+        self.submitted.clear();
+        self.overdue.clear();
+        for s in stats {
+            let labels = StageLabels {
+                regime: s.regime.clone(),
+                stage: s.stage.clone(),
+            };
+            if let Some(mean) = s.mean_time_to_notify {
+                self.time_to_notify.get_or_create(&labels).set(mean);
+            }
+            self.submitted.get_or_create(&labels).set(s.submitted);
+            self.overdue.get_or_create(&labels).set(s.overdue);
+        }
     }
 
     /// The text exposition format.

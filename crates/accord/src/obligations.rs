@@ -216,3 +216,42 @@ pub fn submit(node: &Node, pack: &Pack, id: &str, new: &NewSubmission<'_>) -> Re
     node.store.add_submission(&record)?;
     Ok(self::timeline(node, pack, id)?.1)
 }
+
+/// Per regime stage, across every stored incident: mean time to notify, submitted, overdue.
+pub fn stats(node: &Node, pack: &Pack) -> Result<Vec<accord_taxii::metrics::ObligationStats>> {
+    use accord_obligations::Tracking;
+    let mut by: std::collections::BTreeMap<(String, String), (f64, i64, i64)> = Default::default();
+    for object in incidents(node)? {
+        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+        let (_, t) = timeline(node, pack, id)?;
+        for o in t.obligations() {
+            let slot = by.entry((o.regime.clone(), o.stage.clone())).or_default();
+            match &o.tracking {
+                Tracking::Met { at } | Tracking::Late { at } => {
+                    let started = o
+                        .clock_at
+                        .as_deref()
+                        .and_then(|c| c.parse::<jiff::Timestamp>().ok());
+                    if let (Some(start), Ok(done)) = (started, at.parse::<jiff::Timestamp>()) {
+                        slot.0 += done.duration_since(start).as_secs_f64();
+                        slot.1 += 1;
+                    }
+                }
+                Tracking::Overdue => slot.2 += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(by
+        .into_iter()
+        .map(
+            |((regime, stage), (sum, n, overdue))| accord_taxii::metrics::ObligationStats {
+                regime,
+                stage,
+                mean_time_to_notify: (n > 0).then(|| sum / n as f64),
+                submitted: n,
+                overdue,
+            },
+        )
+        .collect())
+}

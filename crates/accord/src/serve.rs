@@ -94,6 +94,7 @@ pub async fn serve(
     ready: impl FnOnce(std::net::SocketAddr),
 ) -> Result<()> {
     node.ensure_secrets()?;
+    let node = Arc::new(node);
     let config = &node.config;
     let model = server_model(config, node.cursor_key()?)?;
     let directory = directory(config)?;
@@ -141,6 +142,11 @@ pub async fn serve(
             std::time::Duration::from_secs(config.retention.sweep_interval_secs),
         ))
     });
+    let obligations = tokio::spawn(obligation_metrics_every(
+        node.clone(),
+        metrics.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     let checkpoints = tokio::spawn(checkpoint_every(
         audit.clone(),
         std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
@@ -165,6 +171,7 @@ pub async fn serve(
     tracing::info!("connections drained; finishing queued requests");
     worker.finish().await;
     checkpoints.abort();
+    obligations.abort();
     if let Some(s) = sweeps {
         s.abort();
     }
@@ -202,6 +209,26 @@ async fn sweep_every(
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "retention sweep failed"),
             Err(e) => tracing::error!(error = %e, "retention sweep task failed"),
+        }
+    }
+}
+
+/// Recomputes the reporting-obligation metrics (time to notify, overdue) every `interval`.
+async fn obligation_metrics_every(node: Arc<Node>, metrics: Arc<Metrics>, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let node = node.clone();
+        let computed = tokio::task::spawn_blocking(move || {
+            let pack = crate::obligations::pack(&node)?;
+            crate::obligations::stats(&node, &pack)
+        })
+        .await;
+        match computed {
+            Ok(Ok(stats)) => metrics.obligations(&stats),
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "cannot compute the obligation metrics"),
+            Err(e) => tracing::error!(error = %e, "obligation metrics task failed"),
         }
     }
 }
