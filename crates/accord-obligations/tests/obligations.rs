@@ -42,6 +42,14 @@ fn scenarios_give_the_hand_computed_deadlines() {
             if let Some(want) = e.get("applicability") {
                 check("applicability", &regime["applicability"]["state"], want);
             }
+            if let Some(want) = e.get("reason_contains").and_then(Value::as_str) {
+                let reasons = regime["reasons"].to_string();
+                check(
+                    "reasons",
+                    &Value::Bool(reasons.contains(want)),
+                    &Value::Bool(true),
+                );
+            }
             if e.get("stage").is_none() {
                 if let Some(want) = e.get("needs") {
                     check("needs", &regime["applicability"]["needs"], want);
