@@ -1,7 +1,7 @@
 //! The STIX 2.1 patterning language (STIX 2.1 part 9): a lexer and recursive-descent parser that
 //! give errors with the byte position and what was expected, a canonical printer, and semantic
 //! checks (unknown STIX 2.1 object types or properties, comparisons of incompatible types) as
-//! warnings. `MATCHES` uses the Rust `regex` dialect; a pattern it cannot compile is an error.
+//! warnings. `MATCHES` uses the Rust `regex` dialect; a pattern outside its syntax is an error.
 //! Pure: no I/O.
 
 pub mod ast;

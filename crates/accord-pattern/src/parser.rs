@@ -245,7 +245,8 @@ impl Parser {
             Op::Like | Op::Matches | Op::IsSubset | Op::IsSuperset => match self.bump() {
                 Tok::Str(s) => {
                     if op == Op::Matches {
-                        regex::Regex::new(&s).map_err(|e| PatternError {
+                        // Syntax only (compiling is the matcher's job, and costs far more).
+                        regex_syntax::Parser::new().parse(&s).map_err(|e| PatternError {
                             at,
                             message: format!(
                                 "MATCHES needs a regular expression in the Rust regex dialect (no look-around or backreferences): {}",
