@@ -268,13 +268,7 @@ fn time_err(e: jiff::Error) -> ObligationError {
 
 /// A computed deadline.
 enum Due {
-    At {
-        at: Timestamp,
-        clock: String,
-        clock_at: Timestamp,
-        projected: bool,
-        rule: String,
-    },
+    At(Computed),
     NoFixed {
         clock: Option<(String, Timestamp)>,
         rule: String,
@@ -351,7 +345,6 @@ impl Context<'_> {
 
     fn due(&self, d: &Deadline) -> Result<Due, ObligationError> {
         if !d.earliest_of.is_empty() {
-            let mut best: Option<Due> = None;
             let floor = match &d.not_before {
                 Some(e) => match self.report.clocks.get(e) {
                     Some(t) => Some(parse_time(&format!("clocks.{e}"), t)?),
@@ -360,30 +353,16 @@ impl Context<'_> {
                 None => None,
             };
             let mut rules = Vec::new();
+            let mut best: Option<Computed> = None;
             for c in &d.earliest_of {
                 match self.due(c)? {
-                    Due::At {
-                        at,
-                        clock,
-                        clock_at,
-                        projected,
-                        rule,
-                    } => {
-                        rules.push(rule.clone());
-                        if floor.is_some_and(|f| at < f) {
+                    Due::At(candidate) => {
+                        rules.push(candidate.rule.clone());
+                        if floor.is_some_and(|f| candidate.at < f) {
                             continue; // Already past when the obligation arose.
                         }
-                        if best
-                            .as_ref()
-                            .is_none_or(|b| matches!(b, Due::At { at: bat, .. } if at < *bat))
-                        {
-                            best = Some(Due::At {
-                                at,
-                                clock,
-                                clock_at,
-                                projected,
-                                rule,
-                            });
+                        if best.as_ref().is_none_or(|b| candidate.at < b.at) {
+                            best = Some(candidate);
                         }
                     }
                     other => return Ok(other),
@@ -391,20 +370,11 @@ impl Context<'_> {
             }
             let text = format!("the earliest of: {}", rules.join("; "));
             return Ok(match best {
-                Some(Due::At {
-                    at,
-                    clock,
-                    clock_at,
-                    projected,
-                    rule,
-                }) => Due::At {
-                    at,
-                    clock,
-                    clock_at,
-                    projected,
-                    rule: format!("{text} (here: {rule})"),
-                },
-                _ => Due::Needs(vec!["a deadline not before the triggering event".into()]),
+                Some(mut c) => {
+                    c.rule = format!("{text} (here: {})", c.rule);
+                    Due::At(c)
+                }
+                None => Due::Needs(vec!["a deadline not before the triggering event".into()]),
             });
         }
         let (clock, start, projected) = match self.start(d)? {
@@ -481,13 +451,14 @@ impl Context<'_> {
         } else {
             return Ok(Due::Needs(vec!["a deadline rule".into()]));
         };
-        Ok(Due::At {
+        Ok(Due::At(Computed {
             at,
             clock,
             clock_at: start,
             projected,
             rule,
-        })
+            adjusted: None,
+        }))
     }
 
     /// "Next working day at 12:00" relief, unless the entity is of an excepted type.
@@ -624,22 +595,9 @@ pub fn evaluate(
                 }
                 let due = cx.due(&stage.deadline)?;
                 let (o, deadline) = match due {
-                    Due::At {
-                        at,
-                        clock,
-                        clock_at,
-                        projected,
-                        rule,
-                    } => {
-                        let (at, adjusted) = cx.roll(stage, at)?;
-                        let computed = Computed {
-                            at,
-                            clock,
-                            clock_at,
-                            projected,
-                            rule,
-                            adjusted,
-                        };
+                    Due::At(mut computed) => {
+                        (computed.at, computed.adjusted) = cx.roll(stage, computed.at)?;
+                        let at = computed.at;
                         let tracking = track(&cx, stage, Some(&computed), now);
                         (
                             obligation(regime, stage, &doc, Some(&computed), tracking, tz.as_ref()),
