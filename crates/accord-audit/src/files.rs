@@ -14,7 +14,7 @@ use crate::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, L
 
 /// The open files of a log directory.
 #[derive(Debug)]
-pub struct LogFiles {
+pub(crate) struct LogFiles {
     dir: PathBuf,
     entries: File,
     hashes: File,
@@ -48,7 +48,7 @@ fn read_all(path: &Path) -> Result<Vec<u8>, AuditError> {
 
 /// Splits a checkpoints file into signed notes; also gives the length of the complete ones (a
 /// note cut short by a crash was never served, and is dropped).
-pub fn split_notes(text: &str) -> (Vec<String>, usize) {
+pub(crate) fn split_notes(text: &str) -> (Vec<String>, usize) {
     let (mut notes, mut complete) = (Vec::new(), 0);
     let mut start = 0;
     let mut in_signatures = false;
@@ -159,7 +159,7 @@ pub fn read_dir_log(dir: &Path) -> Result<DirLog, AuditError> {
 pub(crate) type Recovered = (Tree, Vec<u64>, Option<(Checkpoint, String)>);
 
 impl LogFiles {
-    pub fn open(dir: &Path) -> Result<LogFiles, AuditError> {
+    pub(crate) fn open(dir: &Path) -> Result<LogFiles, AuditError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         Ok(LogFiles {
             dir: dir.to_path_buf(),
@@ -175,11 +175,11 @@ impl LogFiles {
     }
 
     /// Takes the cross-process write lock.
-    pub fn lock(&self) -> Result<(), AuditError> {
+    pub(crate) fn lock(&self) -> Result<(), AuditError> {
         self.lock.lock().map_err(io(&self.path(LOCK_FILE)))
     }
 
-    pub fn unlock(&self) {
+    pub(crate) fn unlock(&self) {
         let _ = self.lock.unlock();
     }
 
@@ -274,13 +274,9 @@ impl LogFiles {
             at += l.len() as u64 + 1;
             offsets.push(at);
         }
-        let latest = verified.latest.and_then(|cp| {
-            notes
-                .iter()
-                .rev()
-                .find(|n| key.open(n).is_ok_and(|c| c == cp))
-                .map(|n| (cp, n.clone()))
-        });
+        let latest = verified
+            .latest
+            .zip(verified.latest_note.map(|i| notes[i].clone()));
         Ok((tree, offsets, latest))
     }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use accord_audit::{AuditError, AuditLog, ENTRIES_FILE, HASHES_FILE};
-use accord_ledger::entry::{ConfigChange, TokenEvent};
+use accord_ledger::entry::TokenEvent;
 use accord_ledger::{Event, NoteSigner, leaf_hash, verify_consistency, verify_inclusion};
 
 const ORIGIN: &str = "accord.test/node";
@@ -160,9 +160,4 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
         Err(AuditError::Identity { .. })
     ));
     assert!(open(tmp.path()).is_ok());
-    let _ = Event::Config(ConfigChange {
-        reason: "start".into(),
-        config_sha256: String::new(),
-        policy: String::new(),
-    });
 }

@@ -63,8 +63,10 @@ pub struct Verified {
     pub tree: Tree,
     /// Checkpoints whose signature and root were checked.
     pub checkpoints: usize,
-    /// The latest checkpoint (largest tree), which a monitor keeps for its next run.
+    /// The latest checkpoint (largest tree), which a monitor keeps for its next run…
     pub latest: Option<Checkpoint>,
+    /// … and its position in the checkpoints given.
+    pub latest_note: Option<usize>,
     /// Entries after the latest checkpoint, not yet covered by a signature.
     pub uncovered: u64,
 }
@@ -136,7 +138,7 @@ pub fn verify_log(input: &LogInput<'_>) -> Result<Verified, Vec<Problem>> {
         })
         .collect();
 
-    let mut latest: Option<Checkpoint> = None;
+    let mut latest: Option<(usize, Checkpoint)> = None;
     let mut verified = 0;
     let mut matched_size = 0;
     for (position, note) in input.checkpoints.iter().enumerate() {
@@ -182,8 +184,8 @@ pub fn verify_log(input: &LogInput<'_>) -> Result<Verified, Vec<Problem>> {
             Ok(_) => {
                 verified += 1;
                 matched_size = matched_size.max(cp.size);
-                if latest.as_ref().is_none_or(|l| cp.size >= l.size) {
-                    latest = Some(cp);
+                if latest.as_ref().is_none_or(|(_, l)| cp.size >= l.size) {
+                    latest = Some((position, cp));
                 }
             }
         }
@@ -207,12 +209,14 @@ pub fn verify_log(input: &LogInput<'_>) -> Result<Verified, Vec<Problem>> {
     }
 
     if problems.is_empty() {
-        let covered = latest.as_ref().map_or(0, |c| c.size);
+        let covered = latest.as_ref().map_or(0, |(_, c)| c.size);
+        let (latest_note, latest) = latest.unzip();
         Ok(Verified {
             size: n,
             tree,
             checkpoints: verified,
             latest,
+            latest_note,
             uncovered: n - covered,
         })
     } else {

@@ -574,31 +574,18 @@ pub fn evaluate(
                 earlier: Vec::new(),
             };
             for stage in &regime.stages {
-                if let Some(w) = &stage.when {
-                    let mut why = Vec::new();
-                    match eval(w, &doc, &mut why) {
-                        Truth::No => continue,
-                        Truth::Unknown(needs) => {
-                            obligations.push(obligation(
-                                regime,
-                                stage,
-                                &doc,
-                                None,
-                                Tracking::CannotDetermine { needs },
-                                tz.as_ref(),
-                            ));
-                            cx.earlier.push((stage.id.clone(), None));
-                            continue;
-                        }
-                        Truth::Yes => {}
-                    }
-                }
-                let due = cx.due(&stage.deadline)?;
+                // A stage whose condition cannot be decided yet is "cannot determine", like a
+                // deadline that needs a missing fact.
+                let due = match stage.when.as_ref().map(|w| eval(w, &doc, &mut Vec::new())) {
+                    Some(Truth::No) => continue,
+                    Some(Truth::Unknown(needs)) => Due::Needs(needs),
+                    Some(Truth::Yes) | None => cx.due(&stage.deadline)?,
+                };
                 let (o, deadline) = match due {
                     Due::At(mut computed) => {
                         (computed.at, computed.adjusted) = cx.roll(stage, computed.at)?;
                         let at = computed.at;
-                        let tracking = track(&cx, stage, Some(&computed), now);
+                        let tracking = track(&cx, stage, &computed, now);
                         (
                             obligation(regime, stage, &doc, Some(&computed), tracking, tz.as_ref()),
                             Some(at),
@@ -664,10 +651,7 @@ struct Computed {
     adjusted: Option<String>,
 }
 
-fn track(cx: &Context<'_>, stage: &Stage, due: Option<&Computed>, now: Timestamp) -> Tracking {
-    let Some(due) = due else {
-        return Tracking::NoFixedDeadline;
-    };
+fn track(cx: &Context<'_>, stage: &Stage, due: &Computed, now: Timestamp) -> Tracking {
     if let Some(s) = cx.submitted(&stage.id) {
         return match s.at.parse::<Timestamp>() {
             Ok(t) if t <= due.at => Tracking::Met { at: s.at.clone() },

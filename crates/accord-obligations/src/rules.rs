@@ -195,6 +195,10 @@ impl Regime {
         if regime.citation.trim().is_empty() {
             return Err(at("citation", "the regime has no citation".into()));
         }
+        if regime.time_zone != "@home" {
+            jiff::tz::TimeZone::get(&regime.time_zone)
+                .map_err(|e| at("time_zone", format!("time_zone {:?}: {e}", regime.time_zone)))?;
+        }
         check_condition(&regime.applies).map_err(|m| at("[applies]", m))?;
         let mut earlier: Vec<&str> = Vec::new();
         for stage in &regime.stages {

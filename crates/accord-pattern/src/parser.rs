@@ -70,31 +70,31 @@ impl Parser {
         Ok(())
     }
 
-    fn followed_by(&mut self) -> R<Observation> {
-        let mut left = self.or_obs()?;
-        while self.eat_kw(Kw::FollowedBy) {
-            let right = self.or_obs()?;
-            left = Observation::FollowedBy(Box::new(left), Box::new(right));
+    /// `operand (kw operand)*`, joined to the left.
+    fn left_assoc<T>(
+        &mut self,
+        kw: Kw,
+        operand: fn(&mut Self) -> R<T>,
+        join: fn(Box<T>, Box<T>) -> T,
+    ) -> R<T> {
+        let mut left = operand(self)?;
+        while self.eat_kw(kw) {
+            let right = operand(self)?;
+            left = join(Box::new(left), Box::new(right));
         }
         Ok(left)
+    }
+
+    fn followed_by(&mut self) -> R<Observation> {
+        self.left_assoc(Kw::FollowedBy, Self::or_obs, Observation::FollowedBy)
     }
 
     fn or_obs(&mut self) -> R<Observation> {
-        let mut left = self.and_obs()?;
-        while self.eat_kw(Kw::Or) {
-            let right = self.and_obs()?;
-            left = Observation::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.left_assoc(Kw::Or, Self::and_obs, Observation::Or)
     }
 
     fn and_obs(&mut self) -> R<Observation> {
-        let mut left = self.qualified()?;
-        while self.eat_kw(Kw::And) {
-            let right = self.qualified()?;
-            left = Observation::And(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.left_assoc(Kw::And, Self::qualified, Observation::And)
     }
 
     fn qualified(&mut self) -> R<Observation> {
@@ -190,21 +190,11 @@ impl Parser {
     }
 
     fn or_cmp(&mut self) -> R<Comparison> {
-        let mut left = self.and_cmp()?;
-        while self.eat_kw(Kw::Or) {
-            let right = self.and_cmp()?;
-            left = Comparison::Or(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.left_assoc(Kw::Or, Self::and_cmp, Comparison::Or)
     }
 
     fn and_cmp(&mut self) -> R<Comparison> {
-        let mut left = self.test()?;
-        while self.eat_kw(Kw::And) {
-            let right = self.test()?;
-            left = Comparison::And(Box::new(left), Box::new(right));
-        }
-        Ok(left)
+        self.left_assoc(Kw::And, Self::test, Comparison::And)
     }
 
     fn test(&mut self) -> R<Comparison> {

@@ -31,6 +31,16 @@ pub enum Transform {
     Mask,
 }
 
+/// Whether a property's string may name an individual: not identifiers, references, timestamps
+/// or patterns.
+fn names_may_occur_in(key: &str) -> bool {
+    !(matches!(
+        key,
+        "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
+    ) || key.ends_with("_ref")
+        || key.ends_with("_refs"))
+}
+
 impl Transform {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -292,12 +302,7 @@ impl<'a> Minimiser<'a> {
     fn scrub_people(&self, v: &mut Value, key: &str, cx: &mut Ctx, path: &mut String) {
         match v {
             Value::String(s) => {
-                let skip = matches!(
-                    key,
-                    "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
-                ) || key.ends_with("_ref")
-                    || key.ends_with("_refs");
-                if skip {
+                if !names_may_occur_in(key) {
                     return;
                 }
                 let found = self.people.find(s);
@@ -364,14 +369,7 @@ impl<'a> Minimiser<'a> {
     /// names a known individual.
     fn mentions_people(&self, v: &Value, key: &str) -> bool {
         match v {
-            Value::String(s) => {
-                let skip = matches!(
-                    key,
-                    "id" | "type" | "spec_version" | "pattern" | "created" | "modified"
-                ) || key.ends_with("_ref")
-                    || key.ends_with("_refs");
-                !skip && !self.people.find(s).is_empty()
-            }
+            Value::String(s) => names_may_occur_in(key) && !self.people.find(s).is_empty(),
             Value::Array(a) => a.iter().any(|x| self.mentions_people(x, key)),
             Value::Object(m) => m.iter().any(|(k, x)| self.mentions_people(x, k)),
             _ => false,

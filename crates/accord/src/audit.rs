@@ -228,13 +228,9 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
             {
                 std::fs::create_dir_all(state)
                     .with_context(|| format!("cannot create {}", state.display()))?;
-                let note = fetched
-                    .log
-                    .checkpoints
-                    .iter()
-                    .rev()
-                    .find(|n| key.open(n).is_ok_and(|c| &c == latest))
-                    .cloned()
+                let note = v
+                    .latest_note
+                    .map(|i| fetched.log.checkpoints[i].clone())
                     .unwrap_or_default();
                 std::fs::write(state_file(state, &origin), note)?;
                 std::fs::write(

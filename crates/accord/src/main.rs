@@ -489,7 +489,7 @@ fn print_timeline(t: &accord_obligations::Timeline, name: &str, id: &str) {
             println!("    {}", o.citation);
         }
     }
-    let unknown: Vec<&str> = t
+    let not_applicable: Vec<&str> = t
         .regimes
         .iter()
         .filter(|r| r.applicability == Applicability::NotApplicable)
@@ -497,7 +497,7 @@ fn print_timeline(t: &accord_obligations::Timeline, name: &str, id: &str) {
         .collect();
     println!(
         "\nnot applicable: {} (`show --json` gives the reasons)",
-        unknown.join(", ")
+        not_applicable.join(", ")
     );
 }
 
@@ -541,7 +541,7 @@ fn obligations_command(
                     .and_then(|v| v.as_str())
                     .unwrap_or_default()
                     .to_owned();
-                let (_, t) = ob::timeline(&node, &pack, &id)?;
+                let t = ob::timeline_of(&node, &pack, &object)?;
                 let open: Vec<&accord_obligations::Obligation> = t
                     .obligations()
                     .into_iter()

@@ -14,6 +14,8 @@ pub struct Node {
     pub dir: PathBuf,
     pub config: Config,
     pub store: Arc<SqliteStore>,
+    /// The transparency log, opened (and verified) once per process on first use.
+    audit: std::sync::OnceLock<accord_audit::AuditLog>,
 }
 
 const CURSOR_KEY_FILE: &str = "secrets/cursor.key";
@@ -40,19 +42,30 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// SHA-256 (hex) of a configuration and the operator policy files it names: what the
-/// transparency log records when a configuration takes effect.
-pub fn config_digest(dir: &Path, config: &Config) -> Result<String> {
+/// The operator policy files a configuration names (relative to `dir`), and the SHA-256 (hex)
+/// of the configuration and those files: what labels the engine and what the transparency log
+/// records when a configuration takes effect.
+fn policy_sources(dir: &Path, config: &Config) -> Result<(Vec<accord_policy::Source>, String)> {
     use sha2::Digest;
     let mut digest = sha2::Sha256::new();
     digest.update(toml::to_string(config).unwrap_or_default());
+    let mut sources = Vec::new();
     for file in &config.policy.policy_files {
         let path = dir.join(file);
-        digest.update(
-            std::fs::read(&path).with_context(|| format!("cannot read policy file {}", path.display()))?,
-        );
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read policy file {}", path.display()))?;
+        digest.update(&text);
+        sources.push(accord_policy::Source {
+            name: path.display().to_string(),
+            text,
+        });
     }
-    Ok(hex::encode(digest.finalize()))
+    Ok((sources, hex::encode(digest.finalize())))
+}
+
+/// SHA-256 (hex) of a configuration and its operator policy files.
+pub fn config_digest(dir: &Path, config: &Config) -> Result<String> {
+    Ok(policy_sources(dir, config)?.1)
 }
 
 /// The log entry for a configuration taking effect.
@@ -72,23 +85,9 @@ pub fn config_event(
 /// Builds the decision point from a configuration and the operator policy files it names
 /// (relative to `dir`). The engine is labelled with the SHA-256 of the configuration and policies.
 pub fn policy_engine(dir: &Path, config: &Config) -> Result<accord_policy::Engine> {
-    use sha2::Digest;
     let model = accord_policy::Model::build(config.model_spec()).map_err(|e| anyhow!("{e}"))?;
-    let mut digest = sha2::Sha256::new();
-    digest.update(toml::to_string(config).unwrap_or_default());
-    let mut sources = Vec::new();
-    for file in &config.policy.policy_files {
-        let path = dir.join(file);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read policy file {}", path.display()))?;
-        digest.update(&text);
-        sources.push(accord_policy::Source {
-            name: path.display().to_string(),
-            text,
-        });
-    }
-    let version = hex::encode(&digest.finalize()[..8]);
-    Ok(accord_policy::Engine::new(model, &sources)?.with_version(version))
+    let (sources, digest) = policy_sources(dir, config)?;
+    Ok(accord_policy::Engine::new(model, &sources)?.with_version(digest[..16].to_owned()))
 }
 
 /// What `init` created.
@@ -162,6 +161,7 @@ impl Node {
             dir: dir.to_path_buf(),
             config,
             store: Arc::new(store),
+            audit: std::sync::OnceLock::new(),
         })
     }
 
@@ -214,26 +214,29 @@ impl Node {
         ))
     }
 
-    /// Opens the transparency log (verifying it), signing checkpoints with the node key.
+    /// The transparency log, signing checkpoints with the node key. Opening it verifies the whole
+    /// log, so it is opened once per process and shared.
     pub fn audit_log(&self) -> Result<accord_audit::AuditLog> {
-        self.ensure_secrets()?;
-        let origin = self.config.audit_origin();
-        let signer = accord_ledger::NoteSigner::new(&origin, &self.secret(NODE_KEY_FILE)?)
-            .map_err(|e| anyhow!("[audit] origin: {e}"))?;
-        Ok(accord_audit::AuditLog::open(
+        if let Some(log) = self.audit.get() {
+            return Ok(log.clone());
+        }
+        let log = accord_audit::AuditLog::open(
             &self.dir.join(&self.config.audit.dir),
-            &origin,
-            signer,
-        )?)
+            &self.config.audit_origin(),
+            self.signer()?,
+        )?;
+        Ok(self.audit.get_or_init(|| log).clone())
+    }
+
+    fn signer(&self) -> Result<accord_ledger::NoteSigner> {
+        self.ensure_secrets()?;
+        accord_ledger::NoteSigner::new(&self.config.audit_origin(), &self.secret(NODE_KEY_FILE)?)
+            .map_err(|e| anyhow!("[audit] origin: {e}"))
     }
 
     /// The verifier key of this node's transparency log.
     pub fn audit_key(&self) -> Result<accord_ledger::VerifierKey> {
-        self.ensure_secrets()?;
-        let signer =
-            accord_ledger::NoteSigner::new(&self.config.audit_origin(), &self.secret(NODE_KEY_FILE)?)
-                .map_err(|e| anyhow!("[audit] origin: {e}"))?;
-        Ok(signer.verifier())
+        Ok(self.signer()?.verifier())
     }
 
     fn secret(&self, file: &str) -> Result<[u8; 32]> {

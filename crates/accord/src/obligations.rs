@@ -144,10 +144,21 @@ fn submissions(node: &Node, incident: &str) -> Result<Vec<Submission>> {
 /// An incident's report and its timeline now.
 pub fn timeline(node: &Node, pack: &Pack, id: &str) -> Result<(Map<String, Value>, Timeline)> {
     let object = incident(node, id)?;
-    let report = Report::from_incident(&object)?;
-    let now = jiff::Timestamp::now();
-    let timeline = accord_obligations::evaluate(pack, &report, &submissions(node, id)?, now)?;
+    let timeline = timeline_of(node, pack, &object)?;
     Ok((object, timeline))
+}
+
+/// The timeline now of an incident already read from the store.
+pub fn timeline_of(node: &Node, pack: &Pack, object: &Map<String, Value>) -> Result<Timeline> {
+    let report = Report::from_incident(object)?;
+    let id = report.incident.clone().unwrap_or_default();
+    let now = jiff::Timestamp::now();
+    Ok(accord_obligations::evaluate(
+        pack,
+        &report,
+        &submissions(node, &id)?,
+        now,
+    )?)
 }
 
 /// A stage to record as submitted.
@@ -222,9 +233,7 @@ pub fn stats(node: &Node, pack: &Pack) -> Result<Vec<accord_taxii::metrics::Obli
     use accord_obligations::Tracking;
     let mut by: std::collections::BTreeMap<(String, String), (f64, i64, i64)> = Default::default();
     for object in incidents(node)? {
-        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-        let (_, t) = timeline(node, pack, id)?;
-        for o in t.obligations() {
+        for o in timeline_of(node, pack, &object)?.obligations() {
             let slot = by.entry((o.regime.clone(), o.stage.clone())).or_default();
             match &o.tracking {
                 Tracking::Met { at } | Tracking::Late { at } => {

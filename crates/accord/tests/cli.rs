@@ -473,15 +473,7 @@ fn acknowledged_objects_survive_kill_9() {
         "kill landed too late to test anything: {acked}"
     );
 
-    let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
-    let default_id = cfg
-        .split("id = \"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let default_id = read_collection_id(&dir);
     let store = SqliteStore::open(dir.join("accord.db")).unwrap();
     let text = std::fs::read_to_string(&corpus).unwrap();
     let expected: Vec<String> = text
