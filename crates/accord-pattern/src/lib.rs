@@ -6,12 +6,16 @@
 
 pub mod ast;
 pub mod check;
+pub mod eval;
 mod lexer;
+pub mod observation;
 pub mod parser;
 mod print;
 
 pub use ast::{Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Step, Test};
 pub use check::{Warning, check};
+pub use eval::{EvalError, Matcher};
+pub use observation::{ObservationError, Observed};
 pub use parser::parse;
 
 /// A pattern that does not parse: where (byte offset) and what was expected.

@@ -2,7 +2,9 @@
 //! the error), every pattern in the OASIS example bundles, printed-then-parsed round trips of
 //! generated trees, hostile nesting, and the semantic warnings.
 
-use accord_pattern::{Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Step, Test, check, parse};
+use accord_pattern::{
+    Comparison, Literal, Matcher, ObjectPath, Observation, Observed, Op, Qualifier, Step, Test, check, parse,
+};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -223,4 +225,110 @@ proptest! {
             let _ = check(&t);
         }
     }
+}
+
+/// The observations of an evaluation case in the 2.0 form (objects embedded, keyed).
+fn embedded_form(observed: &[Value]) -> Vec<Value> {
+    observed
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let first = o
+                .get("first")
+                .and_then(Value::as_str)
+                .unwrap_or("2026-01-01T00:00:00Z");
+            serde_json::json!({
+                "type": "observed-data",
+                "id": format!("observed-data--00000000-0000-4000-8000-{i:012}"),
+                "first_observed": first,
+                "last_observed": o.get("last").and_then(Value::as_str).unwrap_or(first),
+                "number_observed": o.get("count").and_then(Value::as_u64).unwrap_or(1),
+                "objects": o["objects"],
+            })
+        })
+        .collect()
+}
+
+/// The same observations as a STIX 2.1 bundle: SCOs with ids, observed-data with object_refs.
+fn bundle_form(observed: &[Value]) -> Vec<Value> {
+    let mut objects = Vec::new();
+    for (i, od) in embedded_form(observed).into_iter().enumerate() {
+        let id = |key: &str| format!("x--{i}-{key}");
+        let map = od["objects"].as_object().cloned().unwrap_or_default();
+        let mut refs = Vec::new();
+        for (key, sco) in map {
+            let mut sco = sco.as_object().cloned().unwrap_or_default();
+            for (k, v) in sco.iter_mut() {
+                if k.ends_with("_ref") {
+                    *v = Value::from(id(v.as_str().unwrap_or_default()));
+                } else if k.ends_with("_refs") {
+                    let list = v.as_array().cloned().unwrap_or_default();
+                    *v = list
+                        .iter()
+                        .map(|r| Value::from(id(r.as_str().unwrap_or_default())))
+                        .collect();
+                }
+            }
+            sco.insert("id".into(), Value::from(id(&key)));
+            refs.push(Value::from(id(&key)));
+            objects.push(Value::Object(sco));
+        }
+        let mut od = od.as_object().cloned().unwrap_or_default();
+        od.remove("objects");
+        od.insert("object_refs".into(), Value::Array(refs));
+        objects.push(Value::Object(od));
+    }
+    vec![serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": objects})]
+}
+
+#[test]
+fn the_evaluation_table() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/eval.json")).expect("cases");
+    let cases: Vec<Value> = serde_json::from_str(&text).expect("json");
+    let mut failures = Vec::new();
+    for c in &cases {
+        let (note, pattern) = (
+            c["note"].as_str().expect("note"),
+            c["pattern"].as_str().expect("pattern"),
+        );
+        let tree = match (parse(pattern), c.get("parse_error").and_then(Value::as_str)) {
+            (Ok(t), None) => t,
+            (Err(e), Some(want)) if e.message.contains(want) => continue,
+            (other, want) => {
+                failures.push(format!(
+                    "{note}: {pattern}: parsed {other:?}, want parse error {want:?}"
+                ));
+                continue;
+            }
+        };
+        let matcher = match (Matcher::new(&tree), c.get("error").and_then(Value::as_str)) {
+            (Ok(m), None) => m,
+            (Err(e), Some(want)) if e.to_string().contains(want) => continue,
+            (other, want) => {
+                failures.push(format!(
+                    "{note}: {pattern}: compiled {other:?}, want error {want:?}"
+                ));
+                continue;
+            }
+        };
+        let want = c["expect"].as_bool().expect("expect");
+        let observed = c["observed"].as_array().expect("observed");
+        for (form, input) in [("2.0", embedded_form(observed)), ("2.1", bundle_form(observed))] {
+            let obs = Observed::from_stix(&input).expect("observations");
+            match matcher.matches(&obs) {
+                Ok(got) if got == want => {}
+                other => failures.push(format!(
+                    "{note} ({form} form): {pattern}: got {other:?}, want {want}"
+                )),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
