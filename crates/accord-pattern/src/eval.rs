@@ -57,11 +57,13 @@ enum Expr {
 }
 
 #[derive(Debug, Clone)]
-struct Test {
+pub(crate) struct Test {
     object_type: String,
     steps: Vec<Step>,
     negated: bool,
     pred: Pred,
+    /// For LIKE: the longest run of the pattern without wildcards, which every match contains.
+    fragment: Option<String>,
     /// Built-in STIX types that are not cyber observables never match (as in the reference
     /// matcher): observed-data refers to SCOs.
     never: bool,
@@ -81,7 +83,7 @@ enum Pred {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Lit {
+pub(crate) enum Lit {
     Int(i64),
     Float(f64),
     Str(String),
@@ -164,20 +166,14 @@ impl Matcher {
                     .collect()
             })
             .collect();
-        self.solve(observations, &hits)
+        let spans: Vec<Span> = observations.iter().map(Span::of).collect();
+        self.solve(&spans, &hits)
     }
 
-    /// Like [`Matcher::find`], with which observations each `[...]` holds for already known
-    /// (`hits[leaf]`, ascending indices into `observations`).
-    pub fn solve(
-        &self,
-        observations: &[Observed],
-        hits: &[Vec<u32>],
-    ) -> Result<Option<Vec<usize>>, EvalError> {
-        let solver = Solver {
-            obs: observations,
-            hits,
-        };
+    /// Like [`Matcher::find`], given only the observations' time spans and which of them each
+    /// `[...]` holds for (`hits[leaf]`, ascending indices into `spans`).
+    pub fn solve(&self, spans: &[Span], hits: &[Vec<u32>]) -> Result<Option<Vec<usize>>, EvalError> {
+        let solver = Solver { obs: spans, hits };
         let found = solver.bindings(&self.root, true)?;
         Ok(found
             .into_iter()
@@ -188,6 +184,86 @@ impl Matcher {
     /// Whether the pattern matches `observations`.
     pub fn matches(&self, observations: &[Observed]) -> Result<bool, EvalError> {
         Ok(self.find(observations)?.is_some())
+    }
+}
+
+/// A test that must hold when a comparison expression holds, in a form an index can look up.
+#[derive(Debug)]
+pub(crate) enum Anchor<'a> {
+    /// The path selects a value equal to this literal.
+    Eq(&'a Test, &'a Lit),
+    /// The path selects an address inside this network.
+    Within(&'a Test, Net),
+    /// The path selects a value containing this text (a fixed part of a LIKE pattern).
+    Contains(&'a Test, String),
+    /// The path selects a value this regular expression finds a match in.
+    Regex(&'a Test, &'a Regex),
+    /// Nothing indexable: every object of this type is a candidate.
+    Type(&'a str),
+}
+
+impl Matcher {
+    /// Whether the pattern is one `[...]` without qualifiers: it matches one observation alone.
+    pub fn is_single(&self) -> bool {
+        matches!(self.root, Node::Leaf(_))
+    }
+
+    /// Anchors of `[...]` number `leaf`: whenever it holds for an object, one of them does.
+    pub(crate) fn anchors(&self, leaf: usize) -> Vec<Anchor<'_>> {
+        self.leaves.get(leaf).map(Expr::anchors).unwrap_or_default()
+    }
+}
+
+impl Expr {
+    fn anchors(&self) -> Vec<Anchor<'_>> {
+        match self {
+            Expr::Or(a, b) => {
+                let mut v = a.anchors();
+                v.extend(b.anchors());
+                v
+            }
+            // Either side's anchors will do: take the side that avoids type scans, then the one
+            // with fewer anchors.
+            Expr::And(a, b) => {
+                let (x, y) = (a.anchors(), b.anchors());
+                let scans = |v: &[Anchor]| v.iter().filter(|a| matches!(a, Anchor::Type(_))).count();
+                if (scans(&x), x.len()) <= (scans(&y), y.len()) {
+                    x
+                } else {
+                    y
+                }
+            }
+            Expr::Test(t) => {
+                let ty = || vec![Anchor::Type(&t.object_type)];
+                if t.never {
+                    return Vec::new();
+                }
+                if t.negated {
+                    return ty();
+                }
+                match &t.pred {
+                    Pred::Eq(l) => vec![Anchor::Eq(t, l)],
+                    Pred::In(set) => set.iter().map(|l| Anchor::Eq(t, l)).collect(),
+                    Pred::Subset(n) => vec![Anchor::Within(t, *n)],
+                    Pred::Like(_) => match &t.fragment {
+                        Some(f) => vec![Anchor::Contains(t, f.clone())],
+                        None => ty(),
+                    },
+                    Pred::Matches(re) => vec![Anchor::Regex(t, re)],
+                    _ => ty(),
+                }
+            }
+        }
+    }
+}
+
+impl Test {
+    pub(crate) fn object_type(&self) -> &str {
+        &self.object_type
+    }
+
+    pub(crate) fn steps(&self) -> &[Step] {
+        &self.steps
     }
 }
 
@@ -269,11 +345,28 @@ fn test(t: &ast::Test) -> Result<Test, PatternError> {
     };
     let never = accord_stix::spec::type_spec(&path.object_type)
         .is_some_and(|t| t.category != accord_stix::spec::Category::Sco);
+    let fragment = match (t, &pred) {
+        (
+            ast::Test::Compare {
+                value: Literal::Str(s),
+                ..
+            },
+            Pred::Like(_),
+        ) => s
+            .nfc()
+            .collect::<String>()
+            .split(['%', '_'])
+            .max_by_key(|f| f.len())
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned),
+        _ => None,
+    };
     Ok(Test {
         object_type: path.object_type.clone(),
         steps: path.steps.clone(),
         negated,
         pred,
+        fragment,
         never,
     })
 }
@@ -329,7 +422,7 @@ fn like(pattern: &str) -> Result<Regex, regex::Error> {
 }
 
 /// A value an object path selected.
-enum Val<'a> {
+pub(crate) enum Val<'a> {
     Json(&'a Value),
     /// The decoded value of a `…_hex` or `…_bin` property.
     Bytes(Vec<u8>),
@@ -359,7 +452,12 @@ impl Test {
 }
 
 /// Follows `steps` from `v`, calling `f` on each value reached until it returns true.
-fn walk<'a>(obs: &'a Observed, v: Val<'a>, steps: &[Step], f: &mut dyn FnMut(Val<'a>) -> bool) -> bool {
+pub(crate) fn walk<'a>(
+    obs: &'a Observed,
+    v: Val<'a>,
+    steps: &[Step],
+    f: &mut dyn FnMut(Val<'a>) -> bool,
+) -> bool {
     let Some((step, rest)) = steps.split_first() else {
         return f(v);
     };
@@ -489,7 +587,7 @@ fn compare(v: &Val, l: &Lit) -> Option<Ordering> {
 
 /// A string as bytes when every character is below U+0100 (the spec's rule for comparing
 /// strings with binary values).
-fn latin1(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn latin1(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
@@ -537,8 +635,26 @@ fn int_float(i: i128, f: f64) -> Option<Ordering> {
 /// `number_observed` are used), ascending by index.
 type Binding = Vec<(u32, u64)>;
 
+/// When and how often an observation was seen: all that solving observation expressions needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub first: i64,
+    pub last: i64,
+    pub count: u64,
+}
+
+impl Span {
+    pub fn of(o: &Observed) -> Span {
+        Span {
+            first: o.first,
+            last: o.last,
+            count: o.count,
+        }
+    }
+}
+
 struct Solver<'a> {
-    obs: &'a [Observed],
+    obs: &'a [Span],
     hits: &'a [Vec<u32>],
 }
 

@@ -7,6 +7,7 @@
 pub mod ast;
 pub mod check;
 pub mod eval;
+pub mod index;
 mod lexer;
 pub mod observation;
 pub mod parser;
@@ -14,7 +15,8 @@ mod print;
 
 pub use ast::{Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Step, Test};
 pub use check::{Warning, check};
-pub use eval::{EvalError, Matcher};
+pub use eval::{EvalError, Matcher, Span};
+pub use index::{Hit, Index, IndexBuilder, Stream, StreamStats};
 pub use observation::{ObservationError, Observed};
 pub use parser::parse;
 

@@ -3,7 +3,8 @@
 //! generated trees, hostile nesting, and the semantic warnings.
 
 use accord_pattern::{
-    Comparison, Literal, Matcher, ObjectPath, Observation, Observed, Op, Qualifier, Step, Test, check, parse,
+    Comparison, IndexBuilder, Literal, Matcher, ObjectPath, Observation, Observed, Op, Qualifier, Step,
+    Stream, Test, check, parse,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -331,4 +332,95 @@ fn the_evaluation_table() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Every single-observation pattern of the evaluation table against every observation in it:
+/// the index must report exactly the indicators the evaluator matches one by one.
+#[test]
+fn the_index_finds_what_the_evaluator_finds() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/eval.json")).expect("cases");
+    let cases: Vec<Value> = serde_json::from_str(&text).expect("json");
+    let mut builder = IndexBuilder::new();
+    let mut matchers = Vec::new();
+    let mut extra = vec![
+        "[ipv4-addr:value ISSUBSET '10.0.0.0/8' OR ipv4-addr:value ISSUBSET '11.0.0.0/16']",
+        "[file:name LIKE '%' AND file:size > 3]",
+        "[file:name NOT LIKE 'x%']",
+        "[file:hashes.MD5 IN ('x', 'y')]",
+        "[x-thing:tags[*] MATCHES '^[ab]$' OR x-thing:tags[*] = 'zz']",
+        "[network-traffic:src_ref.value ISSUBSET '10.0.0.0/31']",
+    ];
+    extra.extend(cases.iter().filter_map(|c| c["pattern"].as_str()));
+    for pattern in extra {
+        let Ok(m) = parse(pattern).and_then(|t| Matcher::new(&t)) else {
+            continue;
+        };
+        if !m.is_single() {
+            continue;
+        }
+        builder.add(pattern.to_owned(), m.clone());
+        matchers.push(m);
+    }
+    let index = builder.build().expect("index");
+    let mut stream = Stream::new(&index);
+    let mut checked = 0;
+    for c in &cases {
+        let observed = c["observed"].as_array().cloned().unwrap_or_default();
+        for obs in Observed::from_stix(&embedded_form(&observed)).expect("observations") {
+            let want: Vec<u32> = (0..matchers.len() as u32)
+                .filter(|&i| {
+                    matchers[i as usize]
+                        .matches(std::slice::from_ref(&obs))
+                        .expect("eval")
+                })
+                .collect();
+            let mut hits = Vec::new();
+            stream.push(obs.clone(), &mut hits);
+            let mut got: Vec<u32> = hits.iter().map(|h| h.indicator).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "observation {obs:?}");
+            checked += want.len();
+        }
+    }
+    assert!(checked > 60, "only {checked} matches checked");
+}
+
+#[test]
+fn the_stream_solves_patterns_of_several_observations() {
+    let mut builder = IndexBuilder::new();
+    for p in [
+        "[file:name = 'a'] FOLLOWEDBY [url:value = 'u']",
+        "[ipv4-addr:value = '10.0.0.1'] REPEATS 3 TIMES WITHIN 60 SECONDS",
+    ] {
+        builder.add(
+            p.to_owned(),
+            Matcher::new(&parse(p).expect("parse")).expect("compile"),
+        );
+    }
+    let index = builder.build().expect("index");
+    let event = |secs: i64, object: Value| Observed::event(secs * 1_000_000_000, object, Vec::new());
+    let file = serde_json::json!({"type": "file", "name": "a"});
+    let url = serde_json::json!({"type": "url", "value": "u"});
+    let ip = serde_json::json!({"type": "ipv4-addr", "value": "10.0.0.1"});
+    let run = |events: Vec<Observed>| -> Vec<(u32, usize)> {
+        let mut stream = Stream::new(&index);
+        let mut hits = Vec::new();
+        for e in events {
+            stream.push(e, &mut hits);
+        }
+        hits.iter().map(|h| (h.indicator, h.observations.len())).collect()
+    };
+    assert_eq!(
+        run(vec![event(0, file.clone()), event(5, url.clone())]),
+        vec![(0, 2)]
+    );
+    assert_eq!(run(vec![event(5, url.clone()), event(6, file.clone())]), vec![]);
+    // Three within a minute match once, and use those three up.
+    assert_eq!(
+        run((0..7).map(|i| event(i * 10, ip.clone())).collect()),
+        vec![(1, 3), (1, 3)]
+    );
+    // Spread over more than a minute, they never do.
+    assert_eq!(run((0..5).map(|i| event(i * 40, ip.clone())).collect()), vec![]);
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod config;
 pub mod corpus;
 pub mod demo;
+pub mod detect;
 pub mod export;
 pub mod ingest;
 pub mod node;

@@ -104,6 +104,22 @@ enum Command {
         #[arg(long, default_value_t = accord_stix::DEFAULT_MAX_OBJECT_BYTES)]
         max_object_bytes: usize,
     },
+    /// Match STIX indicators against events and report what was sighted (STIX `sighting`
+    /// objects with --json). Exit 0 whether or not anything matched; 2 on unreadable input.
+    Match {
+        /// Indicators: files of STIX objects (bundles, arrays, JSON lines, directories), or the
+        /// id or alias of a collection of this node.
+        #[arg(long, required = true, num_args = 1..)]
+        indicators: Vec<String>,
+        /// Events: a file or - for standard input. JSON lines of observed-data, bundles, or
+        /// SCO-shaped events with a `timestamp` (or `objects` for several related ones); or one
+        /// bundle.
+        #[arg(long, default_value = "-")]
+        events: PathBuf,
+        /// The identity that sighted them (default: this node's organisation).
+        #[arg(long)]
+        sighted_by: Option<String>,
+    },
     /// List collections and their sizes.
     Collections,
     /// List the validation rules.
@@ -731,6 +747,140 @@ fn audit_command(data_dir: &std::path::Path, action: AuditAction, json: bool) ->
     }
 }
 
+fn match_command(
+    data_dir: &std::path::Path,
+    indicators: &[String],
+    events: &std::path::Path,
+    sighted_by: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    use accord::detect;
+    let started = std::time::Instant::now();
+    let node = || Node::open(data_dir);
+    let (mut objects, mut rejected) = (Vec::new(), Vec::new());
+    let (files, collections): (Vec<&String>, Vec<&String>) = indicators
+        .iter()
+        .partition(|s| s.as_str() == "-" || std::path::Path::new(s).exists());
+    if !files.is_empty() {
+        let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+        let (o, r) = detect::read_files(&paths)?;
+        objects.extend(o);
+        rejected.extend(r);
+    }
+    if !collections.is_empty() {
+        let node = node().context("indicators: not a file, and no node to read a collection from")?;
+        for c in collections {
+            objects.extend(detect::read_collection(&node, c)?);
+        }
+    }
+    let loaded = detect::load(objects)?;
+    rejected.extend(loaded.rejected.iter().cloned());
+    let loaded_in = started.elapsed();
+    eprintln!(
+        "{} indicators compiled in {:.2} s ({} left out)",
+        loaded.index.len(),
+        loaded_in.as_secs_f64(),
+        rejected.len()
+    );
+    for r in rejected.iter().take(10) {
+        eprintln!("  left out: {r}");
+    }
+    let (mut input, size): (Box<dyn std::io::BufRead>, u64) = if events.as_os_str() == "-" {
+        (Box::new(std::io::BufReader::new(std::io::stdin().lock())), 0)
+    } else {
+        let f = std::fs::File::open(events).with_context(|| format!("cannot open {}", events.display()))?;
+        let size = f.metadata().map_or(0, |m| m.len());
+        (Box::new(std::io::BufReader::with_capacity(1 << 20, f)), size)
+    };
+    let bar = if size > 0 {
+        ProgressBar::new(size).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        )
+    } else {
+        ProgressBar::new_spinner()
+    };
+    let mut matching = detect::Matching::new(&loaded);
+    let (mut bad, mut done, mut lines) = (0u64, 0u64, 0u64);
+    detect::read_events(&mut input, &mut |obs, bytes| {
+        done += bytes;
+        lines += 1;
+        match obs {
+            Ok(list) => {
+                for o in list {
+                    matching.push(o);
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                if bad <= 10 {
+                    bar.suspend(|| eprintln!("skipped: {e}"));
+                }
+            }
+        }
+        if lines % 4096 == 0 {
+            bar.set_position(done);
+            bar.set_message(format!("{} sightings", matching.sightings.len()));
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    let stats = matching.stats();
+    let secs = started.elapsed().saturating_sub(loaded_in).as_secs_f64();
+    eprintln!(
+        "{} observations in {:.2} s ({:.0}/s): {} matches of {} indicators; {} candidates checked; {} outside validity; {} skipped",
+        stats.observations,
+        secs,
+        stats.observations as f64 / secs.max(1e-9),
+        stats.hits,
+        matching.sightings.len(),
+        stats.candidates,
+        matching.outside_validity,
+        bad
+    );
+    if stats.abandoned > 0 {
+        eprintln!(
+            "warning: {} observations were too many to bind for some multi-part patterns (see accord-pattern BINDING_LIMIT)",
+            stats.abandoned
+        );
+    }
+    let now = accord_stix::Timestamp::format_micros(now_micros());
+    if json {
+        let (by, identity) = match sighted_by {
+            Some(id) => (id, None),
+            None => detect::node_identity(
+                &node().context("--sighted-by is needed when there is no node")?,
+                &now,
+            ),
+        };
+        let mut objects: Vec<serde_json::Value> = identity.into_iter().collect();
+        objects.extend(matching.to_stix(&by, &now));
+        print_json(&serde_json::json!({
+            "type": "bundle",
+            "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+            "objects": objects,
+        }))?;
+    } else {
+        let mut rows: Vec<_> = matching.sightings.iter().collect();
+        rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+        for (i, s) in rows {
+            let id = loaded.index.entry(*i).map_or("?", |e| e.id.as_str());
+            let name = loaded
+                .meta
+                .get(*i as usize)
+                .and_then(|m| m.name.as_deref())
+                .unwrap_or("");
+            println!(
+                "{id} {name:?}: {} × between {} and {}",
+                s.count,
+                accord_stix::Timestamp::format_micros(s.first_seen / 1000),
+                accord_stix::Timestamp::format_micros(s.last_seen / 1000)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
@@ -867,6 +1017,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Match {
+            indicators,
+            events,
+            sighted_by,
+        } => match_command(&cli.data_dir, &indicators, &events, sighted_by, json),
         Command::Collections => {
             let node = Node::open(&cli.data_dir)?;
             let list = node.store.collections()?;

@@ -1101,3 +1101,103 @@ fn obligations_report_show_submit_and_list() {
         "{err}"
     );
 }
+
+/// `accord match` with indicators read from a collection of the node (through the policy, and
+/// logged) and events on standard input: the sightings it writes are valid STIX that name the
+/// indicator, the observed-data and this organisation; events outside an indicator's validity,
+/// and lines that are not events, are not sightings.
+#[test]
+fn match_turns_indicators_and_events_into_sightings() {
+    let (tmp, dir) = init();
+    let file = tmp.path().join("ind.jsonl");
+    let network = IND
+        .replace("8e2e2d2b", "9e2e2d2b")
+        .replace("MODIFIED", "2016-04-06T20:03:00.000Z")
+        .replace("NAME", "scan then lookup")
+        .replace(
+            "[ipv4-addr:value = '198.51.100.3']",
+            "[network-traffic:dst_ref.value ISSUBSET '203.0.113.0/24'] FOLLOWEDBY [domain-name:value = 'evil.example']",
+        );
+    std::fs::write(
+        &file,
+        format!("{}\n{network}\n", indicator("2016-04-06T20:03:00.000Z", "c2")),
+    )
+    .unwrap();
+    assert!(accord(&dir, &["import", file.to_str().unwrap()]).status.success());
+    let events = [
+        r#"{"type":"ipv4-addr","value":"198.51.100.3","timestamp":"2026-02-01T00:00:00Z"}"#,
+        r#"{"type":"ipv4-addr","value":"198.51.100.3","timestamp":"2015-02-01T00:00:00Z"}"#,
+        r#"{"timestamp":"2026-02-01T00:00:01Z","objects":{"a":{"type":"ipv4-addr","value":"203.0.113.9"},"b":{"type":"network-traffic","dst_ref":"a","protocols":["tcp"]}}}"#,
+        r#"{"type":"domain-name","value":"evil.example","timestamp":"2026-02-01T00:00:05Z"}"#,
+        r#"{"type":"ipv4-addr","value":"198.51.100.4","timestamp":"2026-02-01T00:00:06Z"}"#,
+        "not an event",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--json",
+            "match",
+            "--indicators",
+            "default",
+            "--events",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(events.join("\n").as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("2 indicators compiled"), "{stderr}");
+    assert!(stderr.contains("line 6: not JSON"), "{stderr}");
+    assert!(stderr.contains("1 outside validity"), "{stderr}");
+    let bundle = json_out(&o);
+    let objects = bundle["objects"].as_array().unwrap();
+    let sightings: Vec<&Value> = objects.iter().filter(|o| o["type"] == "sighting").collect();
+    assert_eq!(sightings.len(), 2, "{bundle:#}");
+    let identity = objects
+        .iter()
+        .find(|o| o["type"] == "identity")
+        .expect("identity");
+    for s in &sightings {
+        assert_eq!(s["count"], 1);
+        assert_eq!(s["where_sighted_refs"][0], identity["id"]);
+        for r in s["observed_data_refs"].as_array().unwrap() {
+            assert!(
+                objects
+                    .iter()
+                    .any(|o| o["id"] == *r && o["type"] == "observed-data"),
+                "{r}"
+            );
+        }
+    }
+    let chain = sightings
+        .iter()
+        .find(|s| s["sighting_of_ref"] == "indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")
+        .expect("the FOLLOWEDBY indicator");
+    assert_eq!(chain["observed_data_refs"].as_array().unwrap().len(), 2);
+    assert_eq!(chain["first_seen"], "2026-02-01T00:00:01.000000Z");
+    assert_eq!(chain["last_seen"], "2026-02-01T00:00:05.000000Z");
+    // What it wrote is valid STIX 2.1.
+    let out = tmp.path().join("sightings.json");
+    std::fs::write(&out, &o.stdout).unwrap();
+    let v = accord(&dir, &["validate", out.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // Reading the indicators was an export for this organisation, logged as one.
+    let q = accord(&dir, &["--json", "audit", "query", "--kind", "share"]);
+    assert!(
+        String::from_utf8_lossy(&q.stdout).contains("indicator--9e2e2d2b"),
+        "{}",
+        String::from_utf8_lossy(&q.stdout)
+    );
+}
