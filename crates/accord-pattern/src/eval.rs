@@ -9,6 +9,8 @@
 //! `[...]`, subject to FOLLOWEDBY order, WITHIN windows and START/STOP intervals.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::{Number, Value};
@@ -58,8 +60,9 @@ enum Expr {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Test {
-    object_type: String,
-    steps: Vec<Step>,
+    // Shared: an index of many patterns holds each type and path once.
+    object_type: Arc<str>,
+    steps: Arc<[Step]>,
     negated: bool,
     pred: Pred,
     /// For LIKE: the longest run of the pattern without wildcards, which every match contains.
@@ -158,6 +161,13 @@ impl Matcher {
     /// Whether the pattern matches `observations`; on a match, the observations bound to it
     /// (indices into `observations`, ascending).
     pub fn find(&self, observations: &[Observed]) -> Result<Option<Vec<usize>>, EvalError> {
+        // One `[...]` without qualifiers: the first observation it holds for is the match.
+        if let Node::Leaf(k) = self.root {
+            return Ok(observations
+                .iter()
+                .position(|o| self.leaf_matches(k, o))
+                .map(|i| vec![i]));
+        }
         let hits: Vec<Vec<u32>> = (0..self.leaves.len())
             .map(|leaf| {
                 (0..observations.len())
@@ -214,7 +224,33 @@ impl Matcher {
     }
 }
 
+/// Types and paths already held, for sharing between patterns.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    types: HashSet<Arc<str>>,
+    paths: HashSet<Arc<[Step]>>,
+}
+
+impl Matcher {
+    /// Makes this pattern's types and paths the pool's copies.
+    pub(crate) fn share(&mut self, pool: &mut Pool) {
+        for e in &mut self.leaves {
+            e.share(pool);
+        }
+    }
+}
+
 impl Expr {
+    fn share(&mut self, pool: &mut Pool) {
+        match self {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.share(pool);
+                b.share(pool);
+            }
+            Expr::Test(t) => t.share(pool),
+        }
+    }
+
     fn anchors(&self) -> Vec<Anchor<'_>> {
         match self {
             Expr::Or(a, b) => {
@@ -258,6 +294,21 @@ impl Expr {
 }
 
 impl Test {
+    fn share(&mut self, pool: &mut Pool) {
+        match pool.types.get(&self.object_type) {
+            Some(t) => self.object_type = t.clone(),
+            None => {
+                pool.types.insert(self.object_type.clone());
+            }
+        }
+        match pool.paths.get(&self.steps) {
+            Some(p) => self.steps = p.clone(),
+            None => {
+                pool.paths.insert(self.steps.clone());
+            }
+        }
+    }
+
     pub(crate) fn object_type(&self) -> &str {
         &self.object_type
     }
@@ -362,8 +413,8 @@ fn test(t: &ast::Test) -> Result<Test, PatternError> {
         _ => None,
     };
     Ok(Test {
-        object_type: path.object_type.clone(),
-        steps: path.steps.clone(),
+        object_type: path.object_type.as_str().into(),
+        steps: path.steps.as_slice().into(),
         negated,
         pred,
         fragment,
@@ -442,7 +493,7 @@ impl Expr {
 
 impl Test {
     fn holds(&self, obs: &Observed, root: &Value) -> bool {
-        if self.never || root.get("type").and_then(Value::as_str) != Some(&self.object_type) {
+        if self.never || root.get("type").and_then(Value::as_str) != Some(&*self.object_type) {
             return false;
         }
         walk(obs, Val::Json(root), &self.steps, &mut |v| {

@@ -21,7 +21,7 @@ use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::ast::Step;
-use crate::eval::{Anchor, EvalError, Lit, Matcher, Net, Span, Val, latin1, walk};
+use crate::eval::{Anchor, EvalError, Lit, Matcher, Net, Pool, Span, Val, latin1, walk};
 use crate::observation::Observed;
 
 /// How many recent observations a pattern of several parts keeps while it waits for the rest.
@@ -30,7 +30,7 @@ pub const PENDING: usize = 64;
 /// One indicator in the index.
 #[derive(Debug)]
 pub struct Entry {
-    pub id: String,
+    pub id: Box<str>,
     pub matcher: Matcher,
 }
 
@@ -54,24 +54,35 @@ impl Hasher for Prehashed {
 
 type Table<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
-/// Indexed parts: (indicator, part) pairs, by position in `Index::parts`.
-#[derive(Debug, Clone)]
-enum Refs {
-    One(u32),
-    Many(Vec<u32>),
-}
+/// Indexed parts (positions in `Index::parts`) under one key: the part itself, or with the top
+/// bit set, the position of a list of parts in `Lists` (most keys have one part, so the common
+/// case costs four bytes).
+type Refs = u32;
+const LIST: u32 = 1 << 31;
 
-impl Refs {
-    fn push(&mut self, r: u32) {
-        match self {
-            Refs::One(a) => *self = Refs::Many(vec![*a, r]),
-            Refs::Many(v) => v.push(r),
+#[derive(Debug, Default)]
+struct Lists(Vec<Vec<u32>>);
+
+impl Lists {
+    fn insert(&mut self, table: &mut Table<Refs>, h: u64, r: u32) {
+        match table.get_mut(&h) {
+            Some(v) if *v & LIST != 0 => self.0[(*v & !LIST) as usize].push(r),
+            Some(v) => {
+                let n = u32::try_from(self.0.len()).unwrap_or(u32::MAX >> 1);
+                self.0.push(vec![*v, r]);
+                *v = n | LIST;
+            }
+            None => {
+                table.insert(h, r);
+            }
         }
     }
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Refs::One(a) => std::slice::from_ref(a),
-            Refs::Many(v) => v,
+
+    fn get<'a>(&'a self, v: &'a Refs) -> &'a [u32] {
+        if *v & LIST != 0 {
+            self.0.get((*v & !LIST) as usize).map_or(&[], Vec::as_slice)
+        } else {
+            std::slice::from_ref(v)
         }
     }
 }
@@ -104,12 +115,14 @@ pub struct Index {
     types: HashMap<String, TypeSlot>,
     paths: Vec<PathSlot>,
     equal: Table<Refs>,
+    lists: Lists,
 }
 
 /// Builds an [`Index`].
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
     index: Index,
+    pool: Pool,
     path_ids: HashMap<(String, Vec<Step>), u32>,
     contains: HashMap<u32, (Vec<String>, Vec<u32>)>,
     regexes: HashMap<u32, (Vec<String>, Vec<u32>)>,
@@ -121,7 +134,8 @@ impl IndexBuilder {
     }
 
     /// Adds an indicator; returns its number.
-    pub fn add(&mut self, id: String, matcher: Matcher) -> u32 {
+    pub fn add(&mut self, id: String, mut matcher: Matcher) -> u32 {
+        matcher.share(&mut self.pool);
         let entry = u32::try_from(self.index.entries.len()).unwrap_or(u32::MAX);
         for part in 0..matcher.leaf_count() {
             let r = u32::try_from(self.index.parts.len()).unwrap_or(u32::MAX);
@@ -132,7 +146,10 @@ impl IndexBuilder {
                 self.anchor(anchor, r);
             }
         }
-        self.index.entries.push(Entry { id, matcher });
+        self.index.entries.push(Entry {
+            id: id.into_boxed_str(),
+            matcher,
+        });
         entry
     }
 
@@ -159,7 +176,7 @@ impl IndexBuilder {
                     self.index.paths[p as usize].times = true;
                 }
                 let h = literal_key(p, lit);
-                insert(&mut self.index.equal, h, r);
+                self.index.lists.insert(&mut self.index.equal, h, r);
             }
             Anchor::Within(t, net) => {
                 let p = self.path(t.object_type(), t.steps());
@@ -168,7 +185,7 @@ impl IndexBuilder {
                     .nets
                     .entry((family, prefix))
                     .or_default();
-                insert(table, bits, r);
+                self.index.lists.insert(table, bits, r);
             }
             Anchor::Contains(t, text) => {
                 let p = self.path(t.object_type(), t.steps());
@@ -199,15 +216,6 @@ impl IndexBuilder {
             self.index.paths[p as usize].regexes = Some((set, refs));
         }
         Ok(self.index)
-    }
-}
-
-fn insert(table: &mut Table<Refs>, h: u64, r: u32) {
-    match table.get_mut(&h) {
-        Some(refs) => refs.push(r),
-        None => {
-            table.insert(h, Refs::One(r));
-        }
     }
 }
 
@@ -345,7 +353,7 @@ impl Index {
     fn lookup(&self, p: u32, path: &PathSlot, v: &Val, seen: &mut Seen) {
         let mut eq = |h: u64| {
             if let Some(refs) = self.equal.get(&h) {
-                seen.add(refs.as_slice());
+                seen.add(self.lists.get(refs));
             }
         };
         let text: Option<std::borrow::Cow<str>> = match v {
@@ -400,7 +408,7 @@ impl Index {
                     Net::V6(a, _) => net_key(Net::V6(a, p)).2,
                 };
                 if let Some(refs) = table.get(&bits) {
-                    seen.add(refs.as_slice());
+                    seen.add(self.lists.get(refs));
                 }
             }
         }
