@@ -26,7 +26,13 @@ impl Rng {
 }
 
 fn ip(i: u64) -> String {
-    format!("{}.{}.{}.{}", 1 + (i >> 24) % 223, (i >> 16) & 255, (i >> 8) & 255, i & 255)
+    format!(
+        "{}.{}.{}.{}",
+        1 + (i >> 24) % 223,
+        (i >> 16) & 255,
+        (i >> 8) & 255,
+        i & 255
+    )
 }
 fn domain(i: u64) -> String {
     format!("d{i}.example.com")
@@ -35,7 +41,10 @@ fn url(i: u64) -> String {
     format!("http://u{i}.example.net/path/{}", i % 97)
 }
 fn sha256(i: u64) -> String {
-    format!("{:064x}", u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835))
+    format!(
+        "{:064x}",
+        u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+    )
 }
 fn md5(i: u64) -> String {
     format!("{:032x}", u128::from(i).wrapping_mul(0x2545_f491_4f6c_dd1d))
@@ -45,7 +54,11 @@ fn md5(i: u64) -> String {
 fn pattern(i: u64) -> String {
     match i % 200 {
         0..=79 => format!("[ipv4-addr:value = '{}']", ip(i)),
-        80..=89 => format!("[ipv4-addr:value ISSUBSET '172.{}.{}.0/24']", (i >> 8) & 255, i & 255),
+        80..=89 => format!(
+            "[ipv4-addr:value ISSUBSET '172.{}.{}.0/24']",
+            (i >> 8) & 255,
+            i & 255
+        ),
         90..=129 => format!("[domain-name:value = '{}']", domain(i)),
         130..=148 => format!("[url:value = '{}']", url(i)),
         149 => format!("[domain-name:value LIKE '%.bad{i}.org']"),
@@ -55,7 +68,11 @@ fn pattern(i: u64) -> String {
             "[network-traffic:dst_ref.value = '{}' AND network-traffic:dst_port = 443]",
             ip(i)
         ),
-        _ => format!("[ipv4-addr:value = '{}'] AND [domain-name:value = '{}']", ip(i), domain(i)),
+        _ => format!(
+            "[ipv4-addr:value = '{}'] AND [domain-name:value = '{}']",
+            ip(i),
+            domain(i)
+        ),
     }
 }
 
@@ -71,7 +88,12 @@ fn event(k: u64, m: u64, rng: &mut Rng) -> String {
         (rng.below(200), m + rng.below(1 << 40))
     };
     let ipv4 = |i: u64| format!(r#"{{"type":"ipv4-addr","value":"{}","timestamp":"{ts}"}}"#, ip(i));
-    let dom = |i: u64| format!(r#"{{"type":"domain-name","value":"{}","timestamp":"{ts}"}}"#, domain(i));
+    let dom = |i: u64| {
+        format!(
+            r#"{{"type":"domain-name","value":"{}","timestamp":"{ts}"}}"#,
+            domain(i)
+        )
+    };
     match class {
         0..=79 | 190..=199 => ipv4(i),
         80..=89 => format!(
@@ -127,7 +149,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = IndexBuilder::new();
     for i in 0..m {
         let matcher = Matcher::new(&parse(&pattern(i))?)?;
-        builder.add(format!("indicator--{:08x}-0000-4000-8000-{:012x}", i >> 16, i), matcher);
+        builder.add(
+            format!("indicator--{:08x}-0000-4000-8000-{:012x}", i >> 16, i),
+            matcher,
+        );
     }
     let index = builder.build()?;
     let build = start.elapsed().as_secs_f64();

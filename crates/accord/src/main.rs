@@ -36,6 +36,24 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ConvertTo {
+    Blocklist,
+    Csv,
+    Suricata,
+    Zeek,
+    Misp,
+    Stix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ConvertFrom {
+    Auto,
+    Stix,
+    Misp,
+    List,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a data directory with a commented default configuration and an empty store.
@@ -119,6 +137,38 @@ enum Command {
         /// The identity that sighted them (default: this node's organisation).
         #[arg(long)]
         sighted_by: Option<String>,
+    },
+    /// Translate indicators: STIX to a blocklist, CSV, Suricata rules, a Zeek Intel file or a
+    /// MISP event; MISP events and IOC lists (CSV or one per line) to STIX. What a format cannot
+    /// express is listed per indicator on stderr (exit 1 if anything was left out).
+    Convert {
+        /// Input files, or - for standard input.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        to: ConvertTo,
+        /// What the inputs are (default: recognised from their content).
+        #[arg(long, value_enum, default_value = "auto")]
+        from: ConvertFrom,
+        /// For --to blocklist: the kinds of value to list (repeatable): ip, cidr, domain, url,
+        /// hash, email, filename, or a single hash (md5, sha1, sha256, sha512).
+        #[arg(long)]
+        kind: Vec<String>,
+        /// For --to suricata: the first rule's sid.
+        #[arg(long, default_value_t = 9_000_000)]
+        sid_base: u64,
+        /// For --to zeek: meta.source.
+        #[arg(long, default_value = "accord")]
+        source: String,
+        /// For --to misp: the event's info line.
+        #[arg(long, default_value = "Indicators exported by Accord")]
+        info: String,
+        /// For --to stix: TLP for values the input gives none (clear, green, amber, amber+strict, red).
+        #[arg(long)]
+        tlp: Option<String>,
+        /// Output file (default: stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// List collections and their sizes.
     Collections,
@@ -747,6 +797,142 @@ fn audit_command(data_dir: &std::path::Path, action: AuditAction, json: bool) ->
     }
 }
 
+#[derive(Debug)]
+struct ConvertOptions {
+    to: ConvertTo,
+    from: ConvertFrom,
+    kinds: Vec<String>,
+    sid_base: u64,
+    source: String,
+    info: String,
+    tlp: Option<String>,
+}
+
+fn convert_command(
+    inputs: &[PathBuf],
+    o: &ConvertOptions,
+    output: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    use accord_convert::{Format, Kind};
+    let now = accord_stix::Timestamp::format_micros(now_micros());
+    let mut problems = Vec::new();
+    let (text, summary) = if o.to == ConvertTo::Stix {
+        let defaults = accord_convert::Defaults {
+            now: now.clone(),
+            tlp: o.tlp.clone(),
+            created_by: None,
+        };
+        let mut objects: Vec<serde_json::Value> = Vec::new();
+        for input in inputs {
+            let bytes = if input.as_os_str() == "-" {
+                let mut b = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b)?;
+                b
+            } else {
+                std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?
+            };
+            let text = String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8", input.display()))?;
+            let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+            let misp = match (o.from, &json) {
+                (ConvertFrom::Misp, _) => true,
+                (ConvertFrom::Auto, Some(v)) => {
+                    v.get("Event").is_some()
+                        || v.get("response").is_some()
+                        || v.as_array()
+                            .is_some_and(|a| a.iter().any(|e| e.get("Event").is_some()))
+                }
+                _ => false,
+            };
+            let imported = if misp {
+                let doc = json.with_context(|| format!("{}: not a MISP JSON document", input.display()))?;
+                accord_convert::from_misp(&doc, &defaults)
+            } else if o.from == ConvertFrom::Stix {
+                anyhow::bail!("--from stix --to stix: nothing to convert");
+            } else {
+                accord_convert::from_list(&text, &defaults)
+            };
+            for p in imported.problems {
+                problems.push(format!("{}: {p}", input.display()));
+            }
+            for obj in imported.objects {
+                if obj["type"] != "marking-definition" || !objects.iter().any(|x| x["id"] == obj["id"]) {
+                    objects.push(obj);
+                }
+            }
+        }
+        let n = objects.iter().filter(|x| x["type"] == "indicator").count();
+        let bundle = serde_json::json!({
+            "type": "bundle",
+            "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+            "objects": objects,
+        });
+        (
+            format!("{}\n", serde_json::to_string_pretty(&bundle)?),
+            format!("{n} indicators made"),
+        )
+    } else {
+        if o.from != ConvertFrom::Auto && o.from != ConvertFrom::Stix {
+            anyhow::bail!("--to {:?} reads STIX indicators; convert to stix first", o.to);
+        }
+        let format = match o.to {
+            ConvertTo::Blocklist => {
+                if o.kinds.is_empty() {
+                    anyhow::bail!(
+                        "--to blocklist needs --kind (ip, cidr, domain, url, hash, email, filename)"
+                    );
+                }
+                let mut kinds = Vec::new();
+                for k in &o.kinds {
+                    match k.as_str() {
+                        "ip" => kinds.extend([Kind::Ipv4, Kind::Ipv6]),
+                        "hash" => kinds.extend([Kind::Md5, Kind::Sha1, Kind::Sha256, Kind::Sha512]),
+                        other => kinds
+                            .push(Kind::parse(other).with_context(|| format!("--kind {other}: not a kind"))?),
+                    }
+                }
+                Format::Blocklist(kinds)
+            }
+            ConvertTo::Csv => Format::Csv,
+            ConvertTo::Suricata => Format::Suricata { sid_base: o.sid_base },
+            ConvertTo::Zeek => Format::Zeek {
+                source: o.source.clone(),
+            },
+            ConvertTo::Misp => Format::Misp {
+                info: o.info.clone(),
+                date: now[..10].to_owned(),
+                timestamp: now_micros() / 1_000_000,
+            },
+            ConvertTo::Stix => unreachable!("handled above"),
+        };
+        let (objects, rejected) = accord::detect::read_files(inputs)?;
+        problems.extend(rejected);
+        let converted = accord_convert::export(&objects, &format);
+        problems.extend(converted.problems.iter().map(ToString::to_string));
+        (
+            converted.text,
+            format!(
+                "{} indicators read, {} values written, {} of other kinds skipped",
+                converted.indicators, converted.written, converted.skipped
+            ),
+        )
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    for p in &problems {
+        eprintln!("not converted: {p}");
+    }
+    eprintln!("{summary}; {} not converted", problems.len());
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn match_command(
     data_dir: &std::path::Path,
     indicators: &[String],
@@ -864,7 +1050,7 @@ fn match_command(
         let mut rows: Vec<_> = matching.sightings.iter().collect();
         rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
         for (i, s) in rows {
-            let id = loaded.index.entry(*i).map_or("?", |e| e.id.as_str());
+            let id = loaded.index.entry(*i).map_or("?", |e| &*e.id);
             let name = loaded
                 .meta
                 .get(*i as usize)
@@ -1022,6 +1208,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             events,
             sighted_by,
         } => match_command(&cli.data_dir, &indicators, &events, sighted_by, json),
+        Command::Convert {
+            inputs,
+            to,
+            from,
+            kind,
+            sid_base,
+            source,
+            info,
+            tlp,
+            output,
+        } => {
+            let opts = ConvertOptions {
+                to,
+                from,
+                kinds: kind,
+                sid_base,
+                source,
+                info,
+                tlp,
+            };
+            convert_command(&inputs, &opts, output.as_deref())
+        }
         Command::Collections => {
             let node = Node::open(&cli.data_dir)?;
             let list = node.store.collections()?;
