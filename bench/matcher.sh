@@ -6,6 +6,8 @@
 #     OASIS_OBS observations, for time), with the ratios. Match counts must agree.
 #  2. The index at scale on one core: M indicators (10k, 100k, 1M) against 1M events read from
 #     a JSON-lines file; build and match times, events/s and peak memory.
+#  3. The same 1M x 1M through `accord match` on one core, indicators read from a STIX JSON-lines
+#     file and validated like any import.
 #   bench/matcher.sh [OASIS_OBS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +32,13 @@ print(f"stix2-matcher {o['pairs_per_second']:,} pairs/s; accord evaluator {a['pa
       f"({a['indexed_pairs_per_second'] / o['pairs_per_second']:,.0f}x); matches agree ({o['matched']} of {o['pairs']:,})")
 PY
 done
+cargo build --release -p accord >&2
 for m in 10000 100000 1000000; do
     events="$OUT/events-$m.jsonl"
     [ -f "$events" ] || target/release/examples/index_bench "$m" 1000000 "$events" > /dev/null
     taskset -c 0 target/release/examples/index_bench "$m" 1000000 "$events"
 done
+indicators="$OUT/indicators-1000000.jsonl"
+[ -f "$indicators" ] || WRITE_INDICATORS="$indicators" target/release/examples/index_bench 1000000 1 "$OUT/unused.jsonl" > /dev/null
+/usr/bin/time -f "accord match: %e s wall, %M KiB peak" taskset -c 0 target/release/accord match \
+    --indicators "$indicators" --events "$OUT/events-1000000.jsonl" > /dev/null

@@ -145,6 +145,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         w.flush()?;
     }
 
+    // For timing `accord match` end to end on the same workload.
+    if let Some(path) = std::env::var_os("WRITE_INDICATORS") {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for i in 0..m {
+            let o = serde_json::json!({
+                "type": "indicator", "spec_version": "2.1",
+                "id": format!("indicator--{:08x}-0000-4000-8000-{:012x}", i >> 16, i),
+                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+                "pattern": pattern(i), "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+            });
+            writeln!(w, "{o}")?;
+        }
+        w.flush()?;
+    }
     let start = std::time::Instant::now();
     let mut builder = IndexBuilder::new();
     for i in 0..m {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use accord_pattern::{Hit, Index, IndexBuilder, Matcher, Observed, Stream};
 use accord_stix::Timestamp;
 use anyhow::{Result, bail};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Observed-data ids kept per sighting (the count covers every match).
@@ -31,64 +32,107 @@ pub struct Meta {
     pub valid_until: Option<i64>,
 }
 
-/// Compiles the indicators among `objects` (other types are ignored). Revoked indicators and
-/// patterns in other languages are left out, with a reason.
-pub fn load(objects: impl IntoIterator<Item = Value>) -> Result<Loaded> {
-    let mut builder = IndexBuilder::new();
-    let mut meta = Vec::new();
-    let mut rejected = Vec::new();
-    for o in objects {
-        if o.get("type").and_then(Value::as_str) != Some("indicator") {
-            continue;
+/// The fields of an indicator that matching needs, borrowed from its JSON where possible.
+#[derive(Debug, serde::Deserialize)]
+struct Fields<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    #[serde(default, borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    revoked: bool,
+    #[serde(default, borrow)]
+    pattern_type: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pattern: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    valid_from: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    valid_until: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Compiles indicators one at a time into the index.
+#[derive(Debug, Default)]
+pub struct Loader {
+    builder: IndexBuilder,
+    meta: Vec<Meta>,
+    rejected: Vec<String>,
+}
+
+impl Loader {
+    /// Adds the object if it is an indicator (others are ignored). Revoked indicators and
+    /// patterns in other languages are left out, with a reason.
+    pub fn add_json(&mut self, json: &str) -> Result<()> {
+        let fields: Fields = serde_json::from_str(json)?;
+        self.add(fields);
+        Ok(())
+    }
+
+    pub fn add_value(&mut self, v: &Value) -> Result<()> {
+        let fields = Fields::deserialize(v)?;
+        self.add(fields);
+        Ok(())
+    }
+
+    fn add(&mut self, o: Fields<'_>) {
+        if o.ty != "indicator" {
+            return;
         }
-        let id = o
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("(indicator without id)");
-        if o.get("revoked").and_then(Value::as_bool) == Some(true) {
-            rejected.push(format!("{id}: revoked"));
-            continue;
+        let id = o.id.as_deref().unwrap_or("(indicator without id)");
+        if o.revoked {
+            self.rejected.push(format!("{id}: revoked"));
+            return;
         }
-        match o.get("pattern_type").and_then(Value::as_str) {
-            Some("stix") => {}
-            other => {
-                rejected.push(format!(
-                    "{id}: pattern_type {} is not stix",
-                    other.map_or_else(|| "(missing)".to_owned(), |t| format!("{t:?}"))
-                ));
-                continue;
-            }
+        if o.pattern_type.as_deref() != Some("stix") {
+            self.rejected.push(format!(
+                "{id}: pattern_type {} is not stix",
+                o.pattern_type
+                    .map_or_else(|| "(missing)".to_owned(), |t| format!("{t:?}"))
+            ));
+            return;
         }
-        let Some(pattern) = o.get("pattern").and_then(Value::as_str) else {
-            rejected.push(format!("{id}: no pattern"));
-            continue;
+        let Some(pattern) = o.pattern.as_deref() else {
+            self.rejected.push(format!("{id}: no pattern"));
+            return;
         };
         let matcher = match accord_pattern::parse(pattern).and_then(|p| Matcher::new(&p)) {
             Ok(m) => m,
             Err(e) => {
-                rejected.push(format!("{id}: pattern {e}"));
-                continue;
+                self.rejected.push(format!("{id}: pattern {e}"));
+                return;
             }
         };
-        let time = |field: &str| {
-            o.get(field)
-                .and_then(Value::as_str)
+        let time = |t: &Option<std::borrow::Cow<str>>| {
+            t.as_deref()
                 .and_then(|s| Timestamp::parse(s).ok())
                 .map(|t| t.as_nanos_saturating())
         };
-        meta.push(Meta {
-            name: o.get("name").and_then(Value::as_str).map(str::to_owned),
-            valid_from: time("valid_from").unwrap_or(i64::MIN),
-            valid_until: time("valid_until"),
+        self.meta.push(Meta {
+            name: o.name.map(std::borrow::Cow::into_owned),
+            valid_from: time(&o.valid_from).unwrap_or(i64::MIN),
+            valid_until: time(&o.valid_until),
         });
-        builder.add(id.to_owned(), matcher);
+        self.builder.add(id.to_owned(), matcher);
     }
-    let index = builder.build().map_err(anyhow::Error::msg)?;
-    Ok(Loaded {
-        index,
-        meta,
-        rejected,
-    })
+
+    pub fn finish(self) -> Result<Loaded> {
+        Ok(Loaded {
+            index: self.builder.build().map_err(anyhow::Error::msg)?,
+            meta: self.meta,
+            rejected: self.rejected,
+        })
+    }
+}
+
+/// Compiles the indicators among `objects`.
+pub fn load<'v>(objects: impl IntoIterator<Item = &'v Value>) -> Result<Loaded> {
+    let mut loader = Loader::default();
+    for o in objects {
+        loader.add_value(o)?;
+    }
+    loader.finish()
 }
 
 /// Turns one line of the event stream into observations.
@@ -377,19 +421,21 @@ fn sco_id(obj: &Value) -> String {
 }
 
 /// Reads STIX objects from files (bundles, arrays, JSON lines, directories), checking each as
-/// `accord validate` does. Returns the valid objects and, for the others, what is wrong where.
-pub fn read_files(paths: &[std::path::PathBuf]) -> Result<(Vec<Value>, Vec<String>)> {
-    struct Collect {
-        objects: Vec<Value>,
+/// `accord validate` does, and hands the canonical JSON of each valid indicator to `each`, in
+/// input order. Returns what is wrong, and where, with the others.
+pub fn read_files(
+    paths: &[std::path::PathBuf],
+    each: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<Vec<String>> {
+    struct Collect<'f> {
+        each: &'f mut dyn FnMut(&str) -> Result<()>,
         rejected: Vec<String>,
     }
-    impl crate::reader::Sink for Collect {
+    impl crate::reader::Sink for Collect<'_> {
         fn batch(&mut self, items: Vec<crate::reader::Item>, _: u64) -> Result<()> {
             for item in items {
                 match item.result {
-                    Ok(o) if o.type_name == "indicator" => {
-                        self.objects.push(serde_json::from_str(&o.canonical)?)
-                    }
+                    Ok(o) if o.type_name == "indicator" => (self.each)(&o.canonical)?,
                     Ok(_) => {}
                     Err(e) => self.rejected.push(format!(
                         "{} object {} (line {}): {e}",
@@ -410,11 +456,11 @@ pub fn read_files(paths: &[std::path::PathBuf]) -> Result<(Vec<Value>, Vec<Strin
     }
     let sources = crate::reader::expand(paths)?;
     let mut sink = Collect {
-        objects: Vec::new(),
+        each,
         rejected: Vec::new(),
     };
     crate::reader::check_sources(&sources, accord_stix::DEFAULT_MAX_OBJECT_BYTES, &mut sink)?;
-    Ok((sink.objects, sink.rejected))
+    Ok(sink.rejected)
 }
 
 /// The indicators of a collection of this node, as its own organisation may read them (decided

@@ -904,8 +904,11 @@ fn convert_command(
             },
             ConvertTo::Stix => unreachable!("handled above"),
         };
-        let (objects, rejected) = accord::detect::read_files(inputs)?;
-        problems.extend(rejected);
+        let mut objects = Vec::new();
+        problems.extend(accord::detect::read_files(inputs, &mut |json| {
+            objects.push(serde_json::from_str(json)?);
+            Ok(())
+        })?);
         let converted = accord_convert::export(&objects, &format);
         problems.extend(converted.problems.iter().map(ToString::to_string));
         (
@@ -943,23 +946,24 @@ fn match_command(
     use accord::detect;
     let started = std::time::Instant::now();
     let node = || Node::open(data_dir);
-    let (mut objects, mut rejected) = (Vec::new(), Vec::new());
+    let mut loader = detect::Loader::default();
+    let mut rejected = Vec::new();
     let (files, collections): (Vec<&String>, Vec<&String>) = indicators
         .iter()
         .partition(|s| s.as_str() == "-" || std::path::Path::new(s).exists());
     if !files.is_empty() {
         let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
-        let (o, r) = detect::read_files(&paths)?;
-        objects.extend(o);
-        rejected.extend(r);
+        rejected.extend(detect::read_files(&paths, &mut |json| loader.add_json(json))?);
     }
     if !collections.is_empty() {
         let node = node().context("indicators: not a file, and no node to read a collection from")?;
         for c in collections {
-            objects.extend(detect::read_collection(&node, c)?);
+            for o in detect::read_collection(&node, c)? {
+                loader.add_value(&o)?;
+            }
         }
     }
-    let loaded = detect::load(objects)?;
+    let loaded = loader.finish()?;
     rejected.extend(loaded.rejected.iter().cloned());
     let loaded_in = started.elapsed();
     eprintln!(
