@@ -497,7 +497,7 @@ impl Test {
             return false;
         }
         walk(obs, Val::Json(root), &self.steps, &mut |v| {
-            matches!(self.pred, Pred::Exists) || self.pred.passes(&v) != self.negated
+            self.pred.passes(&v) != self.negated
         })
     }
 }

@@ -137,6 +137,10 @@ enum Command {
         /// The identity that sighted them (default: this node's organisation).
         #[arg(long)]
         sighted_by: Option<String>,
+        /// Also store the sightings (with their observed-data) in this collection of the node,
+        /// through the import path: validated, stored and logged.
+        #[arg(long)]
+        ingest: Option<String>,
     },
     /// Translate indicators: STIX to a blocklist, CSV, Suricata rules, a Zeek Intel file or a
     /// MISP event; MISP events and IOC lists (CSV or one per line) to STIX. What a format cannot
@@ -936,14 +940,17 @@ fn convert_command(
     })
 }
 
-fn match_command(
-    data_dir: &std::path::Path,
-    indicators: &[String],
-    events: &std::path::Path,
+#[derive(Debug)]
+struct MatchOptions {
+    indicators: Vec<String>,
+    events: PathBuf,
     sighted_by: Option<String>,
-    json: bool,
-) -> Result<ExitCode> {
+    ingest: Option<String>,
+}
+
+fn match_command(data_dir: &std::path::Path, o: &MatchOptions, json: bool) -> Result<ExitCode> {
     use accord::detect;
+    let (indicators, events) = (&o.indicators, o.events.as_path());
     let started = std::time::Instant::now();
     let node = || Node::open(data_dir);
     let mut loader = detect::Loader::default();
@@ -1035,9 +1042,9 @@ fn match_command(
         );
     }
     let now = accord_stix::Timestamp::format_micros(now_micros());
-    if json {
-        let (by, identity) = match sighted_by {
-            Some(id) => (id, None),
+    if json || o.ingest.is_some() {
+        let (by, identity) = match &o.sighted_by {
+            Some(id) => (id.clone(), None),
             None => detect::node_identity(
                 &node().context("--sighted-by is needed when there is no node")?,
                 &now,
@@ -1045,12 +1052,37 @@ fn match_command(
         };
         let mut objects: Vec<serde_json::Value> = identity.into_iter().collect();
         objects.extend(matching.to_stix(&by, &now));
-        print_json(&serde_json::json!({
+        let bundle = serde_json::json!({
             "type": "bundle",
             "id": format!("bundle--{}", uuid::Uuid::new_v4()),
             "objects": objects,
-        }))?;
-    } else {
+        });
+        if let Some(collection) = &o.ingest {
+            let node = node()?;
+            let tmp = node.dir.join(format!("sightings-{}.json", uuid::Uuid::new_v4()));
+            std::fs::write(&tmp, serde_json::to_vec(&bundle)?)?;
+            let opts = ImportOptions {
+                collection: node.collection_id(Some(collection))?,
+                strict: true,
+                max_object_bytes: node.config.limits.max_object_bytes,
+            };
+            let summary = run_import(&node, &[reader::Source::File(tmp.clone())], &opts, true, false);
+            std::fs::remove_file(&tmp)?;
+            let summary = summary?;
+            eprintln!(
+                "stored in {}: {} new objects, {} rejected",
+                opts.collection, summary.new, summary.rejected
+            );
+            if summary.has_rejections() {
+                print_import_summary(&summary);
+                return Ok(ExitCode::from(1));
+            }
+        }
+        if json {
+            print_json(&bundle)?;
+        }
+    }
+    if !json {
         let mut rows: Vec<_> = matching.sightings.iter().collect();
         rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
         for (i, s) in rows {
@@ -1211,7 +1243,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             indicators,
             events,
             sighted_by,
-        } => match_command(&cli.data_dir, &indicators, &events, sighted_by, json),
+            ingest,
+        } => match_command(
+            &cli.data_dir,
+            &MatchOptions {
+                indicators,
+                events,
+                sighted_by,
+                ingest,
+            },
+            json,
+        ),
         Command::Convert {
             inputs,
             to,

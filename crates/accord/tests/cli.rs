@@ -1193,6 +1193,33 @@ fn match_turns_indicators_and_events_into_sightings() {
     std::fs::write(&out, &o.stdout).unwrap();
     let v = accord(&dir, &["validate", out.to_str().unwrap()]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    // With --ingest, the sightings go through the import path into the node.
+    let events_file = tmp.path().join("events.jsonl");
+    std::fs::write(&events_file, events.join("\n")).unwrap();
+    let o = accord(
+        &dir,
+        &[
+            "match",
+            "--indicators",
+            "default",
+            "--events",
+            events_file.to_str().unwrap(),
+            "--ingest",
+            "default",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let exported = accord(&dir, &["export", "--type", "sighting", "--format", "jsonl"]);
+    let stored: Vec<Value> = String::from_utf8_lossy(&exported.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(
+        stored
+            .iter()
+            .all(|s| s["where_sighted_refs"][0] == identity["id"])
+    );
     // Reading the indicators was an export for this organisation, logged as one.
     let q = accord(&dir, &["--json", "audit", "query", "--kind", "share"]);
     assert!(
