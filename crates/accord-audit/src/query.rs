@@ -44,6 +44,7 @@ fn mentions(event: &Event, id: &str) -> bool {
         Event::Submission(e) => e.incident == id,
         Event::Share(s) => s.objects.iter().any(|o| o.id == id),
         Event::Ingest(i) => i.objects.iter().any(|o| o.id == id),
+        Event::Quarantine(q) => q.object == id,
         Event::Config(_) | Event::Token(_) => false,
     }
 }
@@ -57,6 +58,7 @@ fn principal_of(event: &Event) -> Option<&str> {
         Event::Deletion(d) => Some(&d.principal),
         Event::Token(t) => Some(&t.principal),
         Event::Submission(e) => Some(&e.by),
+        Event::Quarantine(q) => Some(&q.sender),
         Event::Config(_) | Event::Expiry(_) => None,
     }
 }

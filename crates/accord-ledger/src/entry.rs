@@ -54,6 +54,7 @@ impl Prepared {
             Event::Submission(e) => serde_json::to_vec(e),
             Event::Config(e) => serde_json::to_vec(e),
             Event::Token(e) => serde_json::to_vec(e),
+            Event::Quarantine(e) => serde_json::to_vec(e),
         };
         // Serialising these plain structs cannot fail; an empty entry would fail verification.
         let payload = payload.unwrap_or_default();
@@ -178,6 +179,7 @@ pub enum Event {
     Submission(Submission),
     Config(ConfigChange),
     Token(TokenEvent),
+    Quarantine(Quarantine),
 }
 
 impl Event {
@@ -192,6 +194,7 @@ impl Event {
             Event::Submission(_) => "submission",
             Event::Config(_) => "config",
             Event::Token(_) => "token",
+            Event::Quarantine(_) => "quarantine",
         }
     }
 }
@@ -346,4 +349,16 @@ pub struct TokenEvent {
     pub action: String,
     pub principal: String,
     pub token: String,
+}
+
+/// An object received from a partner and quarantined because its provenance did not verify.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantine {
+    pub collection: String,
+    /// SHA-256 of the object as received (canonical JSON, hex).
+    pub hash: String,
+    pub object: String,
+    pub reason: String,
+    /// The partner node it came from.
+    pub sender: String,
 }

@@ -528,6 +528,13 @@ fn every_kind(s: &str, n: u64) -> Vec<Event> {
             token: s.into(),
             principal: s.into(),
         }),
+        Event::Quarantine(Quarantine {
+            collection: s.into(),
+            hash: s.into(),
+            object: s.into(),
+            reason: s.into(),
+            sender: s.into(),
+        }),
     ]
 }
 

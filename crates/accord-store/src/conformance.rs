@@ -7,8 +7,8 @@ use accord_stix::{CheckedObject, Timestamp, check_value};
 use serde_json::json;
 
 use crate::{
-    Backend, CollectionSpec, PutOutcome, Query, StatusDetail, StatusRecord, Store, StoreError, TokenRecord,
-    VersionFilter,
+    Backend, CollectionSpec, PutOutcome, QuarantineRecord, Query, StatusDetail, StatusRecord, Store,
+    StoreError, TokenRecord, VersionFilter,
 };
 
 /// A factory for fresh, empty stores.
@@ -40,6 +40,7 @@ pub fn run_all(make: Factory<'_>) {
         ("statuses", statuses),
         ("tokens", tokens),
         ("submissions", submissions),
+        ("quarantine", quarantine),
     ];
     for (name, check) in checks {
         let store = make();
@@ -518,4 +519,30 @@ fn submissions(b: &dyn Backend) {
             .expect("read")
             .is_empty()
     );
+}
+
+fn quarantine(b: &dyn Backend) {
+    setup(b);
+    assert!(b.quarantined(0, 10).expect("empty").is_empty());
+    let q = |id: &str, reason: &str| QuarantineRecord {
+        seq: 0,
+        collection: COLL.into(),
+        object_id: id.into(),
+        sender: "node-d".into(),
+        reason: reason.into(),
+        received_at: 1_000,
+        json: format!("{{\"id\":\"{id}\"}}"),
+    };
+    let first = b.quarantine(&q("indicator--1", "unsigned")).expect("add");
+    let second = b.quarantine(&q("indicator--2", "bad signature")).expect("add");
+    assert!(second > first);
+    let all = b.quarantined(0, 10).expect("list");
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0].seq, all[0].reason.as_str()), (first, "unsigned"));
+    assert_eq!(all[1].object_id, "indicator--2");
+    assert_eq!(b.quarantined(first, 10).expect("after").len(), 1);
+    assert_eq!(b.quarantined(0, 1).expect("limit").len(), 1);
+    // Quarantined objects are not objects: no read path finds them.
+    let page = b.query(&Query::new(COLL)).expect("query");
+    assert!(page.objects.iter().all(|o| o.id != "indicator--1"));
 }

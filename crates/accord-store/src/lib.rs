@@ -272,9 +272,35 @@ pub trait SubmissionStore: Send + Sync {
     fn submissions(&self, incident: &str) -> Result<Vec<SubmissionRecord>>;
 }
 
+/// An object received from a partner whose provenance did not verify: kept for inspection, never
+/// served, matched or passed on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct QuarantineRecord {
+    /// Arrival order (assigned by the store).
+    pub seq: i64,
+    /// The collection it was meant for.
+    pub collection: String,
+    pub object_id: String,
+    /// The partner node it came from.
+    pub sender: String,
+    pub reason: String,
+    /// Microseconds since the epoch.
+    pub received_at: i64,
+    /// The object as received.
+    pub json: String,
+}
+
+/// The quarantine: kept apart from the objects, so no read path can reach it by accident.
+pub trait QuarantineStore: Send + Sync {
+    /// Keeps an object; returns its sequence number.
+    fn quarantine(&self, q: &QuarantineRecord) -> Result<i64>;
+    /// Quarantined objects after sequence number `after`, oldest first.
+    fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<QuarantineRecord>>;
+}
+
 /// Everything a node needs from its storage.
-pub trait Backend: Store + StatusStore + TokenStore + SubmissionStore {}
-impl<T: Store + StatusStore + TokenStore + SubmissionStore> Backend for T {}
+pub trait Backend: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore {}
+impl<T: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore> Backend for T {}
 
 /// Validates a collection id: it appears in URLs and file names.
 pub fn check_collection_id(id: &str) -> Result<()> {

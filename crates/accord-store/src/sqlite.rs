@@ -11,9 +11,9 @@ use accord_stix::{CheckedObject, ContentHash, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
-    CollectionInfo, CollectionSpec, Page, PutOutcome, Query, Result, StatusRecord, StatusStore, Store,
-    StoreError, StoredObject, SubmissionRecord, SubmissionStore, TokenRecord, TokenStore, VersionFilter,
-    check_collection_id,
+    CollectionInfo, CollectionSpec, Page, PutOutcome, QuarantineRecord, QuarantineStore, Query, Result,
+    StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore,
+    TokenRecord, TokenStore, VersionFilter, check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -68,6 +68,18 @@ CREATE TABLE submissions (
     recorded_at INTEGER NOT NULL,
     PRIMARY KEY (incident, regime, stage, at)
 );
+",
+    r"
+CREATE TABLE quarantine (
+    seq         INTEGER PRIMARY KEY,
+    coll        TEXT NOT NULL,
+    object_id   TEXT NOT NULL,
+    sender      TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    json        TEXT NOT NULL
+);
+CREATE INDEX quarantine_by_object ON quarantine(object_id);
 ",
 ];
 
@@ -790,6 +802,53 @@ impl SubmissionStore for SqliteStore {
                 .map_err(db("reading submissions"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(db("reading submissions"))
+        })
+    }
+}
+
+impl QuarantineStore for SqliteStore {
+    fn quarantine(&self, q: &QuarantineRecord) -> Result<i64> {
+        self.with_writer(|c| {
+            c.execute(
+                "INSERT INTO quarantine (coll, object_id, sender, reason, received_at, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    q.collection,
+                    q.object_id,
+                    q.sender,
+                    q.reason,
+                    q.received_at,
+                    q.json
+                ],
+            )
+            .map_err(db("quarantining an object"))?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<QuarantineRecord>> {
+        self.with_reader(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, coll, object_id, sender, reason, received_at, json FROM quarantine
+                     WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(db("reading the quarantine"))?;
+            let rows = stmt
+                .query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok(QuarantineRecord {
+                        seq: r.get(0)?,
+                        collection: r.get(1)?,
+                        object_id: r.get(2)?,
+                        sender: r.get(3)?,
+                        reason: r.get(4)?,
+                        received_at: r.get(5)?,
+                        json: r.get(6)?,
+                    })
+                })
+                .map_err(db("reading the quarantine"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db("reading the quarantine"))
         })
     }
 }

@@ -39,6 +39,36 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub obligations: ObligationsConfig,
+    #[serde(default)]
+    pub partners: Vec<PartnerConfig>,
+}
+
+/// A partner node this node exchanges with directly.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// The partner node's name, as it signs (the first part of its public key).
+    pub name: String,
+    /// Its organisation (an id in [[organisations]]).
+    pub organisation: String,
+    /// Its pinned provenance keys (`accord keys show` on the partner prints the line).
+    pub keys: Vec<String>,
+    /// Its TAXII 2.1 API roots.
+    #[serde(default)]
+    pub taxii: Vec<String>,
+    /// The agreements that govern what goes to it.
+    #[serde(default)]
+    pub agreements: Vec<String>,
+    /// Admiralty source reliability: A (completely reliable) to F (cannot be judged).
+    #[serde(default = "default_reliability")]
+    pub reliability: String,
+    /// Nodes whose signed objects this partner may pass on to us.
+    #[serde(default)]
+    pub relays_for: Vec<String>,
+}
+
+fn default_reliability() -> String {
+    "F".into()
 }
 
 /// Incident reporting obligations.
@@ -320,6 +350,37 @@ impl Config {
         };
         if self.collections.is_empty() {
             return Err(invalid("at least one [[collections]] entry is required".into()));
+        }
+        let mut partners = std::collections::HashSet::new();
+        for p in &self.partners {
+            if !partners.insert(&p.name) {
+                return Err(invalid(format!("partner {:?} is declared twice", p.name)));
+            }
+            if !matches!(p.reliability.as_str(), "A" | "B" | "C" | "D" | "E" | "F") {
+                return Err(invalid(format!(
+                    "partner {:?}: reliability {:?} is not an Admiralty grade A to F",
+                    p.name, p.reliability
+                )));
+            }
+            if p.keys.is_empty() {
+                return Err(invalid(format!("partner {:?} has no pinned key", p.name)));
+            }
+            for k in &p.keys {
+                let key = accord_provenance::PublicKey::parse(k)
+                    .map_err(|e| invalid(format!("partner {:?}: {e}", p.name)))?;
+                if key.node != p.name {
+                    return Err(invalid(format!(
+                        "partner {:?}: the key {k:?} belongs to node {:?}",
+                        p.name, key.node
+                    )));
+                }
+            }
+            if !self.organisations.iter().any(|o| o.id == p.organisation) {
+                return Err(invalid(format!(
+                    "partner {:?}: organisation {:?} is not in [[organisations]]",
+                    p.name, p.organisation
+                )));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for c in &self.collections {
@@ -627,6 +688,21 @@ id = "partner-csirt"
 name = "Example partner CSIRT"
 jurisdiction = "FR"
 role = "csirt"
+
+# Partner nodes this node exchanges with directly: the name they sign with, their organisation,
+# their pinned provenance keys (`accord keys show` on their node prints the line; a new key is
+# taken only from a rotation statement their old key signed: `accord partners accept-rotation`),
+# their TAXII API roots, the agreements that apply, their Admiralty source reliability (A-F) and
+# the nodes whose signed objects they may pass on. Objects they send (`accord import
+# --from-partner NAME`) that do not verify are quarantined (`accord quarantine`).
+# [[partners]]
+# name = "partner-node"
+# organisation = "partner-csirt"
+# keys = ["partner-node+0123456789abcdef+BASE64KEY="]
+# taxii = ["https://partner.example:8443/api/"]
+# agreements = ["example-bilateral"]
+# reliability = "B"
+# relays_for = []
 
 # Sharing agreements: parties, TLP levels and purposes that may flow, legal bases and personal-data
 # categories permitted across borders, the redaction profile applied on egress (`strict`, `none`,

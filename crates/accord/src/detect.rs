@@ -427,16 +427,29 @@ pub fn read_files(
     paths: &[std::path::PathBuf],
     each: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<Vec<String>> {
+    read_objects(paths, &mut |type_name, json| {
+        if type_name == "indicator" {
+            each(json)
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Like [`read_files`], for objects of every type: `each` gets the type and canonical JSON.
+pub fn read_objects(
+    paths: &[std::path::PathBuf],
+    each: &mut dyn FnMut(&str, &str) -> Result<()>,
+) -> Result<Vec<String>> {
     struct Collect<'f> {
-        each: &'f mut dyn FnMut(&str) -> Result<()>,
+        each: &'f mut dyn FnMut(&str, &str) -> Result<()>,
         rejected: Vec<String>,
     }
     impl crate::reader::Sink for Collect<'_> {
         fn batch(&mut self, items: Vec<crate::reader::Item>, _: u64) -> Result<()> {
             for item in items {
                 match item.result {
-                    Ok(o) if o.type_name == "indicator" => (self.each)(&o.canonical)?,
-                    Ok(_) => {}
+                    Ok(o) => (self.each)(&o.type_name, &o.canonical)?,
                     Err(e) => self.rejected.push(format!(
                         "{} object {} (line {}): {e}",
                         item.pos.source,
@@ -481,6 +494,7 @@ pub fn read_collection(node: &crate::node::Node, collection: &str) -> Result<Vec
         &node.audit_log()?,
         &filter,
         crate::export::Format::Jsonl,
+        None,
         &mut buf,
     )?;
     buf.split(|b| *b == b'\n')

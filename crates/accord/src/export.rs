@@ -37,13 +37,15 @@ pub struct Exported {
 
 const PAGE: usize = 5000;
 
-/// Streams the matching objects the principal may receive to `out`.
+/// Streams the matching objects the principal may receive to `out`; with a `signer`, each
+/// carries this node's provenance (see [`crate::federation::sign_released`]).
 pub fn export(
     store: &dyn Store,
     gate: &Gate,
     audit: &accord_audit::AuditLog,
     filter: &ExportFilter,
     format: Format,
+    signer: Option<&accord_provenance::NodeSigner>,
     out: &mut dyn Write,
 ) -> Result<Exported> {
     let mut q = Query::new(&filter.collection);
@@ -89,22 +91,33 @@ pub fn export(
             collection: &filter.collection,
             purpose: filter.purpose.as_deref(),
         };
+        let originals = crate::federation::originals(&page.objects);
         // Written only once the decisions and the share are durably logged.
         let released = gate
             .release(store, &filter.collection, &req, page.objects)?
             .disclose_blocking(audit, &to)?;
         withheld += scanned - released.len() as u64;
+        let signed_at = accord_stix::Timestamp::format_micros(now);
         for o in &released {
+            let signed;
+            let json = match signer {
+                Some(s) => {
+                    let original = originals.get(&(o.id.clone(), o.version.clone()));
+                    signed = crate::federation::sign_released(s, original, o, &signed_at)?;
+                    &signed
+                }
+                None => &o.json,
+            };
             match format {
                 Format::Bundle => {
                     if n > 0 {
                         out.write_all(b",")?;
                     }
                     out.write_all(b"\n")?;
-                    out.write_all(o.json.as_bytes())?;
+                    out.write_all(json.as_bytes())?;
                 }
                 Format::Jsonl => {
-                    out.write_all(o.json.as_bytes())?;
+                    out.write_all(json.as_bytes())?;
                     out.write_all(b"\n")?;
                 }
             }

@@ -8,6 +8,7 @@ pub mod corpus;
 pub mod demo;
 pub mod detect;
 pub mod export;
+pub mod federation;
 pub mod ingest;
 pub mod node;
 pub mod obligations;

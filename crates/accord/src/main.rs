@@ -36,6 +36,27 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Subcommand, Debug)]
+enum KeysAction {
+    /// Print this node's public key line, for partners' `keys = [...]`.
+    Show,
+    /// Make a new key. Prints the rotation statement, signed by the old key, that partners
+    /// accept with `accord partners accept-rotation`.
+    Rotate {
+        /// Write the statement to this file as well.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PartnersAction {
+    /// Partners with their keys (current and retired), reliability and relays.
+    List,
+    /// Accept a partner's key rotation: checked against its pinned key, then kept.
+    AcceptRotation { statement: PathBuf },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ConvertTo {
     Blocklist,
@@ -84,6 +105,10 @@ enum Command {
         /// Print `committed N` on stdout after each durable batch (for tests and supervisors).
         #[arg(long, hide = true)]
         progress_lines: bool,
+        /// The objects come from this partner node: each must carry a provenance signature that
+        /// verifies against its pinned keys, or it is quarantined (and logged) instead of stored.
+        #[arg(long)]
+        from_partner: Option<String>,
     },
     /// Export stored objects as a bundle or JSON lines.
     Export {
@@ -110,6 +135,9 @@ enum Command {
         /// Declared purpose (default: the principal's first).
         #[arg(long)]
         purpose: Option<String>,
+        /// Sign every object with this node's provenance key (for partners to verify).
+        #[arg(long)]
+        sign: bool,
     },
     /// Validate STIX documents without storing them. Exit 0: valid, 1: errors found, 2: unreadable.
     Validate {
@@ -173,6 +201,22 @@ enum Command {
         /// Output file (default: stdout).
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// This node's provenance key: show it (for partners to pin) or rotate it.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Partner nodes: their pinned keys, and key rotations they announce.
+    Partners {
+        #[command(subcommand)]
+        action: PartnersAction,
+    },
+    /// Objects from partners whose provenance did not verify (never served, matched or shared).
+    Quarantine {
+        /// Show each object's JSON too.
+        #[arg(long)]
+        full: bool,
     },
     /// List collections and their sizes.
     Collections,
@@ -1103,6 +1147,129 @@ fn match_command(data_dir: &std::path::Path, o: &MatchOptions, json: bool) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
+fn import_from_partner(
+    node: &Node,
+    partner: &str,
+    paths: &[PathBuf],
+    opts: &ImportOptions,
+    json: bool,
+) -> Result<ExitCode> {
+    let progress = Bar {
+        bar: ProgressBar::hidden(),
+        lines: false,
+    };
+    let r = accord::federation::import_from_partner(node, partner, paths, opts, &progress)?;
+    if json {
+        print_json(&serde_json::json!({
+            "import": r.summary,
+            "quarantined": r.quarantined,
+            "invalid": r.invalid,
+        }))?;
+    } else {
+        print_import_summary(&r.summary);
+        for i in &r.invalid {
+            println!("invalid: {i}");
+        }
+        for q in &r.quarantined {
+            println!("quarantined #{}: {}: {}", q.seq, q.object_id, q.reason);
+        }
+        println!("{} quarantined", r.quarantined.len());
+    }
+    Ok(
+        if r.summary.has_rejections() || !r.quarantined.is_empty() || !r.invalid.is_empty() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+fn keys_command(dir: &std::path::Path, action: KeysAction, json: bool) -> Result<ExitCode> {
+    let node = Node::open(dir)?;
+    match action {
+        KeysAction::Show => {
+            let key = node.provenance_signer()?.public().to_string();
+            if json {
+                print_json(&serde_json::json!({ "key": key }))?;
+            } else {
+                println!("{key}");
+            }
+        }
+        KeysAction::Rotate { output } => {
+            let now = accord_stix::Timestamp::format_micros(now_micros());
+            let statement = node.rotate_signing_key(&now)?;
+            if let Some(path) = output {
+                std::fs::write(&path, &statement)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            println!("{statement}");
+            eprintln!(
+                "new key: {} (partners pin it by accepting the statement above)",
+                node.provenance_signer()?.public()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn partners_command(dir: &std::path::Path, action: PartnersAction, json: bool) -> Result<ExitCode> {
+    let node = Node::open(dir)?;
+    match action {
+        PartnersAction::List => {
+            let ring = node.keyring()?;
+            let mut rows = Vec::new();
+            for p in &node.config.partners {
+                let keys: Vec<serde_json::Value> = ring
+                    .keys()
+                    .filter(|k| k.node == p.name)
+                    .map(|k| serde_json::json!({"key": k.to_string(), "retired": k.retired}))
+                    .collect();
+                rows.push(serde_json::json!({
+                    "name": p.name, "organisation": p.organisation, "reliability": p.reliability,
+                    "taxii": p.taxii, "agreements": p.agreements, "relays_for": p.relays_for, "keys": keys,
+                }));
+            }
+            if json {
+                print_json(&rows)?;
+            } else {
+                for r in &rows {
+                    println!(
+                        "{} ({}), reliability {}, relays for {}",
+                        r["name"].as_str().unwrap_or(""),
+                        r["organisation"].as_str().unwrap_or(""),
+                        r["reliability"].as_str().unwrap_or(""),
+                        r["relays_for"]
+                    );
+                    for k in r["keys"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {}{}",
+                            k["key"].as_str().unwrap_or(""),
+                            k["retired"]
+                                .as_str()
+                                .map(|t| format!(" (retired {t})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        PartnersAction::AcceptRotation { statement } => {
+            let text = std::fs::read_to_string(&statement)
+                .with_context(|| format!("cannot read {}", statement.display()))?;
+            let mut ring = node.keyring()?;
+            let new = ring.apply_rotation(&text)?;
+            let doc: serde_json::Value = serde_json::from_str(&text)?;
+            let at = doc["at"].as_str().unwrap_or_default().replace(':', "");
+            let dir = node.dir.join(accord::node::ROTATIONS_DIR);
+            std::fs::create_dir_all(&dir)?;
+            let file = dir.join(format!("{at}-{}.json", new.key_id));
+            std::fs::write(&file, text.trim())?;
+            println!("accepted: {new}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
@@ -1138,14 +1305,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             collection,
             strict,
             progress_lines,
+            from_partner,
         } => {
             let node = Node::open(&cli.data_dir)?;
-            let sources = reader::expand(&paths)?;
             let opts = ImportOptions {
                 collection: node.collection_id(collection.as_deref())?,
                 strict,
                 max_object_bytes: node.config.limits.max_object_bytes,
             };
+            if let Some(partner) = from_partner {
+                return import_from_partner(&node, &partner, &paths, &opts, json);
+            }
+            let sources = reader::expand(&paths)?;
             let summary = run_import(&node, &sources, &opts, json, progress_lines)?;
             if json {
                 print_json(&summary)?;
@@ -1167,9 +1338,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             principal,
             purpose,
+            sign,
         } => {
             let node = Node::open(&cli.data_dir)?;
             let gate = node.gate()?;
+            let signer = if sign {
+                Some(node.provenance_signer()?)
+            } else {
+                None
+            };
             let added_after = added_after
                 .map(|s| accord_stix::Timestamp::parse(&s).map(|t| t.as_micros()))
                 .transpose()
@@ -1189,7 +1366,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let file = std::fs::File::create(&tmp)
                         .with_context(|| format!("cannot create {}", tmp.display()))?;
                     let mut w = std::io::BufWriter::new(file);
-                    let n = export::export(node.store.as_ref(), &gate, &audit, &filter, format, &mut w)?;
+                    let n = export::export(
+                        node.store.as_ref(),
+                        &gate,
+                        &audit,
+                        &filter,
+                        format,
+                        signer.as_ref(),
+                        &mut w,
+                    )?;
                     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
                     std::fs::rename(&tmp, &path)
                         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -1201,6 +1386,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     &audit,
                     &filter,
                     format,
+                    signer.as_ref(),
                     &mut std::io::BufWriter::new(std::io::stdout().lock()),
                 )?,
             };
@@ -1275,6 +1461,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tlp,
             };
             convert_command(&inputs, &opts, output.as_deref())
+        }
+        Command::Keys { action } => keys_command(&cli.data_dir, action, json),
+        Command::Partners { action } => partners_command(&cli.data_dir, action, json),
+        Command::Quarantine { full } => {
+            use accord_store::QuarantineStore;
+            let node = Node::open(&cli.data_dir)?;
+            let mut after = 0;
+            let mut all = Vec::new();
+            loop {
+                let page = node.store.quarantined(after, 1000)?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                all.extend(page);
+            }
+            if json {
+                print_json(&all)?;
+            } else {
+                for q in &all {
+                    println!(
+                        "#{} {} from {} into {} at {}: {}",
+                        q.seq,
+                        q.object_id,
+                        q.sender,
+                        q.collection,
+                        accord_stix::Timestamp::format_micros(q.received_at),
+                        q.reason
+                    );
+                    if full {
+                        println!("  {}", q.json);
+                    }
+                }
+                println!("{} quarantined", all.len());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Collections => {
             let node = Node::open(&cli.data_dir)?;

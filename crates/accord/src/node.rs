@@ -23,6 +23,10 @@ const CURSOR_KEY_FILE: &str = "secrets/cursor.key";
 const PSEUDONYM_KEY_FILE: &str = "secrets/pseudonym.key";
 /// The node's Ed25519 signing key (seed): it signs the transparency log's checkpoints.
 const NODE_KEY_FILE: &str = "secrets/node.key";
+/// The node's Ed25519 provenance key (seed): it signs the objects this node originates or redacts.
+pub const SIGNING_KEY_FILE: &str = "secrets/signing.key";
+/// Key rotation statements of partners, accepted after checking them against the pinned keys.
+pub const ROTATIONS_DIR: &str = "partners/rotations";
 
 /// Writes a file only its owner can read (mode 0600), creating its directory.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -169,7 +173,12 @@ impl Node {
     /// cursors, and (when TLS is configured and no certificate exists) a development certificate
     /// for localhost signed by a throw-away CA (`tls/ca.pem`). Secret files get mode 0600.
     pub fn ensure_secrets(&self) -> Result<()> {
-        for file in [CURSOR_KEY_FILE, PSEUDONYM_KEY_FILE, NODE_KEY_FILE] {
+        for file in [
+            CURSOR_KEY_FILE,
+            PSEUDONYM_KEY_FILE,
+            NODE_KEY_FILE,
+            SIGNING_KEY_FILE,
+        ] {
             let key = self.dir.join(file);
             if !key.exists() {
                 let mut bytes = [0u8; 32];
@@ -237,6 +246,56 @@ impl Node {
     /// The verifier key of this node's transparency log.
     pub fn audit_key(&self) -> Result<accord_ledger::VerifierKey> {
         Ok(self.signer()?.verifier())
+    }
+
+    /// This node's provenance signer.
+    pub fn provenance_signer(&self) -> Result<accord_provenance::NodeSigner> {
+        self.ensure_secrets()?;
+        Ok(accord_provenance::NodeSigner::new(
+            &self.config.node.name,
+            &self.secret(SIGNING_KEY_FILE)?,
+        )?)
+    }
+
+    /// Replaces this node's provenance key. Returns the rotation statement, signed by the old
+    /// key, that partners accept to pin the new one; the old key is kept beside it, retired.
+    pub fn rotate_signing_key(&self, at: &str) -> Result<String> {
+        let old = self.provenance_signer()?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| anyhow!("no randomness: {e}"))?;
+        let new = accord_provenance::NodeSigner::new(&self.config.node.name, &seed)?;
+        let statement = old.rotate_to(&new.public(), at);
+        let current = self.dir.join(SIGNING_KEY_FILE);
+        let retired = current.with_file_name(format!("signing.key.{}.retired", old.public().key_id));
+        std::fs::rename(&current, &retired)
+            .with_context(|| format!("cannot retire {}", current.display()))?;
+        write_private(&current, hex::encode(seed).as_bytes())?;
+        Ok(statement)
+    }
+
+    /// The partner keys pinned in the configuration, with the rotations accepted since.
+    pub fn keyring(&self) -> Result<accord_provenance::Keyring> {
+        let mut ring = accord_provenance::Keyring::new();
+        for p in &self.config.partners {
+            for k in &p.keys {
+                ring.pin(accord_provenance::PublicKey::parse(k)?);
+            }
+        }
+        let dir = self.dir.join(ROTATIONS_DIR);
+        if dir.exists() {
+            let mut files: Vec<_> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            // Named by time, so they apply in the order they happened.
+            files.sort();
+            for f in files {
+                let text = std::fs::read_to_string(&f)?;
+                ring.apply_rotation(&text)
+                    .with_context(|| format!("{}", f.display()))?;
+            }
+        }
+        Ok(ring)
     }
 
     fn secret(&self, file: &str) -> Result<[u8; 32]> {

@@ -1228,3 +1228,200 @@ fn match_turns_indicators_and_events_into_sightings() {
         String::from_utf8_lossy(&q.stdout)
     );
 }
+
+/// Two nodes: A signs what it exports; B, with A's key pinned, admits it and quarantines (and
+/// logs) a copy altered in transit, an unsigned object and one signed by an unpinned node; after
+/// A rotates its key and B accepts the statement, objects signed with the new key are admitted.
+#[test]
+fn partners_exchange_signed_objects_and_quarantine_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, rogue) = (
+        tmp.path().join("node-a"),
+        tmp.path().join("node-b"),
+        tmp.path().join("rogue"),
+    );
+    for d in [&a, &b, &rogue] {
+        assert!(accord(d, &["init"]).status.success());
+    }
+    let key = |d: &Path| {
+        String::from_utf8(accord(d, &["keys", "show"]).stdout)
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let key_a = key(&a);
+    let name_a = key_a.split('+').next().unwrap().to_owned();
+    let config = b.join("accord.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[partners]]\nname = \"{name_a}\"\norganisation = \"partner-csirt\"\nkeys = [\"{key_a}\"]\nreliability = \"B\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+
+    let file = tmp.path().join("ind.jsonl");
+    std::fs::write(
+        &file,
+        format!("{}\n", indicator("2016-04-06T20:03:00.000Z", "from A")),
+    )
+    .unwrap();
+    assert!(accord(&a, &["import", file.to_str().unwrap()]).status.success());
+    assert!(
+        accord(&rogue, &["import", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let export = |d: &Path, out: &Path| {
+        let o = accord(
+            d,
+            &[
+                "export",
+                "--sign",
+                "--format",
+                "jsonl",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let signed = export(&a, &tmp.path().join("a.jsonl"));
+    let good: Value = serde_json::from_str(signed.lines().next().unwrap()).unwrap();
+    let ext = &good["extensions"][accord_provenance::EXTENSION_ID];
+    assert_eq!(ext["signer"], name_a.as_str());
+
+    let mut altered = good.clone();
+    altered["name"] = Value::from("altered in transit");
+    altered["modified"] = Value::from("2016-04-07T20:03:00.000Z");
+    let unsigned = serde_json::from_str::<Value>(&indicator("2016-04-08T20:03:00.000Z", "unsigned")).unwrap();
+    let by_rogue: Value = serde_json::from_str(
+        export(&rogue, &tmp.path().join("r.jsonl"))
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut by_rogue = by_rogue;
+    by_rogue["modified"] = Value::from("2016-04-09T20:03:00.000Z");
+    let inbound = tmp.path().join("inbound.jsonl");
+    std::fs::write(
+        &inbound,
+        [&good, &altered, &unsigned, &by_rogue]
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let o = accord(
+        &b,
+        &[
+            "--json",
+            "import",
+            "--from-partner",
+            &name_a,
+            inbound.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = json_out(&o);
+    assert_eq!(report["import"]["new"], 1, "{report:#}");
+    let reasons: Vec<&str> = report["quarantined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons[0].contains("does not match the content"), "{reasons:?}");
+    assert_eq!(reasons[1], "no provenance signature");
+    assert!(reasons[2].contains("not pinned"), "{reasons:?}");
+    // Stored: only A's verified object, with A's signature kept.
+    let stored = accord(&b, &["export", "--format", "jsonl"]);
+    let stored: Vec<Value> = String::from_utf8_lossy(&stored.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]["extensions"][accord_provenance::EXTENSION_ID]["signer"],
+        name_a.as_str()
+    );
+    // Visible to admins, and logged.
+    let q = accord(&b, &["--json", "quarantine"]);
+    assert_eq!(json_out(&q).as_array().unwrap().len(), 3);
+    let log = accord(&b, &["--json", "audit", "query", "--kind", "quarantine"]);
+    assert!(!String::from_utf8_lossy(&log.stdout).contains("altered in transit"));
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout)
+            .matches("\"quarantine\"")
+            .count(),
+        3,
+        "{}",
+        String::from_utf8_lossy(&log.stdout)
+    );
+
+    // Key rotation: A's new key is accepted only through the statement its old key signed.
+    let statement = tmp.path().join("rotation.json");
+    assert!(
+        accord(&a, &["keys", "rotate", "-o", statement.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_ne!(key(&a), key_a);
+    let update = |name: &str| {
+        let mut v: Value = serde_json::from_str(&indicator("2016-05-01T20:03:00.000Z", name)).unwrap();
+        v["id"] = Value::from("indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f");
+        v
+    };
+    std::fs::write(&file, format!("{}\n", update("after rotation"))).unwrap();
+    assert!(accord(&a, &["import", file.to_str().unwrap()]).status.success());
+    let next = tmp.path().join("next.jsonl");
+    export(&a, &next);
+    let before = accord(
+        &b,
+        &[
+            "--json",
+            "import",
+            "--from-partner",
+            &name_a,
+            next.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        json_out(&before)["quarantined"].as_array().unwrap().len(),
+        2,
+        "the new key is not pinned yet"
+    );
+    let accepted = accord(&b, &["partners", "accept-rotation", statement.to_str().unwrap()]);
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    // A statement for a key B never pinned is refused.
+    let forged = tmp.path().join("forged.json");
+    assert!(
+        accord(&rogue, &["keys", "rotate", "-o", forged.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        !accord(&b, &["partners", "accept-rotation", forged.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let after = accord(
+        &b,
+        &[
+            "--json",
+            "import",
+            "--from-partner",
+            &name_a,
+            next.to_str().unwrap(),
+        ],
+    );
+    let after = json_out(&after);
+    assert_eq!(after["quarantined"].as_array().unwrap().len(), 0, "{after:#}");
+    assert_eq!(after["import"]["new"], 1, "{after:#}");
+}

@@ -1,0 +1,416 @@
+//! Signed provenance for STIX objects exchanged between nodes. A node signs each object version
+//! it originates (or redacts) with its Ed25519 key: the signature covers the object's RFC 8785
+//! canonical form with the signature itself and the relay path left out, and travels in an
+//! Accord property extension with the signer, key id and signing time. Receivers verify against
+//! keys they pinned for each partner; a key is replaced only by a rotation statement signed by
+//! the key it replaces. [`inbound`] gives the verdict that admits an object or quarantines it.
+//! Pure: no I/O.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+/// The Accord provenance extension (a STIX 2.1 property extension).
+pub const EXTENSION_ID: &str = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10";
+
+/// Bytes signed are this prefix and the canonical JSON, so that a provenance signature can never
+/// be taken for a signature of anything else the key signs.
+const DOMAIN: &[u8] = b"accord-provenance-v1\n";
+const ROTATION_DOMAIN: &[u8] = b"accord-key-rotation-v1\n";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvenanceError {
+    #[error("{0} is not a STIX object (a JSON object)")]
+    NotAnObject(String),
+    #[error("public key {0:?} is not of the form NODE+KEYID+BASE64 (32-byte Ed25519 key)")]
+    BadPublicKey(String),
+    #[error("node name {0:?} must be non-empty, without '+' or white space")]
+    BadNodeName(String),
+    #[error("rotation statement: {0}")]
+    BadRotation(String),
+}
+
+/// Why an object's provenance does not verify. Each is a reason to quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unverified {
+    #[error("no provenance signature")]
+    Unsigned,
+    #[error("malformed provenance extension: {0}")]
+    Malformed(String),
+    #[error("signed with key {key_id} of {signer:?}, which is not pinned")]
+    UnknownKey { signer: String, key_id: String },
+    #[error("key {key_id} belongs to {owner:?}, not to the claimed signer {signer:?}")]
+    WrongSigner {
+        signer: String,
+        key_id: String,
+        owner: String,
+    },
+    #[error("key {key_id} was retired at {retired} and cannot sign at {signed_at}")]
+    RetiredKey {
+        key_id: String,
+        retired: String,
+        signed_at: String,
+    },
+    #[error("the signature does not match the content (altered after signing)")]
+    BadSignature,
+    #[error("{sender:?} may not relay objects signed by {signer:?}")]
+    NotAllowedToRelay { sender: String, signer: String },
+}
+
+/// What a verified signature proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The node that signed (the originator, or the node that redacted this copy).
+    pub signer: String,
+    pub key_id: String,
+    pub signed_at: String,
+    /// For a redacted copy: the content hash of the original it was made from.
+    pub original_hash: Option<String>,
+    /// Nodes the object passed through before the one that sent it here (not signed: each
+    /// relay appends itself).
+    pub path: Vec<String>,
+}
+
+/// The id of a public key: the first 8 bytes of its SHA-256, in hex.
+pub fn key_id(key: &VerifyingKey) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A node's public key as it is pinned by partners: `NODE+KEYID+BASE64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    pub node: String,
+    pub key_id: String,
+    pub key: VerifyingKey,
+    /// Set when the key was rotated out: signatures dated at or after this are refused.
+    pub retired: Option<String>,
+}
+
+impl PublicKey {
+    pub fn parse(text: &str) -> Result<PublicKey, ProvenanceError> {
+        let bad = || ProvenanceError::BadPublicKey(text.to_owned());
+        // Base64 may contain '+'; node names and key ids may not.
+        let mut parts = text.trim().splitn(3, '+');
+        let (node, id, b64) = (
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+        );
+        let bytes: [u8; 32] = B64
+            .decode(b64)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(bad)?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
+        if node.is_empty() || key_id(&key) != id {
+            return Err(bad());
+        }
+        Ok(PublicKey {
+            node: node.to_owned(),
+            key_id: id.to_owned(),
+            key,
+            retired: None,
+        })
+    }
+}
+
+impl std::fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}+{}+{}",
+            self.node,
+            self.key_id,
+            B64.encode(self.key.as_bytes())
+        )
+    }
+}
+
+/// A node's signing key.
+#[derive(Debug)]
+pub struct NodeSigner {
+    node: String,
+    key: SigningKey,
+}
+
+impl NodeSigner {
+    /// A signer for `node` (a name without '+' or white space) from a 32-byte secret seed.
+    pub fn new(node: &str, seed: &[u8; 32]) -> Result<NodeSigner, ProvenanceError> {
+        if node.is_empty() || node.contains('+') || node.contains(char::is_whitespace) {
+            return Err(ProvenanceError::BadNodeName(node.to_owned()));
+        }
+        Ok(NodeSigner {
+            node: node.to_owned(),
+            key: SigningKey::from_bytes(seed),
+        })
+    }
+
+    pub fn public(&self) -> PublicKey {
+        let key = self.key.verifying_key();
+        PublicKey {
+            node: self.node.clone(),
+            key_id: key_id(&key),
+            key,
+            retired: None,
+        }
+    }
+
+    /// `object` with this node's provenance signature (replacing any earlier one). `original`
+    /// is the content hash of the object a redacted copy was made from.
+    pub fn sign(
+        &self,
+        object: &Value,
+        signed_at: &str,
+        original: Option<&str>,
+    ) -> Result<Value, ProvenanceError> {
+        let mut out = object.clone();
+        let map = out
+            .as_object_mut()
+            .ok_or_else(|| ProvenanceError::NotAnObject(object.to_string().chars().take(60).collect()))?;
+        let mut ext = Map::new();
+        ext.insert("extension_type".into(), Value::from("property-extension"));
+        ext.insert("signer".into(), Value::from(self.node.clone()));
+        ext.insert("key_id".into(), Value::from(self.public().key_id));
+        ext.insert("signed_at".into(), Value::from(signed_at));
+        if let Some(h) = original {
+            ext.insert("original_hash".into(), Value::from(h));
+        }
+        let extensions = map
+            .entry("extensions")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !extensions.is_object() {
+            *extensions = Value::Object(Map::new());
+        }
+        if let Some(e) = extensions.as_object_mut() {
+            e.insert(EXTENSION_ID.into(), Value::Object(ext));
+        }
+        let signature = self.key.sign(&signed_bytes(&out));
+        if let Some(ext) = out
+            .get_mut("extensions")
+            .and_then(|e| e.get_mut(EXTENSION_ID))
+            .and_then(Value::as_object_mut)
+        {
+            ext.insert("signature".into(), Value::from(B64.encode(signature.to_bytes())));
+        }
+        Ok(out)
+    }
+
+    /// A statement, signed by this key, that `next` replaces it from `at` on.
+    pub fn rotate_to(&self, next: &PublicKey, at: &str) -> String {
+        let body = rotation_body(&self.node, &self.public().key_id, next, at);
+        let signature = self.key.sign(&[ROTATION_DOMAIN, body.as_bytes()].concat());
+        let mut doc = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
+        doc["signature"] = Value::from(B64.encode(signature.to_bytes()));
+        accord_stix::jcs::to_canonical_string(&doc)
+    }
+}
+
+fn rotation_body(node: &str, old: &str, next: &PublicKey, at: &str) -> String {
+    accord_stix::jcs::to_canonical_string(&json!({
+        "type": "accord-key-rotation",
+        "node": node,
+        "old_key_id": old,
+        "new_key": next.to_string(),
+        "at": at,
+    }))
+}
+
+/// What is signed: the canonical JSON without the signature and the relay path.
+fn signed_bytes(object: &Value) -> Vec<u8> {
+    let mut copy = object.clone();
+    if let Some(ext) = copy
+        .get_mut("extensions")
+        .and_then(|e| e.get_mut(EXTENSION_ID))
+        .and_then(Value::as_object_mut)
+    {
+        ext.remove("signature");
+        ext.remove("path");
+    }
+    [DOMAIN, accord_stix::jcs::to_canonical_string(&copy).as_bytes()].concat()
+}
+
+/// The partner keys a node has pinned.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    keys: HashMap<String, PublicKey>,
+}
+
+impl Keyring {
+    pub fn new() -> Keyring {
+        Keyring::default()
+    }
+
+    pub fn pin(&mut self, key: PublicKey) {
+        self.keys.insert(key.key_id.clone(), key);
+    }
+
+    pub fn get(&self, key_id: &str) -> Option<&PublicKey> {
+        self.keys.get(key_id)
+    }
+
+    /// Every pinned key, current and retired, in key id order.
+    pub fn keys(&self) -> impl Iterator<Item = &PublicKey> {
+        let mut keys: Vec<&PublicKey> = self.keys.values().collect();
+        keys.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+        keys.into_iter()
+    }
+
+    /// Accepts a rotation statement if the key it retires is pinned for that node and signed
+    /// it; the new key is pinned and the old one retired from the statement's time on.
+    pub fn apply_rotation(&mut self, statement: &str) -> Result<PublicKey, ProvenanceError> {
+        let bad = |m: &str| ProvenanceError::BadRotation(m.to_owned());
+        let doc: Value = serde_json::from_str(statement).map_err(|e| bad(&format!("not JSON: {e}")))?;
+        let field = |k: &str| {
+            doc.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad(&format!("no {k}")))
+        };
+        if field("type")? != "accord-key-rotation" {
+            return Err(bad("type is not accord-key-rotation"));
+        }
+        let (node, old_id, at) = (field("node")?, field("old_key_id")?, field("at")?);
+        accord_stix::Timestamp::parse(at).map_err(|e| bad(&format!("at: {e}")))?;
+        let next = PublicKey::parse(field("new_key")?)?;
+        if next.node != node {
+            return Err(bad("the new key names another node"));
+        }
+        let old = self
+            .keys
+            .get(old_id)
+            .filter(|k| k.node == node)
+            .ok_or_else(|| bad(&format!("key {old_id} of {node:?} is not pinned")))?;
+        if old.retired.is_some() {
+            return Err(bad(&format!("key {old_id} was already retired")));
+        }
+        let signature = B64
+            .decode(field("signature")?)
+            .ok()
+            .and_then(|b| Signature::from_slice(&b).ok())
+            .ok_or_else(|| bad("malformed signature"))?;
+        let body = rotation_body(node, old_id, &next, at);
+        old.key
+            .verify(&[ROTATION_DOMAIN, body.as_bytes()].concat(), &signature)
+            .map_err(|_| bad(&format!("not signed by the pinned key {old_id}")))?;
+        let at = at.to_owned();
+        if let Some(k) = self.keys.get_mut(old_id) {
+            k.retired = Some(at);
+        }
+        self.pin(next.clone());
+        Ok(next)
+    }
+
+    /// Verifies the provenance signature of `object`.
+    pub fn verify(&self, object: &Value) -> Result<Provenance, Unverified> {
+        let ext = object
+            .get("extensions")
+            .and_then(|e| e.get(EXTENSION_ID))
+            .ok_or(Unverified::Unsigned)?;
+        let field = |k: &str| {
+            ext.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| Unverified::Malformed(format!("{k} is missing or not a string")))
+        };
+        let (signer, key_id, signed_at, signature) = (
+            field("signer")?,
+            field("key_id")?,
+            field("signed_at")?,
+            field("signature")?,
+        );
+        let at = accord_stix::Timestamp::parse(&signed_at)
+            .map_err(|e| Unverified::Malformed(format!("signed_at: {e}")))?;
+        let path = match ext.get("path") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Unverified::Malformed("path must be a list of node names".into()))?,
+            Some(_) => return Err(Unverified::Malformed("path must be a list of node names".into())),
+        };
+        let key = self.keys.get(&key_id).ok_or_else(|| Unverified::UnknownKey {
+            signer: signer.clone(),
+            key_id: key_id.clone(),
+        })?;
+        if key.node != signer {
+            return Err(Unverified::WrongSigner {
+                signer,
+                key_id,
+                owner: key.node.clone(),
+            });
+        }
+        if let Some(retired) = &key.retired
+            && accord_stix::Timestamp::parse(retired).is_ok_and(|r| at >= r)
+        {
+            return Err(Unverified::RetiredKey {
+                key_id,
+                retired: retired.clone(),
+                signed_at,
+            });
+        }
+        let signature = B64
+            .decode(&signature)
+            .ok()
+            .and_then(|b| Signature::from_slice(&b).ok())
+            .ok_or_else(|| Unverified::Malformed("signature is not a base64 Ed25519 signature".into()))?;
+        key.key
+            .verify(&signed_bytes(object), &signature)
+            .map_err(|_| Unverified::BadSignature)?;
+        Ok(Provenance {
+            signer,
+            key_id,
+            signed_at,
+            original_hash: ext
+                .get("original_hash")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            path,
+        })
+    }
+}
+
+/// `object` with `node` appended to its relay path (outside the signature).
+pub fn with_hop(object: &Value, node: &str) -> Value {
+    let mut out = object.clone();
+    if let Some(ext) = out
+        .get_mut("extensions")
+        .and_then(|e| e.get_mut(EXTENSION_ID))
+        .and_then(Value::as_object_mut)
+    {
+        let path = ext.entry("path").or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(p) = path {
+            p.push(Value::from(node));
+        }
+    }
+    out
+}
+
+/// The verdict on an object received from `sender`: its provenance if the signature verifies
+/// against a pinned key and `sender` may relay what `signer` signed (always, for its own
+/// objects); otherwise the reason to quarantine it.
+pub fn inbound(
+    keyring: &Keyring,
+    object: &Value,
+    sender: &str,
+    may_relay: impl Fn(&str, &str) -> bool,
+) -> Result<Provenance, Unverified> {
+    let p = keyring.verify(object)?;
+    if p.signer != sender && !may_relay(sender, &p.signer) {
+        return Err(Unverified::NotAllowedToRelay {
+            sender: sender.to_owned(),
+            signer: p.signer,
+        });
+    }
+    Ok(p)
+}
+
+/// Whether sending `object` to `node` would send it back along its path (to its signer or a
+/// node it came through).
+pub fn would_echo(provenance: &Provenance, node: &str) -> bool {
+    provenance.signer == node || provenance.path.iter().any(|n| n == node)
+}
