@@ -41,6 +41,7 @@ pub fn run_all(make: Factory<'_>) {
         ("tokens", tokens),
         ("submissions", submissions),
         ("quarantine", quarantine),
+        ("sync_cursors", sync_cursors),
     ];
     for (name, check) in checks {
         let store = make();
@@ -545,4 +546,22 @@ fn quarantine(b: &dyn Backend) {
     // Quarantined objects are not objects: no read path finds them.
     let page = b.query(&Query::new(COLL)).expect("query");
     assert!(page.objects.iter().all(|o| o.id != "indicator--1"));
+}
+
+fn sync_cursors(b: &dyn Backend) {
+    assert_eq!(b.sync_cursor("node-b", "pull", "c1").expect("read"), None);
+    b.set_sync_cursor("node-b", "pull", "c1", "2026-01-01T00:00:00.000001Z", 1)
+        .expect("set");
+    b.set_sync_cursor("node-b", "push", "c1", "17", 1).expect("set");
+    b.set_sync_cursor("node-b", "pull", "c1", "2026-01-02T00:00:00.000001Z", 2)
+        .expect("move");
+    assert_eq!(
+        b.sync_cursor("node-b", "pull", "c1").expect("read").as_deref(),
+        Some("2026-01-02T00:00:00.000001Z")
+    );
+    assert_eq!(
+        b.sync_cursor("node-b", "push", "c1").expect("read").as_deref(),
+        Some("17")
+    );
+    assert_eq!(b.sync_cursor("node-c", "pull", "c1").expect("read"), None);
 }

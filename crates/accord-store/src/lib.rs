@@ -298,9 +298,23 @@ pub trait QuarantineStore: Send + Sync {
     fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<QuarantineRecord>>;
 }
 
+/// Where synchronisation with each partner got to, per direction and collection. A cursor is
+/// only moved after what it covers is durably stored (pull) or acknowledged (push).
+pub trait SyncStore: Send + Sync {
+    fn sync_cursor(&self, partner: &str, direction: &str, collection: &str) -> Result<Option<String>>;
+    fn set_sync_cursor(
+        &self,
+        partner: &str,
+        direction: &str,
+        collection: &str,
+        cursor: &str,
+        at: i64,
+    ) -> Result<()>;
+}
+
 /// Everything a node needs from its storage.
-pub trait Backend: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore {}
-impl<T: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore> Backend for T {}
+pub trait Backend: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore + SyncStore {}
+impl<T: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore + SyncStore> Backend for T {}
 
 /// Validates a collection id: it appears in URLs and file names.
 pub fn check_collection_id(id: &str) -> Result<()> {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
     CollectionInfo, CollectionSpec, Page, PutOutcome, QuarantineRecord, QuarantineStore, Query, Result,
-    StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore,
+    StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore, SyncStore,
     TokenRecord, TokenStore, VersionFilter, check_collection_id,
 };
 
@@ -80,6 +80,16 @@ CREATE TABLE quarantine (
     json        TEXT NOT NULL
 );
 CREATE INDEX quarantine_by_object ON quarantine(object_id);
+",
+    r"
+CREATE TABLE sync_cursors (
+    partner    TEXT NOT NULL,
+    direction  TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    cursor     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (partner, direction, collection)
+);
 ",
 ];
 
@@ -802,6 +812,40 @@ impl SubmissionStore for SqliteStore {
                 .map_err(db("reading submissions"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(db("reading submissions"))
+        })
+    }
+}
+
+impl SyncStore for SqliteStore {
+    fn sync_cursor(&self, partner: &str, direction: &str, collection: &str) -> Result<Option<String>> {
+        self.with_reader(|c| {
+            c.query_row(
+                "SELECT cursor FROM sync_cursors WHERE partner = ?1 AND direction = ?2 AND collection = ?3",
+                params![partner, direction, collection],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("reading a sync cursor"))
+        })
+    }
+
+    fn set_sync_cursor(
+        &self,
+        partner: &str,
+        direction: &str,
+        collection: &str,
+        cursor: &str,
+        at: i64,
+    ) -> Result<()> {
+        self.with_writer(|c| {
+            c.execute(
+                "INSERT INTO sync_cursors (partner, direction, collection, cursor, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (partner, direction, collection) DO UPDATE SET cursor = ?4, updated_at = ?5",
+                params![partner, direction, collection, cursor, at],
+            )
+            .map_err(db("saving a sync cursor"))?;
+            Ok(())
         })
     }
 }

@@ -65,6 +65,51 @@ pub struct PartnerConfig {
     /// Nodes whose signed objects this partner may pass on to us.
     #[serde(default)]
     pub relays_for: Vec<String>,
+    /// Whether everything from it must carry a verified Accord provenance signature (true for
+    /// Accord nodes; false for other TAXII servers, whose unsigned objects are then admitted,
+    /// while signed ones that fail still go to quarantine).
+    #[serde(default = "default_true")]
+    pub signed: bool,
+    /// The principal (in [[principals]]) whose rights decide what is pushed to it.
+    pub principal: Option<String>,
+    /// HTTP Basic user, with the password in `password_file`; or a bearer token in `token_file`
+    /// (files relative to the data directory).
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) to trust for its TLS certificate, and a client certificate and key
+    /// (PEM) for mTLS.
+    pub ca_file: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// At most this many requests per second to it.
+    #[serde(default = "default_rate")]
+    pub requests_per_second: u32,
+    /// Collections to read from it: `{ remote = "collection id", local = "id or alias" }`.
+    #[serde(default)]
+    pub pull: Vec<SyncMapping>,
+    /// Collections to send to it: `{ local = "id or alias", remote = "collection id" }`.
+    #[serde(default)]
+    pub push: Vec<SyncMapping>,
+    /// Seconds between synchronisations by a running server (0: only `accord sync`).
+    #[serde(default)]
+    pub sync_interval_secs: u64,
+}
+
+/// One collection synchronised with a partner.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SyncMapping {
+    pub remote: String,
+    pub local: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_rate() -> u32 {
+    10
 }
 
 fn default_reliability() -> String {
@@ -362,8 +407,37 @@ impl Config {
                     p.name, p.reliability
                 )));
             }
-            if p.keys.is_empty() {
-                return Err(invalid(format!("partner {:?} has no pinned key", p.name)));
+            if p.keys.is_empty() && p.signed {
+                return Err(invalid(format!(
+                    "partner {:?} has no pinned key (set signed = false for a TAXII server that does not sign)",
+                    p.name
+                )));
+            }
+            if p.requests_per_second == 0 {
+                return Err(invalid(format!(
+                    "partner {:?}: requests_per_second must be positive",
+                    p.name
+                )));
+            }
+            if let Some(principal) = &p.principal
+                && !self.principals.iter().any(|x| &x.name == principal)
+            {
+                return Err(invalid(format!(
+                    "partner {:?}: principal {principal:?} is not in [[principals]]",
+                    p.name
+                )));
+            }
+            if !p.push.is_empty() && p.principal.is_none() {
+                return Err(invalid(format!(
+                    "partner {:?}: pushing needs a principal whose rights decide what it receives",
+                    p.name
+                )));
+            }
+            if (!p.push.is_empty() || !p.pull.is_empty()) && p.taxii.is_empty() {
+                return Err(invalid(format!(
+                    "partner {:?}: synchronising needs its taxii API root",
+                    p.name
+                )));
             }
             for k in &p.keys {
                 let key = accord_provenance::PublicKey::parse(k)

@@ -17,3 +17,4 @@ pub mod reader;
 pub mod report;
 pub mod retention;
 pub mod serve;
+pub mod sync;

@@ -202,6 +202,13 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Synchronise with partners over TAXII: pull their collections, push ours (policy, redaction
+    /// and signing for each), as configured in [[partners]]. Exit 1 if anything failed.
+    Sync {
+        /// Only this partner.
+        #[arg(long)]
+        partner: Option<String>,
+    },
     /// This node's provenance key: show it (for partners to pin) or rotate it.
     Keys {
         #[command(subcommand)]
@@ -1461,6 +1468,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tlp,
             };
             convert_command(&inputs, &opts, output.as_deref())
+        }
+        Command::Sync { partner } => {
+            let node = Node::open(&cli.data_dir)?;
+            let reports = accord::sync::sync_all(&node, partner.as_deref())?;
+            if json {
+                print_json(&reports)?;
+            } else {
+                for r in &reports {
+                    println!(
+                        "{}: received {} ({} already here), quarantined {}; sent {}, withheld by policy {}, not echoed {}",
+                        r.partner, r.received, r.unchanged, r.quarantined, r.sent, r.withheld, r.not_echoed
+                    );
+                    for e in r.refused.iter().chain(&r.errors) {
+                        println!("  {e}");
+                    }
+                }
+            }
+            Ok(
+                if reports
+                    .iter()
+                    .any(|r| !r.errors.is_empty() || !r.refused.is_empty())
+                {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                },
+            )
         }
         Command::Keys { action } => keys_command(&cli.data_dir, action, json),
         Command::Partners { action } => partners_command(&cli.data_dir, action, json),

@@ -1,0 +1,378 @@
+//! `accord sync`: pull from and push to partner nodes (or any TAXII 2.1 server) over TAXII.
+//! Pull follows `next`, keeps a cursor per partner collection (`X-TAXII-Date-Added-Last`, saved
+//! only after the page is durably stored), verifies provenance (quarantining what fails) and
+//! takes the import path. Push sends the versions added since its cursor through the gate for
+//! the partner's principal (decided, redacted, logged), signs them, never sends an object back
+//! to a node on its path, posts them and polls the status until complete before moving its
+//! cursor. Each partner runs on its own thread, so a dead one delays no other.
+
+use std::time::Duration;
+
+use accord_provenance::{Keyring, NodeSigner, inbound};
+use accord_store::{QuarantineStore, Query, Store, SyncStore, VersionFilter};
+use accord_sync::{Auth, Backoff, Client, Endpoint};
+use anyhow::{Context, Result, anyhow};
+use serde_json::Value;
+
+use crate::config::{PartnerConfig, SyncMapping};
+use crate::ingest::{ImportOptions, Progress};
+use crate::node::Node;
+
+/// What one synchronisation with one partner did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SyncReport {
+    pub partner: String,
+    /// Objects received and stored (new objects or versions).
+    pub received: u64,
+    /// Objects received that were already here.
+    pub unchanged: u64,
+    pub quarantined: u64,
+    pub sent: u64,
+    /// Versions the policy did not allow for the partner.
+    pub withheld: u64,
+    /// Versions not sent because the partner is on their path (loop prevention).
+    pub not_echoed: u64,
+    /// Objects the partner's server refused, with its reasons.
+    pub refused: Vec<String>,
+    /// What went wrong, per collection; the other collections and partners carry on.
+    pub errors: Vec<String>,
+}
+
+struct Quiet;
+impl Progress for Quiet {
+    fn read(&self, _: u64) {}
+    fn committed(&self, _: u64) {}
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Synchronises with every partner that has collections to pull or push (or only `only`), each
+/// on its own thread.
+pub fn sync_all(node: &Node, only: Option<&str>) -> Result<Vec<SyncReport>> {
+    let partners: Vec<&PartnerConfig> = node
+        .config
+        .partners
+        .iter()
+        .filter(|p| only.is_none_or(|o| o == p.name))
+        .collect();
+    if let Some(o) = only
+        && partners.is_empty()
+    {
+        anyhow::bail!("no partner {o:?} in accord.toml [[partners]]");
+    }
+    let keyring = node.keyring()?;
+    let signer = node.provenance_signer()?;
+    let gate = node.gate()?;
+    let audit = node.audit_log()?;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = partners
+            .iter()
+            .map(|p| {
+                let ctx = Ctx {
+                    node,
+                    partner: p,
+                    keyring: &keyring,
+                    signer: &signer,
+                    gate: &gate,
+                    audit: &audit,
+                };
+                s.spawn(move || ctx.run())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a sync thread panicked")))
+            .collect()
+    })
+}
+
+struct Ctx<'a> {
+    node: &'a Node,
+    partner: &'a PartnerConfig,
+    keyring: &'a Keyring,
+    signer: &'a NodeSigner,
+    gate: &'a accord_taxii::gate::Gate,
+    audit: &'a accord_audit::AuditLog,
+}
+
+impl Ctx<'_> {
+    fn run(&self) -> SyncReport {
+        let mut report = SyncReport {
+            partner: self.partner.name.clone(),
+            ..SyncReport::default()
+        };
+        let client = match self.client() {
+            Ok(c) => c,
+            Err(e) => {
+                report.errors.push(format!("{e:#}"));
+                return report;
+            }
+        };
+        for m in &self.partner.pull {
+            if let Err(e) = self.pull(&client, m, &mut report) {
+                report
+                    .errors
+                    .push(format!("pull {} → {}: {e:#}", m.remote, m.local));
+            }
+        }
+        for m in &self.partner.push {
+            if let Err(e) = self.push(&client, m, &mut report) {
+                report
+                    .errors
+                    .push(format!("push {} → {}: {e:#}", m.local, m.remote));
+            }
+        }
+        report
+    }
+
+    fn client(&self) -> Result<Client> {
+        let p = self.partner;
+        let dir = &self.node.dir;
+        let read = |f: &std::path::PathBuf| -> Result<Vec<u8>> {
+            let path = dir.join(f);
+            std::fs::read(&path)
+                .with_context(|| format!("partner {}: cannot read {}", p.name, path.display()))
+        };
+        let text =
+            |f: &std::path::PathBuf| -> Result<String> { Ok(String::from_utf8(read(f)?)?.trim().to_owned()) };
+        let auth = match (&p.user, &p.password_file, &p.token_file) {
+            (_, _, Some(t)) => Auth::Bearer(text(t)?),
+            (Some(user), Some(pw), None) => Auth::Basic {
+                user: user.clone(),
+                password: text(pw)?,
+            },
+            _ => Auth::None,
+        };
+        let identity = match (&p.client_cert, &p.client_key) {
+            (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+            _ => None,
+        };
+        let api_root = p
+            .taxii
+            .first()
+            .ok_or_else(|| anyhow!("partner {}: no taxii API root", p.name))?;
+        Ok(Client::new(Endpoint {
+            api_root: api_root.clone(),
+            auth,
+            ca: p.ca_file.as_ref().map(read).transpose()?,
+            identity,
+            min_interval: Duration::from_secs(1) / p.requests_per_second.max(1),
+            timeout: Duration::from_secs(60),
+        })?)
+    }
+
+    fn pull(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
+        let store = self.node.store.as_ref();
+        let local = self.node.collection_id(Some(&m.local))?;
+        let name = &self.partner.name;
+        let backoff = Backoff::default();
+        let mut cursor = store.sync_cursor(name, "pull", &m.remote)?;
+        // `next` must be sent with the filters that started it, so the window's added_after
+        // stays put while its pages are followed; the saved cursor moves with every page.
+        let mut window = cursor.clone();
+        let mut next: Option<String> = None;
+        loop {
+            let page = backoff.run(|| client.objects(&m.remote, window.as_deref(), next.as_deref(), 1000))?;
+            self.receive(&local, page.objects, report)?;
+            if let Some(d) = page.date_added_last {
+                store.set_sync_cursor(name, "pull", &m.remote, &d, now_micros())?;
+                cursor = Some(d);
+            }
+            if !page.more {
+                return Ok(());
+            }
+            match page.next {
+                Some(n) => next = Some(n),
+                None => {
+                    // A server without `next`: move the window instead.
+                    if window == cursor {
+                        return Err(anyhow!(
+                            "the server says there is more but gives no way to get it"
+                        ));
+                    }
+                    window = cursor.clone();
+                    next = None;
+                }
+            }
+        }
+    }
+
+    /// Verifies received objects; stores the admitted ones through the import path and
+    /// quarantines the rest (logged first).
+    fn receive(&self, collection: &str, objects: Vec<Value>, report: &mut SyncReport) -> Result<()> {
+        let p = self.partner;
+        let (mut admitted, mut quarantined) = (Vec::new(), Vec::new());
+        for o in objects {
+            let signed = o
+                .get("extensions")
+                .and_then(|e| e.get(accord_provenance::EXTENSION_ID))
+                .is_some();
+            let verdict = if signed || p.signed {
+                inbound(self.keyring, &o, &p.name, |_, signer| {
+                    p.relays_for.iter().any(|n| n == signer)
+                })
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            match verdict {
+                Ok(()) => admitted.push(o.to_string()),
+                Err(why) => quarantined.push((o, why)),
+            }
+        }
+        if !quarantined.is_empty() {
+            let now = now_micros();
+            let records: Vec<accord_store::QuarantineRecord> = quarantined
+                .iter()
+                .map(|(o, why)| accord_store::QuarantineRecord {
+                    seq: 0,
+                    collection: collection.to_owned(),
+                    object_id: o
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(no id)")
+                        .to_owned(),
+                    sender: p.name.clone(),
+                    reason: why.to_string(),
+                    received_at: now,
+                    json: accord_stix::jcs::to_canonical_string(o),
+                })
+                .collect();
+            self.audit.record_now(
+                records
+                    .iter()
+                    .map(|q| {
+                        accord_ledger::Event::Quarantine(accord_ledger::entry::Quarantine {
+                            collection: q.collection.clone(),
+                            hash: accord_stix::ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
+                            object: q.object_id.clone(),
+                            reason: q.reason.clone(),
+                            sender: q.sender.clone(),
+                        })
+                    })
+                    .collect(),
+            )?;
+            for q in &records {
+                self.node.store.quarantine(q)?;
+            }
+            report.quarantined += records.len() as u64;
+        }
+        if admitted.is_empty() {
+            return Ok(());
+        }
+        let tmp = self.node.dir.join(format!("sync-{}.jsonl", uuid::Uuid::new_v4()));
+        std::fs::write(&tmp, admitted.join("\n"))?;
+        let opts = ImportOptions {
+            collection: collection.to_owned(),
+            strict: false,
+            max_object_bytes: self.node.config.limits.max_object_bytes,
+        };
+        let sources = [crate::reader::Source::File(tmp.clone())];
+        let result = crate::ingest::import(self.node.store.as_ref(), self.audit, &sources, &opts, &Quiet);
+        std::fs::remove_file(&tmp)?;
+        let summary = result?;
+        report.received += summary.new + summary.new_version;
+        report.unchanged += summary.unchanged;
+        for r in summary.rejections.iter().filter(|r| r.error.is_some()) {
+            report.errors.push(format!(
+                "received but invalid: {}: {}",
+                r.object_id.as_deref().unwrap_or("(no id)"),
+                r.error.as_deref().unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
+        let store = self.node.store.as_ref();
+        let p = self.partner;
+        let local = self.node.collection_id(Some(&m.local))?;
+        let principal = p
+            .principal
+            .as_deref()
+            .ok_or_else(|| anyhow!("partner {}: no principal", p.name))?;
+        let backoff = Backoff::default();
+        let mut after: Option<i64> = store
+            .sync_cursor(&p.name, "push", &local)?
+            .and_then(|c| c.parse().ok());
+        loop {
+            let mut q = Query::new(&local);
+            q.added_after = after;
+            q.limit = 500;
+            // Every version: revocations and updates travel as new versions.
+            q.versions = VersionFilter::all();
+            let page = store.query(&q)?;
+            let Some(last) = page.last_added() else {
+                return Ok(());
+            };
+            let more = page.more;
+            let scanned = page.objects.len() as u64;
+            let originals = crate::federation::originals(&page.objects);
+            let req = accord_policy::Request {
+                principal,
+                action: accord_policy::Action::Push,
+                purpose: None,
+                encrypted: client.api_root().starts_with("https://"),
+                now: accord_stix::Timestamp::from_micros(now_micros()),
+                default_tlp: None,
+            };
+            let to = accord_taxii::gate::Recipient {
+                principal,
+                channel: "sync",
+                collection: &local,
+                purpose: None,
+            };
+            let released = self
+                .gate
+                .release(store, &local, &req, page.objects)?
+                .disclose_blocking(self.audit, &to)?;
+            report.withheld += scanned - released.len() as u64;
+            let signed_at = accord_stix::Timestamp::format_micros(now_micros());
+            let mut objects = Vec::new();
+            for o in &released {
+                let v: Value = serde_json::from_str(&o.json)?;
+                if let Ok(prov) = self.keyring.verify(&v).or_else(|_| {
+                    // Our own signature is not in the partner keyring; check it with our key.
+                    let mut own = Keyring::new();
+                    own.pin(self.signer.public());
+                    own.verify(&v)
+                }) && accord_provenance::would_echo(&prov, &p.name)
+                {
+                    report.not_echoed += 1;
+                    continue;
+                }
+                let json = crate::federation::sign_released(
+                    self.signer,
+                    originals.get(&(o.id.clone(), o.version.clone())),
+                    o,
+                    &signed_at,
+                )?;
+                objects.push(serde_json::from_str::<Value>(&json)?);
+            }
+            if !objects.is_empty() {
+                let status = client.push(&m.remote, &objects, &backoff, Duration::from_secs(120))?;
+                if status.status != "complete" {
+                    return Err(anyhow!(
+                        "status {} still {} after two minutes ({} pending)",
+                        status.id,
+                        status.status,
+                        status.pending_count
+                    ));
+                }
+                report.sent += status.success_count;
+                report
+                    .refused
+                    .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
+            }
+            after = Some(last);
+            store.set_sync_cursor(&p.name, "push", &local, &last.to_string(), now_micros())?;
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+}
