@@ -25,6 +25,12 @@ pub struct Job {
     pub max_object_bytes: usize,
 }
 
+/// Provenance checks for objects posted by partner nodes: `Err(reason)` sends the object to
+/// quarantine (logged, kept apart, reported as a failure in the status) instead of the store.
+pub trait Inbound: Send + Sync + std::fmt::Debug {
+    fn check(&self, principal: &str, canonical: &str) -> Result<(), String>;
+}
+
 /// The background worker and its queue.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
@@ -56,6 +62,7 @@ impl Ingestor {
         audit: AuditLog,
         metrics: Arc<Metrics>,
         max_object_bytes: usize,
+        inbound: Option<Arc<dyn Inbound>>,
     ) -> (Ingestor, IngestWorker) {
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let handle = tokio::task::spawn_blocking(move || {
@@ -71,7 +78,7 @@ impl Ingestor {
             let writer = std::thread::Builder::new()
                 .name("accord-ingest-writer".into())
                 .spawn(move || write_loop(writer_backend.as_ref(), &audit, &metrics, &checked_rx));
-            let send = |job: Job| checked_tx.send(check(job)).is_ok();
+            let send = |job: Job| checked_tx.send(check(job, inbound.as_deref())).is_ok();
             for (status, payload) in resumed {
                 tracing::info!(status = %status.id, "resuming an interrupted request");
                 if !send(Job {
@@ -110,12 +117,14 @@ struct Checked {
     status: StatusRecord,
     valid: Vec<accord_stix::CheckedObject>,
     failures: Vec<StatusDetail>,
+    /// Valid objects whose provenance did not verify, with the reason.
+    quarantined: Vec<(accord_stix::CheckedObject, String)>,
 }
 
 /// Most objects the writer puts in one transaction when grouping requests.
 const GROUP: usize = 65_536;
 
-fn check(job: Job) -> Checked {
+fn check(job: Job, inbound: Option<&dyn Inbound>) -> Checked {
     let Job {
         mut status,
         payload,
@@ -157,10 +166,31 @@ fn check(job: Job) -> Checked {
             }
         }
     }
+    let mut quarantined = Vec::new();
+    if let Some(inbound) = inbound {
+        let (kept, refused): (Vec<_>, Vec<_>) = valid
+            .into_iter()
+            .map(|o| {
+                let verdict = inbound.check(&status.principal, &o.canonical);
+                (o, verdict)
+            })
+            .partition(|(_, v)| v.is_ok());
+        valid = kept.into_iter().map(|(o, _)| o).collect();
+        for (o, verdict) in refused {
+            let reason = verdict.err().unwrap_or_default();
+            failures.push(StatusDetail {
+                id: o.id.clone(),
+                version: o.version_text.clone().unwrap_or_default(),
+                message: Some(format!("quarantined: {reason}")),
+            });
+            quarantined.push((o, reason));
+        }
+    }
     Checked {
         status,
         valid,
         failures,
+        quarantined,
     }
 }
 
@@ -259,12 +289,35 @@ fn store_group(
     }
     let mut finished = Vec::with_capacity(group.len());
     let mut events = Vec::with_capacity(group.len());
+    let mut kept_apart = Vec::new();
     for ((c, outcomes), meta) in group.into_iter().zip(outcomes).zip(metas) {
         let Checked {
             mut status,
             failures: mut failed,
+            quarantined,
             ..
         } = c;
+        for (o, reason) in quarantined {
+            events.push((
+                accord_audit::now_micros(),
+                Event::Quarantine(accord_ledger::entry::Quarantine {
+                    collection: status.collection.clone(),
+                    hash: o.hash.to_hex(),
+                    object: o.id.clone(),
+                    reason: reason.clone(),
+                    sender: status.principal.clone(),
+                }),
+            ));
+            kept_apart.push(accord_store::QuarantineRecord {
+                seq: 0,
+                collection: status.collection.clone(),
+                object_id: o.id,
+                sender: status.principal.clone(),
+                reason,
+                received_at: accord_audit::now_micros(),
+                json: o.canonical,
+            });
+        }
         let mut successes = Vec::with_capacity(meta.len());
         let mut logged = Vec::with_capacity(meta.len());
         for ((id, version_text, hash), outcome) in meta.into_iter().zip(outcomes) {
@@ -325,6 +378,9 @@ fn store_group(
     // Logged before the statuses complete: a crash in between resumes the requests, which logs
     // them again, rather than completing them unlogged.
     audit.record_wait(events)?;
+    for q in &kept_apart {
+        backend.quarantine(q)?;
+    }
     Ok(backend.finish_statuses(&finished)?)
 }
 

@@ -125,7 +125,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
     let metrics = Arc::new(Metrics::new());
     let signer = accord_ledger::NoteSigner::new(ORIGIN, &[5; 32]).unwrap();
     let audit = accord_audit::AuditLog::open(&dir.path().join("ledger"), ORIGIN, signer).unwrap();
-    let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), 1 << 20);
+    let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), 1 << 20, None);
     let state = AppState {
         backend,
         model: Arc::new(model),

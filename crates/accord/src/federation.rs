@@ -154,3 +154,58 @@ fn quarantine_record(
         json: json.to_owned(),
     }
 }
+
+/// The provenance check for TAXII POSTs by partner nodes: a principal that is a partner's
+/// (`[[partners]] principal`) must send objects that verify against that partner's keys (or, for a
+/// partner with `signed = false`, objects either unsigned or verifying).
+#[derive(Debug)]
+pub struct PartnerInbound {
+    keyring: accord_provenance::Keyring,
+    /// principal → (partner node, signatures required, nodes it may relay for)
+    partners: HashMap<String, (String, bool, Vec<String>)>,
+}
+
+impl PartnerInbound {
+    /// The check for a node's partners, or `None` when no partner posts under a principal.
+    pub fn for_node(node: &Node) -> Result<Option<PartnerInbound>> {
+        let partners: HashMap<String, (String, bool, Vec<String>)> = node
+            .config
+            .partners
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    p.principal.clone()?,
+                    (p.name.clone(), p.signed, p.relays_for.clone()),
+                ))
+            })
+            .collect();
+        if partners.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PartnerInbound {
+            keyring: node.keyring()?,
+            partners,
+        }))
+    }
+}
+
+impl accord_taxii::ingest::Inbound for PartnerInbound {
+    fn check(&self, principal: &str, canonical: &str) -> std::result::Result<(), String> {
+        let Some((name, signed, relays)) = self.partners.get(principal) else {
+            return Ok(());
+        };
+        let value: Value = serde_json::from_str(canonical).map_err(|e| e.to_string())?;
+        let carries = value
+            .get("extensions")
+            .and_then(|e| e.get(accord_provenance::EXTENSION_ID))
+            .is_some();
+        if !carries && !signed {
+            return Ok(());
+        }
+        inbound(&self.keyring, &value, name, |_, signer| {
+            relays.iter().any(|r| r == signer)
+        })
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+}

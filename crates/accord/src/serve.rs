@@ -125,11 +125,14 @@ pub async fn serve(
         .record(vec![(accord_audit::now_micros(), started)])
         .durable()
         .await?;
+    let inbound = crate::federation::PartnerInbound::for_node(&node)?
+        .map(|i| Arc::new(i) as Arc<dyn accord_taxii::ingest::Inbound>);
     let (ingest, worker) = Ingestor::start(
         backend.clone(),
         audit.clone(),
         metrics.clone(),
         config.limits.max_object_bytes,
+        inbound,
     );
     #[cfg(unix)]
     tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone(), audit.clone()));

@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# Three real nodes on loopback over TLS, each its own process and data directory:
+#   A  a national CSIRT (example-csirt, DE), pushes to B;
+#   B  a partner CSIRT abroad (partner-csirt, FR), serves TAXII, pushes to C and back to A;
+#   C  a sector ISAC (example-isac, DE), serves TAXII; pins A's key and lets B relay for A.
+# Checked end to end: what A sends B is what its policy allows (TLP:GREEN goes; RED and
+# AMBER+STRICT stay home); signatures verify at every hop (B and C admit through their TAXII
+# POST checks); the object B passes to C keeps A's signature and is never sent back to A;
+# objects signed by an unpinned key, or altered in transit, are quarantined and logged; every
+# node's transparency log verifies.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cargo build -q -p accord
+ACCORD=$ROOT/target/debug/accord
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+BASE=$((20000 + RANDOM % 20000))
+declare -A PORT=([a]=$BASE [b]=$((BASE + 1)) [c]=$((BASE + 2)))
+declare -A ORG=([a]=example-csirt [b]=partner-csirt [c]=example-isac)
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+for n in a b c; do
+    "$ACCORD" --data-dir "$WORK/node-$n" init > /dev/null
+    sed -i "s/127.0.0.1:8443/127.0.0.1:${PORT[$n]}/; s/^organisation = \"example-csirt\"$/organisation = \"${ORG[$n]}\"/" "$WORK/node-$n/accord.toml"
+    cat >> "$WORK/node-$n/accord.toml" <<TOML
+
+[[organisations]]
+id = "example-isac"
+name = "Example energy ISAC"
+jurisdiction = "DE"
+role = "isac"
+sectors = ["energy"]
+TOML
+done
+# C's own agreement with B (the default one, rewritten), and B's agreement with C.
+sed -i 's/^parties = \["example-csirt", "partner-csirt"\]$/parties = ["example-isac", "partner-csirt"]/' "$WORK/node-c/accord.toml"
+for n in b; do
+    cat >> "$WORK/node-$n/accord.toml" <<TOML
+
+[[agreements]]
+id = "b-c"
+title = "Partner CSIRT and ISAC"
+parties = ["partner-csirt", "example-isac"]
+tlp = ["clear", "green"]
+purposes = ["situational-awareness", "detection", "incident-response"]
+legal_bases = ["gdpr-6-1-e"]
+data_categories = ["network-identifier"]
+redaction_profile = "strict"
+max_retention_days = 365
+onward_sharing = "tlp"
+valid_from = "2026-01-01T00:00:00Z"
+TOML
+done
+key() { "$ACCORD" --data-dir "$WORK/node-$1" keys show; }
+coll() { "$ACCORD" --data-dir "$WORK/node-$1" --json collections | json "[c['id'] for c in d if c['alias']=='default'][0]"; }
+token() { "$ACCORD" --data-dir "$WORK/node-$1" --json token create --principal "$2" | json "d['bearer']"; }
+KA=$(key a); KB=$(key b); KC=$(key c)
+CB=$(coll b); CC=$(coll c); CA=$(coll a)
+
+# Principals the pushing nodes use, with write access.
+cat >> "$WORK/node-b/accord.toml" <<TOML
+
+[[principals]]
+name = "node-a"
+organisation = "example-csirt"
+roles = ["partner-node"]
+read = ["*"]
+write = ["default"]
+purposes = ["detection", "situational-awareness"]
+
+[[principals]]
+name = "node-c"
+organisation = "example-isac"
+roles = ["partner-node"]
+read = ["*"]
+write = []
+purposes = ["detection", "situational-awareness"]
+TOML
+cat >> "$WORK/node-c/accord.toml" <<TOML
+
+[[principals]]
+name = "node-b"
+organisation = "partner-csirt"
+roles = ["partner-node"]
+read = ["*"]
+write = ["default"]
+purposes = ["detection", "situational-awareness"]
+TOML
+token b node-a > "$WORK/node-a/secrets/b.token"
+token c node-b > "$WORK/node-b/secrets/c.token"
+token a demo-partner > "$WORK/node-b/secrets/a.token"
+
+cat >> "$WORK/node-a/accord.toml" <<TOML
+
+[[partners]]
+name = "node-b"
+organisation = "partner-csirt"
+keys = ["$KB"]
+taxii = ["https://127.0.0.1:${PORT[b]}/api/"]
+principal = "demo-partner"
+token_file = "secrets/b.token"
+ca_file = "$WORK/node-b/tls/ca.pem"
+reliability = "B"
+push = [{ local = "default", remote = "$CB" }]
+TOML
+cat >> "$WORK/node-b/accord.toml" <<TOML
+
+[[partners]]
+name = "node-a"
+organisation = "example-csirt"
+keys = ["$KA"]
+taxii = ["https://127.0.0.1:${PORT[a]}/api/"]
+principal = "node-a"
+token_file = "secrets/a.token"
+ca_file = "$WORK/node-a/tls/ca.pem"
+reliability = "A"
+push = [{ local = "default", remote = "$CA" }]
+
+[[partners]]
+name = "node-c"
+organisation = "example-isac"
+keys = ["$KC"]
+taxii = ["https://127.0.0.1:${PORT[c]}/api/"]
+principal = "node-c"
+token_file = "secrets/c.token"
+ca_file = "$WORK/node-c/tls/ca.pem"
+reliability = "B"
+push = [{ local = "default", remote = "$CC" }]
+TOML
+cat >> "$WORK/node-c/accord.toml" <<TOML
+
+[[partners]]
+name = "node-b"
+organisation = "partner-csirt"
+keys = ["$KB"]
+principal = "node-b"
+reliability = "B"
+relays_for = ["node-a"]
+
+[[partners]]
+name = "node-a"
+organisation = "example-csirt"
+keys = ["$KA"]
+reliability = "A"
+TOML
+
+for n in a b c; do
+    "$ACCORD" --data-dir "$WORK/node-$n" serve > "$WORK/serve-$n.log" 2>&1 &
+    PIDS+=($!)
+done
+for n in a b c; do
+    for _ in $(seq 100); do
+        curl -s -o /dev/null --cacert "$WORK/node-$n/tls/ca.pem" "https://127.0.0.1:${PORT[$n]}/taxii2/" && break
+        sleep 0.2
+    done
+done
+
+# A's objects: GREEN may go to B; RED and AMBER+STRICT may not.
+python3 - "$WORK/a.json" <<'PY'
+import json, sys
+marks = {"green": "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+         "red": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+         "amber+strict": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"}
+objs = []
+for n, tlp in enumerate(["green", "red", "amber+strict"], 1):
+    objs.append({"type": "indicator", "spec_version": "2.1", "id": "indicator--0000000%d-17d4-4cbf-938f-98ee46b3cd3f" % n,
+                 "created": "2026-02-01T00:00:00.000Z", "modified": "2026-02-01T00:00:00.000Z", "name": "tlp " + tlp,
+                 "pattern": "[ipv4-addr:value = '198.51.100.%d']" % n, "pattern_type": "stix",
+                 "valid_from": "2026-02-01T00:00:00Z", "object_marking_refs": [marks[tlp]]})
+json.dump({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-00000000000a", "objects": objs}, open(sys.argv[1], "w"))
+PY
+"$ACCORD" --data-dir "$WORK/node-a" import "$WORK/a.json" > /dev/null
+"$ACCORD" --data-dir "$WORK/node-a" --json sync > "$WORK/sync-a.json"
+sleep 1
+"$ACCORD" --data-dir "$WORK/node-b" --json sync > "$WORK/sync-b.json" || true
+sleep 1
+python3 - "$WORK" "$ACCORD" <<'PY'
+import json, subprocess, sys
+work, accord = sys.argv[1], sys.argv[2]
+PROV = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10"
+def run(node, *args):
+    return subprocess.run([accord, "--data-dir", f"{work}/node-{node}", *args], capture_output=True, text=True)
+def stored(node):
+    out = run(node, "export", "--format", "jsonl").stdout
+    return {o["id"]: o for o in map(json.loads, filter(None, out.splitlines()))}
+a = json.load(open(f"{work}/sync-a.json"))[0]
+assert (a["sent"], a["withheld"], a["errors"]) == (1, 2, []), a
+b_report = {r["partner"]: r for r in json.load(open(f"{work}/sync-b.json"))}
+assert b_report["node-c"]["sent"] == 1 and not b_report["node-c"]["errors"], b_report
+assert b_report["node-a"]["not_echoed"] == 1 and b_report["node-a"]["sent"] == 0, b_report["node-a"]
+green = "indicator--00000001-17d4-4cbf-938f-98ee46b3cd3f"
+b, c = stored("b"), stored("c")
+assert list(b) == [green], list(b)
+assert list(c) == [green], list(c)
+assert b[green]["extensions"][PROV]["signer"] == "node-a"
+assert c[green]["extensions"][PROV]["signer"] == "node-a", c[green]["extensions"][PROV]
+assert c[green]["extensions"][PROV]["path"] == ["node-b"], c[green]["extensions"][PROV]
+print("A -> B -> C: GREEN arrives with A's signature and path [node-b]; RED and AMBER+STRICT stay on A; nothing echoed to A")
+PY
+
+# A rogue signer posting as node-a, and an object altered in transit: both quarantined by B.
+python3 - "$WORK" "$ACCORD" "${PORT[b]}" "$CB" <<'PY'
+import json, subprocess, sys, urllib.request, ssl
+work, accord, port, coll = sys.argv[1:5]
+PROV = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10"
+def run(node, *args):
+    r = subprocess.run([accord, "--data-dir", f"{work}/node-{node}", *args], capture_output=True, text=True)
+    return r.stdout
+# C signs an object of its own (C is not A): posted under node-a's credential it must be refused.
+own = {"type": "indicator", "spec_version": "2.1", "id": "indicator--0000000c-17d4-4cbf-938f-98ee46b3cd3f",
+       "created": "2026-03-01T00:00:00.000Z", "modified": "2026-03-01T00:00:00.000Z", "name": "from C",
+       "pattern": "[ipv4-addr:value = '198.51.100.99']", "pattern_type": "stix", "valid_from": "2026-03-01T00:00:00Z"}
+open(f"{work}/own.json", "w").write(json.dumps(own))
+def signed_by(node):
+    run(node, "import", f"{work}/own.json")
+    return next(o for o in map(json.loads, run(node, "export", "--sign", "--format", "jsonl").splitlines())
+                if o["id"] == own["id"])
+c_signed = signed_by("c")
+# D: a rogue node nobody pinned.
+subprocess.run([accord, "--data-dir", f"{work}/node-d", "init"], capture_output=True, check=True)
+d_signed = signed_by("d")
+a_signed = json.loads(run("a", "export", "--sign", "--format", "jsonl").splitlines()[0])
+altered = dict(a_signed, name="altered in transit", modified="2026-03-02T00:00:00.000Z")
+token = open(f"{work}/node-a/secrets/b.token").read().strip()
+ctx = ssl.create_default_context(cafile=f"{work}/node-b/tls/ca.pem")
+req = urllib.request.Request(
+    f"https://127.0.0.1:{port}/api/collections/{coll}/objects/", method="POST",
+    data=json.dumps({"objects": [c_signed, altered, d_signed]}).encode(),
+    headers={"Authorization": "Bearer " + token, "Content-Type": "application/taxii+json;version=2.1",
+             "Accept": "application/taxii+json;version=2.1"})
+status = json.load(urllib.request.urlopen(req, context=ctx))
+import time
+for _ in range(100):
+    r = urllib.request.Request(f"https://127.0.0.1:{port}/api/status/{status['id']}/",
+                               headers={"Authorization": "Bearer " + token, "Accept": "application/taxii+json;version=2.1"})
+    status = json.load(urllib.request.urlopen(r, context=ctx))
+    if status["status"] == "complete":
+        break
+    time.sleep(0.1)
+assert status["failure_count"] == 3 and status["success_count"] == 0, status
+messages = sorted(f["message"] for f in status["failures"])
+assert messages[0] == 'quarantined: "node-a" may not relay objects signed by "node-c"', messages
+assert "not pinned" in messages[1] and "node-d" in messages[1], messages
+assert messages[2].startswith("quarantined: the signature does not match"), messages
+q = json.loads(run("b", "--json", "quarantine"))
+assert len(q) == 3, q
+print("B quarantined a relay it did not allow, an unpinned signer and an object altered in transit")
+PY
+for n in a b c; do
+    "$ACCORD" --data-dir "$WORK/node-$n" audit checkpoint > /dev/null 2>&1 || true
+done
+for p in "${PIDS[@]}"; do kill -TERM "$p"; wait "$p" 2> /dev/null || true; done
+PIDS=()
+for n in a b c; do
+    "$ACCORD" --data-dir "$WORK/node-$n" audit verify --key "$("$ACCORD" --data-dir "$WORK/node-$n" audit key)" --state "$WORK/monitor-$n" > /dev/null
+done
+echo "federation of three nodes: OK"
