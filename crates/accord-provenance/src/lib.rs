@@ -409,6 +409,17 @@ pub fn inbound(
     Ok(p)
 }
 
+/// The signer and the nodes an object says it passed through, without verifying anything (for
+/// objects verified when they arrived).
+pub fn claimed_path(object: &Value) -> Option<Vec<String>> {
+    let ext = object.get("extensions")?.get(EXTENSION_ID)?;
+    let mut nodes = vec![ext.get("signer")?.as_str()?.to_owned()];
+    for n in ext.get("path").and_then(Value::as_array).into_iter().flatten() {
+        nodes.push(n.as_str()?.to_owned());
+    }
+    Some(nodes)
+}
+
 /// Whether sending `object` to `node` would send it back along its path (to its signer or a
 /// node it came through).
 pub fn would_echo(provenance: &Provenance, node: &str) -> bool {

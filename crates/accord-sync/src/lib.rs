@@ -332,23 +332,18 @@ impl Client {
         status_of(&url, &answer)
     }
 
-    /// Posts objects and polls their status until it is complete (or `wait` has passed).
-    pub fn push(
-        &self,
-        collection: &str,
-        objects: &[Value],
-        backoff: &Backoff,
-        wait: Duration,
-    ) -> Result<Status, SyncError> {
-        let mut status = backoff.run(|| self.add_objects(collection, objects))?;
+    /// Polls a status until it is complete or `wait` has passed; returns its last state.
+    pub fn wait(&self, id: &str, backoff: &Backoff, wait: Duration) -> Result<Status, SyncError> {
         let start = Instant::now();
-        let mut poll = Duration::from_millis(50);
-        while status.status != "complete" && start.elapsed() < wait {
+        let mut poll = Duration::from_millis(10);
+        loop {
+            let status = backoff.run(|| self.status(id))?;
+            if status.status == "complete" || start.elapsed() >= wait {
+                return Ok(status);
+            }
             std::thread::sleep(poll);
-            poll = (poll * 2).min(Duration::from_secs(2));
-            status = backoff.run(|| self.status(&status.id))?;
+            poll = (poll * 2).min(Duration::from_secs(1));
         }
-        Ok(status)
     }
 }
 

@@ -169,7 +169,7 @@ fn check(job: Job, inbound: Option<&dyn Inbound>) -> Checked {
     let mut quarantined = Vec::new();
     if let Some(inbound) = inbound {
         let (kept, refused): (Vec<_>, Vec<_>) = valid
-            .into_iter()
+            .into_par_iter()
             .map(|o| {
                 let verdict = inbound.check(&status.principal, &o.canonical);
                 (o, verdict)

@@ -97,13 +97,12 @@ pub fn export(
             .release(store, &filter.collection, &req, page.objects)?
             .disclose_blocking(audit, &to)?;
         withheld += scanned - released.len() as u64;
-        let signed_at = accord_stix::Timestamp::format_micros(now);
         for o in &released {
             let signed;
             let json = match signer {
                 Some(s) => {
                     let original = originals.get(&(o.id.clone(), o.version.clone()));
-                    signed = crate::federation::sign_released(s, original, o, &signed_at)?;
+                    signed = crate::federation::sign_released(s, original, o)?;
                     &signed
                 }
                 None => &o.json,

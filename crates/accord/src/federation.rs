@@ -17,13 +17,16 @@ use crate::node::Node;
 /// The signed form of a released object, as canonical JSON. A version this node stored with
 /// another node's verified-looking signature keeps it, with this node added to its path; a
 /// redacted copy (its hash differs from the stored original's) is signed by this node with the
-/// original's hash; anything else is signed by this node as its originator.
+/// original's hash; anything else is signed by this node as its originator. The signing time is
+/// when this node stored the version, so sending it again yields the same bytes (Ed25519 is
+/// deterministic) and a receiver sees a repeat, not a conflicting version.
 pub fn sign_released(
     signer: &NodeSigner,
     original: Option<&ContentHash>,
     released: &StoredObject,
-    now: &str,
 ) -> Result<String> {
+    let now = accord_stix::Timestamp::format_micros(released.date_added);
+    let now = now.as_str();
     let value: Value = serde_json::from_str(&released.json)?;
     let me = signer.public().node;
     let foreign = value

@@ -150,6 +150,18 @@ pub async fn serve(
         metrics.clone(),
         std::time::Duration::from_secs(60),
     ));
+    let syncs: Vec<_> = config
+        .partners
+        .iter()
+        .filter(|p| p.sync_interval_secs > 0 && !(p.pull.is_empty() && p.push.is_empty()))
+        .map(|p| {
+            tokio::spawn(sync_every(
+                node.clone(),
+                p.name.clone(),
+                std::time::Duration::from_secs(p.sync_interval_secs),
+            ))
+        })
+        .collect();
     let checkpoints = tokio::spawn(checkpoint_every(
         audit.clone(),
         std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
@@ -175,6 +187,9 @@ pub async fn serve(
     worker.finish().await;
     checkpoints.abort();
     obligations.abort();
+    for s in syncs {
+        s.abort();
+    }
     if let Some(s) = sweeps {
         s.abort();
     }
@@ -183,6 +198,34 @@ pub async fn serve(
         tracing::info!(checkpoint = %note.lines().nth(1).unwrap_or_default(), "audit log closed with a signed checkpoint");
     }
     Ok(())
+}
+
+/// Synchronises with one partner every `interval` (each run on a blocking thread; its cursors
+/// make an interrupted run resume where it stopped).
+async fn sync_every(node: Arc<Node>, partner: String, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (n, name) = (node.clone(), partner.clone());
+        match tokio::task::spawn_blocking(move || crate::sync::sync_all(&n, Some(&name))).await {
+            Ok(Ok(reports)) => {
+                for r in reports {
+                    tracing::info!(
+                        partner = %r.partner,
+                        received = r.received,
+                        quarantined = r.quarantined,
+                        sent = r.sent,
+                        withheld = r.withheld,
+                        errors = ?r.errors,
+                        "sync"
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(partner = %partner, error = %e, "sync failed"),
+            Err(e) => tracing::error!(partner = %partner, error = %e, "sync task failed"),
+        }
+    }
 }
 
 /// Removes object versions whose retention ended, every `interval`.

@@ -12,6 +12,7 @@ use accord_provenance::{Keyring, NodeSigner, inbound};
 use accord_store::{QuarantineStore, Query, Store, SyncStore, VersionFilter};
 use accord_sync::{Auth, Backoff, Client, Endpoint};
 use anyhow::{Context, Result, anyhow};
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::config::{PartnerConfig, SyncMapping};
@@ -37,6 +38,10 @@ pub struct SyncReport {
     /// What went wrong, per collection; the other collections and partners carry on.
     pub errors: Vec<String>,
 }
+
+/// Objects per envelope pushed, and envelopes posted before the oldest must be complete.
+const PUSH_PAGE: usize = 5000;
+const IN_FLIGHT: usize = 4;
 
 struct Quiet;
 impl Progress for Quiet {
@@ -299,14 +304,18 @@ impl Ctx<'_> {
         let mut after: Option<i64> = store
             .sync_cursor(&p.name, "push", &local)?
             .and_then(|c| c.parse().ok());
+        let mut in_flight = std::collections::VecDeque::new();
         loop {
             let mut q = Query::new(&local);
             q.added_after = after;
-            q.limit = 500;
+            q.limit = PUSH_PAGE;
             // Every version: revocations and updates travel as new versions.
             q.versions = VersionFilter::all();
             let page = store.query(&q)?;
             let Some(last) = page.last_added() else {
+                while let Some(posted) = in_flight.pop_front() {
+                    self.settle(client, &backoff, Some(posted), &local, report)?;
+                }
                 return Ok(());
             };
             let more = page.more;
@@ -331,48 +340,83 @@ impl Ctx<'_> {
                 .release(store, &local, &req, page.objects)?
                 .disclose_blocking(self.audit, &to)?;
             report.withheld += scanned - released.len() as u64;
-            let signed_at = accord_stix::Timestamp::format_micros(now_micros());
+            // Signing is the costly part: spread it over the cores.
+            let prepared: Vec<Result<Option<Value>>> = released
+                .par_iter()
+                .map(|o| {
+                    let v: Value = serde_json::from_str(&o.json)?;
+                    // Stored objects were verified on arrival; their signer and path decide.
+                    if accord_provenance::claimed_path(&v)
+                        .is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
+                    {
+                        return Ok(None);
+                    }
+                    let json = crate::federation::sign_released(
+                        self.signer,
+                        originals.get(&(o.id.clone(), o.version.clone())),
+                        o,
+                    )?;
+                    Ok(Some(serde_json::from_str::<Value>(&json)?))
+                })
+                .collect();
             let mut objects = Vec::new();
-            for o in &released {
-                let v: Value = serde_json::from_str(&o.json)?;
-                if let Ok(prov) = self.keyring.verify(&v).or_else(|_| {
-                    // Our own signature is not in the partner keyring; check it with our key.
-                    let mut own = Keyring::new();
-                    own.pin(self.signer.public());
-                    own.verify(&v)
-                }) && accord_provenance::would_echo(&prov, &p.name)
-                {
-                    report.not_echoed += 1;
-                    continue;
+            for p in prepared {
+                match p? {
+                    Some(v) => objects.push(v),
+                    None => report.not_echoed += 1,
                 }
-                let json = crate::federation::sign_released(
-                    self.signer,
-                    originals.get(&(o.id.clone(), o.version.clone())),
-                    o,
-                    &signed_at,
-                )?;
-                objects.push(serde_json::from_str::<Value>(&json)?);
-            }
-            if !objects.is_empty() {
-                let status = client.push(&m.remote, &objects, &backoff, Duration::from_secs(120))?;
-                if status.status != "complete" {
-                    return Err(anyhow!(
-                        "status {} still {} after two minutes ({} pending)",
-                        status.id,
-                        status.status,
-                        status.pending_count
-                    ));
-                }
-                report.sent += status.success_count;
-                report
-                    .refused
-                    .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
             }
             after = Some(last);
-            store.set_sync_cursor(&p.name, "push", &local, &last.to_string(), now_micros())?;
+            if objects.is_empty() {
+                in_flight.push_back((None, last));
+            } else {
+                let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
+                in_flight.push_back((Some(status.id), last));
+            }
+            // A few envelopes are in flight at once; the cursor follows the oldest complete one.
+            while in_flight.len() > IN_FLIGHT || (!more && !in_flight.is_empty()) {
+                self.settle(client, &backoff, in_flight.pop_front(), &local, report)?;
+            }
             if !more {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits for one posted envelope to complete, counts it, and moves the push cursor past it.
+    fn settle(
+        &self,
+        client: &Client,
+        backoff: &Backoff,
+        posted: Option<(Option<String>, i64)>,
+        local: &str,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let Some((id, cursor)) = posted else {
+            return Ok(());
+        };
+        if let Some(id) = id {
+            let status = client.wait(&id, backoff, Duration::from_secs(300))?;
+            if status.status != "complete" {
+                return Err(anyhow!(
+                    "status {} still {} after five minutes ({} pending)",
+                    status.id,
+                    status.status,
+                    status.pending_count
+                ));
+            }
+            report.sent += status.success_count;
+            report
+                .refused
+                .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
+        }
+        self.node.store.set_sync_cursor(
+            &self.partner.name,
+            "push",
+            local,
+            &cursor.to_string(),
+            now_micros(),
+        )?;
+        Ok(())
     }
 }
