@@ -769,6 +769,9 @@ role = "csirt"
 # their TAXII API roots, the agreements that apply, their Admiralty source reliability (A-F) and
 # the nodes whose signed objects they may pass on. Objects they send (`accord import
 # --from-partner NAME`) that do not verify are quarantined (`accord quarantine`).
+# `accord sync` (and `serve`, every sync_interval_secs) pulls its `pull` collections and pushes
+# the `push` ones, deciding each version for `principal`; TAXII POSTs by that principal are
+# checked for provenance too. Credentials are files: password_file (with user) or token_file.
 # [[partners]]
 # name = "partner-node"
 # organisation = "partner-csirt"
@@ -777,6 +780,13 @@ role = "csirt"
 # agreements = ["example-bilateral"]
 # reliability = "B"
 # relays_for = []
+# principal = "demo-partner"
+# token_file = "secrets/partner-node.token"
+# ca_file = "partners/partner-node-ca.pem"
+# requests_per_second = 10
+# pull = [{ remote = "THEIR-COLLECTION-ID", local = "default" }]
+# push = [{ local = "default", remote = "THEIR-COLLECTION-ID" }]
+# sync_interval_secs = 300
 
 # Sharing agreements: parties, TLP levels and purposes that may flow, legal bases and personal-data
 # categories permitted across borders, the redaction profile applied on egress (`strict`, `none`,
