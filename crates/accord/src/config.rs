@@ -784,8 +784,8 @@ role = "csirt"
 # token_file = "secrets/partner-node.token"
 # ca_file = "partners/partner-node-ca.pem"
 # requests_per_second = 10
-# pull = [{ remote = "THEIR-COLLECTION-ID", local = "default" }]
-# push = [{ local = "default", remote = "THEIR-COLLECTION-ID" }]
+# pull = [{{ remote = "THEIR-COLLECTION-ID", local = "default" }}]
+# push = [{{ local = "default", remote = "THEIR-COLLECTION-ID" }}]
 # sync_interval_secs = 300
 
 # Sharing agreements: parties, TLP levels and purposes that may flow, legal bases and personal-data
