@@ -115,6 +115,7 @@ principal = "node-a"
 token_file = "secrets/a.token"
 ca_file = "$WORK/node-a/tls/ca.pem"
 reliability = "A"
+pull = [{ remote = "$CA", local = "default" }]
 push = [{ local = "default", remote = "$CA" }]
 
 [[partners]]
@@ -197,6 +198,36 @@ assert b[green]["extensions"][PROV]["signer"] == "node-a"
 assert c[green]["extensions"][PROV]["signer"] == "node-a", c[green]["extensions"][PROV]
 assert c[green]["extensions"][PROV]["path"] == ["node-b"], c[green]["extensions"][PROV]
 print("A -> B -> C: GREEN arrives with A's signature and path [node-b]; RED and AMBER+STRICT stay on A; nothing echoed to A")
+PY
+
+# B pulls from A: A signs what B's principal reads, B verifies it, and passes it on to C.
+python3 - "$WORK/a4.json" <<'PY'
+import json, sys
+o = {"type": "indicator", "spec_version": "2.1", "id": "indicator--00000004-17d4-4cbf-938f-98ee46b3cd3f",
+     "created": "2026-02-02T00:00:00.000Z", "modified": "2026-02-02T00:00:00.000Z", "name": "pulled",
+     "pattern": "[ipv4-addr:value = '198.51.100.4']", "pattern_type": "stix", "valid_from": "2026-02-02T00:00:00Z",
+     "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}
+json.dump(o, open(sys.argv[1], "w"))
+PY
+"$ACCORD" --data-dir "$WORK/node-a" import "$WORK/a4.json" > /dev/null
+# Partners are synchronised in parallel, so what B pulls reaches C on B's next run.
+"$ACCORD" --data-dir "$WORK/node-b" --json sync > "$WORK/sync-b2.json" || true
+"$ACCORD" --data-dir "$WORK/node-b" --json sync > "$WORK/sync-b3.json" || true
+python3 - "$WORK" "$ACCORD" <<'PY'
+import json, subprocess, sys
+work, accord = sys.argv[1], sys.argv[2]
+PROV = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10"
+r = {x["partner"]: x for x in json.load(open(f"{work}/sync-b2.json"))}
+r3 = {x["partner"]: x for x in json.load(open(f"{work}/sync-b3.json"))}
+assert (r["node-a"]["received"], r["node-a"]["quarantined"], r["node-a"]["errors"]) == (1, 0, []), r["node-a"]
+assert r["node-c"]["sent"] + r3["node-c"]["sent"] == 1 and not r3["node-c"]["errors"], (r["node-c"], r3["node-c"])
+pulled = "indicator--00000004-17d4-4cbf-938f-98ee46b3cd3f"
+for node in "bc":
+    out = subprocess.run([accord, "--data-dir", f"{work}/node-{node}", "export", "--format", "jsonl"],
+                         capture_output=True, text=True, check=True).stdout
+    objs = {o["id"]: o for o in map(json.loads, filter(None, out.splitlines()))}
+    assert objs[pulled]["extensions"][PROV]["signer"] == "node-a", (node, objs[pulled])
+print("B pulled from A (signed on A's TAXII read, verified on B) and relayed it to C")
 PY
 
 # A rogue signer posting as node-a, and an object altered in transit: both quarantined by B.

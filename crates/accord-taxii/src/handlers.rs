@@ -368,7 +368,9 @@ async fn list(
     } else {
         "taxii"
     };
-    let mut read = move || -> Result<(Sealed, bool, usize, Option<i64>)> {
+    let signer = state.outbound.clone().filter(|o| o.applies(&who.principal.name));
+    let keep_originals = signer.is_some();
+    let mut read = move || -> Result<(Sealed, bool, usize, Option<i64>, Originals)> {
         let req = accord_policy::Request {
             principal: &principal,
             action: accord_policy::Action::Read,
@@ -379,10 +381,18 @@ async fn list(
         };
         let limit = q.limit;
         let mut released = Released::default();
+        let mut originals = Originals::new();
         let (mut scanned, mut last) = (0, None);
         loop {
             let page = backend.query(&q)?;
             scanned += page.objects.len();
+            if keep_originals {
+                originals.extend(
+                    page.objects
+                        .iter()
+                        .map(|o| ((o.id.clone(), o.version.clone()), o.hash)),
+                );
+            }
             let more = page.more;
             last = page.last_added().or(last);
             released.extend(gate.release(backend.as_ref(), &q.collection, &req, page.objects)?);
@@ -393,14 +403,20 @@ async fn list(
                     collection: &q.collection,
                     purpose: purpose.as_deref(),
                 };
-                return Ok((released.seal(&to), more, scanned, last));
+                return Ok((released.seal(&to), more, scanned, last, originals));
             }
             q.added_after = last;
             q.limit = limit - released.len();
         }
     };
-    let (sealed, more, scanned, last) = if small { read()? } else { blocking(read).await? };
-    let objects = sealed.disclose(&state.audit).await?;
+    let (sealed, more, scanned, last, originals) = if small { read()? } else { blocking(read).await? };
+    let mut objects = sealed.disclose(&state.audit).await?;
+    if let Some(signer) = signer {
+        for o in &mut objects {
+            let original = originals.get(&(o.id.clone(), o.version.clone()));
+            o.json = signer.sign(o, original).map_err(TaxiiError::Internal)?;
+        }
+    }
     let next = match (more, last) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,
@@ -425,6 +441,9 @@ fn date_headers(resp: &mut Response, page: &Page) {
         }
     }
 }
+
+/// Stored hashes of the versions a page read, by (id, version): tells redacted copies apart.
+type Originals = std::collections::HashMap<(String, String), accord_stix::ContentHash>;
 
 /// An envelope built from stored canonical JSON without re-serialising the objects.
 fn envelope(listing: &Listing) -> String {

@@ -54,6 +54,21 @@ pub struct AppState {
     /// The transparency log: every decision, share, ingest and deletion, durable before the
     /// response.
     pub audit: accord_audit::AuditLog,
+    /// Signs what partner nodes read (their principals), so their pulls can verify provenance.
+    pub outbound: Option<Arc<dyn Outbound>>,
+}
+
+/// Provenance for objects read by partner nodes over TAXII.
+pub trait Outbound: Send + Sync + std::fmt::Debug {
+    /// Whether reads by this principal are signed.
+    fn applies(&self, principal: &str) -> bool;
+    /// The signed JSON of a released version; `original` is the stored version's hash (it
+    /// differs when the released copy was redacted).
+    fn sign(
+        &self,
+        released: &accord_store::StoredObject,
+        original: Option<&accord_stix::ContentHash>,
+    ) -> Result<String, String>;
 }
 
 impl std::fmt::Debug for AppState {

@@ -139,6 +139,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         tokens: Arc::default(),
         gate: Arc::new(accord_taxii::gate::Gate::new(policy(), HashMap::new(), [9; 32])),
         audit,
+        outbound: None,
     };
     Node {
         state,

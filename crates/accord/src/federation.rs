@@ -212,3 +212,42 @@ impl accord_taxii::ingest::Inbound for PartnerInbound {
         .map_err(|e| e.to_string())
     }
 }
+
+/// Signs what partner nodes read over TAXII (the principals named in `[[partners]]`).
+#[derive(Debug)]
+pub struct PartnerOutbound {
+    signer: NodeSigner,
+    principals: std::collections::HashSet<String>,
+}
+
+impl PartnerOutbound {
+    pub fn for_node(node: &Node) -> Result<Option<PartnerOutbound>> {
+        let principals: std::collections::HashSet<String> = node
+            .config
+            .partners
+            .iter()
+            .filter_map(|p| p.principal.clone())
+            .collect();
+        if principals.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PartnerOutbound {
+            signer: node.provenance_signer()?,
+            principals,
+        }))
+    }
+}
+
+impl accord_taxii::Outbound for PartnerOutbound {
+    fn applies(&self, principal: &str) -> bool {
+        self.principals.contains(principal)
+    }
+
+    fn sign(
+        &self,
+        released: &StoredObject,
+        original: Option<&ContentHash>,
+    ) -> std::result::Result<String, String> {
+        sign_released(&self.signer, original, released).map_err(|e| format!("signing {}: {e}", released.id))
+    }
+}

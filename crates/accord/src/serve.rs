@@ -179,6 +179,8 @@ pub async fn serve(
         tokens: Arc::default(),
         gate,
         audit: audit.clone(),
+        outbound: crate::federation::PartnerOutbound::for_node(&node)?
+            .map(|o| Arc::new(o) as Arc<dyn accord_taxii::Outbound>),
     };
     ready(addr);
     let app = accord_taxii::app(state);
