@@ -230,6 +230,24 @@ for node in "bc":
 print("B pulled from A (signed on A's TAXII read, verified on B) and relayed it to C")
 PY
 
+# Corroboration: C reports the same observable A did; two distinct originators, as an opinion.
+python3 - "$WORK/c-own.json" <<'PY'
+import json, sys
+json.dump({"type": "indicator", "spec_version": "2.1", "id": "indicator--000000c1-17d4-4cbf-938f-98ee46b3cd3f",
+           "created": "2026-02-03T00:00:00.000Z", "modified": "2026-02-03T00:00:00.000Z", "name": "seen at C",
+           "pattern": "[ipv4-addr:value='198.51.100.1']", "pattern_type": "stix",
+           "valid_from": "2026-02-03T00:00:00Z"}, open(sys.argv[1], "w"))
+PY
+"$ACCORD" --data-dir "$WORK/node-c" import "$WORK/c-own.json" > /dev/null
+"$ACCORD" --data-dir "$WORK/node-c" --json corroboration > "$WORK/corroboration.json"
+python3 - "$WORK/corroboration.json" <<'PY'
+import json, sys
+ops = [o for o in json.load(open(sys.argv[1]))["objects"] if o["type"] == "opinion"]
+assert len(ops) == 1 and ops[0]["x_accord_corroboration"] == 2 and ops[0]["opinion"] == "agree", ops
+assert "node-a" in ops[0]["explanation"] and "node-c" in ops[0]["explanation"], ops
+print("C: the pattern is corroborated by node-a and node-c:", ops[0]["explanation"])
+PY
+
 # A rogue signer posting as node-a, and an object altered in transit: both quarantined by B.
 python3 - "$WORK" "$ACCORD" "${PORT[b]}" "$CB" <<'PY'
 import json, subprocess, sys, urllib.request, ssl

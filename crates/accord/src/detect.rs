@@ -479,9 +479,18 @@ pub fn read_objects(
 /// The indicators of a collection of this node, as its own organisation may read them (decided
 /// by the policy and logged like any export).
 pub fn read_collection(node: &crate::node::Node, collection: &str) -> Result<Vec<Value>> {
+    read_types(node, collection, vec!["indicator".into()])
+}
+
+/// Every object of a collection of this node, read like [`read_collection`].
+pub fn read_collection_all(node: &crate::node::Node, collection: &str) -> Result<Vec<Value>> {
+    read_types(node, collection, Vec::new())
+}
+
+fn read_types(node: &crate::node::Node, collection: &str, types: Vec<String>) -> Result<Vec<Value>> {
     let filter = crate::export::ExportFilter {
         collection: node.collection_id(Some(collection))?,
-        types: vec!["indicator".into()],
+        types,
         added_after: None,
         all_versions: false,
         principal: accord_policy::model::NODE_PRINCIPAL.into(),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod check;
 pub mod config;
 pub mod corpus;
+pub mod corroboration;
 pub mod demo;
 pub mod detect;
 pub mod export;

@@ -209,6 +209,15 @@ enum Command {
         #[arg(long)]
         partner: Option<String>,
     },
+    /// Indicator patterns and observables reported by several distinct originators (counted
+    /// by verified provenance); with --json, STIX opinions carrying x_accord_corroboration.
+    Corroboration {
+        #[arg(long, short)]
+        collection: Option<String>,
+        /// Only what at least this many originators reported.
+        #[arg(long, default_value_t = 2)]
+        min: usize,
+    },
     /// This node's provenance key: show it (for partners to pin) or rotate it.
     Keys {
         #[command(subcommand)]
@@ -1495,6 +1504,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ExitCode::SUCCESS
                 },
             )
+        }
+        Command::Corroboration { collection, min } => {
+            let node = Node::open(&cli.data_dir)?;
+            let collection = node.collection_id(collection.as_deref())?;
+            let objects = accord::detect::read_collection_all(&node, &collection)?;
+            let found = accord::corroboration::corroborate(&objects, &node.config.node.name, min);
+            if json {
+                let now = accord_stix::Timestamp::format_micros(now_micros());
+                let (by, identity) = accord::detect::node_identity(&node, &now);
+                let mut out: Vec<serde_json::Value> = identity.into_iter().collect();
+                out.extend(found.iter().map(|c| accord::corroboration::opinion(c, &by, &now)));
+                print_json(&serde_json::json!({
+                    "type": "bundle",
+                    "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+                    "objects": out,
+                }))?;
+            } else {
+                for c in &found {
+                    println!(
+                        "{} originators ({}): {} [{} objects]",
+                        c.originators.len(),
+                        c.originators.iter().cloned().collect::<Vec<_>>().join(", "),
+                        c.key,
+                        c.objects.len()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Keys { action } => keys_command(&cli.data_dir, action, json),
         Command::Partners { action } => partners_command(&cli.data_dir, action, json),
