@@ -169,6 +169,9 @@ for n, tlp in enumerate(["green", "red", "amber+strict"], 1):
                  "created": "2026-02-01T00:00:00.000Z", "modified": "2026-02-01T00:00:00.000Z", "name": "tlp " + tlp,
                  "pattern": "[ipv4-addr:value = '198.51.100.%d']" % n, "pattern_type": "stix",
                  "valid_from": "2026-02-01T00:00:00Z", "object_marking_refs": [marks[tlp]]})
+# Personal data: an analyst's e-mail address, which agreements minimise on the way out.
+objs.append({"type": "email-addr", "spec_version": "2.1", "id": "email-addr--9a7f9a3b-9c3e-5d5a-8f3c-6b0a3f8c1e21",
+             "value": "jane.doe@example.org", "object_marking_refs": [marks["green"]]})
 json.dump({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-00000000000a", "objects": objs}, open(sys.argv[1], "w"))
 PY
 "$ACCORD" --data-dir "$WORK/node-a" import "$WORK/a.json" > /dev/null
@@ -186,14 +189,25 @@ def stored(node):
     out = run(node, "export", "--format", "jsonl").stdout
     return {o["id"]: o for o in map(json.loads, filter(None, out.splitlines()))}
 a = json.load(open(f"{work}/sync-a.json"))[0]
-assert (a["sent"], a["withheld"], a["errors"]) == (1, 2, []), a
+assert (a["sent"], a["withheld"], a["errors"]) == (2, 2, []), a
 b_report = {r["partner"]: r for r in json.load(open(f"{work}/sync-b.json"))}
-assert b_report["node-c"]["sent"] == 1 and not b_report["node-c"]["errors"], b_report
-assert b_report["node-a"]["not_echoed"] == 1 and b_report["node-a"]["sent"] == 0, b_report["node-a"]
+assert b_report["node-c"]["sent"] == 2 and not b_report["node-c"]["errors"], b_report
+assert b_report["node-a"]["not_echoed"] == 2 and b_report["node-a"]["sent"] == 0, b_report["node-a"]
 green = "indicator--00000001-17d4-4cbf-938f-98ee46b3cd3f"
 b, c = stored("b"), stored("c")
-assert list(b) == [green], list(b)
-assert list(c) == [green], list(c)
+# The e-mail address arrives pseudonymised, under the id its new value gives it.
+assert sorted(o["type"] for o in b.values()) == ["email-addr", "indicator"], list(b)
+assert sorted(o["type"] for o in c.values()) == ["email-addr", "indicator"], list(c)
+assert green in b and green in c
+# B got the address pseudonymised, in a copy A signed as its redactor, linked to A's original.
+eb = next(o for o in b.values() if o["type"] == "email-addr")
+ec = next(o for o in c.values() if o["type"] == "email-addr")
+assert eb["value"].endswith("@pseudonym.invalid") and "jane" not in eb["value"], eb
+assert eb["extensions"][PROV]["signer"] == "node-a" and eb["extensions"][PROV]["original_hash"], eb
+# C got B's own pseudonym of it (B's agreement with C minimises again), signed by B.
+assert ec["value"].endswith("@pseudonym.invalid") and ec["value"] != eb["value"], ec
+assert ec["extensions"][PROV]["signer"] == "node-b" and ec["extensions"][PROV]["original_hash"], ec
+print("B holds A's pseudonym of the e-mail address, C holds B's; each copy signed by the node that minimised it")
 assert b[green]["extensions"][PROV]["signer"] == "node-a"
 assert c[green]["extensions"][PROV]["signer"] == "node-a", c[green]["extensions"][PROV]
 assert c[green]["extensions"][PROV]["path"] == ["node-b"], c[green]["extensions"][PROV]

@@ -81,6 +81,15 @@ impl Released {
         self.objects.is_empty()
     }
 
+    /// For each released version, in order: the stored original's hash when the version is a
+    /// redacted copy (its id may differ too, for an SCO whose identifying value changed).
+    pub fn originals(&self) -> Vec<Option<ContentHash>> {
+        self.shared
+            .iter()
+            .map(|s| s.original.as_deref().and_then(ContentHash::from_hex))
+            .collect()
+    }
+
     /// Adds another batch for the same recipient (one share entry covers both).
     pub fn extend(&mut self, other: Released) {
         self.objects.extend(other.objects);

@@ -369,8 +369,7 @@ async fn list(
         "taxii"
     };
     let signer = state.outbound.clone().filter(|o| o.applies(&who.principal.name));
-    let keep_originals = signer.is_some();
-    let mut read = move || -> Result<(Sealed, bool, usize, Option<i64>, Originals)> {
+    let mut read = move || -> Result<(Sealed, bool, usize, Option<i64>, Vec<Option<accord_stix::ContentHash>>)> {
         let req = accord_policy::Request {
             principal: &principal,
             action: accord_policy::Action::Read,
@@ -381,18 +380,10 @@ async fn list(
         };
         let limit = q.limit;
         let mut released = Released::default();
-        let mut originals = Originals::new();
         let (mut scanned, mut last) = (0, None);
         loop {
             let page = backend.query(&q)?;
             scanned += page.objects.len();
-            if keep_originals {
-                originals.extend(
-                    page.objects
-                        .iter()
-                        .map(|o| ((o.id.clone(), o.version.clone()), o.hash)),
-                );
-            }
             let more = page.more;
             last = page.last_added().or(last);
             released.extend(gate.release(backend.as_ref(), &q.collection, &req, page.objects)?);
@@ -403,6 +394,7 @@ async fn list(
                     collection: &q.collection,
                     purpose: purpose.as_deref(),
                 };
+                let originals = released.originals();
                 return Ok((released.seal(&to), more, scanned, last, originals));
             }
             q.added_after = last;
@@ -412,9 +404,8 @@ async fn list(
     let (sealed, more, scanned, last, originals) = if small { read()? } else { blocking(read).await? };
     let mut objects = sealed.disclose(&state.audit).await?;
     if let Some(signer) = signer {
-        for o in &mut objects {
-            let original = originals.get(&(o.id.clone(), o.version.clone()));
-            o.json = signer.sign(o, original).map_err(TaxiiError::Internal)?;
+        for (o, original) in objects.iter_mut().zip(&originals) {
+            o.json = signer.sign(o, original.as_ref()).map_err(TaxiiError::Internal)?;
         }
     }
     let next = match (more, last) {
@@ -441,9 +432,6 @@ fn date_headers(resp: &mut Response, page: &Page) {
         }
     }
 }
-
-/// Stored hashes of the versions a page read, by (id, version): tells redacted copies apart.
-type Originals = std::collections::HashMap<(String, String), accord_stix::ContentHash>;
 
 /// An envelope built from stored canonical JSON without re-serialising the objects.
 fn envelope(listing: &Listing) -> String {

@@ -62,8 +62,8 @@ pub struct AppState {
 pub trait Outbound: Send + Sync + std::fmt::Debug {
     /// Whether reads by this principal are signed.
     fn applies(&self, principal: &str) -> bool;
-    /// The signed JSON of a released version; `original` is the stored version's hash (it
-    /// differs when the released copy was redacted).
+    /// The signed JSON of a released version; `original` is the stored version's hash when the
+    /// released copy was redacted.
     fn sign(
         &self,
         released: &accord_store::StoredObject,

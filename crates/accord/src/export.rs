@@ -91,18 +91,16 @@ pub fn export(
             collection: &filter.collection,
             purpose: filter.purpose.as_deref(),
         };
-        let originals = crate::federation::originals(&page.objects);
+        let released = gate.release(store, &filter.collection, &req, page.objects)?;
+        let originals = released.originals();
         // Written only once the decisions and the share are durably logged.
-        let released = gate
-            .release(store, &filter.collection, &req, page.objects)?
-            .disclose_blocking(audit, &to)?;
+        let released = released.disclose_blocking(audit, &to)?;
         withheld += scanned - released.len() as u64;
-        for o in &released {
+        for (o, original) in released.iter().zip(&originals) {
             let signed;
             let json = match signer {
                 Some(s) => {
-                    let original = originals.get(&(o.id.clone(), o.version.clone()));
-                    signed = crate::federation::sign_released(s, original, o)?;
+                    signed = crate::federation::sign_released(s, original.as_ref(), o)?;
                     &signed
                 }
                 None => &o.json,

@@ -15,9 +15,10 @@ use crate::ingest::{ImportOptions, ImportSummary, Progress};
 use crate::node::Node;
 
 /// The signed form of a released object, as canonical JSON. A version this node stored with
-/// another node's verified-looking signature keeps it, with this node added to its path; a
-/// redacted copy (its hash differs from the stored original's) is signed by this node with the
-/// original's hash; anything else is signed by this node as its originator. The signing time is
+/// another node's signature keeps it, with this node added to its path; a redacted copy
+/// (`original` is the stored version's hash, from [`accord_taxii::gate::Released::originals`])
+/// is signed by this node with the original's hash; anything else is signed by this node as its
+/// originator. The signing time is
 /// when this node stored the version, so sending it again yields the same bytes (Ed25519 is
 /// deterministic) and a receiver sees a repeat, not a conflicting version.
 pub fn sign_released(
@@ -41,13 +42,6 @@ pub fn sign_released(
         (_, redacted) => signer.sign(&value, now, redacted.map(ToString::to_string).as_deref())?,
     };
     Ok(accord_stix::jcs::to_canonical_string(&signed))
-}
-
-/// Stored hashes by (id, version), to tell redacted copies from originals after the gate.
-pub fn originals(page: &[StoredObject]) -> HashMap<(String, String), ContentHash> {
-    page.iter()
-        .map(|o| ((o.id.clone(), o.version.clone()), o.hash))
-        .collect()
 }
 
 /// What an import from a partner did.

@@ -320,7 +320,6 @@ impl Ctx<'_> {
             };
             let more = page.more;
             let scanned = page.objects.len() as u64;
-            let originals = crate::federation::originals(&page.objects);
             let req = accord_policy::Request {
                 principal,
                 action: accord_policy::Action::Push,
@@ -335,15 +334,15 @@ impl Ctx<'_> {
                 collection: &local,
                 purpose: None,
             };
-            let released = self
-                .gate
-                .release(store, &local, &req, page.objects)?
-                .disclose_blocking(self.audit, &to)?;
+            let released = self.gate.release(store, &local, &req, page.objects)?;
+            let originals = released.originals();
+            let released = released.disclose_blocking(self.audit, &to)?;
             report.withheld += scanned - released.len() as u64;
             // Signing is the costly part: spread it over the cores.
             let prepared: Vec<Result<Option<Value>>> = released
                 .par_iter()
-                .map(|o| {
+                .zip(&originals)
+                .map(|(o, original)| {
                     let v: Value = serde_json::from_str(&o.json)?;
                     // Stored objects were verified on arrival; their signer and path decide.
                     if accord_provenance::claimed_path(&v)
@@ -351,11 +350,7 @@ impl Ctx<'_> {
                     {
                         return Ok(None);
                     }
-                    let json = crate::federation::sign_released(
-                        self.signer,
-                        originals.get(&(o.id.clone(), o.version.clone())),
-                        o,
-                    )?;
+                    let json = crate::federation::sign_released(self.signer, original.as_ref(), o)?;
                     Ok(Some(serde_json::from_str::<Value>(&json)?))
                 })
                 .collect();
