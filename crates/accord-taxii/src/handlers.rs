@@ -369,7 +369,7 @@ async fn list(
         "taxii"
     };
     let signer = state.outbound.clone().filter(|o| o.applies(&who.principal.name));
-    let mut read = move || -> Result<(Sealed, bool, usize, Option<i64>, Vec<Option<accord_stix::ContentHash>>)> {
+    let mut read = move || -> Result<ReadPage> {
         let req = accord_policy::Request {
             principal: &principal,
             action: accord_policy::Action::Read,
@@ -432,6 +432,16 @@ fn date_headers(resp: &mut Response, page: &Page) {
         }
     }
 }
+
+/// A page read through the gate: the sealed disclosure, whether more follow, rows scanned, the
+/// last date_added scanned, and each released version's original hash when it was redacted.
+type ReadPage = (
+    Sealed,
+    bool,
+    usize,
+    Option<i64>,
+    Vec<Option<accord_stix::ContentHash>>,
+);
 
 /// An envelope built from stored canonical JSON without re-serialising the objects.
 fn envelope(listing: &Listing) -> String {
