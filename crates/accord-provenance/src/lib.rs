@@ -419,9 +419,3 @@ pub fn claimed_path(object: &Value) -> Option<Vec<String>> {
     }
     Some(nodes)
 }
-
-/// Whether sending `object` to `node` would send it back along its path (to its signer or a
-/// node it came through).
-pub fn would_echo(provenance: &Provenance, node: &str) -> bool {
-    provenance.signer == node || provenance.path.iter().any(|n| n == node)
-}

@@ -2,7 +2,7 @@
 //! rotation, and the inbound verdict.
 
 use accord_provenance::{
-    EXTENSION_ID, Keyring, NodeSigner, PublicKey, Unverified, inbound, with_hop, would_echo,
+    EXTENSION_ID, Keyring, NodeSigner, PublicKey, Unverified, claimed_path, inbound, with_hop,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -92,7 +92,12 @@ fn any_change_after_signing_is_detected() {
     let relayed = with_hop(&with_hop(&signed, "node-b"), "node-c");
     let p = keys.verify(&relayed).expect("a relayed object still verifies");
     assert_eq!(p.path, ["node-b", "node-c"]);
-    assert!(would_echo(&p, "node-a") && would_echo(&p, "node-b") && !would_echo(&p, "node-d"));
+    // Who it must not be sent back to: its signer and every node on its path.
+    assert_eq!(
+        claimed_path(&relayed).expect("signed"),
+        ["node-a", "node-b", "node-c"]
+    );
+    assert_eq!(claimed_path(&indicator()), None);
 }
 
 #[test]

@@ -126,15 +126,6 @@ impl Loader {
     }
 }
 
-/// Compiles the indicators among `objects`.
-pub fn load<'v>(objects: impl IntoIterator<Item = &'v Value>) -> Result<Loaded> {
-    let mut loader = Loader::default();
-    for o in objects {
-        loader.add_value(o)?;
-    }
-    loader.finish()
-}
-
 /// Turns one line of the event stream into observations.
 pub fn observations(v: Value, line: usize) -> Result<Vec<Observed>> {
     match v.get("type").and_then(Value::as_str) {
