@@ -40,8 +40,8 @@ pub struct SyncReport {
 }
 
 /// Objects per envelope pushed, and envelopes posted before the oldest must be complete.
-const PUSH_PAGE: usize = 5000;
-const IN_FLIGHT: usize = 4;
+const PUSH_PAGE: usize = 1000;
+const IN_FLIGHT: usize = 8;
 
 struct Quiet;
 impl Progress for Quiet {
