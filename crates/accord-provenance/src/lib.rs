@@ -136,6 +136,7 @@ impl std::fmt::Display for PublicKey {
 pub struct NodeSigner {
     node: String,
     key: SigningKey,
+    key_id: String,
 }
 
 impl NodeSigner {
@@ -144,18 +145,24 @@ impl NodeSigner {
         if node.is_empty() || node.contains('+') || node.contains(char::is_whitespace) {
             return Err(ProvenanceError::BadNodeName(node.to_owned()));
         }
+        let key = SigningKey::from_bytes(seed);
         Ok(NodeSigner {
             node: node.to_owned(),
-            key: SigningKey::from_bytes(seed),
+            key_id: key_id(&key.verifying_key()),
+            key,
         })
     }
 
+    /// The node name it signs as.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     pub fn public(&self) -> PublicKey {
-        let key = self.key.verifying_key();
         PublicKey {
             node: self.node.clone(),
-            key_id: key_id(&key),
-            key,
+            key_id: self.key_id.clone(),
+            key: self.key.verifying_key(),
             retired: None,
         }
     }
@@ -175,7 +182,7 @@ impl NodeSigner {
         let mut ext = Map::new();
         ext.insert("extension_type".into(), Value::from("property-extension"));
         ext.insert("signer".into(), Value::from(self.node.clone()));
-        ext.insert("key_id".into(), Value::from(self.public().key_id));
+        ext.insert("key_id".into(), Value::from(self.key_id.clone()));
         ext.insert("signed_at".into(), Value::from(signed_at));
         if let Some(h) = original {
             ext.insert("original_hash".into(), Value::from(h));
@@ -202,7 +209,7 @@ impl NodeSigner {
 
     /// A statement, signed by this key, that `next` replaces it from `at` on.
     pub fn rotate_to(&self, next: &PublicKey, at: &str) -> String {
-        let body = rotation_body(&self.node, &self.public().key_id, next, at);
+        let body = rotation_body(&self.node, &self.key_id, next, at);
         let signature = self.key.sign(&[ROTATION_DOMAIN, body.as_bytes()].concat());
         let mut doc = serde_json::from_str::<Value>(&body).unwrap_or(Value::Null);
         doc["signature"] = Value::from(B64.encode(signature.to_bytes()));

@@ -26,20 +26,13 @@ pub fn sign_released(
     original: Option<&ContentHash>,
     released: &StoredObject,
 ) -> Result<String> {
-    let now = accord_stix::Timestamp::format_micros(released.date_added);
-    let now = now.as_str();
+    let signed_at = accord_stix::Timestamp::format_micros(released.date_added);
     let value: Value = serde_json::from_str(&released.json)?;
-    let me = signer.public().node;
-    let foreign = value
-        .get("extensions")
-        .and_then(|e| e.get(accord_provenance::EXTENSION_ID))
-        .and_then(|p| p.get("signer"))
-        .and_then(Value::as_str)
-        .is_some_and(|s| s != me);
+    let foreign = accord_provenance::claimed_path(&value).is_some_and(|nodes| nodes[0] != signer.node());
     let redacted = original.filter(|h| **h != released.hash);
     let signed = match (foreign, redacted) {
-        (true, None) => with_hop(&value, &me),
-        (_, redacted) => signer.sign(&value, now, redacted.map(ToString::to_string).as_deref())?,
+        (true, None) => with_hop(&value, signer.node()),
+        (_, redacted) => signer.sign(&value, &signed_at, redacted.map(ToString::to_string).as_deref())?,
     };
     Ok(accord_stix::jcs::to_canonical_string(&signed))
 }
@@ -51,6 +44,97 @@ pub struct Received {
     pub quarantined: Vec<QuarantineRecord>,
     /// Objects that are not valid STIX, with where and why (rejected, as by any import).
     pub invalid: Vec<String>,
+}
+
+/// The verdict on an object from partner node `name`: its provenance must verify against the
+/// pinned keys, and a relayed object's signer must be one of `relays_for`. A partner that does
+/// not sign (`signed = false`) may send unsigned objects; signed ones are still checked.
+pub fn admit(
+    keyring: &accord_provenance::Keyring,
+    name: &str,
+    signed: bool,
+    relays_for: &[String],
+    object: &Value,
+) -> std::result::Result<(), Unverified> {
+    if !signed && accord_provenance::claimed_path(object).is_none() {
+        return Ok(());
+    }
+    inbound(keyring, object, name, |_, signer| {
+        relays_for.iter().any(|n| n == signer)
+    })
+    .map(|_| ())
+}
+
+/// Logs quarantined objects (`quarantine` entries, never their content), then keeps them.
+/// Returns the records with their sequence numbers.
+pub fn quarantine(
+    node: &Node,
+    audit: &accord_audit::AuditLog,
+    collection: &str,
+    sender: &str,
+    refused: Vec<(Value, Unverified)>,
+) -> Result<Vec<QuarantineRecord>> {
+    let now = accord_audit::now_micros();
+    let mut records: Vec<QuarantineRecord> = refused
+        .into_iter()
+        .map(|(o, why)| QuarantineRecord {
+            seq: 0,
+            collection: collection.to_owned(),
+            object_id: o
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("(no id)")
+                .to_owned(),
+            sender: sender.to_owned(),
+            reason: why.to_string(),
+            received_at: now,
+            json: accord_stix::jcs::to_canonical_string(&o),
+        })
+        .collect();
+    if records.is_empty() {
+        return Ok(records);
+    }
+    audit.record_now(
+        records
+            .iter()
+            .map(|q| {
+                accord_ledger::Event::Quarantine(accord_ledger::entry::Quarantine {
+                    collection: q.collection.clone(),
+                    hash: ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
+                    object: q.object_id.clone(),
+                    reason: q.reason.clone(),
+                    sender: q.sender.clone(),
+                })
+            })
+            .collect(),
+    )?;
+    for q in &mut records {
+        q.seq = node.store.quarantine(q)?;
+    }
+    Ok(records)
+}
+
+/// Stores objects (JSON, one per item) through the import path: validated, stored, logged.
+pub fn import_objects(
+    node: &Node,
+    audit: &accord_audit::AuditLog,
+    objects: &[String],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportSummary> {
+    if objects.is_empty() {
+        return Ok(ImportSummary {
+            collection: opts.collection.clone(),
+            ..ImportSummary::default()
+        });
+    }
+    // The import path reads sources; a JSON-lines file in the data directory is one.
+    let tmp = node.dir.join(format!("incoming-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&tmp, objects.join("\n")).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let sources = [crate::reader::Source::File(tmp.clone())];
+    let result = crate::ingest::import(node.store.as_ref(), audit, &sources, opts, progress);
+    std::fs::remove_file(&tmp)?;
+    result
 }
 
 /// Imports objects a partner sent: each must carry a provenance signature that verifies against
@@ -68,88 +152,23 @@ pub fn import_from_partner(
     };
     let keyring = node.keyring()?;
     let audit = node.audit_log()?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    let mut admitted = Vec::new();
-    let mut quarantined = Vec::new();
+    let (mut admitted, mut refused) = (Vec::new(), Vec::new());
     let invalid = crate::detect::read_objects(paths, &mut |_, json| {
         let value: Value = serde_json::from_str(json)?;
-        let verdict = inbound(&keyring, &value, partner, |_, signer| {
-            config.relays_for.iter().any(|n| n == signer)
-        });
-        match verdict {
-            Ok(_) => admitted.push(json.to_owned()),
-            Err(why) => quarantined.push(quarantine_record(
-                &opts.collection,
-                partner,
-                &value,
-                json,
-                &why,
-                now,
-            )),
+        match admit(&keyring, partner, config.signed, &config.relays_for, &value) {
+            Ok(()) => admitted.push(json.to_owned()),
+            Err(why) => refused.push((value, why)),
         }
         Ok(())
     })?;
-    // Logged before they are kept, like every other change of state.
-    if !quarantined.is_empty() {
-        let events = quarantined
-            .iter()
-            .map(|q| {
-                accord_ledger::Event::Quarantine(accord_ledger::entry::Quarantine {
-                    collection: q.collection.clone(),
-                    hash: ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
-                    object: q.object_id.clone(),
-                    reason: q.reason.clone(),
-                    sender: q.sender.clone(),
-                })
-            })
-            .collect();
-        audit.record_now(events)?;
-        for q in &mut quarantined {
-            q.seq = node.store.quarantine(q)?;
-        }
-    }
-    let mut summary = ImportSummary::default();
-    if !admitted.is_empty() {
-        let tmp = node.dir.join(format!("partner-{}.jsonl", uuid::Uuid::new_v4()));
-        std::fs::write(&tmp, admitted.join("\n"))
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let sources = [crate::reader::Source::File(tmp.clone())];
-        let result = crate::ingest::import(node.store.as_ref(), &audit, &sources, opts, progress);
-        std::fs::remove_file(&tmp)?;
-        summary = result?;
-    }
-    summary.collection = opts.collection.clone();
+    let quarantined = quarantine(node, &audit, &opts.collection, partner, refused)?;
+    let mut summary = import_objects(node, &audit, &admitted, opts, progress)?;
     summary.rejected += invalid.len() as u64;
     Ok(Received {
         summary,
         quarantined,
         invalid,
     })
-}
-
-fn quarantine_record(
-    collection: &str,
-    sender: &str,
-    value: &Value,
-    json: &str,
-    why: &Unverified,
-    now: i64,
-) -> QuarantineRecord {
-    QuarantineRecord {
-        seq: 0,
-        collection: collection.to_owned(),
-        object_id: value
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or("(no id)")
-            .to_owned(),
-        sender: sender.to_owned(),
-        reason: why.to_string(),
-        received_at: now,
-        json: json.to_owned(),
-    }
 }
 
 /// The provenance check for TAXII POSTs by partner nodes: a principal that is a partner's
@@ -192,18 +211,7 @@ impl accord_taxii::ingest::Inbound for PartnerInbound {
             return Ok(());
         };
         let value: Value = serde_json::from_str(canonical).map_err(|e| e.to_string())?;
-        let carries = value
-            .get("extensions")
-            .and_then(|e| e.get(accord_provenance::EXTENSION_ID))
-            .is_some();
-        if !carries && !signed {
-            return Ok(());
-        }
-        inbound(&self.keyring, &value, name, |_, signer| {
-            relays.iter().any(|r| r == signer)
-        })
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        admit(&self.keyring, name, *signed, relays, &value).map_err(|e| e.to_string())
     }
 }
 

@@ -54,6 +54,15 @@ pub trait Progress: Sync {
     fn committed(&self, objects: u64);
 }
 
+/// Progress that nobody watches (imports run by the node itself).
+#[derive(Debug)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn read(&self, _: u64) {}
+    fn committed(&self, _: u64) {}
+}
+
 struct Collector<'a> {
     summary: &'a mut ImportSummary,
     strict: bool,

@@ -1119,16 +1119,19 @@ fn match_command(data_dir: &std::path::Path, o: &MatchOptions, json: bool) -> Re
         });
         if let Some(collection) = &o.ingest {
             let node = node()?;
-            let tmp = node.dir.join(format!("sightings-{}.json", uuid::Uuid::new_v4()));
-            std::fs::write(&tmp, serde_json::to_vec(&bundle)?)?;
             let opts = ImportOptions {
                 collection: node.collection_id(Some(collection))?,
                 strict: true,
                 max_object_bytes: node.config.limits.max_object_bytes,
             };
-            let summary = run_import(&node, &[reader::Source::File(tmp.clone())], &opts, true, false);
-            std::fs::remove_file(&tmp)?;
-            let summary = summary?;
+            let lines: Vec<String> = objects.iter().map(ToString::to_string).collect();
+            let summary = accord::federation::import_objects(
+                &node,
+                &node.audit_log()?,
+                &lines,
+                &opts,
+                &ingest::Silent,
+            )?;
             eprintln!(
                 "stored in {}: {} new objects, {} rejected",
                 opts.collection, summary.new, summary.rejected
@@ -1170,11 +1173,7 @@ fn import_from_partner(
     opts: &ImportOptions,
     json: bool,
 ) -> Result<ExitCode> {
-    let progress = Bar {
-        bar: ProgressBar::hidden(),
-        lines: false,
-    };
-    let r = accord::federation::import_from_partner(node, partner, paths, opts, &progress)?;
+    let r = accord::federation::import_from_partner(node, partner, paths, opts, &ingest::Silent)?;
     if json {
         print_json(&serde_json::json!({
             "import": r.summary,

@@ -8,15 +8,15 @@
 
 use std::time::Duration;
 
-use accord_provenance::{Keyring, NodeSigner, inbound};
-use accord_store::{QuarantineStore, Query, Store, SyncStore, VersionFilter};
+use accord_provenance::{Keyring, NodeSigner};
+use accord_store::{Query, Store, SyncStore, VersionFilter};
 use accord_sync::{Auth, Backoff, Client, Endpoint};
 use anyhow::{Context, Result, anyhow};
 use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::config::{PartnerConfig, SyncMapping};
-use crate::ingest::{ImportOptions, Progress};
+use crate::ingest::{ImportOptions, Silent};
 use crate::node::Node;
 
 /// What one synchronisation with one partner did.
@@ -42,18 +42,6 @@ pub struct SyncReport {
 /// Objects per envelope pushed, and envelopes posted before the oldest must be complete.
 const PUSH_PAGE: usize = 1000;
 const IN_FLIGHT: usize = 8;
-
-struct Quiet;
-impl Progress for Quiet {
-    fn read(&self, _: u64) {}
-    fn committed(&self, _: u64) {}
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
 
 /// Synchronises with every partner that has collections to pull or push (or only `only`), each
 /// on its own thread.
@@ -184,7 +172,7 @@ impl Ctx<'_> {
             let page = backoff.run(|| client.objects(&m.remote, window.as_deref(), next.as_deref(), 1000))?;
             self.receive(&local, page.objects, report)?;
             if let Some(d) = page.date_added_last {
-                store.set_sync_cursor(name, "pull", &m.remote, &d, now_micros())?;
+                store.set_sync_cursor(name, "pull", &m.remote, &d, accord_audit::now_micros())?;
                 cursor = Some(d);
             }
             if !page.more {
@@ -210,76 +198,21 @@ impl Ctx<'_> {
     /// quarantines the rest (logged first).
     fn receive(&self, collection: &str, objects: Vec<Value>, report: &mut SyncReport) -> Result<()> {
         let p = self.partner;
-        let (mut admitted, mut quarantined) = (Vec::new(), Vec::new());
+        let (mut admitted, mut refused) = (Vec::new(), Vec::new());
         for o in objects {
-            let signed = o
-                .get("extensions")
-                .and_then(|e| e.get(accord_provenance::EXTENSION_ID))
-                .is_some();
-            let verdict = if signed || p.signed {
-                inbound(self.keyring, &o, &p.name, |_, signer| {
-                    p.relays_for.iter().any(|n| n == signer)
-                })
-                .map(|_| ())
-            } else {
-                Ok(())
-            };
-            match verdict {
+            match crate::federation::admit(self.keyring, &p.name, p.signed, &p.relays_for, &o) {
                 Ok(()) => admitted.push(o.to_string()),
-                Err(why) => quarantined.push((o, why)),
+                Err(why) => refused.push((o, why)),
             }
         }
-        if !quarantined.is_empty() {
-            let now = now_micros();
-            let records: Vec<accord_store::QuarantineRecord> = quarantined
-                .iter()
-                .map(|(o, why)| accord_store::QuarantineRecord {
-                    seq: 0,
-                    collection: collection.to_owned(),
-                    object_id: o
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or("(no id)")
-                        .to_owned(),
-                    sender: p.name.clone(),
-                    reason: why.to_string(),
-                    received_at: now,
-                    json: accord_stix::jcs::to_canonical_string(o),
-                })
-                .collect();
-            self.audit.record_now(
-                records
-                    .iter()
-                    .map(|q| {
-                        accord_ledger::Event::Quarantine(accord_ledger::entry::Quarantine {
-                            collection: q.collection.clone(),
-                            hash: accord_stix::ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
-                            object: q.object_id.clone(),
-                            reason: q.reason.clone(),
-                            sender: q.sender.clone(),
-                        })
-                    })
-                    .collect(),
-            )?;
-            for q in &records {
-                self.node.store.quarantine(q)?;
-            }
-            report.quarantined += records.len() as u64;
-        }
-        if admitted.is_empty() {
-            return Ok(());
-        }
-        let tmp = self.node.dir.join(format!("sync-{}.jsonl", uuid::Uuid::new_v4()));
-        std::fs::write(&tmp, admitted.join("\n"))?;
+        let quarantined = crate::federation::quarantine(self.node, self.audit, collection, &p.name, refused)?;
+        report.quarantined += quarantined.len() as u64;
         let opts = ImportOptions {
             collection: collection.to_owned(),
             strict: false,
             max_object_bytes: self.node.config.limits.max_object_bytes,
         };
-        let sources = [crate::reader::Source::File(tmp.clone())];
-        let result = crate::ingest::import(self.node.store.as_ref(), self.audit, &sources, &opts, &Quiet);
-        std::fs::remove_file(&tmp)?;
-        let summary = result?;
+        let summary = crate::federation::import_objects(self.node, self.audit, &admitted, &opts, &Silent)?;
         report.received += summary.new + summary.new_version;
         report.unchanged += summary.unchanged;
         for r in summary.rejections.iter().filter(|r| r.error.is_some()) {
@@ -325,7 +258,7 @@ impl Ctx<'_> {
                 action: accord_policy::Action::Push,
                 purpose: None,
                 encrypted: client.api_root().starts_with("https://"),
-                now: accord_stix::Timestamp::from_micros(now_micros()),
+                now: accord_stix::Timestamp::from_micros(accord_audit::now_micros()),
                 default_tlp: None,
             };
             let to = accord_taxii::gate::Recipient {
@@ -410,7 +343,7 @@ impl Ctx<'_> {
             "push",
             local,
             &cursor.to_string(),
-            now_micros(),
+            accord_audit::now_micros(),
         )?;
         Ok(())
     }
