@@ -53,17 +53,24 @@ TOML
 ${PERF_B:-} "$ACCORD" --data-dir "$WORK/node-b" serve > "$WORK/serve-b.log" 2>&1 &
 PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null --cacert "$WORK/node-b/tls/ca.pem" "https://127.0.0.1:$PORT/taxii2/" && break; sleep 0.2; done
+cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+faults() { awk '{print $10}' "/proc/$1/stat"; }
+B0=$(cpu "$PID"); F0=$(faults "$PID")
 START=$(date +%s.%N)
-${PERF:-} "$ACCORD" --data-dir "$WORK/node-a" --json sync > "$WORK/sync.json"
+/usr/bin/time -f "%U %S" -o "$WORK/time-a" ${PERF:-} "$ACCORD" --data-dir "$WORK/node-a" --json sync > "$WORK/sync.json"
 END=$(date +%s.%N)
+B1=$(cpu "$PID"); F1=$(faults "$PID"); echo "B minor faults: $((F1 - F0)), RSS: $(grep VmRSS /proc/$PID/status)"; grep -E "Threads" /proc/$PID/status
 SENT=$(json "d[0]['sent']" < "$WORK/sync.json")
 HELD=$("$ACCORD" --data-dir "$WORK/node-b" --json collections | json "[c['versions'] for c in d if c['alias']=='default'][0]" 2>/dev/null || echo "?")
-python3 - "$N" "$SENT" "$START" "$END" "$WORK/sync.json" <<'PY'
+python3 - "$N" "$SENT" "$START" "$END" "$WORK/sync.json" "$(cat "$WORK/time-a")" "$B0" "$B1" <<'PY'
 import json, sys
 n, sent, start, end = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+cpu_a = sum(map(float, sys.argv[6].split()))
+cpu_b = float(sys.argv[8]) - float(sys.argv[7])
 report = json.load(open(sys.argv[5]))[0]
 assert not report["errors"] and not report["refused"], report
 assert sent == n - report["withheld"], report
 secs = end - start
 print(f"A -> B: {sent} of {n} objects sent ({report['withheld']} withheld by policy) in {secs:.1f} s: {sent / secs:,.0f} objects/s")
+print(f"CPU: A {cpu_a:.1f} s ({cpu_a / sent * 1e6:.0f} us/object), B {cpu_b:.1f} s ({cpu_b / sent * 1e6:.0f} us/object)")
 PY

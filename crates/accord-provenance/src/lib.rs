@@ -17,6 +17,11 @@ use sha2::{Digest, Sha256};
 /// The Accord provenance extension (a STIX 2.1 property extension).
 pub const EXTENSION_ID: &str = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10";
 
+/// Signatures worth verifying together with [`Keyring::verify_canonical`]: a batch of this size costs
+/// well under half as much per signature as checking each alone (about 16 µs against 40 µs on
+/// this project's machine), and is small enough to spread an envelope over the cores.
+pub const BATCH: usize = 256;
+
 /// Bytes signed are this prefix and the canonical JSON, so that a provenance signature can never
 /// be taken for a signature of anything else the key signs.
 const DOMAIN: &[u8] = b"accord-provenance-v1\n";
@@ -107,7 +112,8 @@ impl PublicKey {
             .and_then(|b| b.try_into().ok())
             .ok_or_else(bad)?;
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
-        if node.is_empty() || key_id(&key) != id {
+        // A small-order key would let batch verification accept what single verification refuses.
+        if node.is_empty() || key.is_weak() || key_id(&key) != id {
             return Err(bad());
         }
         Ok(PublicKey {
@@ -167,18 +173,31 @@ impl NodeSigner {
         }
     }
 
-    /// `object` with this node's provenance signature (replacing any earlier one). `original`
-    /// is the content hash of the object a redacted copy was made from.
+    /// `object` with this node's provenance signature (replacing any earlier one and any relay
+    /// path). `original` is the content hash of the object a redacted copy was made from.
     pub fn sign(
         &self,
-        object: &Value,
+        object: Value,
         signed_at: &str,
         original: Option<&str>,
     ) -> Result<Value, ProvenanceError> {
-        let mut out = object.clone();
-        let map = out
-            .as_object_mut()
-            .ok_or_else(|| ProvenanceError::NotAnObject(object.to_string().chars().take(60).collect()))?;
+        let text = self.sign_canonical(object, signed_at, original)?;
+        serde_json::from_str(&text).map_err(|e| ProvenanceError::NotAnObject(e.to_string()))
+    }
+
+    /// As [`NodeSigner::sign`], as canonical JSON: the text signed, with the signature added to
+    /// the extension (one serialisation instead of two).
+    pub fn sign_canonical(
+        &self,
+        mut object: Value,
+        signed_at: &str,
+        original: Option<&str>,
+    ) -> Result<String, ProvenanceError> {
+        let Some(map) = object.as_object_mut() else {
+            return Err(ProvenanceError::NotAnObject(
+                object.to_string().chars().take(60).collect(),
+            ));
+        };
         let mut ext = Map::new();
         ext.insert("extension_type".into(), Value::from("property-extension"));
         ext.insert("signer".into(), Value::from(self.node.clone()));
@@ -196,15 +215,23 @@ impl NodeSigner {
         if let Some(e) = extensions.as_object_mut() {
             e.insert(EXTENSION_ID.into(), Value::Object(ext));
         }
-        let signature = self.key.sign(&signed_bytes(&out));
-        if let Some(ext) = out
-            .get_mut("extensions")
-            .and_then(|e| e.get_mut(EXTENSION_ID))
-            .and_then(Value::as_object_mut)
-        {
-            ext.insert("signature".into(), Value::from(B64.encode(signature.to_bytes())));
-        }
-        Ok(out)
+        // The extension has neither a signature nor a path yet: what is signed is the object as is.
+        let mut bytes = DOMAIN.to_vec();
+        accord_stix::jcs::write_canonical(&object, &mut bytes);
+        let signature = B64.encode(self.key.sign(&bytes).to_bytes());
+        let text = String::from_utf8(bytes.split_off(DOMAIN.len()))
+            .map_err(|e| ProvenanceError::NotAnObject(e.to_string()))?;
+        // In canonical order "signature" comes right before "signed_at", which this extension
+        // has; inside it, `,"signed_at":` can only be that key (quotes in values are escaped).
+        let at = locate(&text)
+            .ok()
+            .and_then(|l| Some(l.start + text[l.start..l.end].find(",\"signed_at\":")?))
+            .ok_or_else(|| ProvenanceError::NotAnObject("the signed extension was not found".into()))?;
+        Ok(format!(
+            "{},\"signature\":\"{signature}\"{}",
+            &text[..at],
+            &text[at..]
+        ))
     }
 
     /// A statement, signed by this key, that `next` replaces it from `at` on.
@@ -227,18 +254,42 @@ fn rotation_body(node: &str, old: &str, next: &PublicKey, at: &str) -> String {
     }))
 }
 
-/// What is signed: the canonical JSON without the signature and the relay path.
-fn signed_bytes(object: &Value) -> Vec<u8> {
-    let mut copy = object.clone();
-    if let Some(ext) = copy
+fn extension_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
+    object
         .get_mut("extensions")
         .and_then(|e| e.get_mut(EXTENSION_ID))
         .and_then(Value::as_object_mut)
-    {
-        ext.remove("signature");
-        ext.remove("path");
+}
+
+/// Where the Accord extension sits in an object's canonical JSON text, and its members.
+struct Located {
+    start: usize,
+    end: usize,
+    ext: Map<String, Value>,
+}
+
+/// Finds the Accord extension in canonical JSON text without building the whole object: the
+/// text around it is what was signed, as is, once the extension is re-serialised without its
+/// signature and path. Text that is not canonical cannot verify (the bytes differ from what was
+/// signed), so nothing is accepted that should not be.
+fn locate(text: &str) -> Result<Located, Unverified> {
+    #[derive(serde::Deserialize)]
+    struct Shell<'a> {
+        #[serde(borrow, default)]
+        extensions: Option<HashMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>>,
     }
-    [DOMAIN, accord_stix::jcs::to_canonical_string(&copy).as_bytes()].concat()
+    let shell: Shell<'_> = serde_json::from_str(text)
+        .map_err(|e| Unverified::Malformed(format!("not a JSON object with an extensions object: {e}")))?;
+    let raw = shell
+        .extensions
+        .and_then(|mut e| e.remove(EXTENSION_ID))
+        .ok_or(Unverified::Unsigned)?;
+    // The raw value borrows from `text`: its offset there is the distance between the pointers.
+    let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    let end = start + raw.get().len();
+    let ext = serde_json::from_str(raw.get())
+        .map_err(|_| Unverified::Malformed("the extension is not a JSON object".into()))?;
+    Ok(Located { start, end, ext })
 }
 
 /// The partner keys a node has pinned.
@@ -313,25 +364,72 @@ impl Keyring {
 
     /// Verifies the provenance signature of `object`.
     pub fn verify(&self, object: &Value) -> Result<Provenance, Unverified> {
-        let ext = object
-            .get("extensions")
-            .and_then(|e| e.get(EXTENSION_ID))
-            .ok_or(Unverified::Unsigned)?;
-        let field = |k: &str| {
+        let text = accord_stix::jcs::to_canonical_string(object);
+        self.verify_canonical(&[&text])
+            .pop()
+            .unwrap_or(Err(Unverified::Unsigned))
+    }
+
+    /// Verifies the provenance signatures of objects given as RFC 8785 canonical JSON (as the
+    /// validator and the store keep them), one verdict each, in order. The signatures whose
+    /// extension is well formed and whose key is pinned and current are checked together (one
+    /// Ed25519 batch verification, a fraction of the cost of checking each); if the batch fails,
+    /// each is checked alone to find which.
+    pub fn verify_canonical(&self, texts: &[&str]) -> Vec<Result<Provenance, Unverified>> {
+        let mut results = Vec::with_capacity(texts.len());
+        let (mut at, mut messages, mut signatures, mut keys) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, text) in texts.iter().enumerate() {
+            match locate(text).and_then(|mut l| Ok((self.claim(&mut l.ext)?, l))) {
+                Ok(((provenance, key, signature), l)) => {
+                    let mut message = Vec::with_capacity(DOMAIN.len() + text.len());
+                    message.extend_from_slice(DOMAIN);
+                    message.extend_from_slice(&text.as_bytes()[..l.start]);
+                    accord_stix::jcs::write_canonical(&Value::Object(l.ext), &mut message);
+                    message.extend_from_slice(&text.as_bytes()[l.end..]);
+                    at.push(i);
+                    messages.push(message);
+                    signatures.push(signature);
+                    keys.push(key);
+                    results.push(Ok(provenance));
+                }
+                Err(why) => results.push(Err(why)),
+            }
+        }
+        let slices: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        if ed25519_dalek::verify_batch(&slices, &signatures, &keys).is_err() {
+            for (((i, message), signature), key) in at.into_iter().zip(slices).zip(&signatures).zip(&keys) {
+                if key.verify(message, signature).is_err() {
+                    results[i] = Err(Unverified::BadSignature);
+                }
+            }
+        }
+        results
+    }
+
+    /// What an extension claims, checked against the keyring: the provenance, the key and the
+    /// signature to verify. The signature and the path are taken out of `ext`, leaving what was
+    /// signed.
+    fn claim(
+        &self,
+        ext: &mut Map<String, Value>,
+    ) -> Result<(Provenance, VerifyingKey, Signature), Unverified> {
+        let field = |ext: &Map<String, Value>, k: &str| {
             ext.get(k)
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .ok_or_else(|| Unverified::Malformed(format!("{k} is missing or not a string")))
         };
-        let (signer, key_id, signed_at, signature) = (
-            field("signer")?,
-            field("key_id")?,
-            field("signed_at")?,
-            field("signature")?,
+        let (signer, key_id, signed_at) = (
+            field(ext, "signer")?,
+            field(ext, "key_id")?,
+            field(ext, "signed_at")?,
         );
+        let signature = field(ext, "signature")?;
+        ext.remove("signature");
         let at = accord_stix::Timestamp::parse(&signed_at)
             .map_err(|e| Unverified::Malformed(format!("signed_at: {e}")))?;
-        let path = match ext.get("path") {
+        let path = match ext.remove("path") {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -365,10 +463,7 @@ impl Keyring {
             .ok()
             .and_then(|b| Signature::from_slice(&b).ok())
             .ok_or_else(|| Unverified::Malformed("signature is not a base64 Ed25519 signature".into()))?;
-        key.key
-            .verify(&signed_bytes(object), &signature)
-            .map_err(|_| Unverified::BadSignature)?;
-        Ok(Provenance {
+        let provenance = Provenance {
             signer,
             key_id,
             signed_at,
@@ -377,43 +472,45 @@ impl Keyring {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             path,
-        })
+        };
+        Ok((provenance, key.key, signature))
     }
 }
 
 /// `object` with `node` appended to its relay path (outside the signature).
-pub fn with_hop(object: &Value, node: &str) -> Value {
-    let mut out = object.clone();
-    if let Some(ext) = out
-        .get_mut("extensions")
-        .and_then(|e| e.get_mut(EXTENSION_ID))
-        .and_then(Value::as_object_mut)
-    {
+pub fn with_hop(mut object: Value, node: &str) -> Value {
+    if let Some(ext) = extension_mut(&mut object) {
         let path = ext.entry("path").or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(p) = path {
             p.push(Value::from(node));
         }
     }
-    out
+    object
 }
 
-/// The verdict on an object received from `sender`: its provenance if the signature verifies
-/// against a pinned key and `sender` may relay what `signer` signed (always, for its own
-/// objects); otherwise the reason to quarantine it.
+/// The verdicts on objects received from `sender` (as canonical JSON), in order: each object's provenance if its
+/// signature verifies against a pinned key and `sender` may relay what its signer signed (always,
+/// for its own objects); otherwise the reason to quarantine it.
 pub fn inbound(
     keyring: &Keyring,
-    object: &Value,
+    canonical: &[&str],
     sender: &str,
     may_relay: impl Fn(&str, &str) -> bool,
-) -> Result<Provenance, Unverified> {
-    let p = keyring.verify(object)?;
-    if p.signer != sender && !may_relay(sender, &p.signer) {
-        return Err(Unverified::NotAllowedToRelay {
-            sender: sender.to_owned(),
-            signer: p.signer,
-        });
-    }
-    Ok(p)
+) -> Vec<Result<Provenance, Unverified>> {
+    keyring
+        .verify_canonical(canonical)
+        .into_iter()
+        .map(|verdict| {
+            let p = verdict?;
+            if p.signer != sender && !may_relay(sender, &p.signer) {
+                return Err(Unverified::NotAllowedToRelay {
+                    sender: sender.to_owned(),
+                    signer: p.signer,
+                });
+            }
+            Ok(p)
+        })
+        .collect()
 }
 
 /// The signer and the nodes an object says it passed through, without verifying anything (for

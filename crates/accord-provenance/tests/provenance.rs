@@ -4,6 +4,8 @@
 use accord_provenance::{
     EXTENSION_ID, Keyring, NodeSigner, PublicKey, Unverified, claimed_path, inbound, with_hop,
 };
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -43,7 +45,17 @@ fn every_oasis_example_object_signs_and_verifies() {
         }
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
         for o in doc["objects"].as_array().into_iter().flatten() {
-            let signed = a.sign(o, "2026-11-26T00:00:00Z", None).expect("sign");
+            let signed = a.sign(o.clone(), "2026-11-26T00:00:00Z", None).expect("sign");
+            // The text signing yields is the canonical form of the signed object.
+            let text = a
+                .sign_canonical(o.clone(), "2026-11-26T00:00:00Z", Some("sha256:ab"))
+                .expect("sign");
+            assert_eq!(
+                text,
+                canonical(&serde_json::from_str(&text).expect("json")),
+                "{}",
+                o["id"]
+            );
             let p = keys
                 .verify(&signed)
                 .unwrap_or_else(|e| panic!("{}: {e}", o["id"]));
@@ -66,7 +78,7 @@ fn every_oasis_example_object_signs_and_verifies() {
 fn any_change_after_signing_is_detected() {
     let a = node("node-a", 1);
     let keys = ring(&[&a]);
-    let signed = a.sign(&indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
+    let signed = a.sign(indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
     let mut cases: Vec<(&str, Value)> = Vec::new();
     let mut v = signed.clone();
     v["name"] = json!("C3");
@@ -89,7 +101,7 @@ fn any_change_after_signing_is_detected() {
         assert_eq!(keys.verify(&v), Err(Unverified::BadSignature), "{what}");
     }
     // The relay path is outside the signature.
-    let relayed = with_hop(&with_hop(&signed, "node-b"), "node-c");
+    let relayed = with_hop(with_hop(signed.clone(), "node-b"), "node-c");
     let p = keys.verify(&relayed).expect("a relayed object still verifies");
     assert_eq!(p.path, ["node-b", "node-c"]);
     // Who it must not be sent back to: its signer and every node on its path.
@@ -105,19 +117,19 @@ fn keys_must_be_pinned_and_belong_to_the_signer() {
     let (a, rogue) = (node("node-a", 1), node("node-a", 9));
     let keys = ring(&[&a]);
     let forged = rogue
-        .sign(&indicator(), "2026-11-26T00:00:00Z", None)
+        .sign(indicator(), "2026-11-26T00:00:00Z", None)
         .expect("sign");
     assert!(matches!(keys.verify(&forged), Err(Unverified::UnknownKey { .. })));
     assert_eq!(keys.verify(&indicator()), Err(Unverified::Unsigned));
     // B's key pinned, but the object claims to be A's.
     let b = node("node-b", 2);
-    let mut claimed = b.sign(&indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
+    let mut claimed = b.sign(indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
     claimed["extensions"][EXTENSION_ID]["signer"] = json!("node-a");
     assert!(matches!(
         ring(&[&a, &b]).verify(&claimed),
         Err(Unverified::WrongSigner { .. })
     ));
-    let mut broken = a.sign(&indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
+    let mut broken = a.sign(indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
     broken["extensions"][EXTENSION_ID]["signature"] = json!("not base64!");
     assert!(matches!(keys.verify(&broken), Err(Unverified::Malformed(_))));
 }
@@ -126,7 +138,7 @@ fn keys_must_be_pinned_and_belong_to_the_signer() {
 fn redacted_copies_name_their_original() {
     let b = node("node-b", 2);
     let signed = b
-        .sign(&indicator(), "2026-11-26T00:00:00Z", Some("sha256:abcd"))
+        .sign(indicator(), "2026-11-26T00:00:00Z", Some("sha256:abcd"))
         .expect("sign");
     let p = ring(&[&b]).verify(&signed).expect("verifies");
     assert_eq!(p.original_hash.as_deref(), Some("sha256:abcd"));
@@ -136,15 +148,9 @@ fn redacted_copies_name_their_original() {
 fn a_key_is_replaced_only_by_a_statement_its_predecessor_signed() {
     let (old, new, other) = (node("node-a", 1), node("node-a", 3), node("node-x", 4));
     let mut keys = ring(&[&old]);
-    let before = old
-        .sign(&indicator(), "2026-06-01T00:00:00Z", None)
-        .expect("sign");
-    let after = old
-        .sign(&indicator(), "2026-08-01T00:00:00Z", None)
-        .expect("sign");
-    let by_new = new
-        .sign(&indicator(), "2026-08-01T00:00:00Z", None)
-        .expect("sign");
+    let before = old.sign(indicator(), "2026-06-01T00:00:00Z", None).expect("sign");
+    let after = old.sign(indicator(), "2026-08-01T00:00:00Z", None).expect("sign");
+    let by_new = new.sign(indicator(), "2026-08-01T00:00:00Z", None).expect("sign");
     assert!(matches!(keys.verify(&by_new), Err(Unverified::UnknownKey { .. })));
 
     // Statements not signed by the pinned key are refused, and change nothing.
@@ -173,26 +179,22 @@ fn relaying_needs_permission() {
     let (a, b) = (node("node-a", 1), node("node-b", 2));
     let keys = ring(&[&a, &b]);
     let from_a = with_hop(
-        &a.sign(&indicator(), "2026-11-26T00:00:00Z", None).expect("sign"),
+        a.sign(indicator(), "2026-11-26T00:00:00Z", None).expect("sign"),
         "node-b",
     );
-    assert!(
-        inbound(&keys, &from_a, "node-b", |sender, signer| sender == "node-b"
-            && signer == "node-a")
-        .is_ok()
-    );
+    let own = b.sign(indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
+    let texts = [canonical(&from_a), canonical(&own)];
+    let verdicts = |may: fn(&str, &str) -> bool| inbound(&keys, &[&texts[0], &texts[1]], "node-b", may);
+    assert!(verdicts(|sender, signer| sender == "node-b" && signer == "node-a")[0].is_ok());
+    let refused = verdicts(|_, _| false);
     assert_eq!(
-        inbound(&keys, &from_a, "node-b", |_, _| false),
+        refused[0],
         Err(Unverified::NotAllowedToRelay {
             sender: "node-b".into(),
             signer: "node-a".into()
         })
     );
-    let own = b.sign(&indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
-    assert!(
-        inbound(&keys, &own, "node-b", |_, _| false).is_ok(),
-        "a node may always send its own"
-    );
+    assert!(refused[1].is_ok(), "a node may always send its own");
 }
 
 #[test]
@@ -207,9 +209,89 @@ fn public_keys_round_trip_as_text_and_reject_garbage() {
         "node+0011223344556677+AAAA",
         &text.replace('+', "-"),
         &text[..text.len() - 2],
+        // The identity point: a small-order key, refused so that batch verification stays sound.
+        &weak_key_text(),
     ] {
         assert!(PublicKey::parse(bad).is_err(), "{bad}");
     }
+}
+
+fn weak_key_text() -> String {
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&identity).expect("decompresses");
+    format!(
+        "node-w+{}+{}",
+        accord_provenance::key_id(&key),
+        B64.encode(identity)
+    )
+}
+
+/// Many objects verified at once: each gets its own verdict, whether the batch holds or one bad
+/// signature among good ones makes it fail, and the objects come back as they were.
+#[test]
+fn many_signatures_are_verified_together_with_a_verdict_each() {
+    let (a, b) = (node("node-a", 1), node("node-b", 2));
+    let keys = ring(&[&a, &b]);
+    let good: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut o = indicator();
+            o["name"] = json!(format!("indicator {i}"));
+            let signer = if i % 3 == 0 { &b } else { &a };
+            with_hop(
+                signer.sign(o, "2026-11-26T00:00:00Z", None).expect("sign"),
+                "node-x",
+            )
+        })
+        .collect();
+    let all_of = |objects: &[Value]| {
+        let texts: Vec<String> = objects.iter().map(canonical).collect();
+        keys.verify_canonical(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert!(all_of(&good).iter().all(Result::is_ok));
+
+    let mut mixed = good.clone();
+    mixed[7]["name"] = json!("altered");
+    mixed[21]["name"] = json!("altered too");
+    mixed[30] = indicator();
+    mixed[33] = node("node-z", 9)
+        .sign(indicator(), "2026-11-26T00:00:00Z", None)
+        .expect("sign");
+    let verdicts = all_of(&mixed);
+    for (i, v) in verdicts.iter().enumerate() {
+        match i {
+            7 | 21 => assert_eq!(v, &Err(Unverified::BadSignature), "{i}"),
+            30 => assert_eq!(v, &Err(Unverified::Unsigned), "{i}"),
+            33 => assert!(matches!(v, Err(Unverified::UnknownKey { .. })), "{i}"),
+            _ => assert_eq!(
+                v.as_ref().map(|p| p.path.clone()),
+                Ok(vec!["node-x".to_owned()]),
+                "{i}"
+            ),
+        }
+    }
+    assert!(keys.verify_canonical(&[]).is_empty());
+    // Text that is not canonical is not what was signed.
+    let pretty = serde_json::to_string_pretty(&good[0]).expect("json");
+    assert_eq!(
+        keys.verify_canonical(&[&pretty])[0],
+        Err(Unverified::BadSignature)
+    );
+    assert!(matches!(
+        keys.verify_canonical(&["[1,2]"])[0],
+        Err(Unverified::Malformed(_))
+    ));
+    // The extension's name written with an escape is still found, but canonical JSON would not
+    // write it so: the text is not what was signed.
+    let escaped = canonical(&good[0]).replace("extension-definition--", "extension\\u002ddefinition--");
+    assert_eq!(
+        keys.verify_canonical(&[&escaped])[0],
+        Err(Unverified::BadSignature)
+    );
+}
+
+fn canonical(v: &Value) -> String {
+    accord_stix::jcs::to_canonical_string(v)
 }
 
 proptest! {
@@ -221,7 +303,7 @@ proptest! {
         let keys = ring(&[&a]);
         let mut o = indicator();
         o[&key] = json!(value);
-        let mut signed = a.sign(&o, "2026-11-26T00:00:00Z", None).expect("sign");
+        let mut signed = a.sign(o.clone(), "2026-11-26T00:00:00Z", None).expect("sign");
         prop_assert!(keys.verify(&signed).is_ok());
         signed[&key] = json!(replacement);
         prop_assert_eq!(keys.verify(&signed), Err(Unverified::BadSignature));

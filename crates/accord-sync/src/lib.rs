@@ -8,7 +8,7 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub const TAXII: &str = "application/taxii+json;version=2.1";
 
@@ -319,9 +319,18 @@ impl Client {
     }
 
     /// Posts objects in one envelope; returns the status resource.
-    pub fn add_objects(&self, collection: &str, objects: &[Value]) -> Result<Status, SyncError> {
+    /// Posts an envelope of `objects`, each the JSON text of one STIX object (sent as written).
+    pub fn add_objects(&self, collection: &str, objects: &[String]) -> Result<Status, SyncError> {
         let url = self.url(&format!("collections/{collection}/objects/"));
-        let body = json!({ "objects": objects }).to_string();
+        let mut body = String::with_capacity(16 + objects.iter().map(|o| o.len() + 1).sum::<usize>());
+        body.push_str("{\"objects\":[");
+        for (i, o) in objects.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(o);
+        }
+        body.push_str("]}");
         let (_, answer) = self.send(&url, self.request("POST", &url), Some(&body))?;
         status_of(&url, &answer)
     }

@@ -20,21 +20,23 @@ use crate::node::Node;
 /// is signed by this node with the original's hash; anything else is signed by this node as its
 /// originator. The signing time is
 /// when this node stored the version, so sending it again yields the same bytes (Ed25519 is
-/// deterministic) and a receiver sees a repeat, not a conflicting version.
+/// deterministic) and a receiver sees a repeat, not a conflicting version. `value` is
+/// `released.json` parsed.
 pub fn sign_released(
     signer: &NodeSigner,
     original: Option<&ContentHash>,
     released: &StoredObject,
+    value: Value,
 ) -> Result<String> {
     let signed_at = accord_stix::Timestamp::format_micros(released.date_added);
-    let value: Value = serde_json::from_str(&released.json)?;
     let foreign = accord_provenance::claimed_path(&value).is_some_and(|nodes| nodes[0] != signer.node());
     let redacted = original.filter(|h| **h != released.hash);
-    let signed = match (foreign, redacted) {
-        (true, None) => with_hop(&value, signer.node()),
-        (_, redacted) => signer.sign(&value, &signed_at, redacted.map(ToString::to_string).as_deref())?,
-    };
-    Ok(accord_stix::jcs::to_canonical_string(&signed))
+    Ok(match (foreign, redacted) {
+        (true, None) => accord_stix::jcs::to_canonical_string(&with_hop(value, signer.node())),
+        (_, redacted) => {
+            signer.sign_canonical(value, &signed_at, redacted.map(ToString::to_string).as_deref())?
+        }
+    })
 }
 
 /// What an import from a partner did.
@@ -46,49 +48,83 @@ pub struct Received {
     pub invalid: Vec<String>,
 }
 
-/// The verdict on an object from partner node `name`: its provenance must verify against the
-/// pinned keys, and a relayed object's signer must be one of `relays_for`. A partner that does
-/// not sign (`signed = false`) may send unsigned objects; signed ones are still checked.
+/// The verdicts, in order, on objects from partner node `name`, given as canonical JSON: each
+/// one's provenance must verify against the pinned keys, and a relayed object's signer must be
+/// one of `relays_for`. A partner that does not sign (`signed = false`) may send unsigned
+/// objects; signed ones are still checked.
 pub fn admit(
     keyring: &accord_provenance::Keyring,
     name: &str,
     signed: bool,
     relays_for: &[String],
-    object: &Value,
-) -> std::result::Result<(), Unverified> {
-    if !signed && accord_provenance::claimed_path(object).is_none() {
-        return Ok(());
-    }
-    inbound(keyring, object, name, |_, signer| {
+    canonical: &[&str],
+) -> Vec<std::result::Result<(), Unverified>> {
+    inbound(keyring, canonical, name, |_, signer| {
         relays_for.iter().any(|n| n == signer)
     })
-    .map(|_| ())
+    .into_iter()
+    .map(|verdict| match verdict {
+        Err(Unverified::Unsigned) if !signed => Ok(()),
+        v => v.map(|_| ()),
+    })
+    .collect()
 }
 
-/// Logs quarantined objects (`quarantine` entries, never their content), then keeps them.
+/// Splits objects from partner node `name` into those admitted and those refused (with the
+/// reason), as canonical JSON, verifying their signatures in batches spread over the cores.
+pub fn sort_received(
+    keyring: &accord_provenance::Keyring,
+    partner: &crate::config::PartnerConfig,
+    objects: Vec<String>,
+) -> (Vec<String>, Vec<(String, Unverified)>) {
+    use rayon::prelude::*;
+    let verdicts: Vec<_> = objects
+        .par_chunks(accord_provenance::BATCH)
+        .flat_map_iter(|chunk| {
+            let texts: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            admit(
+                keyring,
+                &partner.name,
+                partner.signed,
+                &partner.relays_for,
+                &texts,
+            )
+        })
+        .collect();
+    let (mut admitted, mut refused) = (Vec::new(), Vec::new());
+    for (o, verdict) in objects.into_iter().zip(verdicts) {
+        match verdict {
+            Ok(()) => admitted.push(o),
+            Err(why) => refused.push((o, why)),
+        }
+    }
+    (admitted, refused)
+}
+
+/// Logs quarantined objects (canonical JSON; `quarantine` entries, never their content), then
+/// keeps them.
 /// Returns the records with their sequence numbers.
 pub fn quarantine(
     node: &Node,
     audit: &accord_audit::AuditLog,
     collection: &str,
     sender: &str,
-    refused: Vec<(Value, Unverified)>,
+    refused: Vec<(String, Unverified)>,
 ) -> Result<Vec<QuarantineRecord>> {
     let now = accord_audit::now_micros();
     let mut records: Vec<QuarantineRecord> = refused
         .into_iter()
-        .map(|(o, why)| QuarantineRecord {
+        .map(|(json, why)| QuarantineRecord {
             seq: 0,
             collection: collection.to_owned(),
-            object_id: o
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("(no id)")
-                .to_owned(),
+            object_id: serde_json::from_str::<Value>(&json)
+                .ok()
+                .and_then(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| "(no id)".to_owned()),
             sender: sender.to_owned(),
             reason: why.to_string(),
             received_at: now,
-            json: accord_stix::jcs::to_canonical_string(&o),
+            json,
         })
         .collect();
     if records.is_empty() {
@@ -152,15 +188,14 @@ pub fn import_from_partner(
     };
     let keyring = node.keyring()?;
     let audit = node.audit_log()?;
-    let (mut admitted, mut refused) = (Vec::new(), Vec::new());
+    let mut received = Vec::new();
     let invalid = crate::detect::read_objects(paths, &mut |_, json| {
-        let value: Value = serde_json::from_str(json)?;
-        match admit(&keyring, partner, config.signed, &config.relays_for, &value) {
-            Ok(()) => admitted.push(json.to_owned()),
-            Err(why) => refused.push((value, why)),
-        }
+        received.push(accord_stix::jcs::to_canonical_string(&serde_json::from_str(
+            json,
+        )?));
         Ok(())
     })?;
+    let (admitted, refused) = sort_received(&keyring, config, received);
     let quarantined = quarantine(node, &audit, &opts.collection, partner, refused)?;
     let mut summary = import_objects(node, &audit, &admitted, opts, progress)?;
     summary.rejected += invalid.len() as u64;
@@ -206,12 +241,14 @@ impl PartnerInbound {
 }
 
 impl accord_taxii::ingest::Inbound for PartnerInbound {
-    fn check(&self, principal: &str, canonical: &str) -> std::result::Result<(), String> {
+    fn check(&self, principal: &str, canonical: &[&str]) -> Vec<std::result::Result<(), String>> {
         let Some((name, signed, relays)) = self.partners.get(principal) else {
-            return Ok(());
+            return vec![Ok(()); canonical.len()];
         };
-        let value: Value = serde_json::from_str(canonical).map_err(|e| e.to_string())?;
-        admit(&self.keyring, name, *signed, relays, &value).map_err(|e| e.to_string())
+        admit(&self.keyring, name, *signed, relays, canonical)
+            .into_iter()
+            .map(|v| v.map_err(|e| e.to_string()))
+            .collect()
     }
 }
 
@@ -250,6 +287,9 @@ impl accord_taxii::Outbound for PartnerOutbound {
         released: &StoredObject,
         original: Option<&ContentHash>,
     ) -> std::result::Result<String, String> {
-        sign_released(&self.signer, original, released).map_err(|e| format!("signing {}: {e}", released.id))
+        let value =
+            serde_json::from_str(&released.json).map_err(|e| format!("signing {}: {e}", released.id))?;
+        sign_released(&self.signer, original, released, value)
+            .map_err(|e| format!("signing {}: {e}", released.id))
     }
 }

@@ -198,13 +198,11 @@ impl Ctx<'_> {
     /// quarantines the rest (logged first).
     fn receive(&self, collection: &str, objects: Vec<Value>, report: &mut SyncReport) -> Result<()> {
         let p = self.partner;
-        let (mut admitted, mut refused) = (Vec::new(), Vec::new());
-        for o in objects {
-            match crate::federation::admit(self.keyring, &p.name, p.signed, &p.relays_for, &o) {
-                Ok(()) => admitted.push(o.to_string()),
-                Err(why) => refused.push((o, why)),
-            }
-        }
+        let canonical = objects
+            .iter()
+            .map(accord_stix::jcs::to_canonical_string)
+            .collect();
+        let (admitted, refused) = crate::federation::sort_received(self.keyring, p, canonical);
         let quarantined = crate::federation::quarantine(self.node, self.audit, collection, &p.name, refused)?;
         report.quarantined += quarantined.len() as u64;
         let opts = ImportOptions {
@@ -272,7 +270,7 @@ impl Ctx<'_> {
             let released = released.disclose_blocking(self.audit, &to)?;
             report.withheld += scanned - released.len() as u64;
             // Signing is the costly part: spread it over the cores.
-            let prepared: Vec<Result<Option<Value>>> = released
+            let prepared: Vec<Result<Option<String>>> = released
                 .par_iter()
                 .zip(&originals)
                 .map(|(o, original)| {
@@ -283,8 +281,7 @@ impl Ctx<'_> {
                     {
                         return Ok(None);
                     }
-                    let json = crate::federation::sign_released(self.signer, original.as_ref(), o)?;
-                    Ok(Some(serde_json::from_str::<Value>(&json)?))
+                    crate::federation::sign_released(self.signer, original.as_ref(), o, v).map(Some)
                 })
                 .collect();
             let mut objects = Vec::new();
