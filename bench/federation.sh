@@ -54,12 +54,12 @@ ${PERF_B:-} "$ACCORD" --data-dir "$WORK/node-b" serve > "$WORK/serve-b.log" 2>&1
 PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null --cacert "$WORK/node-b/tls/ca.pem" "https://127.0.0.1:$PORT/taxii2/" && break; sleep 0.2; done
 cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
-faults() { awk '{print $10}' "/proc/$1/stat"; }
-B0=$(cpu "$PID"); F0=$(faults "$PID")
+B0=$(cpu "$PID")
 START=$(date +%s.%N)
 /usr/bin/time -f "%U %S" -o "$WORK/time-a" ${PERF:-} "$ACCORD" --data-dir "$WORK/node-a" --json sync > "$WORK/sync.json"
 END=$(date +%s.%N)
-B1=$(cpu "$PID"); F1=$(faults "$PID"); echo "B minor faults: $((F1 - F0)), RSS: $(grep VmRSS /proc/$PID/status)"; grep -E "Threads" /proc/$PID/status
+B1=$(cpu "$PID")
+if [ -n "${AGAIN:-}" ]; then /usr/bin/time -f "again (nothing new): %e s, CPU %U+%S s" "$ACCORD" --data-dir "$WORK/node-a" --json sync > /dev/null; fi
 SENT=$(json "d[0]['sent']" < "$WORK/sync.json")
 HELD=$("$ACCORD" --data-dir "$WORK/node-b" --json collections | json "[c['versions'] for c in d if c['alias']=='default'][0]" 2>/dev/null || echo "?")
 python3 - "$N" "$SENT" "$START" "$END" "$WORK/sync.json" "$(cat "$WORK/time-a")" "$B0" "$B1" <<'PY'

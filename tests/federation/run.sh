@@ -77,10 +77,15 @@ read = ["*"]
 write = []
 purposes = ["detection", "situational-awareness"]
 TOML
+# B reaches C over mTLS: a client certificate C pins for its principal node-b, no token.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=node-b" \
+    -keyout "$WORK/node-b/secrets/c-client.key" -out "$WORK/node-b/secrets/c-client.pem" 2> /dev/null
+B_CERT_SHA256=$(openssl x509 -in "$WORK/node-b/secrets/c-client.pem" -outform der | sha256sum | cut -d' ' -f1)
 cat >> "$WORK/node-c/accord.toml" <<TOML
 
 [[principals]]
 name = "node-b"
+client_certificate_sha256 = "$B_CERT_SHA256"
 organisation = "partner-csirt"
 roles = ["partner-node"]
 read = ["*"]
@@ -88,7 +93,6 @@ write = ["default"]
 purposes = ["detection", "situational-awareness"]
 TOML
 token b node-a > "$WORK/node-a/secrets/b.token"
-token c node-b > "$WORK/node-b/secrets/c.token"
 token a demo-partner > "$WORK/node-b/secrets/a.token"
 
 cat >> "$WORK/node-a/accord.toml" <<TOML
@@ -124,7 +128,8 @@ organisation = "example-isac"
 keys = ["$KC"]
 taxii = ["https://127.0.0.1:${PORT[c]}/api/"]
 principal = "node-c"
-token_file = "secrets/c.token"
+client_cert = "secrets/c-client.pem"
+client_key = "secrets/c-client.key"
 ca_file = "$WORK/node-c/tls/ca.pem"
 reliability = "B"
 push = [{ local = "default", remote = "$CC" }]
@@ -213,6 +218,16 @@ assert c[green]["extensions"][PROV]["signer"] == "node-a", c[green]["extensions"
 assert c[green]["extensions"][PROV]["path"] == ["node-b"], c[green]["extensions"][PROV]
 print("A -> B -> C: GREEN arrives with A's signature and path [node-b]; RED and AMBER+STRICT stay on A; nothing echoed to A")
 PY
+# B reached C with its client certificate alone; a certificate C has not pinned (and no token)
+# is not let in.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=node-b" \
+    -keyout "$WORK/stranger.key" -out "$WORK/stranger.pem" 2> /dev/null
+for cert in "$WORK/node-b/secrets/c-client" "$WORK/stranger"; do
+    curl -s -o /dev/null -w "%{http_code} " --cacert "$WORK/node-c/tls/ca.pem" --cert "$cert.pem" --key "$cert.key" \
+        -H "Accept: application/taxii+json;version=2.1" "https://127.0.0.1:${PORT[c]}/api/collections/"
+done > "$WORK/mtls.txt"
+[ "$(cat "$WORK/mtls.txt")" = "200 401 " ] || { echo "mTLS: expected 200 then 401, got $(cat "$WORK/mtls.txt")"; exit 1; }
+echo "mTLS: B's pinned client certificate is node-b on C; an unpinned one gets 401"
 
 # B pulls from A: A signs what B's principal reads, B verifies it, and passes it on to C.
 python3 - "$WORK/a4.json" <<'PY'
