@@ -325,6 +325,49 @@ q = json.loads(run("b", "--json", "quarantine"))
 assert len(q) == 3, q
 print("B quarantined a relay it did not allow, an unpinned signer and an object altered in transit")
 PY
+
+# Key rotation while the nodes run: A rotates its key, B accepts the statement, and both reload on
+# SIGHUP (no restart). What A signs next verifies on B under the new key, whether A's sync pushes
+# it or B pulls it through A's TAXII server; without the reloads B would quarantine it (a new key
+# it has not pinned, or the retired key signing after its retirement).
+"$ACCORD" --data-dir "$WORK/node-a" keys rotate -o "$WORK/rotation.json" > /dev/null 2>&1
+"$ACCORD" --data-dir "$WORK/node-b" partners accept-rotation "$WORK/rotation.json" > /dev/null
+for i in 0 1; do kill -HUP "${PIDS[$i]}"; done
+for n in a b; do
+    for _ in $(seq 50); do grep -q "new policy and partners in force" "$WORK/serve-$n.log" && break; sleep 0.1; done
+    grep -q "new policy and partners in force" "$WORK/serve-$n.log" || { echo "node-$n did not reload"; exit 1; }
+done
+python3 - "$WORK/a5.json" <<'PY'
+import json, sys
+json.dump({"type": "indicator", "spec_version": "2.1", "id": "indicator--00000005-17d4-4cbf-938f-98ee46b3cd3f",
+           "created": "2026-02-05T00:00:00.000Z", "modified": "2026-02-05T00:00:00.000Z", "name": "after rotation",
+           "pattern": "[ipv4-addr:value = '198.51.100.5']", "pattern_type": "stix", "valid_from": "2026-02-05T00:00:00Z",
+           "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}, open(sys.argv[1], "w"))
+PY
+"$ACCORD" --data-dir "$WORK/node-a" import "$WORK/a5.json" > /dev/null
+"$ACCORD" --data-dir "$WORK/node-a" --json sync > "$WORK/sync-a5.json" || { cat "$WORK/sync-a5.json"; tail -5 "$WORK/serve-b.log"; exit 1; }
+"$ACCORD" --data-dir "$WORK/node-b" --json sync --partner node-a > "$WORK/pull-a5.json"
+sleep 1
+python3 - "$WORK" "$ACCORD" <<'PY'
+import json, subprocess, sys
+work, accord = sys.argv[1], sys.argv[2]
+PROV = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10"
+new_key = json.load(open(f"{work}/rotation.json"))["new_key"].split("+")[1]
+push = json.load(open(f"{work}/sync-a5.json"))[0]
+pull = json.load(open(f"{work}/pull-a5.json"))[0]
+# Two sent: the new indicator, and the one B pulled earlier, now re-signed under the new key; B
+# keeps the copy it holds (the same version, differing only in its signature), not a conflict.
+assert push["sent"] == 2 and not push["errors"] and not push["refused"], push
+assert pull["quarantined"] == 0 and not pull["errors"], pull
+out = subprocess.run([accord, "--data-dir", f"{work}/node-b", "export", "--format", "jsonl"],
+                     capture_output=True, text=True, check=True).stdout
+held = {o["id"]: o for o in map(json.loads, filter(None, out.splitlines()))}
+assert held["indicator--00000005-17d4-4cbf-938f-98ee46b3cd3f"]["extensions"][PROV]["key_id"] == new_key
+assert held["indicator--00000004-17d4-4cbf-938f-98ee46b3cd3f"]["extensions"][PROV]["key_id"] != new_key
+assert len(json.loads(subprocess.run([accord, "--data-dir", f"{work}/node-b", "--json", "quarantine"],
+                                     capture_output=True, text=True, check=True).stdout)) == 3
+print("key rotation on running nodes: after SIGHUP, A signs with its new key and B verifies it (push and pull)")
+PY
 # kill -9 A in the middle of pushing 20,000 objects, then sync again: B ends with every object
 # exactly once, and both logs verify.
 CB=$(coll b)

@@ -513,6 +513,24 @@ pub fn inbound(
         .collect()
 }
 
+/// Whether two copies of an object (JSON text) are the same apart from their provenance
+/// extension: one version signed again after a key rotation, or relayed along another path.
+pub fn same_apart_from_provenance(a: &str, b: &str) -> bool {
+    let strip = |text: &str| {
+        let mut v: Value = serde_json::from_str(text).ok()?;
+        let map = v.as_object_mut()?;
+        if let Some(e) = map.get_mut("extensions").and_then(Value::as_object_mut) {
+            e.remove(EXTENSION_ID);
+            // Signing adds `extensions` to an object that had none.
+            if e.is_empty() {
+                map.remove("extensions");
+            }
+        }
+        Some(v)
+    };
+    matches!((strip(a), strip(b)), (Some(x), Some(y)) if x == y)
+}
+
 /// The signer and the nodes an object says it passed through, without verifying anything (for
 /// objects verified when they arrived).
 pub fn claimed_path(object: &Value) -> Option<Vec<String>> {

@@ -216,6 +216,45 @@ fn public_keys_round_trip_as_text_and_reject_garbage() {
     }
 }
 
+/// Copies of one version that differ only in their provenance (signed again by a rotated key,
+/// relayed along another path) are the same version; any other difference is not.
+#[test]
+fn copies_differing_only_in_provenance_are_the_same_version() {
+    let (old, new) = (node("node-a", 1), node("node-a", 3));
+    let first = old.sign(indicator(), "2026-11-26T00:00:00Z", None).expect("sign");
+    let again = with_hop(
+        new.sign(indicator(), "2026-11-27T00:00:00Z", None).expect("sign"),
+        "node-c",
+    );
+    assert!(accord_provenance::same_apart_from_provenance(
+        &canonical(&first),
+        &canonical(&again)
+    ));
+    assert!(accord_provenance::same_apart_from_provenance(
+        &canonical(&indicator()),
+        &canonical(&first)
+    ));
+    let mut other = indicator();
+    other["name"] = json!("another name");
+    let other = new.sign(other, "2026-11-27T00:00:00Z", None).expect("sign");
+    assert!(!accord_provenance::same_apart_from_provenance(
+        &canonical(&first),
+        &canonical(&other)
+    ));
+    assert!(!accord_provenance::same_apart_from_provenance(
+        "not json", "not json"
+    ));
+    let mut bare = indicator();
+    bare.as_object_mut().expect("object").remove("extensions");
+    let signed = old
+        .sign(bare.clone(), "2026-11-26T00:00:00Z", None)
+        .expect("sign");
+    assert!(accord_provenance::same_apart_from_provenance(
+        &canonical(&bare),
+        &canonical(&signed)
+    ));
+}
+
 fn weak_key_text() -> String {
     let mut identity = [0u8; 32];
     identity[0] = 1;

@@ -25,6 +25,7 @@ pub fn run_all(make: Factory<'_>) {
             "conflicting_content_same_version",
             conflicting_content_same_version,
         ),
+        ("conflicts_settled_as_the_same", conflicts_settled_as_the_same),
         ("date_added_strictly_increasing", date_added_strictly_increasing),
         ("unversioned_objects", unversioned_objects),
         (
@@ -57,6 +58,34 @@ pub fn run_all(make: Factory<'_>) {
 }
 
 const COLL: &str = "c1";
+
+/// A conflicting copy the caller deems the same version is reported as the stored one; the others
+/// stay conflicts, and nothing is written either way.
+fn conflicts_settled_as_the_same(store: &dyn Backend) {
+    setup(store);
+    let first = indicator(1, "2020-01-01T00:00:00.000Z", "a");
+    let out = store.put_batch(COLL, std::slice::from_ref(&first)).unwrap();
+    let PutOutcome::New { date_added } = out[0] else {
+        panic!("{out:?}")
+    };
+    let mut copies = vec![
+        indicator(1, "2020-01-01T00:00:00.000Z", "b"),
+        indicator(1, "2020-01-01T00:00:00.000Z", "c"),
+        indicator(2, "2020-01-01T00:00:00.000Z", "d"),
+    ];
+    let mut outcomes = store.put_batch(COLL, &copies).unwrap();
+    let same = |stored: &str, incoming: &str| stored.contains("\"a\"") && incoming.contains("\"b\"");
+    crate::settle_conflicts(store, COLL, &mut copies, &mut outcomes, &same).unwrap();
+    assert_eq!(outcomes[0], PutOutcome::Unchanged { date_added });
+    assert_eq!(copies[0].hash, first.hash, "the stored copy's hash");
+    assert!(matches!(outcomes[1], PutOutcome::Conflict { .. }), "{outcomes:?}");
+    assert!(matches!(outcomes[2], PutOutcome::New { .. }), "{outcomes:?}");
+    let stored = all(store, VersionFilter::all());
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored.iter().any(|o| o.json.contains("\"a\"")) && !stored.iter().any(|o| o.json.contains("\"b\""))
+    );
+}
 
 fn setup(store: &dyn Store) {
     store

@@ -189,6 +189,41 @@ pub trait Store: Send + Sync {
     fn delete(&self, collection: &str, object_id: &str, versions: &VersionFilter) -> Result<usize>;
 }
 
+/// Turns the version conflicts in `outcomes` that `same(stored, incoming)` deems copies of the
+/// version already stored into `Unchanged`, giving those objects the stored copy's hash: for
+/// copies of one version that differ only in what travels around the content (a provenance
+/// signature made after a key rotation, a relay path). `objects` and `outcomes` are a batch
+/// given to [`Store::put_batch`] and its result.
+pub fn settle_conflicts(
+    store: &dyn Store,
+    collection: &str,
+    objects: &mut [CheckedObject],
+    outcomes: &mut [PutOutcome],
+    same: &dyn Fn(&str, &str) -> bool,
+) -> Result<()> {
+    for (object, outcome) in objects.iter_mut().zip(outcomes.iter_mut()) {
+        let (PutOutcome::Conflict { .. }, Some(version)) = (&outcome, object.version()) else {
+            continue;
+        };
+        let mut q = Query::new(collection);
+        q.ids = vec![object.id.clone()];
+        q.versions = VersionFilter {
+            at: vec![version],
+            ..VersionFilter::default()
+        };
+        q.limit = 1;
+        if let Some(stored) = store.query(&q)?.objects.pop()
+            && same(&stored.json, &object.canonical)
+        {
+            object.hash = stored.hash;
+            *outcome = PutOutcome::Unchanged {
+                date_added: stored.date_added,
+            };
+        }
+    }
+    Ok(())
+}
+
 /// One entry of a TAXII status resource: an object id and version, with a message for failures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatusDetail {

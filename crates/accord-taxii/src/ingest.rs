@@ -31,6 +31,13 @@ pub struct Job {
 /// signatures can be verified together.
 pub trait Inbound: Send + Sync + std::fmt::Debug {
     fn check(&self, principal: &str, canonical: &[&str]) -> Vec<Result<(), String>>;
+
+    /// Whether an incoming object that conflicts with the stored copy of its version is that
+    /// version all the same (differing only in provenance): it is then reported as already
+    /// present instead of as a conflict.
+    fn same_version(&self, _stored: &str, _incoming: &str) -> bool {
+        false
+    }
 }
 
 /// Objects given to [`Inbound::check`] at once: enough for batch signature verification to pay,
@@ -83,7 +90,18 @@ impl Ingestor {
             let writer_backend = backend.clone();
             let writer = std::thread::Builder::new()
                 .name("accord-ingest-writer".into())
-                .spawn(move || write_loop(writer_backend.as_ref(), &audit, &metrics, &checked_rx));
+                .spawn({
+                    let inbound = inbound.clone();
+                    move || {
+                        write_loop(
+                            writer_backend.as_ref(),
+                            &audit,
+                            &metrics,
+                            inbound.as_deref(),
+                            &checked_rx,
+                        )
+                    }
+                });
             let send = |job: Job| checked_tx.send(check(job, inbound.as_deref())).is_ok();
             for (status, payload) in resumed {
                 tracing::info!(status = %status.id, "resuming an interrupted request");
@@ -215,6 +233,7 @@ fn write_loop(
     backend: &dyn Backend,
     audit: &AuditLog,
     metrics: &Metrics,
+    inbound: Option<&dyn Inbound>,
     rx: &std::sync::mpsc::Receiver<Checked>,
 ) {
     while let Ok(first) = rx.recv() {
@@ -234,7 +253,7 @@ fn write_loop(
             }
         }
         tracing::debug!(requests = group.len(), objects = size, "storing a group");
-        if let Err(e) = store_group(backend, audit, metrics, group) {
+        if let Err(e) = store_group(backend, audit, metrics, inbound, group) {
             // The statuses stay pending and are resumed at the next start.
             tracing::error!(error = %e, "storing a group of requests failed; they will resume at the next start");
         }
@@ -254,18 +273,9 @@ fn store_group(
     backend: &dyn Backend,
     audit: &AuditLog,
     metrics: &Metrics,
+    inbound: Option<&dyn Inbound>,
     mut group: Vec<Checked>,
 ) -> Result<(), GroupError> {
-    // What the statuses need of each object, kept aside so the objects themselves can be moved.
-    let metas: Vec<Vec<(String, Option<String>, String)>> = group
-        .iter()
-        .map(|c| {
-            c.valid
-                .iter()
-                .map(|o| (o.id.clone(), o.version_text.clone(), o.hash.to_hex()))
-                .collect()
-        })
-        .collect();
     let collection = group
         .first()
         .map(|c| c.status.collection.clone())
@@ -284,8 +294,10 @@ fn store_group(
             backend.put_batch(&collection, &all)?
         }
         .into_iter();
-        for n in counts {
+        let mut objects = all.into_iter();
+        for (c, n) in group.iter_mut().zip(counts) {
             outcomes.push(flat.by_ref().take(n).collect());
+            c.valid = objects.by_ref().take(n).collect();
         }
     } else {
         for c in &group {
@@ -296,6 +308,22 @@ fn store_group(
             });
         }
     }
+    if let Some(inbound) = inbound {
+        for (c, outcomes) in group.iter_mut().zip(&mut outcomes) {
+            let same = |stored: &str, incoming: &str| inbound.same_version(stored, incoming);
+            accord_store::settle_conflicts(backend, &c.status.collection, &mut c.valid, outcomes, &same)?;
+        }
+    }
+    // What the statuses need of each object.
+    let metas: Vec<Vec<(String, Option<String>, String)>> = group
+        .iter_mut()
+        .map(|c| {
+            std::mem::take(&mut c.valid)
+                .into_iter()
+                .map(|o| (o.id, o.version_text, o.hash.to_hex()))
+                .collect()
+        })
+        .collect();
     let mut finished = Vec::with_capacity(group.len());
     let mut events = Vec::with_capacity(group.len());
     let mut kept_apart = Vec::new();

@@ -4,6 +4,7 @@
 //! and kept in quarantine, never served, matched or passed on.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use accord_provenance::{NodeSigner, Unverified, inbound, with_hop};
 use accord_stix::ContentHash;
@@ -206,20 +207,27 @@ pub fn import_from_partner(
     })
 }
 
-/// The provenance check for TAXII POSTs by partner nodes: a principal that is a partner's
-/// (`[[partners]] principal`) must send objects that verify against that partner's keys (or, for a
-/// partner with `signed = false`, objects either unsigned or verifying).
+/// The node's partners as its TAXII server sees them: objects POSTed by a partner's principal
+/// (`[[partners]] principal`) must verify against that partner's keys (or, for a partner with
+/// `signed = false`, be either unsigned or verifying), and what those principals read is signed
+/// by this node. Reloaded in place on SIGHUP, so that a pinned key, an accepted rotation or this
+/// node's own rotated key takes effect without a restart.
 #[derive(Debug)]
-pub struct PartnerInbound {
-    keyring: accord_provenance::Keyring,
-    /// principal → (partner node, signatures required, nodes it may relay for)
-    partners: HashMap<String, (String, bool, Vec<String>)>,
+pub struct Partners {
+    table: std::sync::RwLock<Arc<PartnerTable>>,
 }
 
-impl PartnerInbound {
-    /// The check for a node's partners, or `None` when no partner posts under a principal.
-    pub fn for_node(node: &Node) -> Result<Option<PartnerInbound>> {
-        let partners: HashMap<String, (String, bool, Vec<String>)> = node
+#[derive(Debug)]
+struct PartnerTable {
+    keyring: accord_provenance::Keyring,
+    /// principal → (partner node, signatures required, nodes it may relay for)
+    by_principal: HashMap<String, (String, bool, Vec<String>)>,
+    signer: NodeSigner,
+}
+
+impl PartnerTable {
+    fn for_node(node: &Node) -> Result<PartnerTable> {
+        let by_principal = node
             .config
             .partners
             .iter()
@@ -230,56 +238,59 @@ impl PartnerInbound {
                 ))
             })
             .collect();
-        if partners.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(PartnerInbound {
+        Ok(PartnerTable {
             keyring: node.keyring()?,
-            partners,
-        }))
+            by_principal,
+            signer: node.provenance_signer()?,
+        })
     }
 }
 
-impl accord_taxii::ingest::Inbound for PartnerInbound {
+impl Partners {
+    pub fn for_node(node: &Node) -> Result<Partners> {
+        Ok(Partners {
+            table: std::sync::RwLock::new(Arc::new(PartnerTable::for_node(node)?)),
+        })
+    }
+
+    /// Puts `node`'s partners, keys and signing key in force; on error the previous ones stay.
+    pub fn reload(&self, node: &Node) -> Result<()> {
+        let table = Arc::new(PartnerTable::for_node(node)?);
+        *self
+            .table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = table;
+        Ok(())
+    }
+
+    fn table(&self) -> Arc<PartnerTable> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl accord_taxii::ingest::Inbound for Partners {
     fn check(&self, principal: &str, canonical: &[&str]) -> Vec<std::result::Result<(), String>> {
-        let Some((name, signed, relays)) = self.partners.get(principal) else {
+        let table = self.table();
+        let Some((name, signed, relays)) = table.by_principal.get(principal) else {
             return vec![Ok(()); canonical.len()];
         };
-        admit(&self.keyring, name, *signed, relays, canonical)
+        admit(&table.keyring, name, *signed, relays, canonical)
             .into_iter()
             .map(|v| v.map_err(|e| e.to_string()))
             .collect()
     }
-}
 
-/// Signs what partner nodes read over TAXII (the principals named in `[[partners]]`).
-#[derive(Debug)]
-pub struct PartnerOutbound {
-    signer: NodeSigner,
-    principals: std::collections::HashSet<String>,
-}
-
-impl PartnerOutbound {
-    pub fn for_node(node: &Node) -> Result<Option<PartnerOutbound>> {
-        let principals: std::collections::HashSet<String> = node
-            .config
-            .partners
-            .iter()
-            .filter_map(|p| p.principal.clone())
-            .collect();
-        if principals.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(PartnerOutbound {
-            signer: node.provenance_signer()?,
-            principals,
-        }))
+    fn same_version(&self, stored: &str, incoming: &str) -> bool {
+        accord_provenance::same_apart_from_provenance(stored, incoming)
     }
 }
 
-impl accord_taxii::Outbound for PartnerOutbound {
+impl accord_taxii::Outbound for Partners {
     fn applies(&self, principal: &str) -> bool {
-        self.principals.contains(principal)
+        self.table().by_principal.contains_key(principal)
     }
 
     fn sign(
@@ -289,7 +300,7 @@ impl accord_taxii::Outbound for PartnerOutbound {
     ) -> std::result::Result<String, String> {
         let value =
             serde_json::from_str(&released.json).map_err(|e| format!("signing {}: {e}", released.id))?;
-        sign_released(&self.signer, original, released, value)
+        sign_released(&self.table().signer, original, released, value)
             .map_err(|e| format!("signing {}: {e}", released.id))
     }
 }

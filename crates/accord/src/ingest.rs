@@ -44,6 +44,9 @@ pub struct ImportOptions {
     pub collection: String,
     pub strict: bool,
     pub max_object_bytes: usize,
+    /// For objects from partners: whether a copy that conflicts with the stored one is the same
+    /// version all the same (see [`accord_store::settle_conflicts`]).
+    pub same_version: Option<fn(&str, &str) -> bool>,
 }
 
 /// Progress callbacks, called from the import threads.
@@ -216,9 +219,18 @@ pub fn import(
                 let mut partial = ImportSummary::default();
                 for items in rx {
                     let count = items.len() as u64;
-                    let (positions, objects) = valid_objects(items);
+                    let (positions, mut objects) = valid_objects(items);
                     if !objects.is_empty() {
-                        let outcomes = store.put_batch(&opts.collection, &objects)?;
+                        let mut outcomes = store.put_batch(&opts.collection, &objects)?;
+                        if let Some(same) = opts.same_version {
+                            accord_store::settle_conflicts(
+                                store,
+                                &opts.collection,
+                                &mut objects,
+                                &mut outcomes,
+                                &same,
+                            )?;
+                        }
                         audit.record_now(vec![ingest_event(&opts.collection, &objects, &outcomes)])?;
                         tally(&mut partial, &positions, &objects, &outcomes);
                     }

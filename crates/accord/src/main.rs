@@ -1123,6 +1123,7 @@ fn match_command(data_dir: &std::path::Path, o: &MatchOptions, json: bool) -> Re
                 collection: node.collection_id(Some(collection))?,
                 strict: true,
                 max_object_bytes: node.config.limits.max_object_bytes,
+                same_version: None,
             };
             let lines: Vec<String> = objects.iter().map(ToString::to_string).collect();
             let summary = accord::federation::import_objects(
@@ -1327,6 +1328,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 collection: node.collection_id(collection.as_deref())?,
                 strict,
                 max_object_bytes: node.config.limits.max_object_bytes,
+                same_version: from_partner
+                    .is_some()
+                    .then_some(accord_provenance::same_apart_from_provenance as fn(&str, &str) -> bool),
             };
             if let Some(partner) = from_partner {
                 return import_from_partner(&node, &partner, &paths, &opts, json);
@@ -1845,6 +1849,7 @@ fn up(dir: &std::path::Path, json: bool) -> Result<ExitCode> {
         collection: node.collection_id(Some("demo"))?,
         strict: false,
         max_object_bytes: node.config.limits.max_object_bytes,
+        same_version: None,
     };
     let summary = run_import(&node, &sources, &opts, json, false)?;
     let collections = node.store.collections()?;

@@ -225,6 +225,21 @@ impl Node {
 
     /// The transparency log, signing checkpoints with the node key. Opening it verifies the whole
     /// log, so it is opened once per process and shared.
+    /// The same node (store and transparency log) under a configuration re-read from disk: what a
+    /// running server switches to on SIGHUP.
+    pub fn with_config(&self, config: Config) -> Node {
+        let audit = std::sync::OnceLock::new();
+        if let Some(log) = self.audit.get() {
+            let _ = audit.set(log.clone());
+        }
+        Node {
+            dir: self.dir.clone(),
+            config,
+            store: self.store.clone(),
+            audit,
+        }
+    }
+
     pub fn audit_log(&self) -> Result<accord_audit::AuditLog> {
         if let Some(log) = self.audit.get() {
             return Ok(log.clone());

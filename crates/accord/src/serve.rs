@@ -125,17 +125,23 @@ pub async fn serve(
         .record(vec![(accord_audit::now_micros(), started)])
         .durable()
         .await?;
-    let inbound = crate::federation::PartnerInbound::for_node(&node)?
-        .map(|i| Arc::new(i) as Arc<dyn accord_taxii::ingest::Inbound>);
+    let partners = Arc::new(crate::federation::Partners::for_node(&node)?);
     let (ingest, worker) = Ingestor::start(
         backend.clone(),
         audit.clone(),
         metrics.clone(),
         config.limits.max_object_bytes,
-        inbound,
+        Some(partners.clone()),
     );
+    // What scheduled syncs read: the node under its latest configuration.
+    let current = Arc::new(std::sync::RwLock::new(node.clone()));
     #[cfg(unix)]
-    tokio::spawn(reload_on_hangup(node.dir.clone(), gate.clone(), audit.clone()));
+    tokio::spawn(reload_on_hangup(
+        current.clone(),
+        gate.clone(),
+        partners.clone(),
+        audit.clone(),
+    ));
     let sweeps = (config.retention.sweep_interval_secs > 0).then(|| {
         let collections = config.collections.iter().map(|c| c.id.clone()).collect();
         tokio::spawn(sweep_every(
@@ -150,18 +156,7 @@ pub async fn serve(
         metrics.clone(),
         std::time::Duration::from_secs(60),
     ));
-    let syncs: Vec<_> = config
-        .partners
-        .iter()
-        .filter(|p| p.sync_interval_secs > 0 && !(p.pull.is_empty() && p.push.is_empty()))
-        .map(|p| {
-            tokio::spawn(sync_every(
-                node.clone(),
-                p.name.clone(),
-                std::time::Duration::from_secs(p.sync_interval_secs),
-            ))
-        })
-        .collect();
+    let syncs = tokio::spawn(sync_on_schedule(current));
     let checkpoints = tokio::spawn(checkpoint_every(
         audit.clone(),
         std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
@@ -179,8 +174,7 @@ pub async fn serve(
         tokens: Arc::default(),
         gate,
         audit: audit.clone(),
-        outbound: crate::federation::PartnerOutbound::for_node(&node)?
-            .map(|o| Arc::new(o) as Arc<dyn accord_taxii::Outbound>),
+        outbound: Some(partners),
     };
     ready(addr);
     let app = accord_taxii::app(state);
@@ -189,9 +183,7 @@ pub async fn serve(
     worker.finish().await;
     checkpoints.abort();
     obligations.abort();
-    for s in syncs {
-        s.abort();
-    }
+    syncs.abort();
     if let Some(s) = sweeps {
         s.abort();
     }
@@ -202,31 +194,57 @@ pub async fn serve(
     Ok(())
 }
 
-/// Synchronises with one partner every `interval` (each run on a blocking thread; its cursors
-/// make an interrupted run resume where it stopped).
-async fn sync_every(node: Arc<Node>, partner: String, interval: std::time::Duration) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Synchronises with each partner that has a `sync_interval_secs`, at that interval, under the
+/// configuration in force (partners added, removed or re-timed by a reload are followed). Each
+/// run is on its own blocking thread, so a dead partner never holds up the others; its cursors
+/// make an interrupted run resume where it stopped.
+async fn sync_on_schedule(current: Arc<std::sync::RwLock<Arc<Node>>>) {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+    let mut last: HashMap<String, Instant> = HashMap::new();
+    let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let (n, name) = (node.clone(), partner.clone());
-        match tokio::task::spawn_blocking(move || crate::sync::sync_all(&n, Some(&name))).await {
-            Ok(Ok(reports)) => {
-                for r in reports {
-                    tracing::info!(
-                        partner = %r.partner,
-                        received = r.received,
-                        quarantined = r.quarantined,
-                        sent = r.sent,
-                        withheld = r.withheld,
-                        errors = ?r.errors,
-                        "sync"
-                    );
-                }
+        running.retain(|_, run| !run.is_finished());
+        let node = current
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        for p in &node.config.partners {
+            let interval = Duration::from_secs(p.sync_interval_secs);
+            if p.sync_interval_secs == 0
+                || (p.pull.is_empty() && p.push.is_empty())
+                || running.contains_key(&p.name)
+                || last.get(&p.name).is_some_and(|t| t.elapsed() < interval)
+            {
+                continue;
             }
-            Ok(Err(e)) => tracing::warn!(partner = %partner, error = %e, "sync failed"),
-            Err(e) => tracing::error!(partner = %partner, error = %e, "sync task failed"),
+            last.insert(p.name.clone(), Instant::now());
+            let (n, name) = (node.clone(), p.name.clone());
+            running.insert(p.name.clone(), tokio::spawn(sync_once(n, name)));
         }
+    }
+}
+
+async fn sync_once(node: Arc<Node>, partner: String) {
+    let name = partner.clone();
+    match tokio::task::spawn_blocking(move || crate::sync::sync_all(&node, Some(&name))).await {
+        Ok(Ok(reports)) => {
+            for r in reports {
+                tracing::info!(
+                    partner = %r.partner,
+                    received = r.received,
+                    quarantined = r.quarantined,
+                    sent = r.sent,
+                    withheld = r.withheld,
+                    errors = ?r.errors,
+                    "sync"
+                );
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(partner = %partner, error = %e, "sync failed"),
+        Err(e) => tracing::error!(partner = %partner, error = %e, "sync task failed"),
     }
 }
 
@@ -297,28 +315,39 @@ async fn checkpoint_every(audit: accord_audit::AuditLog, interval: std::time::Du
 }
 
 /// On SIGHUP, re-reads the configuration and policy files and puts the new decision point in
-/// force atomically. A broken configuration is logged with its file, line and reason, and the
-/// old one stays in force. (Listeners, collections and principals' collection rights are fixed
-/// at start.)
+/// force atomically, with the partners, their pinned keys and accepted rotations, and this node's
+/// signing key. A broken configuration is logged with its file, line and reason, and the old one
+/// stays in force. (Listeners, collections and principals are fixed at start.)
 #[cfg(unix)]
 async fn reload_on_hangup(
-    dir: std::path::PathBuf,
+    current: Arc<std::sync::RwLock<Arc<Node>>>,
     gate: Arc<accord_taxii::gate::Gate>,
+    partners: Arc<crate::federation::Partners>,
     audit: accord_audit::AuditLog,
 ) {
     let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
     while hangup.recv().await.is_some() {
+        let node = current
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        let dir = node.dir.clone();
         let loaded = Config::load(&dir.join(crate::config::CONFIG_FILE))
             .map_err(anyhow::Error::from)
             .and_then(|config| {
                 let engine = crate::node::policy_engine(&dir, &config)?;
                 let event = crate::node::config_event(&dir, &config, &engine, "reload")?;
-                Ok((engine, config.collection_defaults(), event))
+                let defaults = config.collection_defaults();
+                let next = Arc::new(node.with_config(config));
+                // Checked before anything changes: keys that do not parse keep the old ones.
+                next.keyring()?;
+                next.provenance_signer()?;
+                Ok((engine, defaults, event, next))
             });
         match loaded {
-            Ok((engine, defaults, event)) => {
+            Ok((engine, defaults, event, next)) => {
                 let version = engine.version().to_owned();
                 // The change is logged before it takes effect.
                 if let Err(e) = audit
@@ -330,7 +359,11 @@ async fn reload_on_hangup(
                     continue;
                 }
                 gate.replace(engine, defaults);
-                tracing::info!(policy_version = %version, "configuration reloaded; new policy in force");
+                if let Err(e) = partners.reload(&next) {
+                    tracing::error!(error = %format!("{e:#}"), "partners not reloaded; the previous keys stay in force");
+                }
+                *current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+                tracing::info!(policy_version = %version, "configuration reloaded; new policy and partners in force");
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "configuration not reloaded; the previous policy stays in force")

@@ -209,6 +209,7 @@ impl Ctx<'_> {
             collection: collection.to_owned(),
             strict: false,
             max_object_bytes: self.node.config.limits.max_object_bytes,
+            same_version: Some(accord_provenance::same_apart_from_provenance),
         };
         let summary = crate::federation::import_objects(self.node, self.audit, &admitted, &opts, &Silent)?;
         report.received += summary.new + summary.new_version;
