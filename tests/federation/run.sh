@@ -326,14 +326,15 @@ assert len(q) == 3, q
 print("B quarantined a relay it did not allow, an unpinned signer and an object altered in transit")
 PY
 
-# Key rotation while the nodes run: A rotates its key, B accepts the statement, and both reload on
-# SIGHUP (no restart). What A signs next verifies on B under the new key, whether A's sync pushes
+# Key rotation while the nodes run: A rotates its key, B and C accept the statement, and all
+# reload on SIGHUP (no restart). What A signs next verifies on B under the new key, whether A's sync pushes
 # it or B pulls it through A's TAXII server; without the reloads B would quarantine it (a new key
 # it has not pinned, or the retired key signing after its retirement).
 "$ACCORD" --data-dir "$WORK/node-a" keys rotate -o "$WORK/rotation.json" > /dev/null 2>&1
-"$ACCORD" --data-dir "$WORK/node-b" partners accept-rotation "$WORK/rotation.json" > /dev/null
-for i in 0 1; do kill -HUP "${PIDS[$i]}"; done
-for n in a b; do
+# C pins A's key too (for what B relays): it accepts the same statement.
+for n in b c; do "$ACCORD" --data-dir "$WORK/node-$n" partners accept-rotation "$WORK/rotation.json" > /dev/null; done
+for i in 0 1 2; do kill -HUP "${PIDS[$i]}"; done
+for n in a b c; do
     for _ in $(seq 50); do grep -q "new policy and partners in force" "$WORK/serve-$n.log" && break; sleep 0.1; done
     grep -q "new policy and partners in force" "$WORK/serve-$n.log" || { echo "node-$n did not reload"; exit 1; }
 done
@@ -367,6 +368,40 @@ assert held["indicator--00000004-17d4-4cbf-938f-98ee46b3cd3f"]["extensions"][PRO
 assert len(json.loads(subprocess.run([accord, "--data-dir", f"{work}/node-b", "--json", "quarantine"],
                                      capture_output=True, text=True, check=True).stdout)) == 3
 print("key rotation on running nodes: after SIGHUP, A signs with its new key and B verifies it (push and pull)")
+PY
+
+# A withdraws the GREEN indicator (TAXII DELETE by an analyst): the next syncs carry a revoked
+# version, signed by A, to B and on to C; TLP:RED objects deleted on A are not announced.
+ANALYST=$(token a demo-analyst)
+for id in indicator--00000001-17d4-4cbf-938f-98ee46b3cd3f indicator--00000002-17d4-4cbf-938f-98ee46b3cd3f; do
+    code=$(curl -s -o /dev/null -w "%{http_code}" -X DELETE --cacert "$WORK/node-a/tls/ca.pem" \
+        -H "Authorization: Bearer $ANALYST" -H "Accept: application/taxii+json;version=2.1" \
+        "https://127.0.0.1:${PORT[a]}/api/collections/$CA/objects/$id/")
+    [ "$code" = 200 ] || { echo "DELETE $id: HTTP $code"; exit 1; }
+done
+"$ACCORD" --data-dir "$WORK/node-a" --json sync > "$WORK/sync-revoke-a.json" || { cat "$WORK/sync-revoke-a.json"; exit 1; }
+sleep 1
+"$ACCORD" --data-dir "$WORK/node-b" --json sync --partner node-c > "$WORK/sync-revoke-b.json" || { cat "$WORK/sync-revoke-b.json"; exit 1; }
+sleep 1
+python3 - "$WORK" "$ACCORD" <<'PY'
+import json, subprocess, sys
+work, accord = sys.argv[1], sys.argv[2]
+PROV = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10"
+green = "indicator--00000001-17d4-4cbf-938f-98ee46b3cd3f"
+a = json.load(open(f"{work}/sync-revoke-a.json"))[0]
+b = json.load(open(f"{work}/sync-revoke-b.json"))[0]
+# RED's deletion is decided like RED itself: withheld.
+assert (a["revoked"], a["withheld"], a["errors"]) == (1, 1, []), a
+assert b["sent"] >= 1 and not b["errors"] and not b["refused"], b
+def latest(node):
+    out = subprocess.run([accord, "--data-dir", f"{work}/node-{node}", "export", "--format", "jsonl"],
+                         capture_output=True, text=True, check=True).stdout
+    return next(o for o in map(json.loads, filter(None, out.splitlines())) if o["id"] == green)
+for node, path in (("b", None), ("c", ["node-b"])):
+    o = latest(node)
+    assert o.get("revoked") is True and o["modified"] > "2026-02-01T00:00:00.000Z", (node, o)
+    assert o["extensions"][PROV]["signer"] == "node-a" and o["extensions"][PROV].get("path") == path, (node, o)
+print("A's withdrawal of GREEN reaches B and C as a revoked version signed by A; RED's stays on A")
 PY
 # kill -9 A in the middle of pushing 20,000 objects, then sync again: B ends with every object
 # exactly once, and both logs verify.

@@ -375,16 +375,34 @@ fn delete(store: &dyn Backend) {
             ],
         )
         .unwrap();
-    assert_eq!(store.delete(COLL, id, &VersionFilter::last()).unwrap(), 1);
+    assert_eq!(store.delete(COLL, id, &VersionFilter::last(), true).unwrap(), 1);
     let last = all(store, VersionFilter::last());
     assert_eq!(last.len(), 1);
     assert!(
         last[0].json.contains("\"v2\""),
         "v2 becomes the latest after v3 is deleted"
     );
-    assert_eq!(store.delete(COLL, id, &VersionFilter::all()).unwrap(), 2);
+    // The object is still there: nothing is withdrawn yet.
+    assert!(store.withdrawals(COLL, 0, 10).unwrap().is_empty());
+    assert_eq!(store.delete(COLL, id, &VersionFilter::all(), true).unwrap(), 2);
     assert!(all(store, VersionFilter::all()).is_empty());
-    assert_eq!(store.delete(COLL, id, &VersionFilter::all()).unwrap(), 0);
+    assert_eq!(store.delete(COLL, id, &VersionFilter::all(), true).unwrap(), 0);
+    // Gone whole: withdrawn once, with the version that was the latest.
+    let w = store.withdrawals(COLL, 0, 10).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!((w[0].object_id.as_str(), w[0].collection.as_str()), (id, COLL));
+    assert!(w[0].json.contains("\"v2\""));
+    assert!(store.withdrawals(COLL, w[0].seq, 10).unwrap().is_empty());
+    // Deleting without withdrawing (retention) leaves no record.
+    store
+        .put_batch(COLL, &[indicator(2, "2020-01-01T00:00:00.000Z", "kept")])
+        .unwrap();
+    let other = "indicator--00000000-0000-4000-8000-000000000002";
+    assert_eq!(
+        store.delete(COLL, other, &VersionFilter::all(), false).unwrap(),
+        1
+    );
+    assert_eq!(store.withdrawals(COLL, 0, 10).unwrap().len(), 1);
 }
 
 fn unknown_collection(store: &dyn Backend) {

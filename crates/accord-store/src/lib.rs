@@ -185,8 +185,33 @@ pub trait Store: Send + Sync {
     ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>>;
     /// One indexed range scan in `date_added` order.
     fn query(&self, query: &Query) -> Result<Page>;
-    /// Deletes the matching versions of one object; returns how many were removed.
-    fn delete(&self, collection: &str, object_id: &str, versions: &VersionFilter) -> Result<usize>;
+    /// Deletes the matching versions of one object; returns how many were removed. With
+    /// `withdraw`, an object whose every version is gone leaves a [`Withdrawal`] (in the same
+    /// transaction), so that partners who received it can be told.
+    fn delete(
+        &self,
+        collection: &str,
+        object_id: &str,
+        versions: &VersionFilter,
+        withdraw: bool,
+    ) -> Result<usize>;
+    /// Objects withdrawn from `collection` (deleted whole by someone, not by retention) after
+    /// sequence number `after`, oldest first.
+    fn withdrawals(&self, collection: &str, after: i64, limit: usize) -> Result<Vec<Withdrawal>>;
+}
+
+/// An object deleted whole from a collection, with its last version: what a node needs to send
+/// partners a revoked version of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Withdrawal {
+    /// Deletion order (assigned by the store).
+    pub seq: i64,
+    pub collection: String,
+    pub object_id: String,
+    /// Microseconds since the epoch.
+    pub deleted_at: i64,
+    /// The last version, as it was stored.
+    pub json: String,
 }
 
 /// Turns the version conflicts in `outcomes` that `same(stored, incoming)` deems copies of the

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use crate::{
     CollectionInfo, CollectionSpec, Page, PutOutcome, QuarantineRecord, QuarantineStore, Query, Result,
     StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore, SyncStore,
-    TokenRecord, TokenStore, VersionFilter, check_collection_id,
+    TokenRecord, TokenStore, VersionFilter, Withdrawal, check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -90,6 +90,16 @@ CREATE TABLE sync_cursors (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (partner, direction, collection)
 );
+",
+    r"
+CREATE TABLE withdrawals (
+    seq        INTEGER PRIMARY KEY,
+    coll       TEXT NOT NULL,
+    object_id  TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL,
+    json       TEXT NOT NULL
+);
+CREATE INDEX withdrawals_by_collection ON withdrawals(coll, seq);
 ",
 ];
 
@@ -652,12 +662,30 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete(&self, collection: &str, object_id: &str, versions: &VersionFilter) -> Result<usize> {
+    fn delete(
+        &self,
+        collection: &str,
+        object_id: &str,
+        versions: &VersionFilter,
+        withdraw: bool,
+    ) -> Result<usize> {
         self.with_writer(|c| {
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db("starting a delete"))?;
             let (coll, _) = collection_seq(&tx, collection)?;
+            let last: Option<String> = if withdraw {
+                tx.query_row(
+                    "SELECT json FROM objects INDEXED BY objects_by_id
+                     WHERE coll = ?1 AND id_key = ?3 AND object_id = ?2 AND is_last = 1",
+                    params![coll, object_id, id_key(object_id)],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db("reading the version to withdraw"))?
+            } else {
+                None
+            };
             let mut args: Vec<rusqlite::types::Value> =
                 vec![coll.into(), object_id.to_owned().into(), id_key(object_id).into()];
             let mut sql =
@@ -680,8 +708,50 @@ impl Store for SqliteStore {
                 params![coll, object_id, id_key(object_id)],
             )
             .map_err(db("restoring first/last flags"))?;
+            let gone: bool = tx
+                .query_row(
+                    "SELECT NOT EXISTS (SELECT 1 FROM objects INDEXED BY objects_by_id
+                                        WHERE coll = ?1 AND id_key = ?3 AND object_id = ?2)",
+                    params![coll, object_id, id_key(object_id)],
+                    |r| r.get(0),
+                )
+                .map_err(db("checking what remains"))?;
+            if let Some(json) = last.filter(|_| gone && n > 0) {
+                tx.execute(
+                    "INSERT INTO withdrawals (coll, object_id, deleted_at, json) VALUES (?1, ?2, ?3, ?4)",
+                    params![collection, object_id, now_micros(), json],
+                )
+                .map_err(db("recording a withdrawal"))?;
+            }
             tx.commit().map_err(db("committing a delete"))?;
             Ok(n)
+        })
+    }
+
+    fn withdrawals(&self, collection: &str, after: i64, limit: usize) -> Result<Vec<Withdrawal>> {
+        self.with_reader(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, coll, object_id, deleted_at, json FROM withdrawals
+                     WHERE coll = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(db("reading withdrawals"))?;
+            let rows = stmt
+                .query_map(
+                    params![collection, after, i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |r| {
+                        Ok(Withdrawal {
+                            seq: r.get(0)?,
+                            collection: r.get(1)?,
+                            object_id: r.get(2)?,
+                            deleted_at: r.get(3)?,
+                            json: r.get(4)?,
+                        })
+                    },
+                )
+                .map_err(db("reading withdrawals"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db("reading withdrawals"))
         })
     }
 }

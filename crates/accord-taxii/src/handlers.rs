@@ -658,7 +658,7 @@ pub async fn delete_object(
                 object: id.clone(),
                 versions: doomed,
             })])?;
-            Ok(backend.delete(&coll, &id, &versions)?)
+            Ok(backend.delete(&coll, &id, &versions, true)?)
         })
         .await?
     } else {

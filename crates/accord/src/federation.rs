@@ -40,6 +40,43 @@ pub fn sign_released(
     })
 }
 
+/// The revoked version that tells partners an object was withdrawn (deleted whole) here: its last
+/// version with `revoked: true`, modified when it was deleted (or a millisecond after its last
+/// version, if that is later), stored-at the deletion time. `None` for what this node cannot
+/// revoke: SCOs and marking definitions (no versions), and objects another node signed.
+pub fn revoked_version(w: &accord_store::Withdrawal, node: &str) -> Result<Option<StoredObject>> {
+    let mut v: Value =
+        serde_json::from_str(&w.json).with_context(|| format!("withdrawn {}: stored JSON", w.object_id))?;
+    let foreign = accord_provenance::claimed_path(&v).is_some_and(|nodes| nodes[0] != node);
+    let modified = v
+        .get("modified")
+        .and_then(Value::as_str)
+        .and_then(|m| accord_stix::Timestamp::parse(m).ok());
+    let (Some(map), Some(modified)) = (v.as_object_mut(), modified) else {
+        return Ok(None);
+    };
+    if foreign || map.get("type").and_then(Value::as_str) == Some("marking-definition") {
+        return Ok(None);
+    }
+    let at = w.deleted_at.max(modified.as_micros() + 1000);
+    map.insert("revoked".into(), Value::Bool(true));
+    map.insert(
+        "modified".into(),
+        Value::from(accord_stix::Timestamp::format_micros(at)),
+    );
+    let checked =
+        accord_stix::check_value(v).map_err(|e| anyhow::anyhow!("withdrawn {}: {e}", w.object_id))?;
+    Ok(Some(StoredObject {
+        version: checked.version_text.clone().unwrap_or_default(),
+        id: checked.id,
+        type_name: checked.type_name,
+        spec_version: checked.spec_version,
+        date_added: w.deleted_at,
+        hash: checked.hash,
+        json: checked.canonical,
+    }))
+}
+
 /// What an import from a partner did.
 #[derive(Debug, Default)]
 pub struct Received {
@@ -302,5 +339,66 @@ impl accord_taxii::Outbound for Partners {
             serde_json::from_str(&released.json).map_err(|e| format!("signing {}: {e}", released.id))?;
         sign_released(&self.table().signer, original, released, value)
             .map_err(|e| format!("signing {}: {e}", released.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn withdrawn(json: Value) -> accord_store::Withdrawal {
+        accord_store::Withdrawal {
+            seq: 1,
+            collection: "c".into(),
+            object_id: json["id"].as_str().unwrap_or_default().into(),
+            deleted_at: 1_790_000_000_000_000,
+            json: json.to_string(),
+        }
+    }
+
+    fn indicator(modified: &str) -> Value {
+        serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+            "created": "2026-01-01T00:00:00.000Z", "modified": modified, "pattern_type": "stix",
+            "pattern": "[ipv4-addr:value = '198.51.100.7']", "valid_from": "2026-01-01T00:00:00Z"
+        })
+    }
+
+    #[test]
+    fn a_withdrawn_object_becomes_a_revoked_version_only_where_this_node_may_revoke_it() {
+        let o = revoked_version(&withdrawn(indicator("2026-01-01T00:00:00.000Z")), "node-a")
+            .expect("valid")
+            .expect("an indicator can be revoked");
+        let v: Value = serde_json::from_str(&o.json).expect("json");
+        assert_eq!(v["revoked"], true);
+        assert_eq!(o.version, "2026-09-21T14:13:20.000000Z", "modified when deleted");
+        assert_eq!(o.date_added, 1_790_000_000_000_000);
+        // A last version dated after the deletion (a clock ahead) still gets a later one.
+        let ahead = revoked_version(&withdrawn(indicator("2027-01-01T00:00:00.000Z")), "node-a")
+            .expect("valid")
+            .expect("revocable");
+        assert_eq!(ahead.version, "2027-01-01T00:00:00.001000Z");
+        let sco = serde_json::json!({"type": "ipv4-addr", "spec_version": "2.1",
+            "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.7"});
+        assert!(revoked_version(&withdrawn(sco), "node-a").expect("ok").is_none());
+        let signer = NodeSigner::new("node-b", &[2; 32]).expect("signer");
+        let foreign = signer
+            .sign(
+                indicator("2026-01-01T00:00:00.000Z"),
+                "2026-01-02T00:00:00Z",
+                None,
+            )
+            .expect("sign");
+        assert!(
+            revoked_version(&withdrawn(foreign.clone()), "node-a")
+                .expect("ok")
+                .is_none()
+        );
+        assert!(
+            revoked_version(&withdrawn(foreign), "node-b")
+                .expect("ok")
+                .is_some(),
+            "its own"
+        );
     }
 }

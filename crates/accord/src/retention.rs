@@ -91,6 +91,9 @@ pub fn sweep(
                         at: vec![at],
                         ..VersionFilter::default()
                     },
+                    // Retention is this node's own limit: partners keep theirs, so it is not
+                    // a withdrawal to tell them about.
+                    false,
                 )?;
             }
         }

@@ -33,6 +33,8 @@ pub struct SyncReport {
     pub withheld: u64,
     /// Versions not sent because the partner is on their path (loop prevention).
     pub not_echoed: u64,
+    /// Objects deleted here and sent as revoked versions (counted in `sent` too).
+    pub revoked: u64,
     /// Objects the partner's server refused, with its reasons.
     pub refused: Vec<String>,
     /// What went wrong, per collection; the other collections and partners carry on.
@@ -113,7 +115,10 @@ impl Ctx<'_> {
             }
         }
         for m in &self.partner.push {
-            if let Err(e) = self.push(&client, m, &mut report) {
+            if let Err(e) = self
+                .push(&client, m, &mut report)
+                .and_then(|()| self.push_withdrawals(&client, m, &mut report))
+            {
                 report
                     .errors
                     .push(format!("push {} → {}: {e:#}", m.local, m.remote));
@@ -228,10 +233,7 @@ impl Ctx<'_> {
         let store = self.node.store.as_ref();
         let p = self.partner;
         let local = self.node.collection_id(Some(&m.local))?;
-        let principal = p
-            .principal
-            .as_deref()
-            .ok_or_else(|| anyhow!("partner {}: no principal", p.name))?;
+        let principal = self.principal()?;
         let backoff = Backoff::default();
         let mut after: Option<i64> = store
             .sync_cursor(&p.name, "push", &local)?
@@ -251,47 +253,7 @@ impl Ctx<'_> {
                 return Ok(());
             };
             let more = page.more;
-            let scanned = page.objects.len() as u64;
-            let req = accord_policy::Request {
-                principal,
-                action: accord_policy::Action::Push,
-                purpose: None,
-                encrypted: client.api_root().starts_with("https://"),
-                now: accord_stix::Timestamp::from_micros(accord_audit::now_micros()),
-                default_tlp: None,
-            };
-            let to = accord_taxii::gate::Recipient {
-                principal,
-                channel: "sync",
-                collection: &local,
-                purpose: None,
-            };
-            let released = self.gate.release(store, &local, &req, page.objects)?;
-            let originals = released.originals();
-            let released = released.disclose_blocking(self.audit, &to)?;
-            report.withheld += scanned - released.len() as u64;
-            // Signing is the costly part: spread it over the cores.
-            let prepared: Vec<Result<Option<String>>> = released
-                .par_iter()
-                .zip(&originals)
-                .map(|(o, original)| {
-                    let v: Value = serde_json::from_str(&o.json)?;
-                    // Stored objects were verified on arrival; their signer and path decide.
-                    if accord_provenance::claimed_path(&v)
-                        .is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
-                    {
-                        return Ok(None);
-                    }
-                    crate::federation::sign_released(self.signer, original.as_ref(), o, v).map(Some)
-                })
-                .collect();
-            let mut objects = Vec::new();
-            for p in prepared {
-                match p? {
-                    Some(v) => objects.push(v),
-                    None => report.not_echoed += 1,
-                }
-            }
+            let objects = self.release(client, &local, principal, page.objects, report)?;
             after = Some(last);
             if objects.is_empty() {
                 in_flight.push_back((None, last));
@@ -306,6 +268,124 @@ impl Ctx<'_> {
             if !more {
                 return Ok(());
             }
+        }
+    }
+
+    /// The principal the partner's node is on this node: what it may receive is decided for it.
+    fn principal(&self) -> Result<&str> {
+        self.partner
+            .principal
+            .as_deref()
+            .ok_or_else(|| anyhow!("partner {}: no principal", self.partner.name))
+    }
+
+    /// Versions for the partner's principal, as they leave: decided and redacted by the gate (and
+    /// logged), then signed; versions whose path includes the partner are not sent back.
+    fn release(
+        &self,
+        client: &Client,
+        local: &str,
+        principal: &str,
+        versions: Vec<accord_store::StoredObject>,
+        report: &mut SyncReport,
+    ) -> Result<Vec<String>> {
+        let p = self.partner;
+        let scanned = versions.len() as u64;
+        let req = accord_policy::Request {
+            principal,
+            action: accord_policy::Action::Push,
+            purpose: None,
+            encrypted: client.api_root().starts_with("https://"),
+            now: accord_stix::Timestamp::from_micros(accord_audit::now_micros()),
+            default_tlp: None,
+        };
+        let to = accord_taxii::gate::Recipient {
+            principal,
+            channel: "sync",
+            collection: local,
+            purpose: None,
+        };
+        let released = self
+            .gate
+            .release(self.node.store.as_ref(), local, &req, versions)?;
+        let originals = released.originals();
+        let released = released.disclose_blocking(self.audit, &to)?;
+        report.withheld += scanned - released.len() as u64;
+        // Signing is the costly part: spread it over the cores.
+        let prepared: Vec<Result<Option<String>>> = released
+            .par_iter()
+            .zip(&originals)
+            .map(|(o, original)| {
+                let v: Value = serde_json::from_str(&o.json)?;
+                // Stored objects were verified on arrival; their signer and path decide.
+                if accord_provenance::claimed_path(&v).is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
+                {
+                    return Ok(None);
+                }
+                crate::federation::sign_released(self.signer, original.as_ref(), o, v).map(Some)
+            })
+            .collect();
+        let mut objects = Vec::new();
+        for p in prepared {
+            match p? {
+                Some(v) => objects.push(v),
+                None => report.not_echoed += 1,
+            }
+        }
+        Ok(objects)
+    }
+
+    /// Objects deleted whole from the local collection since the last run reach the partner as
+    /// revoked versions, through the same decision, redaction, signing and logging as any other
+    /// version. Only SDOs and SROs this node originated can be revoked by it: SCOs have no
+    /// versions, and another node's object is that node's to revoke.
+    fn push_withdrawals(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
+        let store = self.node.store.as_ref();
+        let p = self.partner;
+        let local = self.node.collection_id(Some(&m.local))?;
+        let principal = self.principal()?;
+        let backoff = Backoff::default();
+        let mut after: i64 = store
+            .sync_cursor(&p.name, "push-withdrawals", &local)?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        loop {
+            let batch = store.withdrawals(&local, after, PUSH_PAGE)?;
+            let Some(last) = batch.last().map(|w| w.seq) else {
+                return Ok(());
+            };
+            let revoked = batch
+                .iter()
+                .filter_map(|w| crate::federation::revoked_version(w, self.signer.node()).transpose())
+                .collect::<Result<Vec<_>>>()?;
+            let objects = self.release(client, &local, principal, revoked, report)?;
+            if !objects.is_empty() {
+                let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
+                let status = client.wait(&status.id, &backoff, Duration::from_secs(300))?;
+                if status.status != "complete" {
+                    return Err(anyhow!(
+                        "status {} still {} after five minutes",
+                        status.id,
+                        status.status
+                    ));
+                }
+                report.sent += status.success_count;
+                report.revoked += status.success_count;
+                report
+                    .refused
+                    .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
+            }
+            store.set_sync_cursor(
+                &p.name,
+                "push-withdrawals",
+                &local,
+                &last.to_string(),
+                accord_audit::now_micros(),
+            )?;
+            if batch.len() < PUSH_PAGE {
+                return Ok(());
+            }
+            after = last;
         }
     }
 
