@@ -272,8 +272,11 @@ PY
 python3 - "$WORK/corroboration.json" <<'PY'
 import json, sys
 ops = [o for o in json.load(open(sys.argv[1]))["objects"] if o["type"] == "opinion"]
-assert len(ops) == 1 and ops[0]["x_accord_corroboration"] == 2 and ops[0]["opinion"] == "agree", ops
+assert len(ops) == 1 and ops[0]["x_accord_corroboration"] == 2, ops
 assert "node-a" in ops[0]["explanation"] and "node-c" in ops[0]["explanation"], ops
+# With the grades C gives its sources (node-a: A in its [[partners]]; itself: A): two reliable ones.
+assert ops[0]["x_accord_source_reliability"] == {"node-a": "A", "node-c": "A"}, ops
+assert ops[0]["opinion"] == "strongly-agree", ops
 print("C: the pattern is corroborated by node-a and node-c:", ops[0]["explanation"])
 PY
 

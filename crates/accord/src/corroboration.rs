@@ -1,9 +1,12 @@
 //! `accord corroboration`: how many distinct originators reported the same indicator pattern or
 //! the same cyber observable, counting an originator only when its provenance signature was
-//! verified on arrival (objects without one count as this node's own). Exported as STIX
-//! `opinion`s carrying `x_accord_corroboration`.
+//! verified on arrival (objects without one count as this node's own), with each originator's
+//! Admiralty source-reliability grade. Exported as STIX `opinion`s carrying
+//! `x_accord_corroboration` and `x_accord_source_reliability`.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::federation::Sources;
 
 use serde_json::{Value, json};
 
@@ -12,7 +15,8 @@ use serde_json::{Value, json};
 pub struct Corroboration {
     /// The canonical pattern, or `type:value` (`file:hashes.SHA-256=…` for files).
     pub key: String,
-    pub originators: BTreeSet<String>,
+    /// Each originator with its reliability grade.
+    pub originators: BTreeMap<String, char>,
     /// The objects (ids) that say it.
     pub objects: BTreeSet<String>,
 }
@@ -38,25 +42,29 @@ fn key(o: &Value) -> Option<String> {
     Some(format!("{ty}:hashes.{algo}={}", h.to_ascii_lowercase()))
 }
 
-/// Groups `objects` (as stored: signatures were verified when they arrived) by what they report;
-/// returns those with at least `min` distinct originators, most corroborated first.
-pub fn corroborate(objects: &[Value], this_node: &str, min: usize) -> Vec<Corroboration> {
+/// Groups `objects` (as stored: signatures were verified when they arrived) by what they report,
+/// counting only originators graded `min_grade` or better; returns the groups with at least
+/// `min` distinct originators, most corroborated first.
+pub fn corroborate(objects: &[Value], sources: &Sources, min: usize, min_grade: char) -> Vec<Corroboration> {
     let mut groups: BTreeMap<String, Corroboration> = BTreeMap::new();
     for o in objects {
         let Some(k) = key(o) else { continue };
-        let originator = o
+        let signer = o
             .get("extensions")
             .and_then(|e| e.get(accord_provenance::EXTENSION_ID))
             .and_then(|p| p.get("signer"))
-            .and_then(Value::as_str)
-            .unwrap_or(this_node)
-            .to_owned();
+            .and_then(Value::as_str);
+        let originator = sources.originator(signer);
+        if !sources.at_least(originator, min_grade) {
+            continue;
+        }
         let g = groups.entry(k.clone()).or_insert_with(|| Corroboration {
             key: k,
-            originators: BTreeSet::new(),
+            originators: BTreeMap::new(),
             objects: BTreeSet::new(),
         });
-        g.originators.insert(originator);
+        g.originators
+            .insert(originator.to_owned(), sources.grade(originator));
         if let Some(id) = o.get("id").and_then(Value::as_str) {
             g.objects.insert(id.to_owned());
         }
@@ -74,10 +82,11 @@ pub fn corroborate(objects: &[Value], this_node: &str, min: usize) -> Vec<Corrob
     out
 }
 
-/// A STIX opinion stating the corroboration (`agree` for two originators, `strongly-agree` for
-/// three or more).
+/// A STIX opinion stating the corroboration: `strongly-agree` when three or more originators,
+/// or at least two reliable ones (graded A or B), report it; `agree` otherwise.
 pub fn opinion(c: &Corroboration, by: &str, now: &str) -> Value {
     let n = c.originators.len();
+    let reliable = c.originators.values().filter(|g| **g <= 'B').count();
     json!({
         "type": "opinion",
         "spec_version": "2.1",
@@ -85,15 +94,25 @@ pub fn opinion(c: &Corroboration, by: &str, now: &str) -> Value {
         "created": now,
         "modified": now,
         "created_by_ref": by,
-        "opinion": if n >= 3 { "strongly-agree" } else { "agree" },
+        "opinion": if n >= 3 || reliable >= 2 { "strongly-agree" } else { "agree" },
         "explanation": format!(
             "{} reported by {n} independent originators: {}",
             c.key,
-            c.originators.iter().cloned().collect::<Vec<_>>().join(", ")
+            describe(c)
         ),
         "object_refs": c.objects.iter().collect::<Vec<_>>(),
         "x_accord_corroboration": n,
+        "x_accord_source_reliability": c.originators.iter().map(|(o, g)| (o.clone(), g.to_string())).collect::<BTreeMap<_, _>>(),
     })
+}
+
+/// The originators with their grades: `node-a (A), node-b (C)`.
+pub fn describe(c: &Corroboration) -> String {
+    c.originators
+        .iter()
+        .map(|(o, g)| format!("{o} ({g})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -140,19 +159,33 @@ mod tests {
             json!({"type": "file", "id": "file--2", "hashes": {"SHA-256": "ab"},
                    "extensions": { accord_provenance::EXTENSION_ID: { "signer": "node-c" } }}),
         ];
-        let got = corroborate(&objects, "here", 2);
+        let sources = Sources::new("here", [("node-a".to_owned(), 'B'), ("node-b".to_owned(), 'D')]);
+        let got = corroborate(&objects, &sources, 2, 'F');
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].key, "[ipv4-addr:value = '198.51.100.7']");
-        assert_eq!(
-            got[0].originators.iter().collect::<Vec<_>>(),
-            ["here", "node-a", "node-b"]
-        );
+        assert_eq!(describe(&got[0]), "here (A), node-a (B), node-b (D)");
         assert_eq!(got[0].objects.len(), 4);
+        // node-c is no partner: it cannot be judged.
         assert_eq!(got[1].key, "file:hashes.SHA-256=ab");
+        assert_eq!(describe(&got[1]), "here (A), node-c (F)");
         let o = opinion(&got[0], "identity--x", "2026-01-01T00:00:00Z");
         assert_eq!(
             (o["opinion"].as_str(), o["x_accord_corroboration"].as_u64()),
             (Some("strongly-agree"), Some(3))
+        );
+        assert_eq!(o["x_accord_source_reliability"]["node-b"], "D");
+        // Two originators, one of them not judged: agree, not strongly.
+        assert_eq!(
+            opinion(&got[1], "identity--x", "2026-01-01T00:00:00Z")["opinion"],
+            "agree"
+        );
+        // Counting only sources graded B or better: node-b and node-c drop out.
+        let reliable = corroborate(&objects, &sources, 2, 'B');
+        assert_eq!(reliable.len(), 1);
+        assert_eq!(describe(&reliable[0]), "here (A), node-a (B)");
+        assert_eq!(
+            opinion(&reliable[0], "identity--x", "2026-01-01T00:00:00Z")["opinion"],
+            "strongly-agree"
         );
     }
 }

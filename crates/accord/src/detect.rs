@@ -51,6 +51,26 @@ struct Fields<'a> {
     valid_until: Option<std::borrow::Cow<'a, str>>,
     #[serde(default, borrow)]
     name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    extensions: Option<Extensions<'a>>,
+}
+
+/// The one extension matching looks at: who signed the indicator (its originator).
+#[derive(Debug, serde::Deserialize)]
+struct Extensions<'a> {
+    // accord_provenance::EXTENSION_ID (attributes take literals; a test checks they agree).
+    #[serde(
+        rename = "extension-definition--0c0ba5b6-4a8e-4f1d-9a57-7f5f2a3a2e10",
+        default,
+        borrow
+    )]
+    provenance: Option<Provenance<'a>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Provenance<'a> {
+    #[serde(borrow)]
+    signer: std::borrow::Cow<'a, str>,
 }
 
 /// Compiles indicators one at a time into the index.
@@ -59,9 +79,20 @@ pub struct Loader {
     builder: IndexBuilder,
     meta: Vec<Meta>,
     rejected: Vec<String>,
+    /// Only indicators from originators graded this or better, if set.
+    only_from: Option<(crate::federation::Sources, char)>,
 }
 
 impl Loader {
+    /// A loader that leaves out indicators whose originator is graded below `min` (Admiralty
+    /// source reliability), with the reason.
+    pub fn only_from(sources: crate::federation::Sources, min: char) -> Loader {
+        Loader {
+            only_from: Some((sources, min)),
+            ..Loader::default()
+        }
+    }
+
     /// Adds the object if it is an indicator (others are ignored). Revoked indicators and
     /// patterns in other languages are left out, with a reason.
     pub fn add_json(&mut self, json: &str) -> Result<()> {
@@ -84,6 +115,21 @@ impl Loader {
         if o.revoked {
             self.rejected.push(format!("{id}: revoked"));
             return;
+        }
+        if let Some((sources, min)) = &self.only_from {
+            let signer = o
+                .extensions
+                .as_ref()
+                .and_then(|e| e.provenance.as_ref())
+                .map(|p| p.signer.as_ref());
+            let originator = sources.originator(signer);
+            if !sources.at_least(originator, *min) {
+                self.rejected.push(format!(
+                    "{id}: from {originator}, source reliability {} (below {min})",
+                    sources.grade(originator)
+                ));
+                return;
+            }
         }
         if o.pattern_type.as_deref() != Some("stix") {
             self.rejected.push(format!(
@@ -528,4 +574,46 @@ pub fn node_identity(node: &crate::node::Node, now: &str) -> (String, Option<Val
         "identity_class": "organization",
     });
     (id, Some(identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::federation::Sources;
+
+    fn indicator(n: u32, signer: Option<&str>) -> Value {
+        let mut o = serde_json::json!({
+            "type": "indicator", "spec_version": "2.1", "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+            "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+        });
+        if let Some(s) = signer {
+            o["extensions"] = serde_json::json!({ accord_provenance::EXTENSION_ID: { "signer": s } });
+        }
+        o
+    }
+
+    /// Matching can be restricted to reliable sources; the provenance extension is found under
+    /// the id the provenance crate defines.
+    #[test]
+    fn indicators_from_sources_below_the_minimum_are_left_out() {
+        let sources = Sources::new("here", [("node-a".to_owned(), 'B'), ("node-d".to_owned(), 'D')]);
+        let mut loader = Loader::only_from(sources, 'C');
+        for (n, signer) in [
+            (1, None),
+            (2, Some("node-a")),
+            (3, Some("node-d")),
+            (4, Some("stranger")),
+        ] {
+            loader.add_value(&indicator(n, signer)).expect("add");
+        }
+        let loaded = loader.finish().expect("finish");
+        assert_eq!(loaded.index.len(), 2);
+        assert_eq!(
+            loaded.rejected,
+            [
+                "indicator--00000000-0000-4000-8000-000000000003: from node-d, source reliability D (below C)",
+                "indicator--00000000-0000-4000-8000-000000000004: from stranger, source reliability F (below C)",
+            ]
+        );
+    }
 }

@@ -77,6 +77,62 @@ pub fn revoked_version(w: &accord_store::Withdrawal, node: &str) -> Result<Optio
     }))
 }
 
+/// Who reported what, and how far they are trusted: the Admiralty source-reliability grade
+/// (A completely reliable … E unreliable, F cannot be judged) of each originator. Partners have
+/// theirs in `[[partners]] reliability`; this node's own reports count as A; an originator that
+/// is not a partner cannot be judged (F).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    this_node: String,
+    grades: HashMap<String, char>,
+}
+
+impl Sources {
+    pub fn for_node(node: &Node) -> Sources {
+        Sources::new(
+            &node.config.node.name,
+            node.config
+                .partners
+                .iter()
+                .map(|p| (p.name.clone(), p.reliability.chars().next().unwrap_or('F'))),
+        )
+    }
+
+    pub fn new(this_node: &str, grades: impl IntoIterator<Item = (String, char)>) -> Sources {
+        Sources {
+            this_node: this_node.to_owned(),
+            grades: grades.into_iter().collect(),
+        }
+    }
+
+    /// The originator of a stored object: the signer it was verified against on arrival, or this
+    /// node for objects without provenance.
+    pub fn originator<'a>(&'a self, signer: Option<&'a str>) -> &'a str {
+        signer.unwrap_or(&self.this_node)
+    }
+
+    pub fn grade(&self, originator: &str) -> char {
+        if originator == self.this_node {
+            'A'
+        } else {
+            self.grades.get(originator).copied().unwrap_or('F')
+        }
+    }
+
+    /// Whether `originator` is graded `min` or better.
+    pub fn at_least(&self, originator: &str, min: char) -> bool {
+        self.grade(originator) <= min
+    }
+}
+
+/// Parses an Admiralty grade given on the command line.
+pub fn parse_grade(text: &str) -> std::result::Result<char, String> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        g @ ("A" | "B" | "C" | "D" | "E" | "F") => Ok(g.chars().next().unwrap_or('F')),
+        _ => Err(format!("{text:?} is not an Admiralty reliability grade (A to F)")),
+    }
+}
+
 /// What an import from a partner did.
 #[derive(Debug, Default)]
 pub struct Received {

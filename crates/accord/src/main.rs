@@ -169,6 +169,10 @@ enum Command {
         /// through the import path: validated, stored and logged.
         #[arg(long)]
         ingest: Option<String>,
+        /// Only indicators whose originator has this Admiralty source reliability or better
+        /// (A-F; this node counts as A, partners as graded in accord.toml).
+        #[arg(long, value_parser = accord::federation::parse_grade)]
+        min_reliability: Option<char>,
     },
     /// Translate indicators: STIX to a blocklist, CSV, Suricata rules, a Zeek Intel file or a
     /// MISP event; MISP events and IOC lists (CSV or one per line) to STIX. What a format cannot
@@ -217,6 +221,10 @@ enum Command {
         /// Only what at least this many originators reported.
         #[arg(long, default_value_t = 2)]
         min: usize,
+        /// Count only originators of this Admiralty source reliability or better (A-F; this
+        /// node counts as A, partners as graded in accord.toml).
+        #[arg(long, value_parser = accord::federation::parse_grade, default_value = "F")]
+        min_reliability: char,
     },
     /// This node's provenance key: show it (for partners to pin) or rotate it.
     Keys {
@@ -1006,6 +1014,7 @@ struct MatchOptions {
     events: PathBuf,
     sighted_by: Option<String>,
     ingest: Option<String>,
+    min_reliability: Option<char>,
 }
 
 fn match_command(data_dir: &std::path::Path, o: &MatchOptions, json: bool) -> Result<ExitCode> {
@@ -1013,7 +1022,15 @@ fn match_command(data_dir: &std::path::Path, o: &MatchOptions, json: bool) -> Re
     let (indicators, events) = (&o.indicators, o.events.as_path());
     let started = std::time::Instant::now();
     let node = || Node::open(data_dir);
-    let mut loader = detect::Loader::default();
+    let mut loader = match o.min_reliability {
+        Some(min) => detect::Loader::only_from(
+            accord::federation::Sources::for_node(
+                &node().context("--min-reliability: no node to grade sources")?,
+            ),
+            min,
+        ),
+        None => detect::Loader::default(),
+    };
     let mut rejected = Vec::new();
     let (files, collections): (Vec<&String>, Vec<&String>) = indicators
         .iter()
@@ -1449,6 +1466,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             events,
             sighted_by,
             ingest,
+            min_reliability,
         } => match_command(
             &cli.data_dir,
             &MatchOptions {
@@ -1456,6 +1474,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 events,
                 sighted_by,
                 ingest,
+                min_reliability,
             },
             json,
         ),
@@ -1508,11 +1527,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )
         }
-        Command::Corroboration { collection, min } => {
+        Command::Corroboration {
+            collection,
+            min,
+            min_reliability,
+        } => {
             let node = Node::open(&cli.data_dir)?;
             let collection = node.collection_id(collection.as_deref())?;
             let objects = accord::detect::read_collection_all(&node, &collection)?;
-            let found = accord::corroboration::corroborate(&objects, &node.config.node.name, min);
+            let sources = accord::federation::Sources::for_node(&node);
+            let found = accord::corroboration::corroborate(&objects, &sources, min, min_reliability);
             if json {
                 let now = accord_stix::Timestamp::format_micros(now_micros());
                 let (by, identity) = accord::detect::node_identity(&node, &now);
@@ -1528,7 +1552,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!(
                         "{} originators ({}): {} [{} objects]",
                         c.originators.len(),
-                        c.originators.iter().cloned().collect::<Vec<_>>().join(", "),
+                        accord::corroboration::describe(c),
                         c.key,
                         c.objects.len()
                     );
