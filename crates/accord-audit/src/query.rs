@@ -24,6 +24,7 @@ pub struct Filter {
 fn agreement_of(event: &Event, object: Option<&str>) -> Vec<String> {
     match event {
         Event::Decision(d) => d.agreement.iter().cloned().collect(),
+        Event::Decisions(d) => d.agreement.iter().cloned().collect(),
         Event::Redaction(r) => r.agreement.iter().cloned().collect(),
         Event::Share(s) => s
             .objects
@@ -38,6 +39,7 @@ fn agreement_of(event: &Event, object: Option<&str>) -> Vec<String> {
 fn mentions(event: &Event, id: &str) -> bool {
     match event {
         Event::Decision(d) => d.object == id,
+        Event::Decisions(d) => d.objects.iter().any(|o| o.id == id),
         Event::Redaction(r) => r.object == id,
         Event::Deletion(d) => d.object == id,
         Event::Expiry(e) => e.object == id,
@@ -52,6 +54,7 @@ fn mentions(event: &Event, id: &str) -> bool {
 fn principal_of(event: &Event) -> Option<&str> {
     match event {
         Event::Decision(d) => Some(&d.principal),
+        Event::Decisions(d) => Some(&d.principal),
         Event::Share(s) => Some(&s.principal),
         Event::Redaction(r) => Some(&r.principal),
         Event::Ingest(i) => Some(&i.principal),
@@ -76,7 +79,11 @@ impl Filter {
         {
             return false;
         }
-        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k == entry.event.kind()) {
+        // `decision` and `decisions` (grouped, as written now) are one kind to ask for.
+        fn family(k: &str) -> &str {
+            if k == "decisions" { "decision" } else { k }
+        }
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| family(k) == family(entry.event.kind())) {
             return false;
         }
         if let Some(id) = &self.object

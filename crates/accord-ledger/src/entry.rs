@@ -46,6 +46,7 @@ impl Prepared {
     pub fn new(time: &str, event: &Event) -> Prepared {
         let payload = match event {
             Event::Decision(e) => serde_json::to_vec(e),
+            Event::Decisions(e) => serde_json::to_vec(e),
             Event::Share(e) => serde_json::to_vec(e),
             Event::Redaction(e) => serde_json::to_vec(e),
             Event::Ingest(e) => serde_json::to_vec(e),
@@ -170,7 +171,9 @@ fn top_level_members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
+    /// One decision per entry: what earlier versions of Accord wrote; still read and verified.
     Decision(Decision),
+    Decisions(Decisions),
     Share(Share),
     Redaction(Redaction),
     Ingest(Ingest),
@@ -186,6 +189,7 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::Decision(_) => "decision",
+            Event::Decisions(_) => "decisions",
             Event::Share(_) => "share",
             Event::Redaction(_) => "redaction",
             Event::Ingest(_) => "ingest",
@@ -221,6 +225,30 @@ pub struct Decision {
     /// Ids of the policies that decided.
     pub reasons: Vec<String>,
     pub version: String,
+}
+
+/// Policy decisions for one principal and action that came out the same (effect, reasons,
+/// agreement, profile), with every object version they were about: one entry per outcome of a
+/// response, export or push, rather than one per version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decisions {
+    /// read, export or push.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
+    /// allow, allow_with_redaction or deny.
+    pub effect: String,
+    /// The versions decided, each with the SHA-256 of its canonical JSON (hex).
+    pub objects: Vec<Version>,
+    /// The version of the policy in force (hash of configuration and policies).
+    pub policy: String,
+    pub principal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// Ids of the policies that decided.
+    pub reasons: Vec<String>,
 }
 
 /// Object versions that left the node in one response, export or push.

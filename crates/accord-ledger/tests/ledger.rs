@@ -463,6 +463,17 @@ fn every_kind(s: &str, n: u64) -> Vec<Event> {
             profile: None,
             policy: s.into(),
         }),
+        Event::Decisions(Decisions {
+            principal: s.into(),
+            action: "read".into(),
+            purpose: o(s),
+            objects: vec![v.clone(), v.clone()],
+            effect: "allow".into(),
+            reasons: vec![s.into()],
+            agreement: None,
+            profile: o(s),
+            policy: s.into(),
+        }),
         Event::Share(Share {
             principal: s.into(),
             channel: "taxii".into(),

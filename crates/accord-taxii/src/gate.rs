@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use accord_audit::{AuditError, AuditLog};
 use accord_ledger::Event;
-use accord_ledger::entry::{Change, Decision as Decided, Redaction as Redacted, Share, Shared};
+use accord_ledger::entry::{Change, Decisions, Redaction as Redacted, Share, Shared, Version};
 use accord_policy::engine::Request;
 use accord_policy::{Engine, Outcome};
 use accord_stix::ContentHash;
@@ -57,8 +57,42 @@ impl std::fmt::Debug for Gate {
 pub struct Released {
     objects: Vec<StoredObject>,
     pub outcomes: Vec<Outcome>,
+    /// Decisions that came out the same share one entry (a page holds a handful of outcomes).
+    decisions: Vec<Decisions>,
+    /// Redactions, one entry per redacted version.
     events: Vec<Event>,
     shared: Vec<Shared>,
+}
+
+/// Merges decision entries into `groups`: those that came out the same become one.
+fn merge(groups: &mut Vec<Decisions>, more: Vec<Decisions>) {
+    for d in more {
+        let same = |g: &&mut Decisions| {
+            (
+                &g.effect,
+                &g.reasons,
+                &g.agreement,
+                &g.profile,
+                &g.principal,
+                &g.action,
+                &g.purpose,
+                &g.policy,
+            ) == (
+                &d.effect,
+                &d.reasons,
+                &d.agreement,
+                &d.profile,
+                &d.principal,
+                &d.action,
+                &d.purpose,
+                &d.policy,
+            )
+        };
+        match groups.iter_mut().find(same) {
+            Some(g) => g.objects.extend(d.objects),
+            None => groups.push(d),
+        }
+    }
 }
 
 /// Where released versions go, for the share entry.
@@ -90,10 +124,12 @@ impl Released {
             .collect()
     }
 
-    /// Adds another batch for the same recipient (one share entry covers both).
+    /// Adds another batch for the same recipient (one share entry covers both, and decisions
+    /// that came out the same share an entry).
     pub fn extend(&mut self, other: Released) {
         self.objects.extend(other.objects);
         self.outcomes.extend(other.outcomes);
+        merge(&mut self.decisions, other.decisions);
         self.events.extend(other.events);
         self.shared.extend(other.shared);
     }
@@ -101,6 +137,9 @@ impl Released {
     /// Serialises the audit entries for this disclosure: decisions, redactions and the share.
     /// CPU work: do it where blocking is fine.
     pub fn seal(mut self, to: &Recipient<'_>) -> Sealed {
+        let mut events: Vec<Event> = self.decisions.into_iter().map(Event::Decisions).collect();
+        events.append(&mut self.events);
+        self.events = events;
         if !self.shared.is_empty() {
             self.events.push(Event::Share(Share {
                 principal: to.principal.to_owned(),
@@ -288,8 +327,38 @@ impl Gate {
         Ok(explanation)
     }
 
-    /// Decides and redacts versions read from `collection` for one request.
+    /// Decides and redacts versions read from `collection` for one request. A large batch (a
+    /// page) is decided in parallel chunks: the reader waits for it, and the other core is free.
     pub fn release(
+        &self,
+        store: &dyn Store,
+        collection: &str,
+        req: &Request<'_>,
+        mut versions: Vec<StoredObject>,
+    ) -> Result<Released, StoreError> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 256;
+        if versions.len() < 2 * CHUNK {
+            return self.release_chunk(store, collection, req, versions);
+        }
+        let mut chunks = Vec::new();
+        while versions.len() > CHUNK {
+            let rest = versions.split_off(CHUNK);
+            chunks.push(std::mem::replace(&mut versions, rest));
+        }
+        chunks.push(versions);
+        let parts = chunks
+            .into_par_iter()
+            .map(|c| self.release_chunk(store, collection, req, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut all = Released::default();
+        for p in parts {
+            all.extend(p);
+        }
+        Ok(all)
+    }
+
+    fn release_chunk(
         &self,
         store: &dyn Store,
         collection: &str,
@@ -358,24 +427,17 @@ impl Gate {
         }
         let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
         let mut objects = Vec::with_capacity(versions.len());
-        let mut events = Vec::with_capacity(versions.len());
+        let mut decisions = Vec::new();
+        let mut events = Vec::new();
         let mut shared = Vec::with_capacity(versions.len());
         let record = |stored: &StoredObject, outcome: &Outcome, released: Option<&StoredObject>| {
             let d = &outcome.decision;
             let hash = stored.hash.to_hex();
-            let decided = Event::Decision(Decided {
-                principal: req.principal.to_owned(),
-                action: req.action.as_str().to_owned(),
-                purpose: req.purpose.map(str::to_owned),
-                object: stored.id.clone(),
+            let decided = Version {
+                id: stored.id.clone(),
                 version: stored.version.clone(),
                 hash: hash.clone(),
-                effect: d.effect.as_str().to_owned(),
-                reasons: d.reasons.iter().map(|r| r.policy.clone()).collect(),
-                agreement: d.agreement.clone(),
-                profile: d.profile.clone(),
-                policy: engine.version().to_owned(),
-            });
+            };
             let redacted = (!outcome.redactions.is_empty()).then(|| {
                 Event::Redaction(Redacted {
                     principal: req.principal.to_owned(),
@@ -413,7 +475,28 @@ impl Gate {
                 .map(|object| redacted_version(&stored, object));
             let released = allowed.then(|| copy.as_ref().unwrap_or(&stored));
             let (decided, redaction, share) = record(&stored, outcome, released);
-            events.push(decided);
+            // Within one request only the outcome varies: compare it without building an entry.
+            let d = &outcome.decision;
+            let same = |g: &&mut Decisions| {
+                g.effect == d.effect.as_str()
+                    && g.agreement == d.agreement
+                    && g.profile == d.profile
+                    && g.reasons.iter().eq(d.reasons.iter().map(|r| &r.policy))
+            };
+            match decisions.iter_mut().find(same) {
+                Some(g) => g.objects.push(decided),
+                None => decisions.push(Decisions {
+                    principal: req.principal.to_owned(),
+                    action: req.action.as_str().to_owned(),
+                    purpose: req.purpose.map(str::to_owned),
+                    objects: vec![decided],
+                    effect: d.effect.as_str().to_owned(),
+                    reasons: d.reasons.iter().map(|r| r.policy.clone()).collect(),
+                    agreement: d.agreement.clone(),
+                    profile: d.profile.clone(),
+                    policy: engine.version().to_owned(),
+                }),
+            }
             events.extend(redaction);
             shared.extend(share);
             if allowed {
@@ -423,6 +506,7 @@ impl Gate {
         Ok(Released {
             objects,
             outcomes,
+            decisions,
             events,
             shared,
         })

@@ -404,9 +404,19 @@ async fn list(
     let (sealed, more, scanned, last, originals) = if small { read()? } else { blocking(read).await? };
     let mut objects = sealed.disclose(&state.audit).await?;
     if let Some(signer) = signer {
-        for (o, original) in objects.iter_mut().zip(&originals) {
-            o.json = signer.sign(o, original.as_ref()).map_err(TaxiiError::Internal)?;
-        }
+        // Signing a page is CPU work for both cores, off the async workers.
+        objects = blocking(move || {
+            use rayon::prelude::*;
+            objects
+                .par_iter_mut()
+                .zip(&originals)
+                .try_for_each(|(o, original)| {
+                    o.json = signer.sign(o, original.as_ref()).map_err(TaxiiError::Internal)?;
+                    Ok::<_, TaxiiError>(())
+                })?;
+            Ok(objects)
+        })
+        .await?;
     }
     let next = match (more, last) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
