@@ -882,7 +882,7 @@ fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
     let decisions: usize = ledger
         .lines()
         .iter()
-        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
         .filter(|e| e["kind"] == "decisions")
         .map(|e| e["objects"].as_array().map_or(0, Vec::len))
         .sum();
