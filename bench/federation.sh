@@ -4,12 +4,13 @@
 # B's principal, signing, loop check, TAXII POST, B's provenance verification, validation,
 # storage and logging on both sides. Prints objects/s (N / wall time of the sync), and checks that
 # B holds all N with A's signature.
-#   bench/federation.sh [N]
+#   bench/federation.sh [N]        (ACCORD_BIN=path: use that binary instead of building)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
-cargo build -q --release -p accord
-ACCORD=$PWD/target/release/accord
+# ACCORD_BIN runs another build (say, an earlier commit's) for a side-by-side comparison.
+if [ -z "${ACCORD_BIN:-}" ]; then cargo build -q --release -p accord; fi
+ACCORD=${ACCORD_BIN:-$PWD/target/release/accord}
 WORK=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2> /dev/null; rm -rf "$WORK"; }
