@@ -327,38 +327,8 @@ impl Gate {
         Ok(explanation)
     }
 
-    /// Decides and redacts versions read from `collection` for one request. A large batch (a
-    /// page) is decided in parallel chunks: the reader waits for it, and the other core is free.
+    /// Decides and redacts versions read from `collection` for one request.
     pub fn release(
-        &self,
-        store: &dyn Store,
-        collection: &str,
-        req: &Request<'_>,
-        mut versions: Vec<StoredObject>,
-    ) -> Result<Released, StoreError> {
-        use rayon::prelude::*;
-        const CHUNK: usize = 256;
-        if versions.len() < 2 * CHUNK {
-            return self.release_chunk(store, collection, req, versions);
-        }
-        let mut chunks = Vec::new();
-        while versions.len() > CHUNK {
-            let rest = versions.split_off(CHUNK);
-            chunks.push(std::mem::replace(&mut versions, rest));
-        }
-        chunks.push(versions);
-        let parts = chunks
-            .into_par_iter()
-            .map(|c| self.release_chunk(store, collection, req, c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut all = Released::default();
-        for p in parts {
-            all.extend(p);
-        }
-        Ok(all)
-    }
-
-    fn release_chunk(
         &self,
         store: &dyn Store,
         collection: &str,

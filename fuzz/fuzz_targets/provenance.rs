@@ -1,0 +1,36 @@
+//! Fuzzes what a node reads from partners for provenance: objects (as received, and in their
+//! canonical form) checked against a pinned key, rotation statements, public key lines, and the
+//! same-version comparison. Nothing may panic; a valid signature must never survive a change to
+//! the signed text.
+#![no_main]
+
+use accord_provenance::{Keyring, NodeSigner, PublicKey, same_apart_from_provenance};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(signer) = NodeSigner::new("node-a", &[7; 32]) else {
+        return;
+    };
+    let mut ring = Keyring::new();
+    ring.pin(signer.public());
+    let _ = PublicKey::parse(text);
+    let _ = ring.clone().apply_rotation(text);
+    let _ = ring.verify_canonical(&[text, text]);
+    let _ = same_apart_from_provenance(text, text);
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    let canonical = accord_stix::jcs::to_canonical_string(&value);
+    let _ = ring.verify_canonical(&[&canonical]);
+    // Signed by the pinned key, it verifies; any other text does not verify as that signature.
+    if let Ok(signed) = signer.sign_canonical(value, "2026-11-27T00:00:00Z", None) {
+        assert!(ring.verify_canonical(&[&signed])[0].is_ok(), "{signed}");
+        let altered = signed.replacen("node-a", "node-b", 1);
+        if altered != signed {
+            assert!(ring.verify_canonical(&[&altered])[0].is_err(), "{altered}");
+        }
+    }
+});
