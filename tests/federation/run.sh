@@ -133,6 +133,18 @@ client_key = "secrets/c-client.key"
 ca_file = "$WORK/node-c/tls/ca.pem"
 reliability = "B"
 push = [{ local = "default", remote = "$CC" }]
+
+# A partner whose node is down (nothing listens there): it must not hold up the others.
+[[partners]]
+name = "node-dead"
+organisation = "example-isac"
+keys = []
+signed = false
+taxii = ["https://127.0.0.1:$((BASE + 3))/api/"]
+principal = "demo-partner"
+token_file = "secrets/a.token"
+ca_file = "$WORK/node-c/tls/ca.pem"
+push = [{ local = "default", remote = "$CC" }]
 TOML
 cat >> "$WORK/node-c/accord.toml" <<TOML
 
@@ -197,6 +209,8 @@ a = json.load(open(f"{work}/sync-a.json"))[0]
 assert (a["sent"], a["withheld"], a["errors"]) == (2, 2, []), a
 b_report = {r["partner"]: r for r in json.load(open(f"{work}/sync-b.json"))}
 assert b_report["node-c"]["sent"] == 2 and not b_report["node-c"]["errors"], b_report
+# The dead partner failed on its own thread, after its retries; the live ones were served.
+assert b_report["node-dead"]["errors"] and b_report["node-dead"]["sent"] == 0, b_report["node-dead"]
 assert b_report["node-a"]["not_echoed"] == 2 and b_report["node-a"]["sent"] == 0, b_report["node-a"]
 green = "indicator--00000001-17d4-4cbf-938f-98ee46b3cd3f"
 b, c = stored("b"), stored("c")
