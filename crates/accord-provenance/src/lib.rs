@@ -254,13 +254,6 @@ fn rotation_body(node: &str, old: &str, next: &PublicKey, at: &str) -> String {
     }))
 }
 
-fn extension_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
-    object
-        .get_mut("extensions")
-        .and_then(|e| e.get_mut(EXTENSION_ID))
-        .and_then(Value::as_object_mut)
-}
-
 /// Where the Accord extension sits in an object's canonical JSON text, and its members.
 struct Located {
     start: usize,
@@ -479,7 +472,11 @@ impl Keyring {
 
 /// `object` with `node` appended to its relay path (outside the signature).
 pub fn with_hop(mut object: Value, node: &str) -> Value {
-    if let Some(ext) = extension_mut(&mut object) {
+    if let Some(ext) = object
+        .get_mut("extensions")
+        .and_then(|e| e.get_mut(EXTENSION_ID))
+        .and_then(Value::as_object_mut)
+    {
         let path = ext.entry("path").or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(p) = path {
             p.push(Value::from(node));

@@ -258,13 +258,11 @@ pub fn import_objects(
             ..ImportSummary::default()
         });
     }
-    // The import path reads sources; a JSON-lines file in the data directory is one.
-    let tmp = node.dir.join(format!("incoming-{}.jsonl", uuid::Uuid::new_v4()));
-    std::fs::write(&tmp, objects.join("\n")).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let sources = [crate::reader::Source::File(tmp.clone())];
-    let result = crate::ingest::import(node.store.as_ref(), audit, &sources, opts, progress);
-    std::fs::remove_file(&tmp)?;
-    result
+    let sources = [crate::reader::Source::Memory {
+        name: "received objects".into(),
+        bytes: objects.join("\n").into_bytes(),
+    }];
+    crate::ingest::import(node.store.as_ref(), audit, &sources, opts, progress)
 }
 
 /// Imports objects a partner sent: each must carry a provenance signature that verifies against

@@ -16,6 +16,11 @@ use rayon::prelude::*;
 pub enum Source {
     File(PathBuf),
     Stdin,
+    /// Objects already in memory (received from a partner, say), named for messages.
+    Memory {
+        name: String,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Source {
@@ -23,6 +28,7 @@ impl Source {
         match self {
             Source::File(p) => p.display().to_string(),
             Source::Stdin => "-".into(),
+            Source::Memory { name, .. } => name.clone(),
         }
     }
 
@@ -74,6 +80,7 @@ pub fn total_bytes(sources: &[Source]) -> u64 {
         .map(|s| match s {
             Source::File(p) => std::fs::metadata(p).map_or(0, |m| m.len()),
             Source::Stdin => 0,
+            Source::Memory { bytes, .. } => bytes.len() as u64,
         })
         .sum()
 }
@@ -190,9 +197,11 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                 }
             }
         } else {
-            let bytes = match source {
+            let read;
+            let bytes: &[u8] = match source {
                 Source::File(path) => {
-                    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+                    read = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                    &read
                 }
                 Source::Stdin => {
                     let mut buf = Vec::new();
@@ -200,11 +209,13 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                         .lock()
                         .read_to_end(&mut buf)
                         .context("cannot read standard input")?;
-                    buf
+                    read = buf;
+                    &read
                 }
+                Source::Memory { bytes, .. } => bytes,
             };
             bytes_done += bytes.len() as u64;
-            match input::split(&bytes, Hint::Auto) {
+            match input::split(bytes, Hint::Auto) {
                 Ok(doc) => {
                     for message in &doc.envelope_problems {
                         sink.document_problem(DocumentProblem {

@@ -231,13 +231,10 @@ impl Ctx<'_> {
 
     fn push(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
         let store = self.node.store.as_ref();
-        let p = self.partner;
         let local = self.node.collection_id(Some(&m.local))?;
         let principal = self.principal()?;
         let backoff = Backoff::default();
-        let mut after: Option<i64> = store
-            .sync_cursor(&p.name, "push", &local)?
-            .and_then(|c| c.parse().ok());
+        let mut after = self.position("push", &local)?;
         let mut in_flight = std::collections::VecDeque::new();
         loop {
             let mut q = Query::new(&local);
@@ -341,14 +338,10 @@ impl Ctx<'_> {
     /// versions, and another node's object is that node's to revoke.
     fn push_withdrawals(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
         let store = self.node.store.as_ref();
-        let p = self.partner;
         let local = self.node.collection_id(Some(&m.local))?;
         let principal = self.principal()?;
         let backoff = Backoff::default();
-        let mut after: i64 = store
-            .sync_cursor(&p.name, "push-withdrawals", &local)?
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        let mut after = self.position("push-withdrawals", &local)?.unwrap_or(0);
         loop {
             let batch = store.withdrawals(&local, after, PUSH_PAGE)?;
             let Some(last) = batch.last().map(|w| w.seq) else {
@@ -361,27 +354,9 @@ impl Ctx<'_> {
             let objects = self.release(client, &local, principal, revoked, report)?;
             if !objects.is_empty() {
                 let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
-                let status = client.wait(&status.id, &backoff, Duration::from_secs(300))?;
-                if status.status != "complete" {
-                    return Err(anyhow!(
-                        "status {} still {} after five minutes",
-                        status.id,
-                        status.status
-                    ));
-                }
-                report.sent += status.success_count;
-                report.revoked += status.success_count;
-                report
-                    .refused
-                    .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
+                report.revoked += self.complete(client, &backoff, &status.id, report)?;
             }
-            store.set_sync_cursor(
-                &p.name,
-                "push-withdrawals",
-                &local,
-                &last.to_string(),
-                accord_audit::now_micros(),
-            )?;
+            self.set_position("push-withdrawals", &local, last)?;
             if batch.len() < PUSH_PAGE {
                 return Ok(());
             }
@@ -402,27 +377,46 @@ impl Ctx<'_> {
             return Ok(());
         };
         if let Some(id) = id {
-            let status = client.wait(&id, backoff, Duration::from_secs(300))?;
-            if status.status != "complete" {
-                return Err(anyhow!(
-                    "status {} still {} after five minutes ({} pending)",
-                    status.id,
-                    status.status,
-                    status.pending_count
-                ));
-            }
-            report.sent += status.success_count;
-            report
-                .refused
-                .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
+            self.complete(client, backoff, &id, report)?;
         }
-        self.node.store.set_sync_cursor(
+        self.set_position("push", local, cursor)
+    }
+
+    /// Waits for a posted envelope's status to complete and counts what the partner accepted
+    /// (returned) and refused.
+    fn complete(&self, client: &Client, backoff: &Backoff, id: &str, report: &mut SyncReport) -> Result<u64> {
+        let status = client.wait(id, backoff, Duration::from_secs(300))?;
+        if status.status != "complete" {
+            return Err(anyhow!(
+                "status {} still {} after five minutes ({} pending)",
+                status.id,
+                status.status,
+                status.pending_count
+            ));
+        }
+        report.sent += status.success_count;
+        report
+            .refused
+            .extend(status.failures.iter().map(|(id, why)| format!("{id}: {why}")));
+        Ok(status.success_count)
+    }
+
+    /// Where pushing `direction` ("push", "push-withdrawals") to this partner got to in `local`.
+    fn position(&self, direction: &str, local: &str) -> Result<Option<i64>> {
+        Ok(self
+            .node
+            .store
+            .sync_cursor(&self.partner.name, direction, local)?
+            .and_then(|c| c.parse().ok()))
+    }
+
+    fn set_position(&self, direction: &str, local: &str, at: i64) -> Result<()> {
+        Ok(self.node.store.set_sync_cursor(
             &self.partner.name,
-            "push",
+            direction,
             local,
-            &cursor.to_string(),
+            &at.to_string(),
             accord_audit::now_micros(),
-        )?;
-        Ok(())
+        )?)
     }
 }
