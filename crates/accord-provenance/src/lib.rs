@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -195,23 +196,30 @@ impl NodeSigner {
         signed_at: &str,
         original: Option<&str>,
     ) -> Result<Value, ProvenanceError> {
-        let text = self.sign_canonical(object, signed_at, original)?;
+        let text = self.sign_canonical(
+            &accord_stix::jcs::to_canonical_string(&object),
+            signed_at,
+            original,
+        )?;
         serde_json::from_str(&text).map_err(|e| ProvenanceError::NotAnObject(e.to_string()))
     }
 
-    /// As [`NodeSigner::sign`], as canonical JSON: the text signed, with the signature added to
-    /// the extension (one serialisation instead of two).
+    /// As [`NodeSigner::sign`], from and to RFC 8785 canonical JSON (the form the store keeps):
+    /// only the object's top-level members and its extensions are parsed; every other member is
+    /// copied as it is. Text that is not canonical yields a signature that does not verify.
     pub fn sign_canonical(
         &self,
-        mut object: Value,
+        canonical: &str,
         signed_at: &str,
         original: Option<&str>,
     ) -> Result<String, ProvenanceError> {
-        let Some(map) = object.as_object_mut() else {
-            return Err(ProvenanceError::NotAnObject(
-                object.to_string().chars().take(60).collect(),
-            ));
-        };
+        let not_object = || ProvenanceError::NotAnObject(canonical.chars().take(60).collect());
+        let members: HashMap<String, &RawValue> =
+            serde_json::from_str(canonical).map_err(|_| not_object())?;
+        let mut extensions: Map<String, Value> = members
+            .get("extensions")
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default();
         let mut ext = Map::new();
         ext.insert("extension_type".into(), Value::from("property-extension"));
         ext.insert("signer".into(), Value::from(self.node.clone()));
@@ -220,27 +228,58 @@ impl NodeSigner {
         if let Some(h) = original {
             ext.insert("original_hash".into(), Value::from(h));
         }
-        let extensions = map
-            .entry("extensions")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !extensions.is_object() {
-            *extensions = Value::Object(Map::new());
+        extensions.insert(EXTENSION_ID.into(), Value::Object(ext));
+        let mut keys: Vec<&str> = members.keys().map(String::as_str).collect();
+        if !members.contains_key("extensions") {
+            keys.push("extensions");
         }
-        if let Some(e) = extensions.as_object_mut() {
-            e.insert(EXTENSION_ID.into(), Value::Object(ext));
+        keys.sort_unstable_by(|a, b| accord_stix::jcs::utf16_cmp(a, b));
+        let mut ext_keys: Vec<&String> = extensions.keys().collect();
+        ext_keys.sort_unstable_by(|a, b| accord_stix::jcs::utf16_cmp(a, b));
+        // The signed bytes: the members in canonical order, the extensions written here so that
+        // the offset of this node's extension is known; it has neither a signature nor a path yet.
+        let mut bytes = Vec::with_capacity(DOMAIN.len() + canonical.len() + 256);
+        bytes.extend_from_slice(DOMAIN);
+        let mut ours = 0..0;
+        let key = |k: &str, out: &mut Vec<u8>| {
+            accord_stix::jcs::write_canonical(&Value::from(k), out);
+            out.push(b':');
+        };
+        bytes.push(b'{');
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                bytes.push(b',');
+            }
+            key(k, &mut bytes);
+            match members.get(*k) {
+                Some(raw) if *k != "extensions" => bytes.extend_from_slice(raw.get().as_bytes()),
+                _ => {
+                    bytes.push(b'{');
+                    for (j, e) in ext_keys.iter().enumerate() {
+                        if j > 0 {
+                            bytes.push(b',');
+                        }
+                        key(e, &mut bytes);
+                        let start = bytes.len();
+                        accord_stix::jcs::write_canonical(&extensions[e.as_str()], &mut bytes);
+                        if e.as_str() == EXTENSION_ID {
+                            ours = start..bytes.len();
+                        }
+                    }
+                    bytes.push(b'}');
+                }
+            }
         }
-        // The extension has neither a signature nor a path yet: what is signed is the object as is.
-        let mut bytes = DOMAIN.to_vec();
-        accord_stix::jcs::write_canonical(&object, &mut bytes);
+        bytes.push(b'}');
         let signature = B64.encode(self.fast.sign(&bytes));
-        let text = String::from_utf8(bytes.split_off(DOMAIN.len()))
-            .map_err(|e| ProvenanceError::NotAnObject(e.to_string()))?;
         // In canonical order "signature" comes right before "signed_at", which this extension
         // has; inside it, `,"signed_at":` can only be that key (quotes in values are escaped).
-        let at = locate(&text)
-            .ok()
-            .and_then(|l| Some(l.start + text[l.start..l.end].find(",\"signed_at\":")?))
-            .ok_or_else(|| ProvenanceError::NotAnObject("the signed extension was not found".into()))?;
+        let at = bytes[ours.clone()]
+            .windows(13)
+            .position(|w| w == b",\"signed_at\":")
+            .map(|i| ours.start + i - DOMAIN.len())
+            .ok_or_else(not_object)?;
+        let text = std::str::from_utf8(&bytes[DOMAIN.len()..]).map_err(|_| not_object())?;
         Ok(format!(
             "{},\"signature\":\"{signature}\"{}",
             &text[..at],
@@ -283,7 +322,7 @@ fn locate(text: &str) -> Result<Located, Unverified> {
     #[derive(serde::Deserialize)]
     struct Shell<'a> {
         #[serde(borrow, default)]
-        extensions: Option<HashMap<std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue>>,
+        extensions: Option<HashMap<std::borrow::Cow<'a, str>, &'a RawValue>>,
     }
     let shell: Shell<'_> = serde_json::from_str(text)
         .map_err(|e| Unverified::Malformed(format!("not a JSON object with an extensions object: {e}")))?;
@@ -543,9 +582,9 @@ pub fn same_apart_from_provenance(a: &str, b: &str) -> bool {
 }
 
 /// The signer and the nodes an object says it passed through, without verifying anything (for
-/// objects verified when they arrived).
-pub fn claimed_path(object: &Value) -> Option<Vec<String>> {
-    let ext = object.get("extensions")?.get(EXTENSION_ID)?;
+/// objects verified when they arrived), from the object's JSON text; only its extension is parsed.
+pub fn claimed_path(object: &str) -> Option<Vec<String>> {
+    let ext = locate(object).ok()?.ext;
     let mut nodes = vec![ext.get("signer")?.as_str()?.to_owned()];
     for n in ext.get("path").and_then(Value::as_array).into_iter().flatten() {
         nodes.push(n.as_str()?.to_owned());

@@ -48,7 +48,7 @@ fn every_oasis_example_object_signs_and_verifies() {
             let signed = a.sign(o.clone(), "2026-11-26T00:00:00Z", None).expect("sign");
             // The text signing yields is the canonical form of the signed object.
             let text = a
-                .sign_canonical(o.clone(), "2026-11-26T00:00:00Z", Some("sha256:ab"))
+                .sign_canonical(&canonical(o), "2026-11-26T00:00:00Z", Some("sha256:ab"))
                 .expect("sign");
             assert_eq!(
                 text,
@@ -106,10 +106,10 @@ fn any_change_after_signing_is_detected() {
     assert_eq!(p.path, ["node-b", "node-c"]);
     // Who it must not be sent back to: its signer and every node on its path.
     assert_eq!(
-        claimed_path(&relayed).expect("signed"),
+        claimed_path(&canonical(&relayed)).expect("signed"),
         ["node-a", "node-b", "node-c"]
     );
-    assert_eq!(claimed_path(&indicator()), None);
+    assert_eq!(claimed_path(&canonical(&indicator())), None);
 }
 
 #[test]

@@ -100,12 +100,7 @@ pub fn export(
             let signed;
             let json = match signer {
                 Some(s) => {
-                    signed = crate::federation::sign_released(
-                        s,
-                        original.as_ref(),
-                        o,
-                        serde_json::from_str(&o.json)?,
-                    )?;
+                    signed = crate::federation::sign_released(s, original.as_ref(), o)?;
                     &signed
                 }
                 None => &o.json,

@@ -19,24 +19,27 @@ use crate::node::Node;
 /// another node's signature keeps it, with this node added to its path; a redacted copy
 /// (`original` is the stored version's hash, from [`accord_taxii::gate::Released::originals`])
 /// is signed by this node with the original's hash; anything else is signed by this node as its
-/// originator. The signing time is
-/// when this node stored the version, so sending it again yields the same bytes (Ed25519 is
-/// deterministic) and a receiver sees a repeat, not a conflicting version. `value` is
-/// `released.json` parsed.
+/// originator. The signing time is when this node stored the version, so sending it again yields
+/// the same bytes (Ed25519 is deterministic) and a receiver sees a repeat, not a conflicting
+/// version. Signing works on the stored canonical text without building the object.
 pub fn sign_released(
     signer: &NodeSigner,
     original: Option<&ContentHash>,
     released: &StoredObject,
-    value: Value,
 ) -> Result<String> {
-    let signed_at = accord_stix::Timestamp::format_micros(released.date_added);
-    let foreign = accord_provenance::claimed_path(&value).is_some_and(|nodes| nodes[0] != signer.node());
-    let redacted = original.filter(|h| **h != released.hash);
-    Ok(match (foreign, redacted) {
-        (true, None) => accord_stix::jcs::to_canonical_string(&with_hop(value, signer.node())),
-        (_, redacted) => {
-            signer.sign_canonical(value, &signed_at, redacted.map(ToString::to_string).as_deref())?
+    let foreign =
+        accord_provenance::claimed_path(&released.json).is_some_and(|nodes| nodes[0] != signer.node());
+    Ok(match (foreign, original.filter(|h| **h != released.hash)) {
+        (true, None) => {
+            let value = serde_json::from_str(&released.json)
+                .with_context(|| format!("{}: stored JSON", released.id))?;
+            accord_stix::jcs::to_canonical_string(&with_hop(value, signer.node()))
         }
+        (_, redacted) => signer.sign_canonical(
+            &released.json,
+            &accord_stix::Timestamp::format_micros(released.date_added),
+            redacted.map(ToString::to_string).as_deref(),
+        )?,
     })
 }
 
@@ -47,7 +50,7 @@ pub fn sign_released(
 pub fn revoked_version(w: &accord_store::Withdrawal, node: &str) -> Result<Option<StoredObject>> {
     let mut v: Value =
         serde_json::from_str(&w.json).with_context(|| format!("withdrawn {}: stored JSON", w.object_id))?;
-    let foreign = accord_provenance::claimed_path(&v).is_some_and(|nodes| nodes[0] != node);
+    let foreign = accord_provenance::claimed_path(&w.json).is_some_and(|nodes| nodes[0] != node);
     let modified = v
         .get("modified")
         .and_then(Value::as_str)
@@ -389,9 +392,7 @@ impl accord_taxii::Outbound for Partners {
         released: &StoredObject,
         original: Option<&ContentHash>,
     ) -> std::result::Result<String, String> {
-        let value =
-            serde_json::from_str(&released.json).map_err(|e| format!("signing {}: {e}", released.id))?;
-        sign_released(&self.table().signer, original, released, value)
+        sign_released(&self.table().signer, original, released)
             .map_err(|e| format!("signing {}: {e}", released.id))
     }
 }

@@ -313,13 +313,13 @@ impl Ctx<'_> {
             .par_iter()
             .zip(&originals)
             .map(|(o, original)| {
-                let v: Value = serde_json::from_str(&o.json)?;
                 // Stored objects were verified on arrival; their signer and path decide.
-                if accord_provenance::claimed_path(&v).is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
+                if accord_provenance::claimed_path(&o.json)
+                    .is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
                 {
                     return Ok(None);
                 }
-                crate::federation::sign_released(self.signer, original.as_ref(), o, v).map(Some)
+                crate::federation::sign_released(self.signer, original.as_ref(), o).map(Some)
             })
             .collect();
         let mut objects = Vec::new();
