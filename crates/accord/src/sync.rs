@@ -230,42 +230,68 @@ impl Ctx<'_> {
     }
 
     fn push(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
-        let store = self.node.store.as_ref();
         let local = self.node.collection_id(Some(&m.local))?;
         let principal = self.principal()?;
         let backoff = Backoff::default();
-        let mut after = self.position("push", &local)?;
-        let mut in_flight = std::collections::VecDeque::new();
-        loop {
-            let mut q = Query::new(&local);
-            q.added_after = after;
-            q.limit = PUSH_PAGE;
-            // Every version: revocations and updates travel as new versions.
-            q.versions = VersionFilter::all();
-            let page = store.query(&q)?;
-            let Some(last) = page.last_added() else {
-                while let Some(posted) = in_flight.pop_front() {
-                    self.settle(client, &backoff, Some(posted), &local, report)?;
+        let start = self.position("push", &local)?;
+        // Envelopes are prepared (read, decided, logged, signed) on another thread while this one
+        // posts the previous envelope and the partner works on the ones before: neither side
+        // waits for the other's I/O. A prepared envelope that is never posted (the partner
+        // failed) is logged as shared without having left; the cursor has not passed it, so the
+        // next run sends it.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<String>, i64)>>(1);
+        let mut counts = SyncReport::default();
+        let pushed = std::thread::scope(|s| {
+            let (local, counts) = (&local, &mut counts);
+            s.spawn(move || {
+                let mut after = start;
+                loop {
+                    let page = (|| {
+                        let mut q = Query::new(local);
+                        q.added_after = after;
+                        q.limit = PUSH_PAGE;
+                        // Every version: revocations and updates travel as new versions.
+                        q.versions = VersionFilter::all();
+                        let page = self.node.store.query(&q)?;
+                        let Some(last) = page.last_added() else {
+                            return Ok(None);
+                        };
+                        let objects = self.release(client, local, principal, page.objects, counts)?;
+                        Ok(Some((objects, last, page.more)))
+                    })();
+                    let (envelope, next) = match page {
+                        Ok(None) => return,
+                        Ok(Some((objects, last, more))) => (Ok((objects, last)), more.then_some(last)),
+                        Err(e) => (Err(e), None),
+                    };
+                    if tx.send(envelope).is_err() || next.is_none() {
+                        return;
+                    }
+                    after = next;
                 }
-                return Ok(());
-            };
-            let more = page.more;
-            let objects = self.release(client, &local, principal, page.objects, report)?;
-            after = Some(last);
-            if objects.is_empty() {
-                in_flight.push_back((None, last));
-            } else {
-                let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
-                in_flight.push_back((Some(status.id), last));
+            });
+            let mut in_flight = std::collections::VecDeque::new();
+            for envelope in rx {
+                let (objects, last) = envelope?;
+                if objects.is_empty() {
+                    in_flight.push_back((None, last));
+                } else {
+                    let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
+                    in_flight.push_back((Some(status.id), last));
+                }
+                // A few envelopes are in flight at once; the cursor follows the oldest complete one.
+                while in_flight.len() > IN_FLIGHT {
+                    self.settle(client, &backoff, in_flight.pop_front(), local, report)?;
+                }
             }
-            // A few envelopes are in flight at once; the cursor follows the oldest complete one.
-            while in_flight.len() > IN_FLIGHT || (!more && !in_flight.is_empty()) {
-                self.settle(client, &backoff, in_flight.pop_front(), &local, report)?;
+            while let Some(posted) = in_flight.pop_front() {
+                self.settle(client, &backoff, Some(posted), local, report)?;
             }
-            if !more {
-                return Ok(());
-            }
-        }
+            Ok(())
+        });
+        report.withheld += counts.withheld;
+        report.not_echoed += counts.not_echoed;
+        pushed
     }
 
     /// The principal the partner's node is on this node: what it may receive is decided for it.
