@@ -124,30 +124,39 @@ fn splice(object: &[u8], extra: &[(&str, Option<&str>)]) -> (Vec<u8>, usize) {
 }
 
 /// The top-level members of a compact JSON object, each as (raw key text, whole member text).
+/// Strings (most of an entry: ids and hashes) are skipped with `memchr` rather than byte by byte.
 fn top_level_members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut members = Vec::new();
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut depth = 0usize;
     let mut start = 1;
     let mut key_end = None;
-    for (i, &c) in object.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-                if depth == 1 && key_end.is_none() {
-                    key_end = Some(i);
-                }
-            }
-            continue;
-        }
+    let mut i = 0;
+    while let Some(&c) = object.get(i) {
         match c {
-            b'"' => in_string = true,
+            b'"' => {
+                // To the closing quote: the next quote not escaped by a backslash.
+                let mut j = i + 1;
+                loop {
+                    let Some(k) = object
+                        .get(j..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    else {
+                        return members;
+                    };
+                    if object[j + k] == b'"' {
+                        j += k;
+                        break;
+                    }
+                    j += k + 2;
+                }
+                if depth == 1 && key_end.is_none() {
+                    key_end = Some(j);
+                }
+                i = j;
+            }
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
-                depth -= 1;
+                depth = depth.saturating_sub(1);
                 if depth == 0
                     && i > start
                     && let Some(k) = key_end
@@ -163,6 +172,7 @@ fn top_level_members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
             }
             _ => {}
         }
+        i += 1;
     }
     members
 }
