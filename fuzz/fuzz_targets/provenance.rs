@@ -25,8 +25,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let canonical = accord_stix::jcs::to_canonical_string(&value);
     let _ = ring.verify_canonical(&[&canonical]);
-    // Signed by the pinned key, it verifies; any other text does not verify as that signature.
     let _ = signer.sign_canonical(text, "2026-11-27T00:00:00Z", None);
+    // Signed by the pinned key, it verifies; any other text does not verify as that signature.
     if let Ok(signed) = signer.sign_canonical(&canonical, "2026-11-27T00:00:00Z", None) {
         assert!(ring.verify_canonical(&[&signed])[0].is_ok(), "{signed}");
         let altered = signed.replacen("node-a", "node-b", 1);

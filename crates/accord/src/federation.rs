@@ -27,8 +27,19 @@ pub fn sign_released(
     original: Option<&ContentHash>,
     released: &StoredObject,
 ) -> Result<String> {
-    let foreign =
-        accord_provenance::claimed_path(&released.json).is_some_and(|nodes| nodes[0] != signer.node());
+    let path = accord_provenance::claimed_path(&released.json);
+    sign_released_on_path(signer, original, released, path.as_deref())
+}
+
+/// As [`sign_released`], for a caller that has already read the version's claimed signer and path
+/// (`accord_provenance::claimed_path`), so that the text is not parsed for it twice.
+pub fn sign_released_on_path(
+    signer: &NodeSigner,
+    original: Option<&ContentHash>,
+    released: &StoredObject,
+    path: Option<&[String]>,
+) -> Result<String> {
+    let foreign = path.is_some_and(|nodes| nodes[0] != signer.node());
     Ok(match (foreign, original.filter(|h| **h != released.hash)) {
         (true, None) => {
             let value = serde_json::from_str(&released.json)

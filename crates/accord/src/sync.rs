@@ -246,20 +246,7 @@ impl Ctx<'_> {
             s.spawn(move || {
                 let mut after = start;
                 loop {
-                    let page = (|| {
-                        let mut q = Query::new(local);
-                        q.added_after = after;
-                        q.limit = PUSH_PAGE;
-                        // Every version: revocations and updates travel as new versions.
-                        q.versions = VersionFilter::all();
-                        let page = self.node.store.query(&q)?;
-                        let Some(last) = page.last_added() else {
-                            return Ok(None);
-                        };
-                        let objects = self.release(client, local, principal, page.objects, counts)?;
-                        Ok(Some((objects, last, page.more)))
-                    })();
-                    let (envelope, next) = match page {
+                    let (envelope, next) = match self.prepare(client, local, principal, after, counts) {
                         Ok(None) => return,
                         Ok(Some((objects, last, more))) => (Ok((objects, last)), more.then_some(last)),
                         Err(e) => (Err(e), None),
@@ -292,6 +279,29 @@ impl Ctx<'_> {
         report.withheld += counts.withheld;
         report.not_echoed += counts.not_echoed;
         pushed
+    }
+
+    /// The next envelope to push from `local` after `after`: the released and signed versions
+    /// of one page, where the page ends, and whether more follow; `None` when nothing is left.
+    fn prepare(
+        &self,
+        client: &Client,
+        local: &str,
+        principal: &str,
+        after: Option<i64>,
+        counts: &mut SyncReport,
+    ) -> Result<Option<(Vec<String>, i64, bool)>> {
+        let mut q = Query::new(local);
+        q.added_after = after;
+        q.limit = PUSH_PAGE;
+        // Every version: revocations and updates travel as new versions.
+        q.versions = VersionFilter::all();
+        let page = self.node.store.query(&q)?;
+        let Some(last) = page.last_added() else {
+            return Ok(None);
+        };
+        let objects = self.release(client, local, principal, page.objects, counts)?;
+        Ok(Some((objects, last, page.more)))
     }
 
     /// The principal the partner's node is on this node: what it may receive is decided for it.
@@ -340,12 +350,15 @@ impl Ctx<'_> {
             .zip(&originals)
             .map(|(o, original)| {
                 // Stored objects were verified on arrival; their signer and path decide.
-                if accord_provenance::claimed_path(&o.json)
+                let path = accord_provenance::claimed_path(&o.json);
+                if path
+                    .as_ref()
                     .is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
                 {
                     return Ok(None);
                 }
-                crate::federation::sign_released(self.signer, original.as_ref(), o).map(Some)
+                crate::federation::sign_released_on_path(self.signer, original.as_ref(), o, path.as_deref())
+                    .map(Some)
             })
             .collect();
         let mut objects = Vec::new();
