@@ -2,15 +2,15 @@
 //! process appended, and reading a log directory for verification.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use accord_ledger::verify::LogInput;
-use accord_ledger::{Checkpoint, Hash, Tree, VerifierKey, leaf_hash};
+use accord_ledger::{Checker, Checkpoint, Hash, Problem, Signed, Tree, VerifierKey, leaf_hash};
 use rayon::prelude::*;
 
-use crate::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, LOCK_FILE};
+use crate::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, LOCK_FILE, OFFSETS_FILE};
 
 /// The open files of a log directory.
 #[derive(Debug)]
@@ -18,6 +18,7 @@ pub(crate) struct LogFiles {
     dir: PathBuf,
     entries: File,
     hashes: File,
+    offsets: File,
     checkpoints: File,
     lock: File,
 }
@@ -92,14 +93,66 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn hashes_of(bytes: &[u8]) -> Vec<Hash> {
+/// Reads a file of 32-byte hashes (a partly written last one is left out) straight into place:
+/// a reopened log's hash file can be hundreds of megabytes.
+fn read_hashes(path: &Path) -> Result<Vec<Hash>, AuditError> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let len = file.metadata().map_err(io(path))?.len() as usize;
+    let mut hashes = vec![[0u8; 32]; len / 32];
+    std::io::Read::read_exact(&mut file, hashes.as_flattened_mut()).map_err(io(path))?;
+    Ok(hashes)
+}
+
+/// Makes a derived file (leaf hashes, offsets) `want` bytes long: keeps its first `keep` bytes
+/// and writes `rest(keep)` after them.
+fn complete(
+    file: &mut File,
+    path: &Path,
+    keep: usize,
+    want: usize,
+    rest: impl FnOnce(usize) -> Vec<u8>,
+) -> Result<(), AuditError> {
+    let len = file.metadata().map_err(io(path))?.len();
+    if len == want as u64 && keep == want {
+        return Ok(());
+    }
+    file.set_len(keep as u64).map_err(io(path))?;
+    file.write_all(&rest(keep)).map_err(io(path))?;
+    file.sync_data().map_err(io(path))
+}
+
+fn hash_bytes(leaves: &[Hash]) -> Vec<u8> {
+    leaves.iter().flatten().copied().collect()
+}
+
+fn end_bytes(ends: &[u64]) -> Vec<u8> {
+    ends.iter().flat_map(|o| o.to_le_bytes()).collect()
+}
+
+/// Checks the checkpoints once every entry was fed, after dropping the hashes of entry lines a
+/// crash cut off (never acknowledged).
+fn settle(
+    checker: Checker,
+    stored: &mut Vec<Hash>,
+    covered: usize,
+    signed: &Signed<'_>,
+) -> Result<accord_ledger::Verified, Vec<Problem>> {
+    let n = checker.size() as usize;
+    if stored.len() > n && n >= covered {
+        stored.truncate(n);
+    }
+    checker.finish(Some(stored.len()), signed)
+}
+
+/// Little-endian u64 end offsets, one per entry.
+fn ends_of(bytes: &[u8]) -> Vec<u64> {
     bytes
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            h
-        })
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
         .collect()
 }
 
@@ -146,7 +199,7 @@ pub fn read_dir_log(dir: &Path) -> Result<DirLog, AuditError> {
         problem: format!("{} is not UTF-8", checkpoints_path.display()),
     })?;
     let (checkpoints, _) = split_notes(&text);
-    let hashes = hashes_of(&read_all(&dir.join(HASHES_FILE))?);
+    let hashes = read_hashes(&dir.join(HASHES_FILE))?;
     let entries = read_all(&dir.join(ENTRIES_FILE))?;
     Ok(DirLog {
         entries,
@@ -165,6 +218,7 @@ impl LogFiles {
             dir: dir.to_path_buf(),
             entries: open_append(&dir.join(ENTRIES_FILE))?,
             hashes: open_append(&dir.join(HASHES_FILE))?,
+            offsets: open_append(&dir.join(OFFSETS_FILE))?,
             checkpoints: open_append(&dir.join(CHECKPOINTS_FILE))?,
             lock: open_append(&dir.join(LOCK_FILE))?,
         })
@@ -187,97 +241,166 @@ impl LogFiles {
         Ok(file.metadata().map_err(io(path))?.len())
     }
 
-    /// Cuts torn tails, verifies the whole log against its checkpoints, and completes the hash
-    /// file. Call with the lock held.
+    /// Cuts torn tails, checks the log against its checkpoints, and completes the derived files
+    /// (leaf hashes and entry offsets). Call with the lock held.
+    ///
+    /// The time and memory this takes do not grow with the log: the leaf hashes and offsets the
+    /// latest checkpoint covers were synced before it was signed, so they are trusted once they
+    /// reproduce the root of every signed checkpoint; only the entries after it are read and
+    /// checked in full (JSON, canonical form, index, leaf hash). An entry altered before the
+    /// latest checkpoint is found by `accord audit verify` and when it is read
+    /// ([`crate::AuditLog::entries`]). When the fast path does not hold (no offsets from an older
+    /// version, a derived file damaged, a checkpoint that does not match), every entry is read
+    /// and checked, a run at a time, and the problem named exactly.
     pub(crate) fn recover(&mut self, origin: &str, key: &VerifierKey) -> Result<Recovered, AuditError> {
-        let entries_path = self.path(ENTRIES_FILE);
-        let mut bytes = Vec::new();
-        (&self.entries)
-            .read_to_end(&mut bytes)
-            .map_err(io(&entries_path))?;
-        let complete = complete_lines(&bytes);
-        if complete < bytes.len() {
-            tracing::warn!(
-                bytes = bytes.len() - complete,
-                "cutting an unfinished audit entry left by a crash"
-            );
-            self.entries.set_len(complete as u64).map_err(io(&entries_path))?;
-            self.entries.sync_all().map_err(io(&entries_path))?;
-            bytes.truncate(complete);
-        }
         let checkpoints_path = self.path(CHECKPOINTS_FILE);
         let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| AuditError::Broken {
             dir: self.dir.clone(),
             problem: "the checkpoints file is not UTF-8".into(),
         })?;
-        let (notes, complete) = split_notes(&text);
-        if complete < text.len() {
+        let (notes, whole) = split_notes(&text);
+        if whole < text.len() {
             tracing::warn!("cutting an unfinished checkpoint left by a crash");
             self.checkpoints
-                .set_len(complete as u64)
+                .set_len(whole as u64)
                 .map_err(io(&checkpoints_path))?;
             self.checkpoints.sync_all().map_err(io(&checkpoints_path))?;
         }
-        let lines = lines(&bytes);
-        let n = lines.len();
-        let hashes_path = self.path(HASHES_FILE);
-        let mut stored = hashes_of(&read_all(&hashes_path)?);
         let covered = notes
             .last()
             .and_then(|n| key.open(n).ok())
             .map_or(0, |c| c.size as usize);
-        if stored.len() > n && n >= covered {
-            // Hashes of entries whose lines a crash cut off (never acknowledged).
-            stored.truncate(n);
-            self.hashes.set_len(n as u64 * 32).map_err(io(&hashes_path))?;
+        // Hashes after the latest checkpoint were not synced: a crash may have left them short or
+        // (on some file systems) zeroed; those are recomputed, but any other hash that differs
+        // from its entry stops the log. Offsets after it are recomputed in any case.
+        let mut stored = read_hashes(&self.path(HASHES_FILE))?;
+        if let Some(zero) = stored.iter().skip(covered).position(|h| h == &[0; 32]) {
+            stored.truncate(covered + zero);
         }
-        let verified = accord_ledger::verify_log(&LogInput {
-            entries: &lines,
-            stored_hashes: Some(&stored),
+        let mut ends = ends_of(&read_all(&self.path(OFFSETS_FILE))?);
+        ends.truncate(covered);
+        let signed = Signed {
             checkpoints: &notes,
             key,
             origin,
             seen: None,
-        })
-        .map_err(|problems| {
-            let first = problems.first().map(ToString::to_string).unwrap_or_default();
-            if problems
-                .iter()
-                .all(|p| matches!(p.at, accord_ledger::verify::Where::Checkpoint(_)))
-                && notes.iter().all(|n| key.open(n).is_err())
-            {
-                AuditError::Identity {
-                    dir: self.dir.clone(),
-                    reason: first,
-                }
-            } else {
-                AuditError::Broken {
-                    dir: self.dir.clone(),
-                    problem: first,
-                }
+        };
+        let fast = if covered > 0 && stored.len() >= covered && self.aligned(&ends, &stored[..covered])? {
+            let mut offsets = Vec::with_capacity(covered + 1);
+            offsets.push(0);
+            offsets.extend_from_slice(&ends);
+            let checker = Checker::after(Tree::from_leaves(stored[..covered].to_vec()));
+            let (checker, offsets) = self.scan(checker, offsets, &stored)?;
+            settle(checker, &mut stored, covered, &signed)
+                .ok()
+                .map(|verified| (verified, offsets))
+        } else {
+            None
+        };
+        let (verified, offsets) = match fast {
+            Some(done) => done,
+            None => {
+                let (checker, offsets) = self.scan(Checker::default(), vec![0], &stored)?;
+                let verified = settle(checker, &mut stored, covered, &signed)
+                    .map_err(|problems| self.refusal(&problems, &notes, key))?;
+                (verified, offsets)
             }
-        })?;
+        };
         let tree = verified.tree;
-        if stored.len() < n {
-            // Cut a partly written hash first, so that the ones appended stay aligned.
-            self.hashes
-                .set_len(stored.len() as u64 * 32)
-                .map_err(io(&hashes_path))?;
-            let missing: Vec<u8> = tree.leaves()[stored.len()..].iter().flatten().copied().collect();
-            self.hashes.write_all(&missing).map_err(io(&hashes_path))?;
-            self.hashes.sync_all().map_err(io(&hashes_path))?;
-        }
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0);
-        let mut at = 0u64;
-        for l in &lines {
-            at += l.len() as u64 + 1;
-            offsets.push(at);
-        }
+        let n = tree.size() as usize;
+        let path = self.path(HASHES_FILE);
+        complete(&mut self.hashes, &path, stored.len() * 32, n * 32, |k| {
+            hash_bytes(&tree.leaves()[k / 32..])
+        })?;
+        let path = self.path(OFFSETS_FILE);
+        let kept = ends.iter().zip(&offsets[1..]).take_while(|(a, b)| a == b).count();
+        complete(&mut self.offsets, &path, kept * 8, n * 8, |k| {
+            end_bytes(&offsets[1 + k / 8..])
+        })?;
         let latest = verified
             .latest
             .zip(verified.latest_note.map(|i| notes[i].clone()));
         Ok((tree, offsets, latest))
+    }
+
+    /// Whether stored offsets can be trusted for the entries they cover: ascending, within the
+    /// entries file, and the last of them ends an entry with the stored leaf hash.
+    fn aligned(&self, ends: &[u64], stored: &[Hash]) -> Result<bool, AuditError> {
+        let (Some(&end), Some(leaf)) = (ends.last(), stored.last()) else {
+            return Ok(false);
+        };
+        let len = Self::len(&self.entries, &self.path(ENTRIES_FILE))?;
+        if ends.len() != stored.len() || end > len || !ends.windows(2).all(|w| w[0] < w[1]) {
+            return Ok(false);
+        }
+        let start = ends.len().checked_sub(2).map_or(0, |i| ends[i]);
+        let line = self.read_entries(start, end)?;
+        Ok(line.last() == Some(&b'\n') && leaf_hash(&line[..line.len() - 1]) == *leaf)
+    }
+
+    /// Reads and checks the entries after those `offsets` already knows, a run at a time, and
+    /// cuts an unfinished last line (a crash mid-write, never acknowledged).
+    fn scan(
+        &mut self,
+        mut checker: Checker,
+        mut offsets: Vec<u64>,
+        stored: &[Hash],
+    ) -> Result<(Checker, Vec<u64>), AuditError> {
+        const RUN: usize = 16 << 20;
+        let path = self.path(ENTRIES_FILE);
+        let mut at = offsets.last().copied().unwrap_or(0);
+        let mut run: Vec<u8> = Vec::new();
+        loop {
+            let have = run.len();
+            run.resize(have + RUN, 0);
+            let read = self
+                .entries
+                .read_at(&mut run[have..], at + have as u64)
+                .map_err(io(&path))?;
+            run.truncate(have + read);
+            let complete = complete_lines(&run);
+            {
+                let new = lines(&run[..complete]);
+                checker.feed(&new, Some(stored));
+                for l in &new {
+                    at += l.len() as u64 + 1;
+                    offsets.push(at);
+                }
+            }
+            run.drain(..complete);
+            if read == 0 {
+                break;
+            }
+        }
+        if !run.is_empty() {
+            tracing::warn!(
+                bytes = run.len(),
+                "cutting an unfinished audit entry left by a crash"
+            );
+            self.entries.set_len(at).map_err(io(&path))?;
+            self.entries.sync_all().map_err(io(&path))?;
+        }
+        Ok((checker, offsets))
+    }
+
+    /// Why the log cannot be opened: it does not verify, or belongs to another key.
+    fn refusal(&self, problems: &[Problem], notes: &[String], key: &VerifierKey) -> AuditError {
+        let first = problems.first().map(ToString::to_string).unwrap_or_default();
+        if problems
+            .iter()
+            .all(|p| matches!(p.at, accord_ledger::verify::Where::Checkpoint(_)))
+            && notes.iter().all(|n| key.open(n).is_err())
+        {
+            AuditError::Identity {
+                dir: self.dir.clone(),
+                reason: first,
+            }
+        } else {
+            AuditError::Broken {
+                dir: self.dir.clone(),
+                problem: first,
+            }
+        }
     }
 
     /// Takes in entries another process appended since `offsets` was last extended. Call with
@@ -306,45 +429,65 @@ impl LogFiles {
                 offsets.push(at);
             }
         }
-        // The hash file follows the entries: complete it, or cut hashes of entries that were cut.
-        let hashes_path = self.path(HASHES_FILE);
-        let want = tree.size() * 32;
-        let have = Self::len(&self.hashes, &hashes_path)?;
-        if have > want {
-            self.hashes.set_len(want).map_err(io(&hashes_path))?;
-        } else if have < want {
-            let missing: Vec<u8> = tree.leaves()[(have / 32) as usize..]
-                .iter()
-                .flatten()
-                .copied()
-                .collect();
-            self.hashes.set_len(have - have % 32).map_err(io(&hashes_path))?;
-            self.hashes.write_all(&missing).map_err(io(&hashes_path))?;
-            self.hashes.sync_data().map_err(io(&hashes_path))?;
-        }
+        // The derived files follow the entries: complete them (a writer that crashed after its
+        // entries), or cut what belongs to entries that were cut.
+        let n = tree.size() as usize;
+        let path = self.path(HASHES_FILE);
+        let have = Self::len(&self.hashes, &path)? as usize;
+        complete(
+            &mut self.hashes,
+            &path,
+            (have - have % 32).min(n * 32),
+            n * 32,
+            |k| hash_bytes(&tree.leaves()[k / 32..]),
+        )?;
+        let path = self.path(OFFSETS_FILE);
+        let have = Self::len(&self.offsets, &path)? as usize;
+        complete(
+            &mut self.offsets,
+            &path,
+            (have - have % 8).min(n * 8),
+            n * 8,
+            |k| end_bytes(&offsets[1 + k / 8..]),
+        )?;
         Ok(())
     }
 
-    /// Appends entry lines and their leaf hashes, durably. On failure both files are cut back.
-    pub(crate) fn append(&mut self, lines: &[u8], leaves: &[Hash], base: u64) -> Result<(), AuditError> {
-        let (entries_path, hashes_path) = (self.path(ENTRIES_FILE), self.path(HASHES_FILE));
-        let hashes_base = Self::len(&self.hashes, &hashes_path)?;
-        let flat: Vec<u8> = leaves.iter().flatten().copied().collect();
+    /// Appends entry lines, durably, with their leaf hashes and end offsets. On failure all
+    /// three files are cut back.
+    ///
+    /// Only the entries are synced here: hashes and offsets are derived from them and synced
+    /// before each checkpoint ([`LogFiles::append_checkpoint`]); recovery recomputes what a crash
+    /// lost after the latest checkpoint. One sync per group, not three.
+    pub(crate) fn append(
+        &mut self,
+        lines: &[u8],
+        leaves: &[Hash],
+        ends: &[u64],
+        base: u64,
+    ) -> Result<(), AuditError> {
+        let entries_path = self.path(ENTRIES_FILE);
+        let hashes_base = Self::len(&self.hashes, &self.path(HASHES_FILE))?;
+        let offsets_base = Self::len(&self.offsets, &self.path(OFFSETS_FILE))?;
         let result = self
             .entries
             .write_all(lines)
-            .and_then(|()| self.hashes.write_all(&flat))
-            .and_then(|()| self.entries.sync_data())
-            .and_then(|()| self.hashes.sync_data());
+            .and_then(|()| self.hashes.write_all(&hash_bytes(leaves)))
+            .and_then(|()| self.offsets.write_all(&end_bytes(ends)))
+            .and_then(|()| self.entries.sync_data());
         if let Err(e) = result {
             let _ = self.entries.set_len(base);
             let _ = self.hashes.set_len(hashes_base);
+            let _ = self.offsets.set_len(offsets_base);
             return Err(io(&entries_path)(e));
         }
         Ok(())
     }
 
+    /// Appends a signed checkpoint, durably, after making the hashes and offsets it covers durable.
     pub(crate) fn append_checkpoint(&mut self, note: &str) -> Result<(), AuditError> {
+        self.hashes.sync_data().map_err(io(&self.path(HASHES_FILE)))?;
+        self.offsets.sync_data().map_err(io(&self.path(OFFSETS_FILE)))?;
         let path = self.path(CHECKPOINTS_FILE);
         self.checkpoints
             .write_all(note.as_bytes())

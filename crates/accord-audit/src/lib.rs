@@ -2,7 +2,11 @@
 //!
 //! - `entries.jsonl`: the entries, one canonical JSON object per line, in log order;
 //! - `hashes`: the 32-byte RFC 9162 leaf hash of each entry, in the same order;
+//! - `offsets`: where each entry ends in `entries.jsonl`, a little-endian u64 per entry;
 //! - `checkpoints`: every signed checkpoint, oldest first (the last is the latest).
+//!
+//! The entries are the record; hashes and offsets are derived from them, synced before each
+//! checkpoint, and let a node reopen its log without reading what the latest checkpoint covers.
 //!
 //! Appends are group-committed: callers queue events and wait on a receipt; one writer thread
 //! writes whatever is queued with a single write and fsync per file, and only then answers the
@@ -24,6 +28,7 @@ pub use files::{DirLog, read_dir_log};
 
 pub const ENTRIES_FILE: &str = "entries.jsonl";
 pub const HASHES_FILE: &str = "hashes";
+pub const OFFSETS_FILE: &str = "offsets";
 pub const CHECKPOINTS_FILE: &str = "checkpoints";
 pub const LOCK_FILE: &str = "lock";
 /// The verifier key of the log, written beside it for convenience (pin it from a trusted copy).
@@ -278,23 +283,44 @@ impl AuditLog {
         read(&self.inner.view).latest.clone()
     }
 
-    /// The stored bytes of entries `start..end` (each without its newline).
+    /// The stored bytes of entries `start..end` (each without its newline). Each is checked
+    /// against its leaf hash: an entry altered on disk is refused, not served.
     pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, AuditError> {
-        let (from, to) = {
+        let (from, to, leaves) = {
             let view = read(&self.inner.view);
             let size = view.tree.size();
             if start > end || end > size {
                 return Err(AuditError::Range { start, end, size });
             }
-            (view.offsets[start as usize], view.offsets[end as usize])
+            let (s, e) = (start as usize, end as usize);
+            (
+                view.offsets[s],
+                view.offsets[e],
+                view.tree.leaves()[s..e].to_vec(),
+            )
         };
-        let files = lock(&self.inner.files);
-        let bytes = files.read_entries(from, to)?;
-        Ok(bytes
+        let bytes = lock(&self.inner.files).read_entries(from, to)?;
+        let lines: Vec<Vec<u8>> = bytes
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
             .map(<[u8]>::to_vec)
-            .collect())
+            .collect();
+        let altered = (lines.len() != leaves.len()).then_some(0).or_else(|| {
+            lines
+                .iter()
+                .zip(&leaves)
+                .position(|(l, leaf)| accord_ledger::leaf_hash(l) != *leaf)
+        });
+        if let Some(i) = altered {
+            return Err(AuditError::Broken {
+                dir: self.inner.dir.clone(),
+                problem: format!(
+                    "entry {}: does not match its leaf hash (the entry was altered)",
+                    start + i as u64
+                ),
+            });
+        }
+        Ok(lines)
     }
 
     /// The leaf hash of entry `index`.
@@ -415,7 +441,7 @@ impl Inner {
                 offsets.push(base + lines.len() as u64);
                 index += 1;
             }
-            files.append(&lines, &leaves, base)?;
+            files.append(&lines, &leaves, &offsets, base)?;
             let mut view = write(&self.view);
             for (leaf, offset) in leaves.into_iter().zip(offsets) {
                 view.tree.push(leaf);

@@ -1,10 +1,10 @@
 //! The on-disk log: concurrent group-committed appends, checkpoints and proofs that verify,
-//! two writers (server and command line) on one log, recovery from a torn tail, and refusal to
-//! append to a log that was tampered with.
+//! two writers (server and command line) on one log, recovery from a torn tail and from lost
+//! derived files, and refusal to append to (or serve from) a log that was tampered with.
 
 use std::path::Path;
 
-use accord_audit::{AuditError, AuditLog, ENTRIES_FILE, HASHES_FILE};
+use accord_audit::{AuditError, AuditLog, ENTRIES_FILE, HASHES_FILE, OFFSETS_FILE};
 use accord_ledger::entry::TokenEvent;
 use accord_ledger::{Event, NoteSigner, leaf_hash, verify_consistency, verify_inclusion};
 
@@ -130,19 +130,40 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     std::fs::write(&entries, &bytes).expect("write");
     let log = open(tmp.path()).expect("recovers");
     assert_eq!(log.size(), 20);
-    assert_eq!(log.record_now(vec![token(20)]).expect("durable"), 20..21);
+    // Five entries the latest checkpoint (of 20) does not cover.
+    for i in 20..25 {
+        assert_eq!(
+            log.record_now(vec![token(i)]).expect("durable"),
+            i as u64..i as u64 + 1
+        );
+    }
     drop(log);
     assert!(verify_dir(tmp.path()).is_ok());
-
-    // A changed entry: the log refuses to open and names the entry.
     let text = std::fs::read_to_string(&entries).expect("read");
-    std::fs::write(&entries, text.replacen("tok-7", "tok-8", 1)).expect("write");
+
+    // A changed entry after the latest checkpoint: every such entry is checked at open.
+    std::fs::write(&entries, text.replacen("tok-22", "tok-23", 1)).expect("write");
     match open(tmp.path()) {
-        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 7:"), "{problem}"),
+        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 22:"), "{problem}"),
         other => panic!("expected a broken log, got {other:?}"),
     }
-    // A changed hash file likewise.
-    std::fs::write(&entries, text).expect("restore");
+    // A changed entry the checkpoint covers: open trusts the synced leaf hashes there (it does
+    // not read the covered entries, so that it takes the same time for any size of log), but the
+    // entry is refused when read, and `audit verify` names it.
+    std::fs::write(&entries, text.replacen("tok-7", "tok-8", 1)).expect("write");
+    let log = open(tmp.path()).expect("opens");
+    match log.entries(0, 25) {
+        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 7:"), "{problem}"),
+        other => panic!("expected an altered entry, got {other:?}"),
+    }
+    assert_eq!(log.entries(8, 25).expect("the others").len(), 17);
+    let problems = verify_dir(tmp.path()).expect_err("altered");
+    assert!(problems[0].to_string().starts_with("entry 7:"), "{problems:?}");
+    drop(log);
+    std::fs::write(&entries, &text).expect("restore");
+
+    // A changed hash the checkpoint covers: the hashes no longer give its root, so every entry is
+    // read and the one whose hash changed is named.
     let hashes = tmp.path().join(HASHES_FILE);
     let mut h = std::fs::read(&hashes).expect("read");
     h[32 * 3] ^= 1;
@@ -152,7 +173,22 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
         other => panic!("expected a broken log, got {other:?}"),
     }
     h[32 * 3] ^= 1;
-    std::fs::write(&hashes, &h).expect("restore");
+    // Derived files a crash left stale after the checkpoint (a hash after it zeroed), or lost
+    // (no offsets, as a log written before they were kept): recomputed from the entries.
+    h[32 * 22..32 * 23].fill(0);
+    std::fs::write(&hashes, &h).expect("write");
+    let offsets = tmp.path().join(OFFSETS_FILE);
+    let ends = std::fs::read(&offsets).expect("read");
+    assert_eq!(ends.len(), 25 * 8);
+    std::fs::remove_file(&offsets).expect("remove");
+    let log = open(tmp.path()).expect("recomputes");
+    assert_eq!(log.entries(0, 25).expect("entries").len(), 25);
+    drop(log);
+    assert_eq!(std::fs::read(&offsets).expect("rebuilt"), ends);
+    h[32 * 22..32 * 23].copy_from_slice(&leaf_hash(text.lines().nth(22).expect("line").as_bytes()));
+    assert_eq!(std::fs::read(&hashes).expect("rebuilt"), h);
+    assert!(verify_dir(tmp.path()).is_ok());
+
     // Another key cannot take over the log.
     let other = NoteSigner::new(ORIGIN, &[4; 32]).expect("signer");
     assert!(matches!(

@@ -10,4 +10,4 @@ pub mod verify;
 pub use entry::{Entry, Event};
 pub use merkle::{Hash, ProofError, Tree, leaf_hash, node_hash, verify_consistency, verify_inclusion};
 pub use note::{Checkpoint, NoteError, NoteSigner, VerifierKey};
-pub use verify::{Problem, Verified, verify_log};
+pub use verify::{Checker, Problem, Signed, Verified, verify_log};
