@@ -131,15 +131,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = log.verifier();
     drop(log);
     let t = Instant::now();
-    let files = accord_audit::read_dir_log(&dir.join("batched"))?;
-    let lines = files.lines();
-    let verified = accord_ledger::verify_log(&files.input(&lines, &key, ORIGIN, None))
+    let files = accord_audit::DirLog::open(&dir.join("batched"))?;
+    let verified = files
+        .verify(&key, ORIGIN, None)?
         .map_err(|p| format!("{}", p[0]))?;
     let secs = t.elapsed().as_secs_f64();
     println!(
         "full verification of {} entries ({} MB, {} checkpoint): {secs:.2} s",
         verified.size,
-        files.entries.len() / 1_000_000,
+        files.len() / 1_000_000,
         verified.checkpoints
     );
     Ok(())

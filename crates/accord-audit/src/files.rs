@@ -6,8 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use accord_ledger::verify::LogInput;
-use accord_ledger::{Checker, Checkpoint, Hash, Problem, Signed, Tree, VerifierKey, leaf_hash};
+use accord_ledger::{Checker, Checkpoint, Hash, Problem, Signed, Tree, Verified, VerifierKey, leaf_hash};
 use rayon::prelude::*;
 
 use crate::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, LOCK_FILE, OFFSETS_FILE};
@@ -140,7 +139,7 @@ fn settle(
     stored: &mut Vec<Hash>,
     covered: usize,
     signed: &Signed<'_>,
-) -> Result<accord_ledger::Verified, Vec<Problem>> {
+) -> Result<Verified, Vec<Problem>> {
     let n = checker.size() as usize;
     if stored.len() > n && n >= covered {
         stored.truncate(n);
@@ -156,56 +155,106 @@ fn ends_of(bytes: &[u8]) -> Vec<u64> {
         .collect()
 }
 
-/// A log directory as read for verification, without locking or changing anything.
-#[derive(Debug, Default)]
+/// A log directory as read for verification, without locking or changing anything (a server may
+/// be appending): its checkpoints and stored leaf hashes in memory, its entries read a run at a
+/// time, so that a log larger than memory can be checked.
+#[derive(Debug)]
 pub struct DirLog {
-    pub entries: Vec<u8>,
     pub hashes: Vec<Hash>,
     pub checkpoints: Vec<String>,
+    path: PathBuf,
+    entries: Option<File>,
+    /// The entries' length when opened: everything the hashes and checkpoints cover is in it.
+    len: u64,
 }
 
 impl DirLog {
-    /// The complete entry lines (an unfinished last line, being written right now, is left out).
-    pub fn lines(&self) -> Vec<&[u8]> {
-        lines(&self.entries[..complete_lines(&self.entries)])
+    /// Opens a log directory for reading.
+    pub fn open(dir: &Path) -> Result<DirLog, AuditError> {
+        // Read in the reverse of the order a running writer appends in (entries, then their
+        // hashes, then a checkpoint over them), so that everything a checkpoint or hash read here
+        // covers is in the entries measured after it.
+        let checkpoints_path = dir.join(CHECKPOINTS_FILE);
+        let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| AuditError::Broken {
+            dir: dir.to_path_buf(),
+            problem: format!("{} is not UTF-8", checkpoints_path.display()),
+        })?;
+        let (checkpoints, _) = split_notes(&text);
+        let hashes = read_hashes(&dir.join(HASHES_FILE))?;
+        let path = dir.join(ENTRIES_FILE);
+        let entries = match File::open(&path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let len = match &entries {
+            Some(f) => f.metadata().map_err(io(&path))?.len(),
+            None => 0,
+        };
+        Ok(DirLog {
+            hashes,
+            checkpoints,
+            path,
+            entries,
+            len,
+        })
     }
 
-    pub fn input<'a>(
-        &'a self,
-        lines: &'a [&'a [u8]],
-        key: &'a VerifierKey,
-        origin: &'a str,
-        seen: Option<&'a Checkpoint>,
-    ) -> LogInput<'a> {
-        LogInput {
-            entries: lines,
-            stored_hashes: Some(&self.hashes),
-            checkpoints: &self.checkpoints,
-            key,
-            origin,
-            seen,
+    /// Bytes of entries as opened.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Calls `f` with each run of complete entry lines (without terminators), in log order. An
+    /// unfinished last line, being written as the log was opened, is left out.
+    pub fn for_each_run(&self, mut f: impl FnMut(&[&[u8]])) -> Result<(), AuditError> {
+        const RUN: u64 = 16 << 20;
+        let Some(file) = &self.entries else {
+            return Ok(());
+        };
+        let (mut at, mut run) = (0u64, Vec::new());
+        loop {
+            let have = run.len() as u64;
+            let want = RUN.min(self.len - at - have);
+            if want == 0 {
+                return Ok(());
+            }
+            run.resize((have + want) as usize, 0);
+            file.read_exact_at(&mut run[have as usize..], at + have)
+                .map_err(io(&self.path))?;
+            let complete = complete_lines(&run);
+            f(&lines(&run[..complete]));
+            at += complete as u64;
+            run.drain(..complete);
         }
     }
-}
 
-/// Reads a log directory for verification, without locking it: a server may be appending.
-pub fn read_dir_log(dir: &Path) -> Result<DirLog, AuditError> {
-    // Read in the reverse of the order a running writer appends in (entries, then their hashes,
-    // then a checkpoint over them), so that everything a checkpoint or hash read here covers is
-    // in the entries read after it.
-    let checkpoints_path = dir.join(CHECKPOINTS_FILE);
-    let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| AuditError::Broken {
-        dir: dir.to_path_buf(),
-        problem: format!("{} is not UTF-8", checkpoints_path.display()),
-    })?;
-    let (checkpoints, _) = split_notes(&text);
-    let hashes = read_hashes(&dir.join(HASHES_FILE))?;
-    let entries = read_all(&dir.join(ENTRIES_FILE))?;
-    Ok(DirLog {
-        entries,
-        hashes,
-        checkpoints,
-    })
+    /// Checks every entry, a run at a time, against the stored hashes, and the checkpoints against
+    /// the tree of them.
+    pub fn verify(
+        &self,
+        key: &VerifierKey,
+        origin: &str,
+        seen: Option<&Checkpoint>,
+    ) -> Result<Result<Verified, Vec<Problem>>, AuditError> {
+        let mut checker = Checker::default();
+        self.for_each_run(|run| {
+            checker.feed(run, Some(&self.hashes));
+        })?;
+        Ok(checker.finish(
+            Some(self.hashes.len()),
+            &Signed {
+                checkpoints: &self.checkpoints,
+                key,
+                origin,
+                seen,
+            },
+        ))
+    }
 }
 
 /// What recovery hands the log: the tree, entry offsets and the latest checkpoint.

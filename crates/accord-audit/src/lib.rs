@@ -23,8 +23,8 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 pub use accord_ledger::entry::Prepared;
 use accord_ledger::{Checkpoint, Event, Hash, NoteSigner, ProofError, Tree, VerifierKey};
 
+pub use files::DirLog;
 use files::LogFiles;
-pub use files::{DirLog, read_dir_log};
 
 pub const ENTRIES_FILE: &str = "entries.jsonl";
 pub const HASHES_FILE: &str = "hashes";

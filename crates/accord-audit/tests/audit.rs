@@ -27,10 +27,8 @@ fn token(i: usize) -> Event {
 }
 
 fn verify_dir(dir: &Path) -> Result<accord_ledger::Verified, Vec<accord_ledger::Problem>> {
-    let log = accord_audit::read_dir_log(dir).expect("read");
-    let lines = log.lines();
-    let key = signer().verifier();
-    accord_ledger::verify_log(&log.input(&lines, &key, ORIGIN, None))
+    let log = accord_audit::DirLog::open(dir).expect("read");
+    log.verify(&signer().verifier(), ORIGIN, None).expect("read")
 }
 
 #[test]

@@ -66,12 +66,50 @@ impl Remote {
     }
 }
 
-/// A log as read for verification.
+/// A log as read for verification: its checkpoints, leaf hashes and where its entries come from.
 struct Fetched {
-    log: accord_audit::DirLog,
+    entries: Entries,
+    checkpoints: Vec<String>,
+    /// Leaf hashes stored beside the entries (a node's audit API does not serve them).
+    hashes: Vec<accord_ledger::Hash>,
     origin: String,
     /// The key the node itself publishes (not an independent pin).
     published_key: Option<String>,
+}
+
+/// Where the entries are read from, a run at a time: a log may be larger than memory.
+enum Entries {
+    Dir(accord_audit::DirLog),
+    /// A node's audit API, a page at a time.
+    Url(ureq::Agent, Remote),
+}
+
+impl Fetched {
+    /// Calls `f` with each run of entry lines, in log order.
+    fn for_each_run(&self, mut f: impl FnMut(&[&[u8]])) -> Result<()> {
+        let (agent, remote) = match &self.entries {
+            Entries::Dir(log) => return Ok(log.for_each_run(f)?),
+            Entries::Url(agent, remote) => (agent, remote),
+        };
+        let mut start = 0u64;
+        loop {
+            let resp = remote.get(agent, &format!("/audit/v1/entries?start={start}"))?;
+            let header = |name: &str| resp.header(name).and_then(|v| v.parse::<u64>().ok());
+            let (end, size) = (header("x-accord-log-end"), header("x-accord-log-size"));
+            let (Some(end), Some(size)) = (end, size) else {
+                bail!("the node's entries response lacks its range headers");
+            };
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut resp.into_reader(), &mut body)?;
+            if let Some(text) = body.strip_suffix(b"\n") {
+                f(&text.split(|b| *b == b'\n').collect::<Vec<_>>());
+            }
+            if end >= size || end == start {
+                return Ok(());
+            }
+            start = end;
+        }
+    }
 }
 
 fn from_dir(dir: &Path) -> Result<Fetched> {
@@ -80,8 +118,11 @@ fn from_dir(dir: &Path) -> Result<Fetched> {
     if !ledger.join(accord_audit::ENTRIES_FILE).exists() {
         bail!("{} holds no transparency log", ledger.display());
     }
+    let mut log = accord_audit::DirLog::open(&ledger)?;
     Ok(Fetched {
-        log: accord_audit::read_dir_log(&ledger)?,
+        checkpoints: std::mem::take(&mut log.checkpoints),
+        hashes: std::mem::take(&mut log.hashes),
+        entries: Entries::Dir(log),
         origin: node.config.audit_origin(),
         published_key: std::fs::read_to_string(ledger.join(accord_audit::KEY_FILE)).ok(),
     })
@@ -91,30 +132,11 @@ fn from_url(remote: &Remote) -> Result<Fetched> {
     let agent = remote.agent()?;
     let note = remote.get(&agent, "/audit/v1/checkpoint")?.into_string()?;
     let published_key = remote.get(&agent, "/audit/v1/key")?.into_string().ok();
-    let mut entries = Vec::new();
-    let mut start = 0u64;
-    loop {
-        let resp = remote.get(&agent, &format!("/audit/v1/entries?start={start}"))?;
-        let header = |name: &str| resp.header(name).and_then(|v| v.parse::<u64>().ok());
-        let (end, size) = (header("x-accord-log-end"), header("x-accord-log-size"));
-        let (Some(end), Some(size)) = (end, size) else {
-            bail!("the node's entries response lacks its range headers");
-        };
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body)?;
-        entries.extend_from_slice(&body);
-        if end >= size || end == start {
-            break;
-        }
-        start = end;
-    }
     let origin = note.lines().next().unwrap_or_default().to_owned();
     Ok(Fetched {
-        log: accord_audit::DirLog {
-            entries,
-            hashes: Vec::new(),
-            checkpoints: vec![note],
-        },
+        entries: Entries::Url(agent, remote.clone()),
+        checkpoints: vec![note],
+        hashes: Vec::new(),
         origin,
         published_key,
     })
@@ -203,12 +225,15 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
         .map(|note| key.open(&note))
         .transpose()
         .context("the checkpoint kept from an earlier run does not verify with this key")?;
-    let lines = fetched.log.lines();
-    let input = fetched.log.input(&lines, &key, &origin, seen.as_ref());
+    let mut checker = accord_ledger::Checker::default();
+    let stored = (!fetched.hashes.is_empty()).then_some(fetched.hashes.as_slice());
+    fetched.for_each_run(|run| {
+        checker.feed(run, stored);
+    })?;
     let mut report = Report {
         ok: false,
         origin: origin.clone(),
-        entries: lines.len() as u64,
+        entries: checker.size(),
         checkpoints_verified: 0,
         latest_checkpoint_size: None,
         uncovered_entries: 0,
@@ -216,7 +241,13 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
         problems: Vec::new(),
         key_source,
     };
-    match accord_ledger::verify_log(&input) {
+    let signed = accord_ledger::Signed {
+        checkpoints: &fetched.checkpoints,
+        key: &key,
+        origin: &origin,
+        seen: seen.as_ref(),
+    };
+    match checker.finish(stored.map(<[_]>::len), &signed) {
         Ok(v) => {
             report.ok = true;
             report.checkpoints_verified = v.checkpoints;
@@ -230,7 +261,7 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
                     .with_context(|| format!("cannot create {}", state.display()))?;
                 let note = v
                     .latest_note
-                    .map(|i| fetched.log.checkpoints[i].clone())
+                    .map(|i| fetched.checkpoints[i].clone())
                     .unwrap_or_default();
                 std::fs::write(state_file(state, &origin), note)?;
                 std::fs::write(
@@ -254,7 +285,7 @@ pub fn query(
         Source::Dir(dir) => {
             let fetched = from_dir(dir)?;
             let mut answerer = filter.answer(limit);
-            answerer.feed(fetched.log.lines());
+            fetched.for_each_run(|run| answerer.feed(run.iter().copied()))?;
             Ok(serde_json::to_value(answerer.finish())?)
         }
         Source::Url(remote) => {

@@ -451,11 +451,10 @@ fn main() -> ExitCode {
         "warn"
     };
     // Logs are written by a background thread, so a request seldom waits on its log line; none is
-    // dropped (the writer applies back-pressure when its buffer is full). The thread flushes after
-    // each run of queued lines, so under load one write carries many lines.
+    // dropped (the writer applies back-pressure when its buffer is full).
     let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+        .finish(std::io::stderr());
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
