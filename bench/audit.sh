@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Transparency-log benchmark: durable group-committed appends, inclusion proofs, and full
-# verification of a 1,000,000-entry log. No other implementation writes this log, so there is no
-# peer to run beside it; runs three times because this machine is noisy.
+# Transparency-log benchmark: durable group-committed appends, inclusion proofs, full
+# verification of a 1,000,000-entry log, and reopening it. No other implementation writes this
+# log, so there is no peer to run beside it; runs three times because this machine is noisy.
 #   bench/audit.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
