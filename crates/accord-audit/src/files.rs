@@ -124,6 +124,19 @@ fn complete(
     file.sync_data().map_err(io(path))
 }
 
+/// Makes a derived file of `width`-byte records hold `n`: keeps the whole records it has (up to
+/// `n`) and writes `rest(k)`, the records from the `k`-th on, after them.
+fn follow(
+    file: &mut File,
+    path: &Path,
+    width: usize,
+    n: usize,
+    rest: impl FnOnce(usize) -> Vec<u8>,
+) -> Result<(), AuditError> {
+    let have = (file.metadata().map_err(io(path))?.len() as usize / width).min(n);
+    complete(file, path, have * width, n * width, |_| rest(have))
+}
+
 fn hash_bytes(leaves: &[Hash]) -> Vec<u8> {
     leaves.iter().flatten().copied().collect()
 }
@@ -242,9 +255,7 @@ impl DirLog {
         seen: Option<&Checkpoint>,
     ) -> Result<Result<Verified, Vec<Problem>>, AuditError> {
         let mut checker = Checker::default();
-        self.for_each_run(|run| {
-            checker.feed(run, Some(&self.hashes));
-        })?;
+        self.for_each_run(|run| checker.feed(run, Some(&self.hashes)))?;
         Ok(checker.finish(
             Some(self.hashes.len()),
             &Signed {
@@ -482,24 +493,11 @@ impl LogFiles {
         // entries), or cut what belongs to entries that were cut.
         let n = tree.size() as usize;
         let path = self.path(HASHES_FILE);
-        let have = Self::len(&self.hashes, &path)? as usize;
-        complete(
-            &mut self.hashes,
-            &path,
-            (have - have % 32).min(n * 32),
-            n * 32,
-            |k| hash_bytes(&tree.leaves()[k / 32..]),
-        )?;
+        follow(&mut self.hashes, &path, 32, n, |k| {
+            hash_bytes(&tree.leaves()[k..])
+        })?;
         let path = self.path(OFFSETS_FILE);
-        let have = Self::len(&self.offsets, &path)? as usize;
-        complete(
-            &mut self.offsets,
-            &path,
-            (have - have % 8).min(n * 8),
-            n * 8,
-            |k| end_bytes(&offsets[1 + k / 8..]),
-        )?;
-        Ok(())
+        follow(&mut self.offsets, &path, 8, n, |k| end_bytes(&offsets[1 + k..]))
     }
 
     /// Appends entry lines, durably, with their leaf hashes and end offsets. On failure all

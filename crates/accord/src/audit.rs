@@ -227,9 +227,7 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
         .context("the checkpoint kept from an earlier run does not verify with this key")?;
     let mut checker = accord_ledger::Checker::default();
     let stored = (!fetched.hashes.is_empty()).then_some(fetched.hashes.as_slice());
-    fetched.for_each_run(|run| {
-        checker.feed(run, stored);
-    })?;
+    fetched.for_each_run(|run| checker.feed(run, stored))?;
     let mut report = Report {
         ok: false,
         origin: origin.clone(),
