@@ -109,7 +109,7 @@ fn splice(object: &[u8], extra: &[(&str, Option<&str>)]) -> (Vec<u8>, usize) {
             None => *at = out.len(),
         }
     };
-    for (key, member) in top_level_members(object) {
+    for (key, member) in accord_stix::jcs::members(object) {
         while let Some((k, v)) = extra.next_if(|(k, _)| k.as_bytes() < key) {
             put(&mut out, k, *v, &mut at);
         }
@@ -121,60 +121,6 @@ fn splice(object: &[u8], extra: &[(&str, Option<&str>)]) -> (Vec<u8>, usize) {
     }
     out.push(b'}');
     (out, at)
-}
-
-/// The top-level members of a compact JSON object, each as (raw key text, whole member text).
-/// Strings (most of an entry: ids and hashes) are skipped with `memchr` rather than byte by byte.
-fn top_level_members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
-    let mut members = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 1;
-    let mut key_end = None;
-    let mut i = 0;
-    while let Some(&c) = object.get(i) {
-        match c {
-            b'"' => {
-                // To the closing quote: the next quote not escaped by a backslash.
-                let mut j = i + 1;
-                loop {
-                    let Some(k) = object
-                        .get(j..)
-                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
-                    else {
-                        return members;
-                    };
-                    if object[j + k] == b'"' {
-                        j += k;
-                        break;
-                    }
-                    j += k + 2;
-                }
-                if depth == 1 && key_end.is_none() {
-                    key_end = Some(j);
-                }
-                i = j;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0
-                    && i > start
-                    && let Some(k) = key_end
-                {
-                    members.push((&object[start + 1..k], &object[start..i]));
-                }
-            }
-            b',' if depth == 1 => {
-                if let Some(k) = key_end.take() {
-                    members.push((&object[start + 1..k], &object[start..i]));
-                }
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    members
 }
 
 /// Something the node did that oversight must be able to check.

@@ -59,6 +59,94 @@ fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// The top-level members of a compact JSON object (no whitespace between tokens, as RFC 8785 text
+/// and this project's log entries are), each as (raw key text, whole member text `"key":value`).
+/// Strings are skipped with `memchr` rather than byte by byte, so this costs far less than a parse.
+/// It does not validate: on text that is not a compact object the list is partial or meaningless,
+/// so callers parse what they take (see [`select`]).
+pub fn members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut members = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 1;
+    let mut key_end = None;
+    let mut i = 0;
+    while let Some(&c) = object.get(i) {
+        match c {
+            b'"' => {
+                // To the closing quote: the next quote not escaped by a backslash.
+                let mut j = i + 1;
+                loop {
+                    let Some(k) = object
+                        .get(j..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    else {
+                        return members;
+                    };
+                    if object[j + k] == b'"' {
+                        j += k;
+                        break;
+                    }
+                    j += k + 2;
+                }
+                if depth == 1 && key_end.is_none() {
+                    key_end = Some(j);
+                }
+                i = j;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0
+                    && i > start
+                    && let Some(k) = key_end
+                {
+                    members.push((&object[start + 1..k], &object[start..i]));
+                }
+            }
+            b',' if depth == 1 => {
+                if let Some(k) = key_end.take() {
+                    members.push((&object[start + 1..k], &object[start..i]));
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    members
+}
+
+/// The named top-level members of canonical (RFC 8785) object text, parsed; the other members are
+/// skipped without being parsed. Gives `None` when `canonical` is not the compact object text this
+/// reads (a key out of order, a member that does not parse), so that the caller can fall back to a
+/// full parse rather than miss a member.
+pub fn select(canonical: &str, names: &[&str]) -> Option<Map<String, Value>> {
+    let bytes = canonical.as_bytes();
+    let base = bytes.as_ptr() as usize;
+    let mut out = Map::new();
+    let (mut next, mut previous): (usize, Option<&[u8]>) = (1, None);
+    for (key, member) in members(bytes) {
+        // The members must tile the object exactly, each `"key":` with nothing between, and keys
+        // of canonical text (names here are plain ASCII) come strictly ascending.
+        let at = member.as_ptr() as usize - base;
+        if at != next
+            || member.first() != Some(&b'"')
+            || member.get(key.len() + 1..key.len() + 3) != Some(b"\":".as_slice())
+            || previous.is_some_and(|p| p >= key)
+        {
+            return None;
+        }
+        next = at + member.len() + 1;
+        previous = Some(key);
+        if let Some(name) = names.iter().find(|n| n.as_bytes() == key) {
+            let value = serde_json::from_slice(&member[key.len() + 3..]).ok()?;
+            out.insert((*name).to_owned(), value);
+        }
+    }
+    let end = if previous.is_some() { next } else { 2 };
+    (bytes.first() == Some(&b'{') && bytes.last() == Some(&b'}') && end == bytes.len()).then_some(out)
+}
+
 /// Whether `bytes` is exactly the canonical form (RFC 8785) of the JSON value it denotes, checked
 /// in one pass without building the value. Numbers other than short integers, and keys with
 /// escapes, are left to the full parse-and-reserialise comparison.

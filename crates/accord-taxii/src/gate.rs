@@ -351,8 +351,8 @@ impl Gate {
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(versions.len());
         let mut full = Vec::new();
         for (i, v) in versions.iter().enumerate() {
-            let head: Head = serde_json::from_str(&v.json).map_err(|e| corrupt(&v.id, e))?;
-            let decision = decider.decide(&head.into_map(), &markings);
+            let head = head(&v.json).map_err(|e| corrupt(&v.id, e))?;
+            let decision = decider.decide(&head, &markings);
             let unchanged =
                 decision.profile.is_none() && decision.redact_parts.is_empty() && !decision.strip_attribution;
             if !decision.allowed() || unchanged {
@@ -503,31 +503,24 @@ fn redacted_version(stored: &StoredObject, object: Map<String, Value>) -> Stored
     }
 }
 
-/// The properties an object's handling is derived from; the rest is skipped while parsing.
-#[derive(serde::Deserialize)]
-struct Head {
-    #[serde(rename = "type")]
-    ty: Option<Value>,
-    id: Option<Value>,
-    object_marking_refs: Option<Value>,
-    granular_markings: Option<Value>,
-    extensions: Option<Value>,
-    created_by_ref: Option<Value>,
-}
+/// The properties an object's handling is derived from.
+const HEAD: [&str; 6] = [
+    "type",
+    "id",
+    "object_marking_refs",
+    "granular_markings",
+    "extensions",
+    "created_by_ref",
+];
 
-impl Head {
-    fn into_map(self) -> Map<String, Value> {
-        let fields = [
-            ("type", self.ty),
-            ("id", self.id),
-            ("object_marking_refs", self.object_marking_refs),
-            ("granular_markings", self.granular_markings),
-            ("extensions", self.extensions),
-            ("created_by_ref", self.created_by_ref),
-        ];
-        fields
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?)))
-            .collect()
+/// The head of a stored version: only those members are parsed from its canonical text (most of
+/// an object, a pattern or a description, is skipped unparsed); text `select` declines is parsed
+/// whole.
+fn head(json: &str) -> Result<Map<String, Value>, serde_json::Error> {
+    if let Some(head) = accord_stix::jcs::select(json, &HEAD) {
+        return Ok(head);
     }
+    let mut all: Map<String, Value> = serde_json::from_str(json)?;
+    all.retain(|k, _| HEAD.contains(&k.as_str()));
+    Ok(all)
 }
