@@ -318,16 +318,32 @@ struct Located {
 /// text around it is what was signed, as is, once the extension is re-serialised without its
 /// signature and path. Text that is not canonical cannot verify (the bytes differ from what was
 /// signed), so nothing is accepted that should not be.
+///
+/// Canonical text is read member by member without parsing the others
+/// ([`accord_stix::jcs::canonical_members`]); other text is parsed whole, for the error it
+/// deserves.
 fn locate(text: &str) -> Result<Located, Unverified> {
+    type Extensions<'a> = HashMap<std::borrow::Cow<'a, str>, &'a RawValue>;
     #[derive(serde::Deserialize)]
     struct Shell<'a> {
         #[serde(borrow, default)]
-        extensions: Option<HashMap<std::borrow::Cow<'a, str>, &'a RawValue>>,
+        extensions: Option<Extensions<'a>>,
     }
-    let shell: Shell<'_> = serde_json::from_str(text)
-        .map_err(|e| Unverified::Malformed(format!("not a JSON object with an extensions object: {e}")))?;
-    let raw = shell
-        .extensions
+    let malformed = |e: serde_json::Error| {
+        Unverified::Malformed(format!("not a JSON object with an extensions object: {e}"))
+    };
+    let extensions: Option<Extensions<'_>> = match accord_stix::jcs::canonical_members(text) {
+        Some(members) => match members.into_iter().find(|(k, _)| *k == "extensions") {
+            Some((_, value)) => Some(serde_json::from_str(value).map_err(malformed)?),
+            None => None,
+        },
+        None => {
+            serde_json::from_str::<Shell<'_>>(text)
+                .map_err(malformed)?
+                .extensions
+        }
+    };
+    let raw = extensions
         .and_then(|mut e| e.remove(EXTENSION_ID))
         .ok_or(Unverified::Unsigned)?;
     // The raw value borrows from `text`: its offset there is the distance between the pointers.

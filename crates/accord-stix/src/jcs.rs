@@ -116,18 +116,17 @@ pub fn members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
     members
 }
 
-/// The named top-level members of canonical (RFC 8785) object text, parsed; the other members are
-/// skipped without being parsed. Gives `None` when `canonical` is not the compact object text this
-/// reads (a key out of order, a member that does not parse), so that the caller can fall back to a
-/// full parse rather than miss a member.
-pub fn select(canonical: &str, names: &[&str]) -> Option<Map<String, Value>> {
+/// The top-level members of canonical (RFC 8785) object text as (key, raw value text), found
+/// without parsing the values. `None` when the text is not laid out as canonical text is (compact,
+/// the members tiling the object, keys strictly ascending by bytes), so that a caller falls back
+/// to a full parse rather than misread it; keys beyond ASCII, which JCS orders by UTF-16, may
+/// make it decline too. The values are not validated.
+pub fn canonical_members(canonical: &str) -> Option<Vec<(&str, &str)>> {
     let bytes = canonical.as_bytes();
     let base = bytes.as_ptr() as usize;
-    let mut out = Map::new();
+    let mut out = Vec::new();
     let (mut next, mut previous): (usize, Option<&[u8]>) = (1, None);
     for (key, member) in members(bytes) {
-        // The members must tile the object exactly, each `"key":` with nothing between, and keys
-        // of canonical text (names here are plain ASCII) come strictly ascending.
         let at = member.as_ptr() as usize - base;
         if at != next
             || member.first() != Some(&b'"')
@@ -138,13 +137,26 @@ pub fn select(canonical: &str, names: &[&str]) -> Option<Map<String, Value>> {
         }
         next = at + member.len() + 1;
         previous = Some(key);
-        if let Some(name) = names.iter().find(|n| n.as_bytes() == key) {
-            let value = serde_json::from_slice(&member[key.len() + 3..]).ok()?;
-            out.insert((*name).to_owned(), value);
-        }
+        let value = at + key.len() + 3;
+        out.push((
+            canonical.get(at + 1..value - 2)?,
+            canonical.get(value..at + member.len())?,
+        ));
     }
     let end = if previous.is_some() { next } else { 2 };
     (bytes.first() == Some(&b'{') && bytes.last() == Some(&b'}') && end == bytes.len()).then_some(out)
+}
+
+/// The named top-level members of canonical object text, parsed; the other members are skipped
+/// unparsed. `None` where [`canonical_members`] declines, or a named member does not parse.
+pub fn select(canonical: &str, names: &[&str]) -> Option<Map<String, Value>> {
+    let mut out = Map::new();
+    for (key, value) in canonical_members(canonical)? {
+        if names.contains(&key) {
+            out.insert(key.to_owned(), serde_json::from_str(value).ok()?);
+        }
+    }
+    Some(out)
 }
 
 /// Whether `bytes` is exactly the canonical form (RFC 8785) of the JSON value it denotes, checked
