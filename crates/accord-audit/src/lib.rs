@@ -315,7 +315,9 @@ impl AuditLog {
             return Err(AuditError::Broken {
                 dir: self.inner.dir.clone(),
                 problem: format!(
-                    "entry {}: does not match its leaf hash (the entry was altered)",
+                    "entry {}: does not match its leaf hash (the entry was altered, or the derived \
+                     offsets file was: remove `{OFFSETS_FILE}` and the node rebuilds it when it \
+                     next opens the log)",
                     start + i as u64
                 ),
             });

@@ -187,6 +187,29 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     assert_eq!(std::fs::read(&hashes).expect("rebuilt"), h);
     assert!(verify_dir(tmp.path()).is_ok());
 
+    // A damaged offsets file under the checkpoint (an end moved, still in order): the entries it
+    // misplaces are refused when read, not served wrong; removing the file has the next open
+    // rebuild it from the entries.
+    let mut moved = ends.clone();
+    moved[5 * 8] ^= 1;
+    std::fs::write(&offsets, &moved).expect("write");
+    let log = open(tmp.path()).expect("opens");
+    match log.entries(6, 25) {
+        Err(AuditError::Broken { problem, .. }) => assert!(problem.contains("offsets"), "{problem}"),
+        other => panic!("expected a refused read, got {other:?}"),
+    }
+    drop(log);
+    std::fs::remove_file(&offsets).expect("remove");
+    assert_eq!(
+        open(tmp.path())
+            .expect("rebuilds")
+            .entries(0, 25)
+            .expect("entries")
+            .len(),
+        25
+    );
+    assert_eq!(std::fs::read(&offsets).expect("rebuilt"), ends);
+
     // Another key cannot take over the log.
     let other = NoteSigner::new(ORIGIN, &[4; 32]).expect("signer");
     assert!(matches!(
