@@ -249,6 +249,16 @@ impl AuditLog {
         read(&self.inner.view).tree.size()
     }
 
+    /// Bytes of those entries.
+    pub fn bytes(&self) -> u64 {
+        read(&self.inner.view).offsets.last().copied().unwrap_or(0)
+    }
+
+    /// Why the log stopped accepting entries, if a write failed.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.failure()
+    }
+
     /// Signs a checkpoint of the log as it is now (including what other processes appended), unless
     /// the latest checkpoint already covers it; gives the latest signed note.
     pub fn checkpoint(&self) -> Result<String, AuditError> {

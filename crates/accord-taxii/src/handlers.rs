@@ -736,6 +736,7 @@ pub async fn add_objects(
 }
 
 pub async fn metrics(State(state): State<AppState>, Auth(_): Auth) -> Response {
+    state.metrics.audit(&state.audit);
     let mut resp = state.metrics.render().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

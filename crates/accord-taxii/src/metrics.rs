@@ -55,6 +55,7 @@ pub struct Metrics {
     time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
     submitted: Family<StageLabels, Gauge>,
     overdue: Family<StageLabels, Gauge>,
+    audit: [Gauge; 4],
 }
 
 impl Default for Metrics {
@@ -106,7 +107,25 @@ impl Metrics {
             "STIX object versions newly stored, by collection",
             ingested.clone(),
         );
+        // The log grows with every disclosure, and a full disk stops disclosures: let operators
+        // see both coming.
+        let audit: [Gauge; 4] = Default::default();
+        for (gauge, (name, help)) in audit.iter().zip([
+            ("audit_entries", "Entries in the transparency log"),
+            ("audit_bytes", "Bytes of entries in the transparency log"),
+            (
+                "audit_unsigned_entries",
+                "Entries after the latest signed checkpoint",
+            ),
+            (
+                "audit_failed",
+                "1 when the transparency log stopped accepting entries after a write failed (disclosures stop until restart)",
+            ),
+        ]) {
+            registry.register(name, help, gauge.clone());
+        }
         Metrics {
+            audit,
             registry: Mutex::new(registry),
             requests,
             latency,
@@ -155,6 +174,21 @@ impl Metrics {
             }
             self.submitted.get_or_create(&labels).set(s.submitted);
             self.overdue.get_or_create(&labels).set(s.overdue);
+        }
+    }
+
+    /// Reads the transparency log's state into its gauges.
+    pub fn audit(&self, log: &accord_audit::AuditLog) {
+        let size = log.size();
+        let signed = log.latest_checkpoint().map_or(0, |(cp, _)| cp.size);
+        let values = [
+            size,
+            log.bytes(),
+            size.saturating_sub(signed),
+            u64::from(log.failure().is_some()),
+        ];
+        for (gauge, v) in self.audit.iter().zip(values) {
+            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }
     }
 

@@ -955,6 +955,17 @@ async fn metrics_are_exposed() {
         "{text}"
     );
     assert!(text.contains("accord_http_request_duration_seconds_bucket"));
+    // The transparency log's gauges follow the log (the ingest above was logged).
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let entries = gauge("accord_audit_entries");
+    assert_eq!(entries, n.state.audit.size());
+    assert!(entries > 0 && gauge("accord_audit_bytes") > entries);
+    assert!(gauge("accord_audit_unsigned_entries") <= entries);
+    assert_eq!(gauge("accord_audit_failed"), 0);
     assert_eq!(
         n.get_as("nobody", "/metrics").await.status,
         StatusCode::UNAUTHORIZED
