@@ -109,6 +109,20 @@ fn two_writers_share_one_log() {
         .expect("signed");
     assert_eq!(cp.size, 5);
     assert_eq!(verify_dir(tmp.path()).expect("verifies").size, 5);
+    // Each writer kept the derived offsets whole, the other's entries included: every entry can
+    // be read alone, from either process and after a reopen.
+    let reopened = open(tmp.path()).expect("reopen");
+    for log in [&server, &cli, &reopened] {
+        for i in 0..5 {
+            assert_eq!(log.entries(i, i + 1).expect("one entry").len(), 1);
+        }
+    }
+    assert_eq!(
+        std::fs::metadata(tmp.path().join(OFFSETS_FILE))
+            .expect("offsets")
+            .len(),
+        5 * 8
+    );
 }
 
 #[test]
