@@ -119,8 +119,8 @@ pub fn members(object: &[u8]) -> Vec<(&[u8], &[u8])> {
 /// The top-level members of canonical (RFC 8785) object text as (key, raw value text), found
 /// without parsing the values. `None` when the text is not laid out as canonical text is (compact,
 /// the members tiling the object, keys strictly ascending by bytes), so that a caller falls back
-/// to a full parse rather than misread it; keys beyond ASCII, which JCS orders by UTF-16, may
-/// make it decline too. The values are not validated.
+/// to a full parse rather than misread it; keys with escaped characters or beyond ASCII (JCS
+/// orders keys unescaped, by UTF-16) may make it decline too. The values are not validated.
 pub fn canonical_members(canonical: &str) -> Option<Vec<(&str, &str)>> {
     let bytes = canonical.as_bytes();
     let base = bytes.as_ptr() as usize;
