@@ -106,26 +106,26 @@ fn read_hashes(path: &Path) -> Result<Vec<Hash>, AuditError> {
     Ok(hashes)
 }
 
-/// Makes a derived file (leaf hashes, offsets) `want` bytes long: keeps its first `keep` bytes
-/// and writes `rest(keep)` after them.
+/// Makes a derived file of `width`-byte records (leaf hashes, offsets) hold `n`: keeps its first
+/// `keep` records and writes `rest(keep)`, the records from the `keep`-th on, after them.
 fn complete(
     file: &mut File,
     path: &Path,
+    width: usize,
     keep: usize,
-    want: usize,
+    n: usize,
     rest: impl FnOnce(usize) -> Vec<u8>,
 ) -> Result<(), AuditError> {
     let len = file.metadata().map_err(io(path))?.len();
-    if len == want as u64 && keep == want {
+    if len == (n * width) as u64 && keep == n {
         return Ok(());
     }
-    file.set_len(keep as u64).map_err(io(path))?;
+    file.set_len((keep * width) as u64).map_err(io(path))?;
     file.write_all(&rest(keep)).map_err(io(path))?;
     file.sync_data().map_err(io(path))
 }
 
-/// Makes a derived file of `width`-byte records hold `n`: keeps the whole records it has (up to
-/// `n`) and writes `rest(k)`, the records from the `k`-th on, after them.
+/// [`complete`], keeping the whole records the file has (up to `n`).
 fn follow(
     file: &mut File,
     path: &Path,
@@ -134,7 +134,7 @@ fn follow(
     rest: impl FnOnce(usize) -> Vec<u8>,
 ) -> Result<(), AuditError> {
     let have = (file.metadata().map_err(io(path))?.len() as usize / width).min(n);
-    complete(file, path, have * width, n * width, |_| rest(have))
+    complete(file, path, width, have, n, rest)
 }
 
 fn hash_bytes(leaves: &[Hash]) -> Vec<u8> {
@@ -146,18 +146,19 @@ fn end_bytes(ends: &[u64]) -> Vec<u8> {
 }
 
 /// Checks the checkpoints once every entry was fed, after dropping the hashes of entry lines a
-/// crash cut off (never acknowledged).
+/// crash cut off (never acknowledged). `stored` holds the leaf hashes from entry `first` on.
 fn settle(
     checker: Checker,
     stored: &mut Vec<Hash>,
+    first: usize,
     covered: usize,
     signed: &Signed<'_>,
 ) -> Result<Verified, Vec<Problem>> {
     let n = checker.size() as usize;
-    if stored.len() > n && n >= covered {
-        stored.truncate(n);
+    if first + stored.len() > n && n >= covered {
+        stored.truncate(n - first);
     }
-    checker.finish(Some(stored.len()), signed)
+    checker.finish(Some(first + stored.len()), signed)
 }
 
 /// Little-endian u64 end offsets, one per entry.
@@ -333,10 +334,15 @@ impl LogFiles {
         // Hashes after the latest checkpoint were not synced: a crash may have left them short or
         // (on some file systems) zeroed; those are recomputed, but any other hash that differs
         // from its entry stops the log. Offsets after it are recomputed in any case.
-        let mut stored = read_hashes(&self.path(HASHES_FILE))?;
-        if let Some(zero) = stored.iter().skip(covered).position(|h| h == &[0; 32]) {
-            stored.truncate(covered + zero);
-        }
+        let hashes_path = self.path(HASHES_FILE);
+        let read_stored = || -> Result<Vec<Hash>, AuditError> {
+            let mut stored = read_hashes(&hashes_path)?;
+            if let Some(zero) = stored.iter().skip(covered).position(|h| h == &[0; 32]) {
+                stored.truncate(covered + zero);
+            }
+            Ok(stored)
+        };
+        let mut stored = read_stored()?;
         let mut ends = ends_of(&read_all(&self.path(OFFSETS_FILE))?);
         ends.truncate(covered);
         let signed = Signed {
@@ -345,13 +351,18 @@ impl LogFiles {
             origin,
             seen: None,
         };
+        // The fast path moves the covered hashes into the tree (no copy: they can be hundreds of
+        // megabytes) and keeps only the rest in `stored`.
+        let mut first = 0;
         let fast = if covered > 0 && stored.len() >= covered && self.aligned(&ends, &stored[..covered])? {
             let mut offsets = Vec::with_capacity(covered + 1);
             offsets.push(0);
             offsets.extend_from_slice(&ends);
-            let checker = Checker::after(Tree::from_leaves(stored[..covered].to_vec()));
+            let tail = stored.split_off(covered);
+            let checker = Checker::after(Tree::from_leaves(std::mem::replace(&mut stored, tail)));
+            first = covered;
             let (checker, offsets) = self.scan(checker, offsets, &stored)?;
-            settle(checker, &mut stored, covered, &signed)
+            settle(checker, &mut stored, first, covered, &signed)
                 .ok()
                 .map(|verified| (verified, offsets))
         } else {
@@ -360,22 +371,24 @@ impl LogFiles {
         let (verified, offsets) = match fast {
             Some(done) => done,
             None => {
+                if first > 0 {
+                    (first, stored) = (0, read_stored()?);
+                }
                 let (checker, offsets) = self.scan(Checker::default(), vec![0], &stored)?;
-                let verified = settle(checker, &mut stored, covered, &signed)
+                let verified = settle(checker, &mut stored, 0, covered, &signed)
                     .map_err(|problems| self.refusal(&problems, &notes, key))?;
                 (verified, offsets)
             }
         };
         let tree = verified.tree;
         let n = tree.size() as usize;
-        let path = self.path(HASHES_FILE);
-        complete(&mut self.hashes, &path, stored.len() * 32, n * 32, |k| {
-            hash_bytes(&tree.leaves()[k / 32..])
+        complete(&mut self.hashes, &hashes_path, 32, first + stored.len(), n, |k| {
+            hash_bytes(&tree.leaves()[k..])
         })?;
         let path = self.path(OFFSETS_FILE);
         let kept = ends.iter().zip(&offsets[1..]).take_while(|(a, b)| a == b).count();
-        complete(&mut self.offsets, &path, kept * 8, n * 8, |k| {
-            end_bytes(&offsets[1 + k / 8..])
+        complete(&mut self.offsets, &path, 8, kept, n, |k| {
+            end_bytes(&offsets[1 + k..])
         })?;
         let latest = verified
             .latest

@@ -123,6 +123,8 @@ pub struct Signed<'a> {
 #[derive(Debug, Default)]
 pub struct Checker {
     tree: Tree,
+    /// Index of the first entry fed (the trusted ones come before it).
+    start: u64,
     /// The earliest entry problems (later ones would be cut from the report anyway).
     problems: Vec<Problem>,
     /// Index of every entry with a problem, ascending: a checkpoint mismatch they explain is not
@@ -136,6 +138,7 @@ impl Checker {
     /// every checkpoint against them).
     pub fn after(tree: Tree) -> Checker {
         Checker {
+            start: tree.size(),
             tree,
             ..Checker::default()
         }
@@ -147,7 +150,8 @@ impl Checker {
     }
 
     /// Checks the next entries, each exactly as stored (without its line terminator), against
-    /// the leaf hashes stored beside the log (indexed from the log's first entry), if any.
+    /// the leaf hashes stored beside the log, if any, indexed from the first entry this checker
+    /// is fed (the log's first, unless it continues [`Checker::after`] trusted ones).
     pub fn feed(&mut self, entries: &[&[u8]], stored: Option<&[Hash]>) {
         let first = self.tree.size();
         let checked: Vec<(Hash, Option<String>)> = entries
@@ -158,7 +162,7 @@ impl Checker {
         for (i, (hash, problem)) in checked.into_iter().enumerate() {
             let index = first + i as u64;
             let message = problem.or_else(|| {
-                let stored = stored.and_then(|s| s.get(index as usize))?;
+                let stored = stored.and_then(|s| s.get((index - self.start) as usize))?;
                 (stored != &hash)
                     .then(|| "does not match its stored leaf hash (the entry or the hash was altered)".into())
             });
@@ -182,6 +186,7 @@ impl Checker {
             tree,
             mut problems,
             exact,
+            ..
         } = self;
         let n = tree.size();
         if let Some(stored) = stored
