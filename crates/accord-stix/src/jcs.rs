@@ -166,6 +166,20 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
     canonical_with_field(bytes, "").0
 }
 
+/// Whether one pass over `bytes` shows them canonical: `false` when they are not, and also when
+/// only reserialising could tell (numbers other than short integers, keys with escapes), so
+/// that a caller who has the parsed value writes it instead.
+pub fn is_plainly_canonical(bytes: &[u8]) -> bool {
+    let mut c = Checker {
+        b: bytes,
+        i: 0,
+        slow: false,
+        field: "",
+        found: None,
+    };
+    c.value(0) && c.i == bytes.len() && !c.slow
+}
+
 /// As [`is_canonical`], also giving the raw text of one top-level member's value (when `bytes` is
 /// an object that has it), found in the same pass.
 pub fn canonical_with_field<'a>(bytes: &'a [u8], field: &str) -> (bool, Option<&'a [u8]>) {

@@ -68,6 +68,12 @@ impl Rejection {
 
 /// Validates a parsed value and, if it has no errors, canonicalises and hashes it.
 pub fn check_value(value: Value) -> Result<CheckedObject, Rejection> {
+    check_parsed(value, None)
+}
+
+/// [`check_value`], given the text `value` was parsed from when there is one: text that is
+/// already canonical (what a node sends) is kept as it is instead of being written again.
+fn check_parsed(value: Value, source: Option<&[u8]>) -> Result<CheckedObject, Rejection> {
     let report = validate::validate(&value);
     if !report.is_valid() {
         return Err(Rejection::Invalid(report));
@@ -77,7 +83,13 @@ pub fn check_value(value: Value) -> Result<CheckedObject, Rejection> {
     };
     let text = |k: &str| map.get(k).and_then(Value::as_str);
     let time = |k: &str| text(k).and_then(|s| Timestamp::parse(s).ok());
-    let canonical = jcs::to_canonical_string(&value);
+    let canonical = match source
+        .filter(|s| jcs::is_plainly_canonical(s))
+        .map(std::str::from_utf8)
+    {
+        Some(Ok(same)) => same.to_owned(),
+        _ => jcs::to_canonical_string(&value),
+    };
     let hash = ContentHash::of_canonical(canonical.as_bytes());
     Ok(CheckedObject {
         id: text("id").unwrap_or_default().to_owned(),
@@ -102,5 +114,5 @@ pub fn check_bytes(bytes: &[u8], max_bytes: usize) -> Result<CheckedObject, Reje
         });
     }
     let value = json::parse_value(bytes).map_err(Rejection::Json)?;
-    check_value(value)
+    check_parsed(value, Some(bytes))
 }

@@ -211,6 +211,38 @@ fn oversized_object_is_rejected_before_parsing() {
     assert!(matches!(err, accord_stix::Rejection::TooLarge { .. }), "{err}");
 }
 
+/// An object sent in canonical form is stored as sent; sent any other way, it is stored in the
+/// same canonical form, with the same hash.
+#[test]
+fn every_layout_of_an_object_checks_to_one_canonical_form() {
+    let canonical = r#"{"created":"2024-01-02T03:04:05.000Z","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","modified":"2024-01-02T03:04:05.000Z","name":"caf\u001f \"é\"","pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","spec_version":"2.1","type":"indicator","valid_from":"2024-01-02T03:04:05Z","x_score":72.5}"#;
+    let value: Value = serde_json::from_str(canonical).unwrap();
+    let mut reordered: Vec<(&String, &Value)> = value.as_object().unwrap().iter().collect();
+    reordered.reverse();
+    let reordered = format!(
+        "{{{}}}",
+        reordered
+            .iter()
+            .map(|(k, v)| format!("{:?}:{v}", k))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let layouts = [
+        canonical.to_owned(),
+        serde_json::to_string_pretty(&value).unwrap(),
+        reordered,
+        canonical.replace(r"\u001f", r"\u001F"),
+    ];
+    for text in &layouts {
+        let checked = accord_stix::check_bytes(text.as_bytes(), 1 << 20).unwrap();
+        assert_eq!(checked.canonical, canonical, "{text}");
+        assert_eq!(
+            checked.hash,
+            accord_stix::ContentHash::of_canonical(canonical.as_bytes())
+        );
+    }
+}
+
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -258,7 +290,8 @@ proptest! {
     }
 
     /// The one-pass canonical check agrees with parsing and re-serialising: on canonical text, on
-    /// text with a byte changed, inserted or removed, and on pretty-printed text.
+    /// text with a byte changed, inserted or removed, and on pretty-printed text. What the
+    /// quicker check calls canonical is canonical.
     #[test]
     fn is_canonical_agrees_with_reserialising(v in arb_json(), at in any::<usize>(), byte in any::<u8>(), op in 0u8..4) {
         let slow = |b: &[u8]| serde_json::from_slice::<Value>(b).is_ok_and(|v| jcs::to_canonical_string(&v).as_bytes() == b);
@@ -273,6 +306,9 @@ proptest! {
             _ => changed = serde_json::to_vec_pretty(&v).unwrap(),
         }
         prop_assert_eq!(jcs::is_canonical(&changed), slow(&changed), "{:?}", String::from_utf8_lossy(&changed));
+        for text in [&canonical, &changed] {
+            prop_assert!(!jcs::is_plainly_canonical(text) || slow(text), "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     /// Selecting members from canonical text gives what a full parse gives for those members,

@@ -429,6 +429,17 @@ struct Head {
     created: Option<String>,
 }
 
+impl Head {
+    /// Canonical text (what a node sends) is read without parsing its other members.
+    fn of(item: &[u8]) -> Result<Head, serde_json::Error> {
+        let quick = std::str::from_utf8(item)
+            .ok()
+            .and_then(|text| accord_stix::jcs::select(text, &["created", "id", "modified"]))
+            .and_then(|members| serde_json::from_value(serde_json::Value::Object(members)).ok());
+        quick.map_or_else(|| serde_json::from_slice(item), Ok)
+    }
+}
+
 /// Reads id and version of every object so that the status can list them as pending. Objects that
 /// are not even JSON objects fail here, each with its own message.
 pub fn prescan(
@@ -453,7 +464,7 @@ pub fn prescan(
         pendings: Vec::with_capacity(doc.items.len()),
     };
     for item in &doc.items {
-        match serde_json::from_slice::<Head>(item.bytes) {
+        match Head::of(item.bytes) {
             Ok(h) => status.pendings.push(StatusDetail {
                 id: h.id.unwrap_or_default(),
                 version: h.modified.or(h.created).unwrap_or_default(),
