@@ -2,7 +2,8 @@
 # `accord sync` against a TAXII 2.1 server nobody here wrote: medallion (PyPI, memory backend) on
 # loopback. Accord pulls a collection medallion holds (following `next` over pages of two) and
 # pushes one of its own (the policy decides for the partner's principal: TLP:RED stays home;
-# what leaves is signed), then runs again and moves nothing; new objects on medallion arrive on
+# what leaves is signed; medallion's max_content_length is set so small that the push needs
+# several envelopes, and one object exceeds it alone), then runs again and moves nothing; new objects on medallion arrive on
 # the next run; the transparency log verifies.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,10 +20,11 @@ MED_PID=
 cleanup() { [ -n "$MED_PID" ] && kill "$MED_PID" 2> /dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 FROM=91a7b528-80eb-42ed-a74d-c6fbd5a26116
+LIMIT=1500
 TO=52892447-4d7e-4f70-b94d-d7f22742ff63
 cat > "$WORK/data.json" <<JSON
 {"/discovery": {"title": "test", "api_roots": ["http://127.0.0.1:$PORT/api1/"], "default": "http://127.0.0.1:$PORT/api1/"},
- "api1": {"information": {"title": "api1", "versions": ["application/taxii+json;version=2.1"], "max_content_length": 104857600},
+ "api1": {"information": {"title": "api1", "versions": ["application/taxii+json;version=2.1"], "max_content_length": $LIMIT},
           "status": [],
           "collections": [
             {"id": "$FROM", "title": "from-accord", "can_read": true, "can_write": true, "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": []},
@@ -56,10 +58,14 @@ TOML
 PY=$VENV/bin/python
 "$PY" "$ROOT/tests/sync/check.py" seed "http://127.0.0.1:$PORT/api1/" "$TO" 5 "$WORK/push.json"
 "$ACCORD" --data-dir "$NODE" import --collection demo "$WORK/push.json" > /dev/null
-"$ACCORD" --data-dir "$NODE" --json sync > "$WORK/first.json"
+# The first run names the object medallion cannot take in any envelope, so it exits 1.
+if "$ACCORD" --data-dir "$NODE" --json sync > "$WORK/first.json"; then
+    echo "the first sync should have reported the oversized object and exited 1" >&2
+    exit 1
+fi
 "$ACCORD" --data-dir "$NODE" --json sync > "$WORK/second.json"
 "$PY" "$ROOT/tests/sync/check.py" seed "http://127.0.0.1:$PORT/api1/" "$TO" 2 /dev/null 100
 "$ACCORD" --data-dir "$NODE" --json sync > "$WORK/third.json"
-"$PY" "$ROOT/tests/sync/check.py" verify "http://127.0.0.1:$PORT/api1/" "$FROM" "$WORK"
+"$PY" "$ROOT/tests/sync/check.py" verify "http://127.0.0.1:$PORT/api1/" "$FROM" "$WORK" "$LIMIT"
 "$ACCORD" --data-dir "$NODE" audit verify --key "$("$ACCORD" --data-dir "$NODE" audit key)" --state "$WORK/monitor" > /dev/null
 echo "sync with medallion: OK"

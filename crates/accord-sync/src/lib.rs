@@ -1,10 +1,12 @@
 //! The TAXII 2.1 client side of synchronisation between nodes (and with any TAXII 2.1 server,
 //! such as medallion): paged object reads that follow `more`/`next` and report the
-//! `X-TAXII-Date-Added-Last` cursor, envelope posts whose status is polled until complete, TLS
+//! `X-TAXII-Date-Added-Last` cursor, envelope posts (split to the API root's
+//! `max_content_length`) whose status is polled until complete, TLS
 //! and mTLS via rustls, plain HTTP only to loopback addresses, retries with exponential backoff
 //! and full jitter, and a minimum interval between requests per partner.
 
 use std::io::Read;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -136,6 +138,8 @@ pub struct Client {
     endpoint: Endpoint,
     agent: ureq::Agent,
     last: std::sync::Mutex<Option<Instant>>,
+    /// The API root's `max_content_length`, once read (`Some(None)`: it states none).
+    limit: std::sync::Mutex<Option<Option<usize>>>,
 }
 
 impl Client {
@@ -194,6 +198,7 @@ impl Client {
             endpoint,
             agent,
             last: std::sync::Mutex::new(None),
+            limit: std::sync::Mutex::new(None),
         })
     }
 
@@ -318,8 +323,34 @@ impl Client {
         })
     }
 
-    /// Posts objects in one envelope; returns the status resource.
-    /// Posts an envelope of `objects`, each the JSON text of one STIX object (sent as written).
+    /// The largest request body the API root accepts (its information resource's
+    /// `max_content_length`), read once; `None` if it states none or cannot be read (an error
+    /// only when trying again may help).
+    pub fn max_content_length(&self) -> Result<Option<usize>, SyncError> {
+        let mut known = self
+            .limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(limit) = *known {
+            return Ok(limit);
+        }
+        let url = self.url("");
+        let limit = match self.send(&url, self.request("GET", &url), None) {
+            Ok((_, info)) => info
+                .get("max_content_length")
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok()),
+            // A root that will not describe itself to this client states no limit it can use;
+            // its answer to each post still says whether it fits.
+            Err(e) if !e.is_transient() => None,
+            Err(e) => return Err(e),
+        };
+        *known = Some(limit);
+        Ok(limit)
+    }
+
+    /// Posts an envelope of `objects`, each the JSON text of one STIX object (sent as written);
+    /// returns the status resource. [`envelopes`] splits a list to fit the API root's limit.
     pub fn add_objects(&self, collection: &str, objects: &[String]) -> Result<Status, SyncError> {
         let url = self.url(&format!("collections/{collection}/objects/"));
         let mut body = String::with_capacity(16 + objects.iter().map(|o| o.len() + 1).sum::<usize>());
@@ -354,6 +385,40 @@ impl Client {
             poll = (poll * 2).min(Duration::from_secs(1));
         }
     }
+}
+
+/// Bytes of the envelope `Client::add_objects` posts for `objects`.
+pub fn envelope_len(objects: &[String]) -> usize {
+    const FRAME: usize = r#"{"objects":[]}"#.len();
+    FRAME + objects.iter().map(String::len).sum::<usize>() + objects.len().saturating_sub(1)
+}
+
+/// Splits `objects` into consecutive runs, in order, whose envelopes are at most `limit` bytes
+/// (one run when there is no limit). An object too large for an envelope of its own is a run
+/// alone, which the server will refuse: the caller decides what to do with it.
+pub fn envelopes(objects: &[String], limit: Option<usize>) -> Vec<Range<usize>> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut runs = Vec::new();
+    let (mut start, mut len) = (0, 0);
+    for (i, o) in objects.iter().enumerate() {
+        // What the envelope of start..=i would weigh: the frame, the objects, their commas.
+        let with = if i == start {
+            envelope_len(std::slice::from_ref(o))
+        } else {
+            len + 1 + o.len()
+        };
+        if i > start && with > limit {
+            runs.push(start..i);
+            start = i;
+            len = envelope_len(std::slice::from_ref(o));
+        } else {
+            len = with;
+        }
+    }
+    if start < objects.len() {
+        runs.push(start..objects.len());
+    }
+    runs
 }
 
 fn status_of(url: &str, v: &Value) -> Result<Status, SyncError> {

@@ -266,11 +266,13 @@ impl Ctx<'_> {
             let mut in_flight = std::collections::VecDeque::new();
             for envelope in rx {
                 let (objects, last) = envelope?;
-                if objects.is_empty() {
-                    in_flight.push_back((None, last));
-                } else {
-                    let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
-                    in_flight.push_back((Some(status.id), last));
+                // A page may need several envelopes; the cursor moves once the last is complete.
+                let posted = self.post(client, &backoff, &m.remote, &objects, report)?;
+                let n = posted.len();
+                in_flight.extend(posted.into_iter().map(|id| (Some(id), None)));
+                match in_flight.back_mut() {
+                    Some((_, cursor)) if n > 0 => *cursor = Some(last),
+                    _ => in_flight.push_back((None, Some(last))),
                 }
                 // A few envelopes are in flight at once; the cursor follows the oldest complete one.
                 while in_flight.len() > IN_FLIGHT {
@@ -397,9 +399,8 @@ impl Ctx<'_> {
                 .filter_map(|w| crate::federation::revoked_version(w, self.signer.node()).transpose())
                 .collect::<Result<Vec<_>>>()?;
             let objects = self.release(client, &local, principal, revoked, report)?;
-            if !objects.is_empty() {
-                let status = backoff.run(|| client.add_objects(&m.remote, &objects))?;
-                report.revoked += self.complete(client, &backoff, &status.id, report)?;
+            for id in self.post(client, &backoff, &m.remote, &objects, report)? {
+                report.revoked += self.complete(client, &backoff, &id, report)?;
             }
             self.set_position("push-withdrawals", &local, last)?;
             if batch.len() < PUSH_PAGE {
@@ -409,12 +410,49 @@ impl Ctx<'_> {
         }
     }
 
-    /// Waits for one posted envelope to complete, counts it, and moves the push cursor past it.
+    /// Posts `objects` in as many envelopes as the partner's `max_content_length` needs and
+    /// returns their status ids. An object larger than the partner accepts even alone cannot be
+    /// sent: it is refused here, named in the report (its share is already logged, so the log
+    /// overstates rather than understates what left), and the push moves on.
+    fn post(
+        &self,
+        client: &Client,
+        backoff: &Backoff,
+        remote: &str,
+        objects: &[String],
+        report: &mut SyncReport,
+    ) -> Result<Vec<String>> {
+        if objects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let limit = backoff.run(|| client.max_content_length())?;
+        let mut ids = Vec::new();
+        for run in accord_sync::envelopes(objects, limit) {
+            let part = &objects[run];
+            if let (Some(limit), [one]) = (limit, part)
+                && accord_sync::envelope_len(part) > limit
+            {
+                let id = accord_stix::jcs::select(one, &["id"])
+                    .and_then(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_else(|| "(no id)".into());
+                report.refused.push(format!(
+                    "{id}: not sent: {} bytes, more than the {limit} the partner accepts in one request",
+                    one.len()
+                ));
+                continue;
+            }
+            ids.push(backoff.run(|| client.add_objects(remote, part))?.id);
+        }
+        Ok(ids)
+    }
+
+    /// Waits for one posted envelope to complete, counts it, and moves the push cursor to where
+    /// it ends a page.
     fn settle(
         &self,
         client: &Client,
         backoff: &Backoff,
-        posted: Option<(Option<String>, i64)>,
+        posted: Option<(Option<String>, Option<i64>)>,
         local: &str,
         report: &mut SyncReport,
     ) -> Result<()> {
@@ -424,7 +462,10 @@ impl Ctx<'_> {
         if let Some(id) = id {
             self.complete(client, backoff, &id, report)?;
         }
-        self.set_position("push", local, cursor)
+        match cursor {
+            Some(at) => self.set_position("push", local, at),
+            None => Ok(()),
+        }
     }
 
     /// Waits for a posted envelope's status to complete and counts what the partner accepted
