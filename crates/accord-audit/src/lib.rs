@@ -254,6 +254,13 @@ impl AuditLog {
         read(&self.inner.view).offsets.last().copied().unwrap_or(0)
     }
 
+    /// Bytes free to an unprivileged writer on the file system that holds the log (`None` if it
+    /// cannot be asked): every read adds entries, so this is what runs out first on a busy node.
+    pub fn disk_available(&self) -> Option<u64> {
+        let s = rustix::fs::statvfs(&self.inner.dir).ok()?;
+        Some(s.f_bavail.saturating_mul(s.f_frsize))
+    }
+
     /// Why the log stopped accepting entries, if a write failed.
     pub fn failure(&self) -> Option<String> {
         self.inner.failure()

@@ -55,7 +55,7 @@ pub struct Metrics {
     time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
     submitted: Family<StageLabels, Gauge>,
     overdue: Family<StageLabels, Gauge>,
-    audit: [Gauge; 4],
+    audit: [Gauge; 5],
 }
 
 impl Default for Metrics {
@@ -109,7 +109,7 @@ impl Metrics {
         );
         // The log grows with every disclosure, and a full disk stops disclosures: let operators
         // see both coming.
-        let audit: [Gauge; 4] = Default::default();
+        let audit: [Gauge; 5] = Default::default();
         for (gauge, (name, help)) in audit.iter().zip([
             ("audit_entries", "Entries in the transparency log"),
             ("audit_bytes", "Bytes of entries in the transparency log"),
@@ -120,6 +120,10 @@ impl Metrics {
             (
                 "audit_failed",
                 "1 when the transparency log stopped accepting entries after a write failed (disclosures stop until restart)",
+            ),
+            (
+                "audit_disk_available_bytes",
+                "Bytes free on the file system of the transparency log (-1 if unknown); disclosures stop when it is full",
             ),
         ]) {
             registry.register(name, help, gauge.clone());
@@ -190,6 +194,10 @@ impl Metrics {
         for (gauge, v) in self.audit.iter().zip(values) {
             gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
         }
+        self.audit[4].set(
+            log.disk_available()
+                .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX)),
+        );
     }
 
     /// The text exposition format.

@@ -966,6 +966,8 @@ async fn metrics_are_exposed() {
     assert!(entries > 0 && gauge("accord_audit_bytes") > entries);
     assert!(gauge("accord_audit_unsigned_entries") <= entries);
     assert_eq!(gauge("accord_audit_failed"), 0);
+    // Known (not -1) and positive: the test's file system is not full.
+    assert!(gauge("accord_audit_disk_available_bytes") > 0);
     assert_eq!(
         n.get_as("nobody", "/metrics").await.status,
         StatusCode::UNAUTHORIZED
