@@ -1,9 +1,9 @@
 //! The TAXII 2.1 client side of synchronisation between nodes (and with any TAXII 2.1 server,
 //! such as medallion): paged object reads that follow `more`/`next` and report the
-//! `X-TAXII-Date-Added-Last` cursor, envelope posts (split to the API root's
-//! `max_content_length`) whose status is polled until complete, TLS
-//! and mTLS via rustls, plain HTTP only to loopback addresses, retries with exponential backoff
-//! and full jitter, and a minimum interval between requests per partner.
+//! `X-TAXII-Date-Added-Last` cursor, envelope posts (split to the API root's `max_content_length`)
+//! whose status is polled until complete, TLS and mTLS via rustls, plain HTTP only to loopback
+//! addresses, retries with exponential backoff and full jitter, and a minimum interval between
+//! requests per partner.
 
 use std::io::Read;
 use std::ops::Range;
