@@ -44,10 +44,10 @@ pub struct SyncReport {
 /// Objects per envelope pushed, and envelopes posted before the oldest must be complete.
 ///
 /// The window must cover how long a partner may keep a status pending while it groups writes
-/// (an Accord node waits up to 400 ms for a group to fill): with 8 envelopes, a push at 20,000
-/// objects/s filled it in 400 ms and then stalled, the partner idle too, until the group was
-/// committed and the next poll saw it (measured: 19,200–19,700 objects/s with 8, 23,600–25,100
-/// with 32). A crash re-sends at most the window, which the partner keeps once.
+/// (an Accord node then waited up to 400 ms for a group to fill, now 100 ms): with 8 envelopes, a
+/// push at 20,000 objects/s filled it in 400 ms and then stalled, the partner idle too, until the
+/// group was committed and the next poll saw it (measured: 19,200–19,700 objects/s with 8,
+/// 23,600–25,100 with 32). A crash re-sends at most the window, which the partner keeps once.
 const PUSH_PAGE: usize = 1000;
 const IN_FLIGHT: usize = 32;
 
