@@ -170,19 +170,20 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
 /// only reserialising could tell (numbers other than short integers, keys with escapes), so
 /// that a caller who has the parsed value writes it instead.
 pub fn is_plainly_canonical(bytes: &[u8]) -> bool {
-    let mut c = Checker {
-        b: bytes,
-        i: 0,
-        slow: false,
-        field: "",
-        found: None,
-    };
-    c.value(0) && c.i == bytes.len() && !c.slow
+    let (ok, slow, _) = one_pass(bytes, "");
+    ok && !slow
 }
 
 /// As [`is_canonical`], also giving the raw text of one top-level member's value (when `bytes` is
 /// an object that has it), found in the same pass.
 pub fn canonical_with_field<'a>(bytes: &'a [u8], field: &str) -> (bool, Option<&'a [u8]>) {
+    let (ok, slow, found) = one_pass(bytes, field);
+    (is_canonical_after(bytes, ok, slow), found)
+}
+
+/// The one-pass check: whether `bytes` passed it, whether something only reserialising can
+/// decide was seen, and the span of the top-level member `field`.
+fn one_pass<'a>(bytes: &'a [u8], field: &str) -> (bool, bool, Option<&'a [u8]>) {
     let mut c = Checker {
         b: bytes,
         i: 0,
@@ -191,8 +192,7 @@ pub fn canonical_with_field<'a>(bytes: &'a [u8], field: &str) -> (bool, Option<&
         found: None,
     };
     let ok = c.value(0) && c.i == bytes.len();
-    let found = c.found.map(|(from, to)| &bytes[from..to]);
-    (is_canonical_after(bytes, ok, c.slow), found)
+    (ok, c.slow, c.found.map(|(from, to)| &bytes[from..to]))
 }
 
 fn is_canonical_after(bytes: &[u8], ok: bool, slow: bool) -> bool {
