@@ -40,6 +40,8 @@ pub struct Prepared {
     bytes: Vec<u8>,
     /// Where the index's digits go.
     at: usize,
+    /// Where the time is (its JSON string); after `at`, as `time` sorts after `index`.
+    time: std::ops::Range<usize>,
 }
 
 impl Prepared {
@@ -61,11 +63,24 @@ impl Prepared {
         let payload = payload.unwrap_or_default();
         let time = serde_json::to_string(time).unwrap_or_default();
         let kind = format!("\"{}\"", event.kind());
-        let (bytes, at) = splice(
+        let (bytes, [at, _, time_at]) = splice(
             &payload,
-            &[("index", None), ("kind", Some(&kind)), ("time", Some(&time))],
+            [("index", None), ("kind", Some(&kind)), ("time", Some(&time))],
         );
-        Prepared { bytes, at }
+        Prepared {
+            bytes,
+            at,
+            time: time_at..time_at + time.len(),
+        }
+    }
+
+    /// Gives the entry another time: for an event prepared before it happened (a page read ahead
+    /// is shared when it is asked for).
+    pub fn restamp(&mut self, time: &str) {
+        let time = serde_json::to_string(time).unwrap_or_default();
+        let end = self.time.start + time.len();
+        self.bytes.splice(self.time.clone(), time.into_bytes());
+        self.time.end = end;
     }
 
     /// Appends the entry's bytes, with `index`, to `out`.
@@ -87,12 +102,12 @@ impl Prepared {
 
 /// Inserts `extra` (sorted, keys not in `object`) among the top-level members of the compact
 /// JSON object `object`, keeping keys sorted. A member without a value is written as its key
-/// and colon only; its value's position is returned.
-fn splice(object: &[u8], extra: &[(&str, Option<&str>)]) -> (Vec<u8>, usize) {
+/// and colon only. Returns where each extra member's value starts.
+fn splice<const N: usize>(object: &[u8], extra: [(&str, Option<&str>); N]) -> (Vec<u8>, [usize; N]) {
     let mut out = Vec::with_capacity(object.len() + 64);
     out.push(b'{');
-    let mut at = 0;
-    let mut extra = extra.iter().peekable();
+    let mut at = [0; N];
+    let mut extra = extra.iter().zip(&mut at).peekable();
     // A comma before every member but the first (the object is `{` until then).
     let comma = |out: &mut Vec<u8>| {
         if out.len() > 1 {
@@ -104,20 +119,20 @@ fn splice(object: &[u8], extra: &[(&str, Option<&str>)]) -> (Vec<u8>, usize) {
         out.push(b'"');
         out.extend_from_slice(key.as_bytes());
         out.extend_from_slice(b"\":");
-        match value {
-            Some(v) => out.extend_from_slice(v.as_bytes()),
-            None => *at = out.len(),
+        *at = out.len();
+        if let Some(v) = value {
+            out.extend_from_slice(v.as_bytes());
         }
     };
     for (key, member) in accord_stix::jcs::members(object) {
-        while let Some((k, v)) = extra.next_if(|(k, _)| k.as_bytes() < key) {
-            put(&mut out, k, *v, &mut at);
+        while let Some(((k, v), at)) = extra.next_if(|((k, _), _)| k.as_bytes() < key) {
+            put(&mut out, k, *v, at);
         }
         comma(&mut out);
         out.extend_from_slice(member);
     }
-    for (k, v) in extra {
-        put(&mut out, k, *v, &mut at);
+    for ((k, v), at) in extra {
+        put(&mut out, k, *v, at);
     }
     out.push(b'}');
     (out, at)

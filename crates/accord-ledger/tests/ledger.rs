@@ -561,7 +561,13 @@ proptest! {
             prop_assert_eq!(String::from_utf8_lossy(&fast), String::from_utf8_lossy(&slow));
             prop_assert!(accord_stix::jcs::is_canonical(&fast));
             let back: Entry = serde_json::from_slice(&fast).expect("parses");
-            prop_assert_eq!(back, entry);
+            prop_assert_eq!(&back, &entry);
+            // Given another time later (of another length), it is the entry with that time.
+            let mut prepared = accord_ledger::entry::Prepared::new("2026-11-26T19:00:00Z", &entry.event);
+            prepared.restamp(&entry.time);
+            let mut restamped = Vec::new();
+            prepared.write(index, &mut restamped);
+            prop_assert_eq!(String::from_utf8_lossy(&restamped), String::from_utf8_lossy(&fast));
         }
     }
 }

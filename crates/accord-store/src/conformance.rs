@@ -34,6 +34,7 @@ pub fn run_all(make: Factory<'_>) {
         ),
         ("filters", filters),
         ("delete", delete),
+        ("revision", revision),
         ("unknown_collection", unknown_collection),
         ("collections_are_separate", collections_are_separate),
         ("all_or_nothing", all_or_nothing),
@@ -403,6 +404,43 @@ fn delete(store: &dyn Backend) {
         1
     );
     assert_eq!(store.withdrawals(COLL, 0, 10).unwrap().len(), 1);
+}
+
+/// The revision moves when a read of stored versions could return something else, and only then.
+fn revision(store: &dyn Backend) {
+    setup(store);
+    let id = "indicator--00000000-0000-4000-8000-000000000001";
+    let at = |store: &dyn Backend| store.revision(COLL).unwrap().changes;
+    let r0 = at(store);
+    let put = |objects: &[CheckedObject]| store.put_batch(COLL, objects).unwrap();
+    put(&[
+        indicator(1, "2020-01-02T00:00:00.000Z", "v2"),
+        indicator(2, "2020-01-01T00:00:00.000Z", "x"),
+    ]);
+    let added = store.revision(COLL).unwrap().last_added;
+    assert_eq!(all(store, VersionFilter::all()).last().unwrap().date_added, added);
+    put(&[indicator(2, "2020-01-01T00:00:00.000Z", "x")]);
+    assert_eq!(at(store), r0, "new objects and unchanged copies leave it");
+    assert_eq!(
+        store.revision(COLL).unwrap().last_added,
+        added,
+        "unchanged copies add nothing"
+    );
+    put(&[indicator(1, "2020-01-03T00:00:00.000Z", "v3")]);
+    let r1 = at(store);
+    assert_ne!(r1, r0, "a new last version changes what `last` reads");
+    put(&[indicator(1, "2020-01-01T00:00:00.000Z", "v1")]);
+    let r2 = at(store);
+    assert_ne!(r2, r1, "a new first version changes what `first` reads");
+    assert_eq!(store.delete(COLL, id, &VersionFilter::all(), false).unwrap(), 3);
+    let r3 = at(store);
+    assert_ne!(r3, r2, "a deletion changes it");
+    assert_eq!(store.delete(COLL, id, &VersionFilter::all(), false).unwrap(), 0);
+    assert_eq!(at(store), r3, "deleting nothing leaves it");
+    assert!(matches!(
+        store.revision("nope"),
+        Err(StoreError::UnknownCollection(_))
+    ));
 }
 
 fn unknown_collection(store: &dyn Backend) {

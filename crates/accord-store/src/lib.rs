@@ -168,6 +168,18 @@ impl Page {
 }
 
 /// A backend for object versions. Every implementation must pass [`conformance::run_all`].
+/// What a read of a collection depends on. A query whose range ends at or before `last_added`
+/// returns what it returned before as long as `changes` is the same; one whose range is open
+/// (the end of the collection) as long as both are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision {
+    /// Changes whenever a stored version is removed or loses its standing as first or last
+    /// version of its object; adding objects does not change it.
+    pub changes: i64,
+    /// The `date_added` of the latest addition.
+    pub last_added: i64,
+}
+
 pub trait Store: Send + Sync {
     /// Creates the collection if it does not exist; returns it either way.
     fn ensure_collection(&self, spec: &CollectionSpec) -> Result<CollectionInfo>;
@@ -185,6 +197,8 @@ pub trait Store: Send + Sync {
     ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>>;
     /// One indexed range scan in `date_added` order.
     fn query(&self, query: &Query) -> Result<Page>;
+    /// What a read of the collection depends on (a read-ahead relies on it).
+    fn revision(&self, collection: &str) -> Result<Revision>;
     /// Deletes the matching versions of one object; returns how many were removed. With
     /// `withdraw`, an object whose every version is gone leaves a [`Withdrawal`] (in the same
     /// transaction), so that partners who received it can be told.

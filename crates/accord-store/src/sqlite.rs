@@ -12,8 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
     CollectionInfo, CollectionSpec, Page, PutOutcome, QuarantineRecord, QuarantineStore, Query, Result,
-    StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore, SyncStore,
-    TokenRecord, TokenStore, VersionFilter, Withdrawal, check_collection_id,
+    Revision, StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore,
+    SyncStore, TokenRecord, TokenStore, VersionFilter, Withdrawal, check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -100,6 +100,10 @@ CREATE TABLE withdrawals (
     json       TEXT NOT NULL
 );
 CREATE INDEX withdrawals_by_collection ON withdrawals(coll, seq);
+",
+    // See `Store::revision`.
+    r"
+ALTER TABLE collections ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 ",
 ];
 
@@ -220,6 +224,7 @@ impl SqliteStore {
             let repeated: Vec<i64> = sorted.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
             let mut written: HashMap<&str, Vec<Existing>> = HashMap::new();
             let mut outcomes = Vec::with_capacity(objects.len());
+            let mut revised = false;
             for (obj, key) in objects.iter().zip(&keys) {
                 let mut versions = written.remove(obj.id.as_str()).unwrap_or_else(|| {
                     let group = stored.get_mut(key).map(std::mem::take).unwrap_or_default();
@@ -230,7 +235,7 @@ impl SqliteStore {
                     }
                     mine.into_iter().map(|(_, e)| e).collect()
                 });
-                outcomes.push(put_one(&tx, coll, obj, &mut next, &mut versions)?);
+                outcomes.push(put_one(&tx, coll, obj, &mut next, &mut versions, &mut revised)?);
                 if repeated.binary_search(key).is_ok() {
                     written.insert(&obj.id, versions);
                 }
@@ -245,6 +250,9 @@ impl SqliteStore {
                     params![coll, next - 1],
                 )
                 .map_err(db("advancing date_added"))?;
+            }
+            if revised {
+                revise(&tx, coll)?;
             }
             tx.commit().map_err(db("committing a batch"))?;
             Ok(Ok(outcomes))
@@ -305,6 +313,14 @@ fn migrate(c: &mut Connection, migrations: &[&str]) -> Result<()> {
             .map_err(db("recording the schema version"))?;
         tx.commit().map_err(db("committing a migration"))?;
     }
+    Ok(())
+}
+
+/// Counts a change to what a read of stored versions returns (see `Store::revision`).
+fn revise(tx: &Connection, coll: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE collections SET revision = revision + 1 WHERE seq = ?1")
+        .and_then(|mut s| s.execute([coll]))
+        .map_err(db("counting a revision"))?;
     Ok(())
 }
 
@@ -421,6 +437,7 @@ fn put_one(
     obj: &CheckedObject,
     next_added: &mut i64,
     existing: &mut Vec<Existing>,
+    revised: &mut bool,
 ) -> Result<PutOutcome> {
     if let Some(same) = existing.iter().find(|e| e.hash == obj.hash.0) {
         return Ok(PutOutcome::Unchanged {
@@ -457,6 +474,7 @@ fn put_one(
             )
             .and_then(|mut s| s.execute(params![e.rowid, is_first, is_last]))
             .map_err(db("updating first/last flags"))?;
+            *revised = true;
             e.is_first &= !is_first;
             e.is_last &= !is_last;
         }
@@ -524,13 +542,20 @@ fn version_clause(f: &VersionFilter, args: &mut Vec<rusqlite::types::Value>) -> 
 }
 
 /// ` column IN (…)` over a JSON list bound as one parameter, however long the list.
-fn list_clause<T: serde::Serialize>(
+fn list_clause<T: serde::Serialize + Clone + Into<rusqlite::types::Value>>(
     column: &str,
     values: &[T],
     args: &mut Vec<rusqlite::types::Value>,
 ) -> Option<String> {
-    if values.is_empty() {
-        return None;
+    match values {
+        [] => return None,
+        // One value (a lookup by id) is a plain comparison: `IN (SELECT … json_each)` would
+        // build a transient index for it.
+        [one] => {
+            args.push(one.clone().into());
+            return Some(format!("{column} = ?{}", args.len()));
+        }
+        _ => {}
     }
     args.push(serde_json::to_string(values).unwrap_or_default().into());
     Some(format!(
@@ -563,6 +588,23 @@ impl Store for SqliteStore {
 
     fn collection(&self, id: &str) -> Result<Option<CollectionInfo>> {
         self.with_reader(|c| read_collection(c, id))
+    }
+
+    fn revision(&self, collection: &str) -> Result<Revision> {
+        self.with_reader(|c| {
+            c.prepare_cached("SELECT revision, last_added FROM collections WHERE id = ?1")
+                .and_then(|mut s| {
+                    s.query_row([collection], |r| {
+                        Ok(Revision {
+                            changes: r.get(0)?,
+                            last_added: r.get(1)?,
+                        })
+                    })
+                    .optional()
+                })
+                .map_err(db("reading a collection's revision"))?
+                .ok_or_else(|| StoreError::UnknownCollection(collection.to_owned()))
+        })
     }
 
     fn collections(&self) -> Result<Vec<CollectionInfo>> {
@@ -722,6 +764,9 @@ impl Store for SqliteStore {
                     params![collection, object_id, now_micros(), json],
                 )
                 .map_err(db("recording a withdrawal"))?;
+            }
+            if n > 0 {
+                revise(&tx, coll)?;
             }
             tx.commit().map_err(db("committing a delete"))?;
             Ok(n)

@@ -31,6 +31,8 @@ struct InForce {
     engine: Arc<Engine>,
     /// TLP of unmarked objects, per collection (where the configuration sets one).
     defaults: Arc<HashMap<String, TlpLevel>>,
+    /// Counts replacements, so that a decision taken earlier can be known to still hold.
+    generation: u64,
 }
 
 /// The decision point and its lookups.
@@ -140,7 +142,8 @@ impl Released {
         let mut events: Vec<Event> = self.decisions.into_iter().map(Event::Decisions).collect();
         events.append(&mut self.events);
         self.events = events;
-        if !self.shared.is_empty() {
+        let shares = !self.shared.is_empty();
+        if shares {
             self.events.push(Event::Share(Share {
                 principal: to.principal.to_owned(),
                 channel: to.channel.to_owned(),
@@ -154,6 +157,7 @@ impl Released {
         Sealed {
             objects: self.objects,
             entries: accord_audit::prepare(&events),
+            shares,
         }
     }
 
@@ -174,11 +178,19 @@ impl Released {
 pub struct Sealed {
     objects: Vec<StoredObject>,
     entries: Vec<accord_audit::Prepared>,
+    /// Whether the last entry is the share.
+    shares: bool,
 }
 
 impl Sealed {
-    /// The versions, once their entries are durably logged.
-    pub async fn disclose(self, log: &AuditLog) -> Result<Vec<StoredObject>, AuditError> {
+    /// The versions, once their entries are durably logged. The share is dated now, when the
+    /// versions leave; the decisions keep the time they were taken (earlier, for a page read ahead).
+    pub async fn disclose(mut self, log: &AuditLog) -> Result<Vec<StoredObject>, AuditError> {
+        if self.shares
+            && let Some(share) = self.entries.last_mut()
+        {
+            share.restamp(&accord_stix::Timestamp::format_micros(accord_audit::now_micros()));
+        }
         log.record_prepared(self.entries).durable().await?;
         Ok(self.objects)
     }
@@ -191,6 +203,7 @@ impl Gate {
             in_force: RwLock::new(InForce {
                 engine: Arc::new(engine),
                 defaults: Arc::new(defaults),
+                generation: 0,
             }),
             key,
             markings: Mutex::default(),
@@ -220,7 +233,13 @@ impl Gate {
         *slot = InForce {
             engine: Arc::new(engine),
             defaults: Arc::new(defaults),
+            generation: slot.generation + 1,
         };
+    }
+
+    /// Changes whenever a new decision point is put in force.
+    pub fn generation(&self) -> u64 {
+        self.in_force().generation
     }
 
     /// The request with the collection's default TLP for unmarked objects, if it sets one.

@@ -1,8 +1,6 @@
 //! The TAXII 2.1 endpoints. Each handler parses the request, authorises it through
 //! `access::authorize`, calls the store, and formats the response; nothing else.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use accord_ledger::Event;
 use accord_ledger::entry::{Deletion, Version};
 use accord_stix::Timestamp;
@@ -16,19 +14,13 @@ use serde_json::{Value, json};
 
 use crate::access::{Action, Authenticated, PeerCertificate, authenticate, authorize};
 use crate::error::TaxiiError;
-use crate::gate::{Recipient, Released, Sealed};
 use crate::ingest::{Job, prescan};
 use crate::model::{ApiRoot, Collection};
+use crate::pages::{ReadPage, Reader, Taken};
 use crate::query::{self, Filters};
 use crate::{AppState, MEDIA_TYPE_STIX, MEDIA_TYPE_TAXII};
 
 type Result<T, E = TaxiiError> = std::result::Result<T, E>;
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
 
 /// The authenticated principal of a request.
 pub struct Auth(pub Authenticated);
@@ -326,12 +318,8 @@ fn purpose(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Most store rows read to fill one page when the policy withholds many of them, as a multiple
-/// of the page size; the cursor then resumes where the scan stopped.
-const SCAN_FACTOR: usize = 4;
-
-/// Reads a page: indexed range scans from the cursor, every version through the egress gate,
-/// until the page is full, the collection ends, or the scan budget is spent.
+/// Reads a page through the gate (or takes the one read ahead for its cursor), logs what is
+/// disclosed, and starts reading the next page ahead.
 async fn list(
     state: &AppState,
     who: &Authenticated,
@@ -341,7 +329,7 @@ async fn list(
     base: Query,
     scope: &str,
 ) -> Result<Listing> {
-    let now = now_micros();
+    let now = accord_audit::now_micros();
     let now_secs = now / 1_000_000;
     let after = match &filters.next {
         Some(token) => Some(state.cursors.check(token, now_secs, filters, scope)?),
@@ -361,49 +349,58 @@ async fn list(
     q.spec_versions = filters.spec_versions.clone();
     let small = q.limit <= INLINE_QUERY_LIMIT
         || (!q.ids.is_empty() && q.ids.len() <= INLINE_QUERY_LIMIT && q.versions != VersionFilter::all());
-    let (backend, gate) = (state.backend.clone(), state.gate.clone());
-    let (principal, purpose, encrypted) = (who.principal.name.clone(), purpose(headers), state.tls);
-    let channel = if scope.starts_with("manifest") {
-        "taxii-manifest"
-    } else {
-        "taxii"
+    let reader = Reader {
+        backend: state.backend.clone(),
+        gate: state.gate.clone(),
+        principal: who.principal.name.clone(),
+        purpose: purpose(headers),
+        encrypted: state.tls,
+        channel: if scope.starts_with("manifest") {
+            "taxii-manifest"
+        } else {
+            "taxii"
+        },
     };
-    let signer = state.outbound.clone().filter(|o| o.applies(&who.principal.name));
-    let mut read = move || -> Result<ReadPage> {
-        let req = accord_policy::Request {
-            principal: &principal,
-            action: accord_policy::Action::Read,
-            purpose: purpose.as_deref(),
-            encrypted,
-            now: Timestamp::from_micros(now),
-            default_tlp: None,
-        };
-        let limit = q.limit;
-        let mut released = Released::default();
-        let (mut scanned, mut last) = (0, None);
-        loop {
-            let page = backend.query(&q)?;
-            scanned += page.objects.len();
-            let more = page.more;
-            last = page.last_added().or(last);
-            released.extend(gate.release(backend.as_ref(), &q.collection, &req, page.objects)?);
-            if released.len() >= limit || !more || scanned >= limit * SCAN_FACTOR {
-                let to = Recipient {
-                    principal: &principal,
-                    channel,
-                    collection: &q.collection,
-                    purpose: purpose.as_deref(),
-                };
-                let originals = released.originals();
-                return Ok((released.seal(&to), more, scanned, last, originals));
+    let ahead = match &filters.next {
+        Some(token) if !small => state.read_ahead.take(token, &reader, collection).await,
+        _ => Taken::Nothing,
+    };
+    let page = match ahead {
+        Taken::Page(page) => {
+            state.metrics.read_ahead(true);
+            page
+        }
+        taken => {
+            if matches!(taken, Taken::Stale) {
+                state.metrics.read_ahead(false);
             }
-            q.added_after = last;
-            q.limit = limit - released.len();
+            if small {
+                reader.read(q.clone(), now)?
+            } else {
+                let (reader, q) = (reader.clone(), q.clone());
+                blocking(move || reader.read(q, now)).await?
+            }
         }
     };
-    let (sealed, more, scanned, last, originals) = if small { read()? } else { blocking(read).await? };
+    let ReadPage {
+        sealed,
+        more,
+        scanned,
+        last,
+        originals,
+    } = page;
     let mut objects = sealed.disclose(&state.audit).await?;
-    if let Some(signer) = signer {
+    let next = match (more, last) {
+        (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
+        _ => None,
+    };
+    if let (Some(cursor), Some(last)) = (&next, last)
+        && !small
+    {
+        q.added_after = Some(last);
+        state.read_ahead.start(cursor, reader, q);
+    }
+    if let Some(signer) = state.outbound.clone().filter(|o| o.applies(&who.principal.name)) {
         // Signing a page is CPU work for both cores, off the async workers.
         objects = blocking(move || {
             use rayon::prelude::*;
@@ -418,10 +415,6 @@ async fn list(
         })
         .await?;
     }
-    let next = match (more, last) {
-        (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
-        _ => None,
-    };
     Ok(Listing {
         page: Page { objects, more },
         next,
@@ -442,16 +435,6 @@ fn date_headers(resp: &mut Response, page: &Page) {
         }
     }
 }
-
-/// A page read through the gate: the sealed disclosure, whether more follow, rows scanned, the
-/// last date_added scanned, and each released version's original hash when it was redacted.
-type ReadPage = (
-    Sealed,
-    bool,
-    usize,
-    Option<i64>,
-    Vec<Option<accord_stix::ContentHash>>,
-);
 
 /// An envelope built from stored canonical JSON without re-serialising the objects.
 fn envelope(listing: &Listing) -> String {
@@ -710,7 +693,7 @@ pub async fn add_objects(
             size: limit as u64 + 1,
             limit,
         })?;
-    let now = now_micros();
+    let now = accord_audit::now_micros();
     let (coll, principal, root_name) = (c.id.clone(), who.principal.name.clone(), name.clone());
     let backend = state.backend.clone();
     let payload = bytes.to_vec();

@@ -11,6 +11,7 @@ mod handlers;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod pages;
 pub mod query;
 pub mod server;
 pub mod tls;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub audit: accord_audit::AuditLog,
     /// Signs what partner nodes read (their principals), so their pulls can verify provenance.
     pub outbound: Option<Arc<dyn Outbound>>,
+    /// Next pages being read while clients take in the current ones.
+    pub read_ahead: Arc<pages::ReadAhead>,
 }
 
 /// Provenance for objects read by partner nodes over TAXII.

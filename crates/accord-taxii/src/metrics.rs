@@ -29,6 +29,11 @@ struct CollectionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
     regime: String,
     stage: String,
@@ -52,6 +57,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     ingested: Family<CollectionLabels, Counter>,
+    read_ahead: Family<OutcomeLabels, Counter>,
     time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
     submitted: Family<StageLabels, Gauge>,
     overdue: Family<StageLabels, Gauge>,
@@ -74,6 +80,7 @@ impl Metrics {
             ])
         });
         let ingested = Family::<CollectionLabels, Counter>::default();
+        let read_ahead = Family::<OutcomeLabels, Counter>::default();
         let time_to_notify = Family::<StageLabels, Gauge<f64, AtomicU64>>::default();
         let submitted = Family::<StageLabels, Gauge>::default();
         let overdue = Family::<StageLabels, Gauge>::default();
@@ -107,6 +114,11 @@ impl Metrics {
             "STIX object versions newly stored, by collection",
             ingested.clone(),
         );
+        registry.register(
+            "pages_read_ahead",
+            "Pages read ahead of their request, by outcome: used, or read again because they no longer held",
+            read_ahead.clone(),
+        );
         // The log grows with every disclosure, and a full disk stops disclosures: let operators
         // see both coming.
         let audit: [Gauge; 5] = Default::default();
@@ -134,6 +146,7 @@ impl Metrics {
             requests,
             latency,
             ingested,
+            read_ahead,
             time_to_notify,
             submitted,
             overdue,
@@ -161,6 +174,12 @@ impl Metrics {
                 collection: collection.to_owned(),
             })
             .inc_by(n);
+    }
+
+    /// A page read ahead was `used`, or read again because it no longer held.
+    pub fn read_ahead(&self, used: bool) {
+        let outcome = if used { "used" } else { "stale" };
+        self.read_ahead.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// Replaces the reporting-obligation gauges with a fresh computation.

@@ -140,6 +140,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         gate: Arc::new(accord_taxii::gate::Gate::new(policy(), HashMap::new(), [9; 32])),
         audit,
         outbound: None,
+        read_ahead: Default::default(),
     };
     Node {
         state,
@@ -635,6 +636,110 @@ async fn paging_keeps_filters_and_survives_concurrent_writes() {
             .status,
         StatusCode::BAD_REQUEST
     );
+}
+
+/// A client paging with pages of more than 100 gets each next page read ahead: used when nothing
+/// it depends on changed, read again when a version in it was deleted (from any process), when
+/// objects arrived after a last page was read, or when the policy was replaced.
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_read_ahead_are_used_only_while_they_hold() {
+    let n = node().await;
+    n.add(
+        "c1",
+        (0..250)
+            .map(|i| indicator(i, "2020-01-01T00:00:00.000Z"))
+            .collect(),
+    )
+    .await;
+    let read_ahead = |outcome: &str| {
+        let text = n.state.metrics.render();
+        let prefix = format!("accord_pages_read_ahead_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let first = "/api/collections/c1/objects/?limit=101";
+    let next = |page: &Resp| format!("{first}&next={}", page.body["next"].as_str().unwrap());
+    // A whole walk: every object once; pages 2 and 3 were read ahead and used.
+    let mut seen = Vec::new();
+    let mut page = n.get(first).await;
+    loop {
+        seen.extend(ids(&page.body));
+        if page.body["more"] != true {
+            break;
+        }
+        page = n.get(&next(&page)).await;
+    }
+    let expected: Vec<String> = (0..250)
+        .map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    assert_eq!(seen, expected);
+    assert_eq!((read_ahead("used"), read_ahead("stale")), (2, 0));
+
+    // The changes below must come after the page was read ahead (else it is read after them and
+    // still holds): give the read, a few milliseconds, ample time; the age limit is 2 s.
+    let settle = || tokio::time::sleep(Duration::from_millis(500));
+    // A version of page 2 deleted after page 1 was served (as retention would, from any process).
+    let p1 = n.get(first).await;
+    settle().await;
+    let gone = &expected[150];
+    let removed = n
+        .state
+        .backend
+        .delete("c1", gone, &accord_store::VersionFilter::all(), false)
+        .unwrap();
+    assert_eq!(removed, 1);
+    let p2 = n.get(&next(&p1)).await;
+    assert_eq!(ids(&p2.body), [&expected[101..150], &expected[151..203]].concat());
+    assert_eq!(read_ahead("stale"), 1);
+    // Page 3 was read ahead to the end of the collection; objects added since belong in it.
+    settle().await;
+    n.add(
+        "c1",
+        (300..310)
+            .map(|i| indicator(i, "2020-01-01T00:00:00.000Z"))
+            .collect(),
+    )
+    .await;
+    let p3 = n.get(&next(&p2)).await;
+    assert_eq!(ids(&p3.body).len(), 47 + 10, "{}", p3.body);
+    assert_eq!(read_ahead("stale"), 2);
+
+    // A policy put in force after page 1 decides page 2: this one knows no alice.
+    let p1 = n.get(first).await;
+    settle().await;
+    let spec = json!({
+        "node_organisation": "org",
+        "organisations": [{"id": "org", "name": "Home CSIRT", "jurisdiction": "DE", "role": "csirt"}],
+        "principals": [{"name": "reader", "organisation": "org"}],
+    });
+    let model = accord_policy::Model::build(serde_json::from_value(spec).unwrap()).unwrap();
+    n.state
+        .gate
+        .replace(accord_policy::Engine::new(model, &[]).unwrap(), HashMap::new());
+    let p2 = n.get(&next(&p1)).await;
+    assert_eq!(p2.status, StatusCode::OK);
+    assert!(ids(&p2.body).is_empty(), "{}", p2.body);
+    assert_eq!(read_ahead("stale"), 3);
+    n.state.gate.replace(policy(), HashMap::new());
+
+    // The share of a page read ahead is dated when the page leaves, its decisions when taken.
+    let p1 = n.get(first).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let used = read_ahead("used");
+    let p2 = n.get(&next(&p1)).await;
+    assert_eq!(ids(&p2.body).len(), 101);
+    assert_eq!(read_ahead("used"), used + 1);
+    let log = n
+        .get_as("auditor", "/audit/v1/query?principal=alice&kind=decision,share")
+        .await;
+    let entries = log.body["entries"].as_array().unwrap();
+    let time = |e: &Value| accord_stix::Timestamp::parse(e["time"].as_str().unwrap()).unwrap();
+    let share = entries.iter().rev().find(|e| e["kind"] == "share").unwrap();
+    let decided = entries.iter().rev().find(|e| e["kind"] == "decisions").unwrap();
+    assert_eq!(share["objects"].as_array().unwrap().len(), 101);
+    let gap = time(share).as_nanos_saturating() - time(decided).as_nanos_saturating();
+    assert!(gap >= 300_000_000, "share {share} decisions {decided}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

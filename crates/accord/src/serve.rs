@@ -175,6 +175,7 @@ pub async fn serve(
         gate,
         audit: audit.clone(),
         outbound: Some(partners),
+        read_ahead: Default::default(),
     };
     ready(addr);
     let app = accord_taxii::app(state);
