@@ -45,7 +45,8 @@ def ingest(base, coll, user, password, corpus, count, envelope):
                     seg_start = now
                 if sent >= count:
                     break
-    # Wait until every request has been processed (statuses complete in order).
+    # Wait until every request has been processed (statuses complete in order). Polled every 5 ms:
+    # at 50 ms the polling alone added up to a tenth to a 20,000-object run.
     failures = 0
     for sid in [statuses[-1]] + statuses[:-1]:
         while True:
@@ -53,7 +54,7 @@ def ingest(base, coll, user, password, corpus, count, envelope):
             if st["status"] == "complete":
                 failures += st["failure_count"]
                 break
-            time.sleep(0.05)
+            time.sleep(0.005)
     elapsed = time.perf_counter() - start
     print(json.dumps({"objects": sent, "seconds": elapsed, "per_second": sent / elapsed,
                       "failures": failures, "segments_per_100k": segments}))
