@@ -212,6 +212,9 @@ assert b_report["node-c"]["sent"] == 2 and not b_report["node-c"]["errors"], b_r
 # The dead partner failed on its own thread, after its retries; the live ones were served.
 assert b_report["node-dead"]["errors"] and b_report["node-dead"]["sent"] == 0, b_report["node-dead"]
 assert b_report["node-a"]["not_echoed"] == 2 and b_report["node-a"]["sent"] == 0, b_report["node-a"]
+# What was not sent back is not in B's log as shared with A either.
+shares = json.loads(run("b", "--json", "audit", "query", "--kind", "share", "--principal", "node-a").stdout)
+assert not [e for e in shares["entries"] if e["channel"] == "sync"], shares
 green = "indicator--00000001-17d4-4cbf-938f-98ee46b3cd3f"
 b, c = stored("b"), stored("c")
 # The e-mail address arrives pseudonymised, under the id its new value gives it.

@@ -321,7 +321,8 @@ impl Ctx<'_> {
     }
 
     /// Versions for the partner's principal, as they leave: decided and redacted by the gate (and
-    /// logged), then signed; versions whose path includes the partner are not sent back.
+    /// logged), then signed. Versions whose path includes the partner are not sent back; they are
+    /// set aside before the gate, so that the share lists only what is sent.
     fn release(
         &self,
         client: &Client,
@@ -331,7 +332,12 @@ impl Ctx<'_> {
         report: &mut SyncReport,
     ) -> Result<Vec<String>> {
         let p = self.partner;
-        let scanned = versions.len() as u64;
+        let on_path = |json: &str| {
+            accord_provenance::claimed_path(json).is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
+        };
+        let (versions, echoes): (Vec<_>, Vec<_>) = versions.into_iter().partition(|o| !on_path(&o.json));
+        report.not_echoed += echoes.len() as u64;
+        let considered = versions.len() as u64;
         let req = accord_policy::Request {
             principal,
             action: accord_policy::Action::Push,
@@ -351,32 +357,17 @@ impl Ctx<'_> {
             .release(self.node.store.as_ref(), local, &req, versions)?;
         let originals = released.originals();
         let released = released.disclose_blocking(self.audit, &to)?;
-        report.withheld += scanned - released.len() as u64;
+        report.withheld += considered - released.len() as u64;
         // Signing is the costly part: spread it over the cores.
-        let prepared: Vec<Result<Option<String>>> = released
+        released
             .par_iter()
             .zip(&originals)
             .map(|(o, original)| {
                 // Stored objects were verified on arrival; their signer and path decide.
                 let path = accord_provenance::claimed_path(&o.json);
-                if path
-                    .as_ref()
-                    .is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
-                {
-                    return Ok(None);
-                }
                 crate::federation::sign_released_on_path(self.signer, original.as_ref(), o, path.as_deref())
-                    .map(Some)
             })
-            .collect();
-        let mut objects = Vec::new();
-        for p in prepared {
-            match p? {
-                Some(v) => objects.push(v),
-                None => report.not_echoed += 1,
-            }
-        }
-        Ok(objects)
+            .collect()
     }
 
     /// Objects deleted whole from the local collection since the last run reach the partner as
