@@ -286,6 +286,7 @@ impl Ctx<'_> {
         });
         report.withheld += counts.withheld;
         report.not_echoed += counts.not_echoed;
+        report.refused.append(&mut counts.refused);
         pushed
     }
 
@@ -352,12 +353,22 @@ impl Ctx<'_> {
             collection: local,
             purpose: None,
         };
-        let released = self
+        let mut released = self
             .gate
             .release(self.node.store.as_ref(), local, &req, versions)?;
+        report.withheld += considered - released.len() as u64;
+        // A version larger than the partner accepts in one request, even before its signature, is
+        // not shared: it is named in the report instead, and not logged as sent.
+        if let Some(limit) = Backoff::default().run(|| client.max_content_length())? {
+            let fits = |o: &accord_store::StoredObject| {
+                accord_sync::envelope_len(std::slice::from_ref(&o.json)) <= limit
+            };
+            for (id, len) in released.set_aside(fits) {
+                report.refused.push(too_large(&id, len, limit));
+            }
+        }
         let originals = released.originals();
         let released = released.disclose_blocking(self.audit, &to)?;
-        report.withheld += considered - released.len() as u64;
         // Signing is the costly part: spread it over the cores.
         released
             .par_iter()
@@ -402,9 +413,10 @@ impl Ctx<'_> {
     }
 
     /// Posts `objects` in as many envelopes as the partner's `max_content_length` needs and
-    /// returns their status ids. An object larger than the partner accepts even alone cannot be
-    /// sent: it is refused here, named in the report (its share is already logged, so the log
-    /// overstates rather than understates what left), and the push moves on.
+    /// returns their status ids. An object that only its signature made larger than the partner
+    /// accepts even alone cannot be sent: it is refused here, named in the report (its share is
+    /// already logged, so the log overstates rather than understates what left), and the push
+    /// moves on.
     fn post(
         &self,
         client: &Client,
@@ -426,10 +438,7 @@ impl Ctx<'_> {
                 let id = accord_stix::jcs::select(one, &["id"])
                     .and_then(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
                     .unwrap_or_else(|| "(no id)".into());
-                report.refused.push(format!(
-                    "{id}: not sent: {} bytes, more than the {limit} the partner accepts in one request",
-                    one.len()
-                ));
+                report.refused.push(too_large(&id, one.len(), limit));
                 continue;
             }
             ids.push(backoff.run(|| client.add_objects(remote, part))?.id);
@@ -496,4 +505,8 @@ impl Ctx<'_> {
             accord_audit::now_micros(),
         )?)
     }
+}
+
+fn too_large(id: &str, len: usize, limit: usize) -> String {
+    format!("{id}: not sent: {len} bytes, more than the {limit} the partner accepts in one request")
 }
