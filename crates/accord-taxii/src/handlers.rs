@@ -361,11 +361,13 @@ async fn list(
             "taxii"
         },
     };
-    let ahead = match &filters.next {
+    let taken = match &filters.next {
         Some(token) if !small => state.read_ahead.take(token, &reader, collection).await,
         _ => Taken::Nothing,
     };
-    let page = match ahead {
+    // The query again, to read the page after this one ahead.
+    let again = (!small).then(|| q.clone());
+    let page = match taken {
         Taken::Page(page) => {
             state.metrics.read_ahead(true);
             page
@@ -375,9 +377,9 @@ async fn list(
                 state.metrics.read_ahead(false);
             }
             if small {
-                reader.read(q.clone(), now)?
+                reader.read(q, now)?
             } else {
-                let (reader, q) = (reader.clone(), q.clone());
+                let reader = reader.clone();
                 blocking(move || reader.read(q, now)).await?
             }
         }
@@ -394,9 +396,7 @@ async fn list(
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,
     };
-    if let (Some(cursor), Some(last)) = (&next, last)
-        && !small
-    {
+    if let (Some(cursor), Some(last), Some(mut q)) = (&next, last, again) {
         q.added_after = Some(last);
         state.read_ahead.start(cursor, reader, q);
     }
