@@ -206,5 +206,9 @@ check(missing == withheld, f"{len(missing)} replayed objects missing, e.g. {sort
 originals = {k: o for k, o in originals.items() if k not in withheld}
 changed = [k for k, o in originals.items() if back.get(k) != o]
 check(not changed, f"{len(changed)} objects changed in transit, e.g. {changed[:3]}")
+# Those pages of 500 after the first were read ahead while the client took in the one before.
+metrics = requests.get(url.split("/taxii2/")[0] + "/metrics", auth=(user, password), verify=ca).text
+used = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith('accord_pages_read_ahead_total{outcome="used"}'))
+check(used > 0, f"pages read ahead and used: {used}")
 
 print(f"taxii2-client conformance: {checks} passed, 0 failed")
