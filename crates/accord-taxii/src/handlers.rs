@@ -369,12 +369,12 @@ async fn list(
     let again = (!small).then(|| q.clone());
     let page = match taken {
         Taken::Page(page) => {
-            state.metrics.read_ahead(true);
+            state.metrics.read_ahead("used", 1);
             page
         }
         taken => {
             if matches!(taken, Taken::Stale) {
-                state.metrics.read_ahead(false);
+                state.metrics.read_ahead("stale", 1);
             }
             if small {
                 reader.read(q, now)?
@@ -398,7 +398,8 @@ async fn list(
     };
     if let (Some(cursor), Some(last), Some(mut q)) = (&next, last, again) {
         q.added_after = Some(last);
-        state.read_ahead.start(cursor, reader, q);
+        let unused = state.read_ahead.start(cursor, reader, q);
+        state.metrics.read_ahead("unused", unused);
     }
     if let Some(signer) = state.outbound.clone().filter(|o| o.applies(&who.principal.name)) {
         // Signing a page is CPU work for both cores, off the async workers.

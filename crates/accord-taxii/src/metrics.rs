@@ -116,7 +116,7 @@ impl Metrics {
         );
         registry.register(
             "pages_read_ahead",
-            "Pages read ahead of their request, by outcome: used, or read again because they no longer held",
+            "Pages read ahead of their request, by outcome: used, read again because they no longer held (stale), or never asked for (unused)",
             read_ahead.clone(),
         );
         // The log grows with every disclosure, and a full disk stops disclosures: let operators
@@ -176,10 +176,14 @@ impl Metrics {
             .inc_by(n);
     }
 
-    /// A page read ahead was `used`, or read again because it no longer held.
-    pub fn read_ahead(&self, used: bool) {
-        let outcome = if used { "used" } else { "stale" };
-        self.read_ahead.get_or_create(&OutcomeLabels { outcome }).inc();
+    /// Pages read ahead that were `used`, read again because they no longer held (`stale`), or
+    /// dropped because nobody asked for them in time (`unused`).
+    pub fn read_ahead(&self, outcome: &'static str, n: usize) {
+        if n > 0 {
+            self.read_ahead
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(n as u64);
+        }
     }
 
     /// Replaces the reporting-obligation gauges with a fresh computation.

@@ -171,16 +171,17 @@ impl ReadAhead {
     }
 
     /// Starts reading the page `cursor` asks for (query `q`), unless it is being read already or
-    /// too many are.
-    pub(crate) fn start(&self, cursor: &str, reader: Reader, q: Query) {
+    /// too many are. Returns how many pages read earlier were dropped, nobody having asked for them.
+    pub(crate) fn start(&self, cursor: &str, reader: Reader, q: Query) -> usize {
         let key = Key::new(cursor, &reader);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        {
+        let unused = {
             let mut slots = self.slots();
-            // Pages nobody came for.
+            let before = slots.len();
             slots.retain(|_, s| s.started.elapsed() < MAX_AGE);
+            let unused = before - slots.len();
             if slots.len() >= MAX_SLOTS || slots.contains_key(&key) {
-                return;
+                return unused;
             }
             slots.insert(
                 key,
@@ -189,7 +190,8 @@ impl ReadAhead {
                     page: rx,
                 },
             );
-        }
+            unused
+        };
         tokio::task::spawn_blocking(move || {
             // What the page depends on, taken before it is read: a change after this point, even
             // one the read already saw, discards it.
@@ -205,6 +207,7 @@ impl ReadAhead {
             // The request may have come and gone: then nobody needs the page.
             let _ = tx.send(ahead);
         });
+        unused
     }
 
     /// The page read ahead for `cursor` and this reader, if there is one and it still holds.

@@ -640,7 +640,8 @@ async fn paging_keeps_filters_and_survives_concurrent_writes() {
 
 /// A client paging with pages of more than 100 gets each next page read ahead: used when nothing
 /// it depends on changed, read again when a version in it was deleted (from any process), when
-/// objects arrived after a last page was read, or when the policy was replaced.
+/// objects arrived after a last page was read, or when the policy was replaced; dropped when
+/// nobody asks for it.
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_read_ahead_are_used_only_while_they_hold() {
     let n = node().await;
@@ -743,6 +744,14 @@ async fn pages_read_ahead_are_used_only_while_they_hold() {
         time(decided).as_nanos_saturating() < asked && asked <= time(share).as_nanos_saturating(),
         "asked at {asked}: share {share} decisions {decided}"
     );
+
+    // A page read ahead that nobody asks for is dropped after 2 s, and counted then: here page 3
+    // of the walk just above and page 2 of this one.
+    let unused = read_ahead("unused");
+    n.get(first).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    n.get(first).await;
+    assert_eq!(read_ahead("unused"), unused + 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
