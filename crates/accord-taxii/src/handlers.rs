@@ -362,7 +362,7 @@ async fn list(
         },
     };
     let taken = match &filters.next {
-        Some(token) if !small => state.read_ahead.take(token, &reader, collection).await,
+        Some(token) if !small => state.read_ahead.take(token, &q, &reader).await,
         _ => Taken::Nothing,
     };
     // The query again, to read the page after this one ahead.

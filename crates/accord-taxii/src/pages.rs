@@ -103,18 +103,21 @@ impl Reader {
     }
 }
 
-/// A page read ahead is found by the cursor that asks for it and by who asks.
+/// A page read ahead is found by the cursor that asks for it (which carries the filters), the
+/// page size (which it does not: a client may change it from page to page) and who asks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     cursor: String,
+    limit: usize,
     principal: String,
     purpose: Option<String>,
 }
 
 impl Key {
-    fn new(cursor: &str, reader: &Reader) -> Self {
+    fn new(cursor: &str, limit: usize, reader: &Reader) -> Self {
         Key {
             cursor: cursor.to_owned(),
+            limit,
             principal: reader.principal.clone(),
             purpose: reader.purpose.clone(),
         }
@@ -173,7 +176,7 @@ impl ReadAhead {
     /// Starts reading the page `cursor` asks for (query `q`), unless it is being read already or
     /// too many are. Returns how many pages read earlier were dropped, nobody having asked for them.
     pub(crate) fn start(&self, cursor: &str, reader: Reader, q: Query) -> usize {
-        let key = Key::new(cursor, &reader);
+        let key = Key::new(cursor, q.limit, &reader);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let unused = {
             let mut slots = self.slots();
@@ -210,10 +213,11 @@ impl ReadAhead {
         unused
     }
 
-    /// The page read ahead for `cursor` and this reader, if there is one and it still holds.
-    /// A failed read ahead is not reported: reading again reports it.
-    pub(crate) async fn take(&self, cursor: &str, reader: &Reader, collection: &str) -> Taken {
-        let Some(slot) = self.slots().remove(&Key::new(cursor, reader)) else {
+    /// The page read ahead for `cursor`, pages of `q.limit` and this reader, if there is one and
+    /// it still holds. A failed read ahead is not reported: reading again reports it.
+    pub(crate) async fn take(&self, cursor: &str, q: &Query, reader: &Reader) -> Taken {
+        let collection = &q.collection;
+        let Some(slot) = self.slots().remove(&Key::new(cursor, q.limit, reader)) else {
             return Taken::Nothing;
         };
         let fresh = slot.started.elapsed() < MAX_AGE;

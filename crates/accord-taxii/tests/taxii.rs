@@ -752,6 +752,18 @@ async fn pages_read_ahead_are_used_only_while_they_hold() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     n.get(first).await;
     assert_eq!(read_ahead("unused"), unused + 2);
+
+    // A client may change the page size from page to page: a page read ahead at another size is
+    // not the one it asks for.
+    let p1 = n.get(first).await;
+    let used = read_ahead("used");
+    let cursor = p1.body["next"].as_str().unwrap();
+    let p2 = n
+        .get(&format!("/api/collections/c1/objects/?limit=102&next={cursor}"))
+        .await;
+    let now: Vec<String> = ids(&p1.body).into_iter().chain(ids(&p2.body)).collect();
+    assert_eq!(now.len(), 101 + 102);
+    assert_eq!(read_ahead("used"), used);
 }
 
 #[tokio::test(flavor = "multi_thread")]
