@@ -206,21 +206,19 @@ impl Metrics {
 
     /// Reads the transparency log's state into its gauges.
     pub fn audit(&self, log: &accord_audit::AuditLog) {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let size = log.size();
         let signed = log.latest_checkpoint().map_or(0, |(cp, _)| cp.size);
         let values = [
-            size,
-            log.bytes(),
-            size.saturating_sub(signed),
-            u64::from(log.failure().is_some()),
+            gauge(size),
+            gauge(log.bytes()),
+            gauge(size.saturating_sub(signed)),
+            i64::from(log.failure().is_some()),
+            log.disk_available().map_or(-1, gauge),
         ];
-        for (gauge, v) in self.audit.iter().zip(values) {
-            gauge.set(i64::try_from(v).unwrap_or(i64::MAX));
+        for (g, v) in self.audit.iter().zip(values) {
+            g.set(v);
         }
-        self.audit[4].set(
-            log.disk_available()
-                .map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX)),
-        );
     }
 
     /// The text exposition format.
