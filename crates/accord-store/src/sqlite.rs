@@ -105,6 +105,13 @@ CREATE INDEX withdrawals_by_collection ON withdrawals(coll, seq);
     r"
 ALTER TABLE collections ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 ",
+    // Versions of one object in the order of their arrival: a lookup by id (`ORDER BY
+    // date_added`) then reads them from the index instead of sorting them in a temporary B-tree,
+    // which was a third of the cost of a single-object GET.
+    r"
+DROP INDEX objects_by_id;
+CREATE INDEX objects_by_id ON objects(coll, id_key, date_added);
+",
 ];
 
 /// The status database's schema. Statuses live in their own file so that accepting a request
@@ -564,6 +571,45 @@ fn list_clause<T: serde::Serialize + Clone + Into<rusqlite::types::Value>>(
     ))
 }
 
+/// The one statement that reads a page for `q` in collection `coll`: an indexed range scan in
+/// `date_added` order, `limit + 1` rows (the extra one tells whether there is more).
+fn select(q: &Query, coll: i64, limit: usize) -> (String, Vec<rusqlite::types::Value>) {
+    let mut args: Vec<rusqlite::types::Value> = vec![
+        coll.into(),
+        q.added_after.unwrap_or(i64::MIN).into(),
+        q.added_before.unwrap_or(i64::MAX).into(),
+    ];
+    // Name the index: without statistics SQLite prefers the date_added index for the ORDER BY,
+    // which turns a lookup by id into a scan of the whole collection.
+    let index = if !q.ids.is_empty() {
+        "objects_by_id"
+    } else if q.types.len() == 1 {
+        "objects_by_type"
+    } else {
+        "objects_by_added"
+    };
+    let mut sql = format!(
+        "SELECT object_id, type, version_raw, spec_version, date_added, hash, json FROM objects
+         INDEXED BY {index}
+         WHERE coll = ?1 AND date_added > ?2 AND date_added < ?3",
+    );
+    let keys: Vec<i64> = q.ids.iter().map(|i| id_key(i)).collect();
+    let clauses = [
+        list_clause("id_key", &keys, &mut args),
+        list_clause("object_id", &q.ids, &mut args),
+        list_clause("type", &q.types, &mut args),
+        list_clause("spec_version", &q.spec_versions, &mut args),
+        version_clause(&q.versions, &mut args),
+    ];
+    for clause in clauses.into_iter().flatten() {
+        sql.push_str(" AND ");
+        sql.push_str(&clause);
+    }
+    args.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
+    sql.push_str(&format!(" ORDER BY date_added LIMIT ?{}", args.len()));
+    (sql, args)
+}
+
 impl Store for SqliteStore {
     fn ensure_collection(&self, spec: &CollectionSpec) -> Result<CollectionInfo> {
         check_collection_id(&spec.id)?;
@@ -646,39 +692,7 @@ impl Store for SqliteStore {
                 }
             };
             let limit = q.limit.clamp(1, 100_000);
-            let mut args: Vec<rusqlite::types::Value> = vec![
-                coll.into(),
-                q.added_after.unwrap_or(i64::MIN).into(),
-                q.added_before.unwrap_or(i64::MAX).into(),
-            ];
-            // Name the index: without statistics SQLite prefers the date_added index for the ORDER BY,
-            // which turns a lookup by id into a scan of the whole collection.
-            let index = if !q.ids.is_empty() {
-                "objects_by_id"
-            } else if q.types.len() == 1 {
-                "objects_by_type"
-            } else {
-                "objects_by_added"
-            };
-            let mut sql = format!(
-                "SELECT object_id, type, version_raw, spec_version, date_added, hash, json FROM objects
-                 INDEXED BY {index}
-                 WHERE coll = ?1 AND date_added > ?2 AND date_added < ?3",
-            );
-            let keys: Vec<i64> = q.ids.iter().map(|i| id_key(i)).collect();
-            let clauses = [
-                list_clause("id_key", &keys, &mut args),
-                list_clause("object_id", &q.ids, &mut args),
-                list_clause("type", &q.types, &mut args),
-                list_clause("spec_version", &q.spec_versions, &mut args),
-                version_clause(&q.versions, &mut args),
-            ];
-            for clause in clauses.into_iter().flatten() {
-                sql.push_str(" AND ");
-                sql.push_str(&clause);
-            }
-            args.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
-            sql.push_str(&format!(" ORDER BY date_added LIMIT ?{}", args.len()));
+            let (sql, args) = select(q, coll, limit);
             let mut stmt = c.prepare_cached(&sql).map_err(db("preparing a query"))?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args), |r| {
@@ -1062,5 +1076,55 @@ impl TokenStore for SqliteStore {
                 .map_err(db("revoking a token"))?;
             Ok(n == 1)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// SQLite's plan for the statement `select` builds for `q`, one line per step.
+    fn plan(store: &SqliteStore, q: &Query) -> String {
+        store
+            .with_reader(|c| {
+                let (sql, args) = select(q, 1, q.limit);
+                let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                    .unwrap();
+                Ok(rows.map(Result::unwrap).collect::<Vec<_>>().join("\n"))
+            })
+            .unwrap()
+    }
+
+    /// A page is one indexed range scan read in `date_added` order: never a scan of the table, and
+    /// never a sort, except where several ids or versions are asked for at once.
+    #[test]
+    fn pages_are_indexed_range_scans_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("accord.db")).unwrap();
+        let id = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+        let mut cases: Vec<(&str, Query, bool)> = Vec::new();
+        let mut q = Query::new("c");
+        q.added_after = Some(1);
+        cases.push(("page", q.clone(), false));
+        q.types = vec!["indicator".into()];
+        cases.push(("one type", q.clone(), false));
+        q.types = vec!["indicator".into(), "malware".into()];
+        cases.push(("two types", q.clone(), false));
+        let mut q = Query::new("c");
+        q.ids = vec![id.into()];
+        cases.push(("one id, last version", q.clone(), false));
+        q.versions = VersionFilter::all();
+        cases.push(("one id, all versions", q.clone(), false));
+        q.ids = vec![id.into(), "malware--31b940d4-6f7f-459a-80ea-9c1f17b58abc".into()];
+        cases.push(("two ids", q, true));
+        for (name, q, may_sort) in cases {
+            let plan = plan(&store, &q);
+            assert!(plan.contains("USING INDEX"), "{name}: {plan}");
+            assert!(!plan.contains("SCAN objects"), "{name}: {plan}");
+            assert!(may_sort || !plan.contains("TEMP B-TREE"), "{name}: {plan}");
+        }
     }
 }
