@@ -54,8 +54,8 @@ def main():
     for r in (first, second, third):
         assert not r["errors"], r
     # The objects larger than medallion accepts are named, once, and not retried: one too large
-    # as released (set aside before it is logged as shared), one that its signature makes too large
-    # (found when posting).
+    # as released, one that its signature makes too large. Both are set aside after signing and
+    # before the share is logged.
     refused = sorted(first["refused"])
     assert len(refused) == 2 and all(r.startswith("indicator--%08d-17d4-4cbf-938f-98ee46b3cd3f: not sent: " % n)
                                      for r, n in zip(refused, (1005, 1006))), first

@@ -126,22 +126,24 @@ impl Released {
             .collect()
     }
 
-    /// Sets aside, before anything is logged, the released versions `send` refuses: their
-    /// decisions stay (they were taken), but they are not shared. Returns the id and size of each.
-    pub fn set_aside(&mut self, send: impl Fn(&StoredObject) -> bool) -> Vec<(String, usize)> {
-        let mut aside = Vec::new();
+    /// The released versions, in order, as they will leave: for work that must come before they
+    /// are logged, such as signing them.
+    pub fn objects(&self) -> &[StoredObject] {
+        &self.objects
+    }
+
+    /// Sets aside, before anything is logged, the released versions whose position `send` refuses:
+    /// their decisions stay (they were taken), but they are not shared.
+    pub fn set_aside(&mut self, send: impl Fn(usize) -> bool) {
         let (mut objects, mut shared) = (Vec::new(), Vec::new());
         let released = std::mem::take(&mut self.objects).into_iter();
-        for (o, s) in released.zip(std::mem::take(&mut self.shared)) {
-            if send(&o) {
+        for (i, (o, s)) in released.zip(std::mem::take(&mut self.shared)).enumerate() {
+            if send(i) {
                 objects.push(o);
                 shared.push(s);
-            } else {
-                aside.push((o.id, o.json.len()));
             }
         }
         (self.objects, self.shared) = (objects, shared);
-        aside
     }
 
     /// Adds another batch for the same recipient (one share entry covers both, and decisions

@@ -267,7 +267,7 @@ impl Ctx<'_> {
             for envelope in rx {
                 let (objects, last) = envelope?;
                 // A page may need several envelopes; the cursor moves once the last is complete.
-                let posted = self.post(client, &backoff, &m.remote, &objects, report)?;
+                let posted = self.post(client, &backoff, &m.remote, &objects)?;
                 let n = posted.len();
                 in_flight.extend(posted.into_iter().map(|id| (Some(id), None)));
                 match in_flight.back_mut() {
@@ -321,9 +321,11 @@ impl Ctx<'_> {
             .ok_or_else(|| anyhow!("partner {}: no principal", self.partner.name))
     }
 
-    /// Versions for the partner's principal, as they leave: decided and redacted by the gate (and
-    /// logged), then signed. Versions whose path includes the partner are not sent back; they are
-    /// set aside before the gate, so that the share lists only what is sent.
+    /// Versions for the partner's principal, as they leave: decided and redacted by the gate,
+    /// signed, and logged. Versions whose path includes the partner are not sent back; they are
+    /// set aside before the gate. Versions too large for the partner to take in one request once
+    /// signed are set aside after signing and named in the report. Either way the share lists
+    /// exactly what is sent.
     fn release(
         &self,
         client: &Client,
@@ -357,20 +359,10 @@ impl Ctx<'_> {
             .gate
             .release(self.node.store.as_ref(), local, &req, versions)?;
         report.withheld += considered - released.len() as u64;
-        // A version larger than the partner accepts in one request, even before its signature, is
-        // not shared: it is named in the report instead, and not logged as sent.
-        if let Some(limit) = Backoff::default().run(|| client.max_content_length())? {
-            let fits = |o: &accord_store::StoredObject| {
-                accord_sync::envelope_len(std::slice::from_ref(&o.json)) <= limit
-            };
-            for (id, len) in released.set_aside(fits) {
-                report.refused.push(too_large(&id, len, limit));
-            }
-        }
-        let originals = released.originals();
-        let released = released.disclose_blocking(self.audit, &to)?;
         // Signing is the costly part: spread it over the cores.
-        released
+        let originals = released.originals();
+        let signed = released
+            .objects()
             .par_iter()
             .zip(&originals)
             .map(|(o, original)| {
@@ -378,7 +370,30 @@ impl Ctx<'_> {
                 let path = accord_provenance::claimed_path(&o.json);
                 crate::federation::sign_released_on_path(self.signer, original.as_ref(), o, path.as_deref())
             })
-            .collect()
+            .collect::<Result<Vec<String>>>()?;
+        let limit = Backoff::default().run(|| client.max_content_length())?;
+        let fits: Vec<bool> = signed
+            .iter()
+            .map(|s| limit.is_none_or(|l| accord_sync::envelope_len(std::slice::from_ref(s)) <= l))
+            .collect();
+        if let Some(limit) = limit {
+            for ((o, s), _) in released
+                .objects()
+                .iter()
+                .zip(&signed)
+                .zip(&fits)
+                .filter(|(_, f)| !**f)
+            {
+                report.refused.push(too_large(&o.id, s.len(), limit));
+            }
+        }
+        released.set_aside(|i| fits.get(i).copied().unwrap_or(false));
+        released.disclose_blocking(self.audit, &to)?;
+        Ok(signed
+            .into_iter()
+            .zip(fits)
+            .filter_map(|(s, fits)| fits.then_some(s))
+            .collect())
     }
 
     /// Objects deleted whole from the local collection since the last run reach the partner as
@@ -401,7 +416,7 @@ impl Ctx<'_> {
                 .filter_map(|w| crate::federation::revoked_version(w, self.signer.node()).transpose())
                 .collect::<Result<Vec<_>>>()?;
             let objects = self.release(client, &local, principal, revoked, report)?;
-            for id in self.post(client, &backoff, &m.remote, &objects, report)? {
+            for id in self.post(client, &backoff, &m.remote, &objects)? {
                 report.revoked += self.complete(client, &backoff, &id, report)?;
             }
             self.set_position("push-withdrawals", &local, last)?;
@@ -413,17 +428,14 @@ impl Ctx<'_> {
     }
 
     /// Posts `objects` in as many envelopes as the partner's `max_content_length` needs and
-    /// returns their status ids. An object that only its signature made larger than the partner
-    /// accepts even alone cannot be sent: it is refused here, named in the report (its share is
-    /// already logged, so the log overstates rather than understates what left), and the push
-    /// moves on.
+    /// returns their status ids. Each object fits in one request alone ([`Ctx::release`] set
+    /// aside those that do not).
     fn post(
         &self,
         client: &Client,
         backoff: &Backoff,
         remote: &str,
         objects: &[String],
-        report: &mut SyncReport,
     ) -> Result<Vec<String>> {
         if objects.is_empty() {
             return Ok(Vec::new());
@@ -432,15 +444,6 @@ impl Ctx<'_> {
         let mut ids = Vec::new();
         for run in accord_sync::envelopes(objects, limit) {
             let part = &objects[run];
-            if let (Some(limit), [one]) = (limit, part)
-                && accord_sync::envelope_len(part) > limit
-            {
-                let id = accord_stix::jcs::select(one, &["id"])
-                    .and_then(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_else(|| "(no id)".into());
-                report.refused.push(too_large(&id, one.len(), limit));
-                continue;
-            }
             ids.push(backoff.run(|| client.add_objects(remote, part))?.id);
         }
         Ok(ids)
