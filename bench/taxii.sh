@@ -14,6 +14,8 @@ VENV=bench-out/venv
 PY=$VENV/bin/python
 MEDALLION_VERSION=$("$VENV/bin/pip" show medallion | awk '/^Version/ {print $2}')
 CLIENT="$PY bench/taxii_client.py"
+# wrk (Debian) drives the concurrent GETs.
+command -v wrk > /dev/null || { apt-get update -q && apt-get install -y -q wrk; } >&2
 
 CORPUS=$OUT/corpus.jsonl
 [ -f "$CORPUS" ] || "$ACCORD" gen-corpus --count 1000000 --seed 2 -o "$CORPUS"
