@@ -372,20 +372,13 @@ impl Ctx<'_> {
             })
             .collect::<Result<Vec<String>>>()?;
         let limit = Backoff::default().run(|| client.max_content_length())?;
-        let fits: Vec<bool> = signed
-            .iter()
-            .map(|s| limit.is_none_or(|l| accord_sync::envelope_len(std::slice::from_ref(s)) <= l))
-            .collect();
-        if let Some(limit) = limit {
-            for ((o, s), _) in released
-                .objects()
-                .iter()
-                .zip(&signed)
-                .zip(&fits)
-                .filter(|(_, f)| !**f)
-            {
+        let mut fits = Vec::with_capacity(signed.len());
+        for (o, s) in released.objects().iter().zip(&signed) {
+            let fit = limit.is_none_or(|l| accord_sync::envelope_len(std::slice::from_ref(s)) <= l);
+            if let (false, Some(limit)) = (fit, limit) {
                 report.refused.push(too_large(&o.id, s.len(), limit));
             }
+            fits.push(fit);
         }
         released.set_aside(|i| fits.get(i).copied().unwrap_or(false));
         released.disclose_blocking(self.audit, &to)?;
