@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::model::{Model, action_rank};
 
-/// The Accord handling extension (`extension-definition` shipped in `extension/`).
-pub const HANDLING_EXTENSION_ID: &str = "extension-definition--c7faab37-9b2e-4706-a1ca-408bbe2e04dc";
+pub use accord_stix::handling::HANDLING_EXTENSION_ID;
+use accord_stix::handling::parse_retention;
 
 /// Looks up marking-definition objects by id (the caller may read them from a store).
 pub trait MarkingSource {
@@ -246,29 +246,6 @@ impl Handling {
     pub fn expired(&self, now: Timestamp) -> bool {
         self.retention_until.is_some_and(|t| t <= now)
     }
-}
-
-/// A declared `retention_until`; an unreadable one counts as already passed rather than as
-/// unlimited, with a warning.
-fn parse_retention(raw: Option<&str>) -> (Option<Timestamp>, Option<String>) {
-    match raw.map(Timestamp::parse) {
-        Some(Ok(t)) => (Some(t), None),
-        Some(Err(e)) => (
-            Some(Timestamp::from_micros(i64::MIN / 2)),
-            Some(format!("handling extension retention_until: {e}")),
-        ),
-        None => (None, None),
-    }
-}
-
-/// When an object's retention ends, from the Accord handling extension (`None`: not limited).
-pub fn retention_until(object: &Map<String, Value>) -> Option<Timestamp> {
-    let raw = object
-        .get("extensions")
-        .and_then(|e| e.get(HANDLING_EXTENSION_ID))
-        .and_then(|ext| ext.get("retention_until"))
-        .and_then(Value::as_str);
-    parse_retention(raw).0
 }
 
 fn resolve(id: &str, markings: &dyn MarkingSource) -> Option<Marking> {

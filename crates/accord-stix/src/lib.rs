@@ -5,6 +5,7 @@
 //! objects and extensions survive unchanged; the STIX model lives in data tables (`spec`) that the
 //! validator interprets.
 
+pub mod handling;
 pub mod id;
 pub mod input;
 pub mod jcs;

@@ -24,6 +24,9 @@ pub struct CheckedObject {
     pub version_text: Option<String>,
     pub canonical: String,
     pub hash: ContentHash,
+    /// When the Accord handling extension says this version's retention ends (`None`: not
+    /// limited); the store indexes it so that removing expired versions reads only those.
+    pub retention_until: Option<Timestamp>,
     /// SHOULD-level findings; the object is accepted with them.
     pub warnings: Vec<Finding>,
 }
@@ -100,6 +103,7 @@ fn check_parsed(value: Value, source: Option<&[u8]>) -> Result<CheckedObject, Re
         version_text: text("modified").or_else(|| text("created")).map(str::to_owned),
         canonical,
         hash,
+        retention_until: crate::handling::retention_until(map),
         warnings: report.findings,
     })
 }

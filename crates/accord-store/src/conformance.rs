@@ -34,6 +34,7 @@ pub fn run_all(make: Factory<'_>) {
         ),
         ("filters", filters),
         ("delete", delete),
+        ("expired", expired),
         ("revision", revision),
         ("unknown_collection", unknown_collection),
         ("collections_are_separate", collections_are_separate),
@@ -404,6 +405,99 @@ fn delete(store: &dyn Backend) {
         1
     );
     assert_eq!(store.withdrawals(COLL, 0, 10).unwrap().len(), 1);
+}
+
+/// An indicator version whose handling extension sets `retention_until` to `until`.
+pub fn retained(n: u32, modified: &str, until: &str) -> CheckedObject {
+    check_value(json!({
+        "type": "indicator", "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2020-01-01T00:00:00.000Z", "modified": modified,
+        "pattern": "[ipv4-addr:value = '198.51.100.1']", "pattern_type": "stix",
+        "valid_from": "2020-01-01T00:00:00Z",
+        "extensions": {accord_stix::handling::HANDLING_EXTENSION_ID: {
+            "extension_type": "property-extension", "retention_until": until}}
+    }))
+    .unwrap()
+}
+
+/// Versions whose retention ended are found by when it ended, per collection; versions without
+/// one, or whose retention has not ended, are not; an unreadable retention has already ended.
+fn expired(store: &dyn Backend) {
+    setup(store);
+    store
+        .ensure_collection(&CollectionSpec {
+            id: "c2".into(),
+            title: "Other".into(),
+            description: None,
+            alias: None,
+        })
+        .unwrap();
+    let micros = |t: &str| Timestamp::parse(t).unwrap().as_micros();
+    store
+        .put_batch(
+            COLL,
+            &[
+                retained(1, "2020-01-01T00:00:00.000Z", "2024-06-01T00:00:00.000001Z"),
+                retained(1, "2020-01-02T00:00:00.000Z", "2030-01-01T00:00:00Z"),
+                retained(2, "2020-01-01T00:00:00.000Z", "2024-01-01T00:00:00Z"),
+                retained(3, "2020-01-01T00:00:00.000Z", "not a time"),
+                indicator(4, "2020-01-01T00:00:00.000Z", "unlimited"),
+            ],
+        )
+        .unwrap();
+    store
+        .put_batch(
+            "c2",
+            &[retained(5, "2020-01-01T00:00:00.000Z", "2024-01-01T00:00:00Z")],
+        )
+        .unwrap();
+    let found = |now: &str| -> Vec<(u32, String)> {
+        let list = store.expired(COLL, micros(now)).unwrap();
+        assert!(
+            list.windows(2)
+                .all(|w| w[0].retention_until <= w[1].retention_until),
+            "{list:?}"
+        );
+        list.into_iter()
+            .map(|e| (e.id.rsplit('-').next().unwrap().parse().unwrap(), e.version))
+            .collect()
+    };
+    let v = |n: u32, version: &str| (n, version.to_owned());
+    // Just before the first version's retention ends: the unreadable one, then the one from January.
+    assert_eq!(
+        found("2024-06-01T00:00:00Z"),
+        [v(3, "2020-01-01T00:00:00.000Z"), v(2, "2020-01-01T00:00:00.000Z")]
+    );
+    // At the instant it ends, it has ended (microsecond precision); the later version has not.
+    let at = found("2024-06-01T00:00:00.000001Z");
+    assert_eq!(at.len(), 3, "{at:?}");
+    assert_eq!(at[2], v(1, "2020-01-01T00:00:00.000Z"));
+    let one = store
+        .expired(COLL, micros("2024-06-01T00:00:00.000001Z"))
+        .unwrap();
+    let stored = all(store, VersionFilter::all());
+    let first = stored
+        .iter()
+        .find(|o| o.id == one[2].id && o.version == one[2].version)
+        .unwrap();
+    assert_eq!(
+        (one[2].hash, one[2].retention_until),
+        (first.hash, micros("2024-06-01T00:00:00.000001Z"))
+    );
+    assert_eq!(found("2099-01-01T00:00:00Z").len(), 4);
+    assert_eq!(
+        store.expired("c2", micros("2099-01-01T00:00:00Z")).unwrap().len(),
+        1
+    );
+    // Deleted versions are gone from the list.
+    let id = "indicator--00000000-0000-4000-8000-000000000002";
+    store.delete(COLL, id, &VersionFilter::all(), false).unwrap();
+    assert_eq!(found("2099-01-01T00:00:00Z").len(), 3);
+    assert!(matches!(
+        store.expired("nope", 0),
+        Err(StoreError::UnknownCollection(_))
+    ));
 }
 
 /// The revision moves when a read of stored versions could return something else, and only then.

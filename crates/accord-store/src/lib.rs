@@ -212,6 +212,21 @@ pub trait Store: Send + Sync {
     /// Objects withdrawn from `collection` (deleted whole by someone, not by retention) after
     /// sequence number `after`, oldest first.
     fn withdrawals(&self, collection: &str, after: i64, limit: usize) -> Result<Vec<Withdrawal>>;
+    /// The versions in `collection` whose retention (`CheckedObject::retention_until`) ended by
+    /// `now` (microseconds since the epoch), earliest end first: an indexed read of those
+    /// versions only, however large the collection.
+    fn expired(&self, collection: &str, now: i64) -> Result<Vec<ExpiredVersion>>;
+}
+
+/// A stored version whose retention ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiredVersion {
+    pub id: String,
+    /// The version as TAXII reports it (see [`StoredObject::version`]).
+    pub version: String,
+    pub hash: ContentHash,
+    /// When its retention ended, microseconds since the epoch.
+    pub retention_until: i64,
 }
 
 /// An object deleted whole from a collection, with its last version: what a node needs to send

@@ -11,9 +11,9 @@ use accord_stix::{CheckedObject, ContentHash, Timestamp};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::{
-    CollectionInfo, CollectionSpec, Page, PutOutcome, QuarantineRecord, QuarantineStore, Query, Result,
-    Revision, StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord, SubmissionStore,
-    SyncStore, TokenRecord, TokenStore, VersionFilter, Withdrawal, check_collection_id,
+    CollectionInfo, CollectionSpec, ExpiredVersion, Page, PutOutcome, QuarantineRecord, QuarantineStore,
+    Query, Result, Revision, StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord,
+    SubmissionStore, SyncStore, TokenRecord, TokenStore, VersionFilter, Withdrawal, check_collection_id,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -112,6 +112,14 @@ ALTER TABLE collections ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 DROP INDEX objects_by_id;
 CREATE INDEX objects_by_id ON objects(coll, id_key, date_added);
 ",
+    // When each version's retention ends (microseconds; NULL: not limited), so that removing
+    // expired versions reads only those. Versions stored before are read once here, with the
+    // same rule as at ingest (`accord_retention_until`, registered by `open`).
+    r#"
+ALTER TABLE objects ADD COLUMN expires INTEGER;
+UPDATE objects SET expires = accord_retention_until(json) WHERE json LIKE '%"retention_until"%';
+CREATE INDEX objects_by_expiry ON objects(coll, expires) WHERE expires IS NOT NULL;
+"#,
 ];
 
 /// The status database's schema. Statuses live in their own file so that accepting a request
@@ -161,6 +169,7 @@ impl SqliteStore {
         };
         let mut writer = Connection::open(path.as_ref()).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
+        register_retention(&writer).map_err(open_err)?;
         migrate(&mut writer, MIGRATIONS)?;
         let status_path = status_path(path.as_ref());
         let mut statuses = Connection::open(&status_path).map_err(|e| StoreError::Open {
@@ -287,6 +296,24 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
          PRAGMA wal_autocheckpoint = 1024;
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 17179869184;",
+    )
+}
+
+/// `accord_retention_until(json)`: when the version's retention ends, as the store records it at
+/// ingest (`CheckedObject::retention_until`), for migrating versions stored before.
+fn register_retention(c: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    c.create_scalar_function(
+        "accord_retention_until",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let json = ctx.get_raw(0).as_str().unwrap_or_default();
+            let until = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+                .ok()
+                .and_then(|o| accord_stix::handling::retention_until(&o));
+            Ok(until.map(|t| t.as_micros()))
+        },
     )
 }
 
@@ -488,8 +515,8 @@ fn put_one(
     }
     tx.prepare_cached(
         "INSERT INTO objects (coll, id_key, object_id, type, version, version_raw, spec_version, date_added,
-                              is_first, is_last, hash, json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                              is_first, is_last, hash, json, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -505,6 +532,7 @@ fn put_one(
             is_last,
             &obj.hash.0[..],
             obj.canonical,
+            obj.retention_until.map(|t| t.as_micros()),
         ])
     })
     .map_err(db("inserting a version"))?;
@@ -811,6 +839,31 @@ impl Store for SqliteStore {
                 .map_err(db("reading withdrawals"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(db("reading withdrawals"))
+        })
+    }
+
+    fn expired(&self, collection: &str, now: i64) -> Result<Vec<ExpiredVersion>> {
+        self.with_reader(|c| {
+            let (coll, _) = collection_seq(c, collection)?;
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT object_id, version_raw, hash, expires FROM objects INDEXED BY objects_by_expiry
+                     WHERE coll = ?1 AND expires IS NOT NULL AND expires <= ?2 ORDER BY expires",
+                )
+                .map_err(db("reading expired versions"))?;
+            let rows = stmt
+                .query_map(params![coll, now], |r| {
+                    let hash: Vec<u8> = r.get(2)?;
+                    Ok(ExpiredVersion {
+                        id: r.get(0)?,
+                        version: r.get(1)?,
+                        hash: ContentHash(hash.try_into().unwrap_or([0; 32])),
+                        retention_until: r.get(3)?,
+                    })
+                })
+                .map_err(db("reading expired versions"))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db("reading expired versions"))
         })
     }
 }

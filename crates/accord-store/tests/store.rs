@@ -44,6 +44,54 @@ fn data_survives_reopen() {
     assert!(date_added > before);
 }
 
+/// A database from before retention was indexed (schema 8) has it read from the stored objects
+/// when it is opened.
+#[test]
+fn migration_indexes_the_retention_of_stored_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accord.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.ensure_collection(&CollectionSpec {
+            id: "c".into(),
+            title: "C".into(),
+            description: None,
+            alias: None,
+        })
+        .unwrap();
+        s.put_batch(
+            "c",
+            &[
+                conformance::retained(1, "2020-01-01T00:00:00.000Z", "2024-01-01T00:00:00.123456Z"),
+                conformance::retained(2, "2020-01-01T00:00:00.000Z", "2030-01-01T00:00:00Z"),
+                conformance::retained(3, "2020-01-01T00:00:00.000Z", "soon"),
+                conformance::indicator(4, "2020-01-01T00:00:00.000Z", "retention_until"),
+            ],
+        )
+        .unwrap();
+    }
+    // Back to schema 8: no column, no index.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "DROP INDEX objects_by_expiry; ALTER TABLE objects DROP COLUMN expires; PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    drop(c);
+    let s = SqliteStore::open(&path).unwrap();
+    let now = accord_stix::Timestamp::parse("2025-01-01T00:00:00Z")
+        .unwrap()
+        .as_micros();
+    let expired = s.expired("c", now).unwrap();
+    let ids: Vec<&str> = expired.iter().map(|e| &e.id[e.id.len() - 1..]).collect();
+    assert_eq!(ids, ["3", "1"]);
+    assert_eq!(
+        expired[1].retention_until,
+        accord_stix::Timestamp::parse("2024-01-01T00:00:00.123456Z")
+            .unwrap()
+            .as_micros()
+    );
+}
+
 #[test]
 fn rejects_a_newer_schema() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,12 +6,8 @@ use accord_audit::AuditLog;
 use accord_ledger::Event;
 use accord_ledger::entry::Expiry;
 use accord_stix::Timestamp;
-use accord_store::{Query, Store, VersionFilter};
+use accord_store::{Store, VersionFilter};
 use anyhow::Result;
-use serde_json::{Map, Value};
-
-/// Versions read per page while sweeping.
-const PAGE: usize = 5000;
 
 /// One version whose retention ended.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -23,7 +19,8 @@ pub struct Expired {
 }
 
 /// Finds the versions in `collections` whose retention ended by `now`; unless `dry_run`, logs
-/// and removes them.
+/// and removes them. The store indexes when each version's retention ends, so this reads only
+/// the expired versions, however large the collections.
 pub fn sweep(
     store: &dyn Store,
     audit: &AuditLog,
@@ -31,62 +28,30 @@ pub fn sweep(
     now: Timestamp,
     dry_run: bool,
 ) -> Result<Vec<Expired>> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        extensions: Option<Map<String, Value>>,
-    }
     let mut all = Vec::new();
     for collection in collections {
-        let mut q = Query::new(collection);
-        q.versions = VersionFilter::all();
-        q.limit = PAGE;
-        let mut found = Vec::new();
-        loop {
-            let page = store.query(&q)?;
-            for o in &page.objects {
-                // Only objects that mention a retention need more than a byte search.
-                if !o.json.contains("\"retention_until\"") {
-                    continue;
-                }
-                let Ok(head) = serde_json::from_str::<Head>(&o.json) else {
-                    continue;
-                };
-                let mut object = Map::new();
-                if let Some(e) = head.extensions {
-                    object.insert("extensions".into(), Value::Object(e));
-                }
-                if let Some(until) = accord_policy::handling::retention_until(&object)
-                    && until <= now
-                {
-                    found.push((o.clone(), until));
-                }
-            }
-            if !page.more {
-                break;
-            }
-            q.added_after = page.last_added();
-        }
+        let found = store.expired(collection, now.as_micros())?;
         if !dry_run && !found.is_empty() {
             let events = found
                 .iter()
-                .map(|(o, until)| {
+                .map(|e| {
                     Event::Expiry(Expiry {
                         collection: collection.clone(),
-                        object: o.id.clone(),
-                        version: o.version.clone(),
-                        hash: o.hash.to_hex(),
-                        retention_until: Timestamp::format_micros(until.as_micros()),
+                        object: e.id.clone(),
+                        version: e.version.clone(),
+                        hash: e.hash.to_hex(),
+                        retention_until: Timestamp::format_micros(e.retention_until),
                     })
                 })
                 .collect();
             // Logged first: a crash in between leaves an entry whose removal the next sweep does.
             audit.record_now(events)?;
-            for (o, _) in &found {
-                let at = Timestamp::parse(&o.version)
-                    .map_err(|e| anyhow::anyhow!("{} version {}: {e}", o.id, o.version))?;
+            for e in &found {
+                let at = Timestamp::parse(&e.version)
+                    .map_err(|err| anyhow::anyhow!("{} version {}: {err}", e.id, e.version))?;
                 store.delete(
                     collection,
-                    &o.id,
+                    &e.id,
                     &VersionFilter {
                         at: vec![at],
                         ..VersionFilter::default()
@@ -97,11 +62,11 @@ pub fn sweep(
                 )?;
             }
         }
-        all.extend(found.into_iter().map(|(o, until)| Expired {
+        all.extend(found.into_iter().map(|e| Expired {
             collection: collection.clone(),
-            id: o.id,
-            version: o.version,
-            retention_until: Timestamp::format_micros(until.as_micros()),
+            id: e.id,
+            version: e.version,
+            retention_until: Timestamp::format_micros(e.retention_until),
         }));
     }
     Ok(all)
