@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use accord_audit::{AuditError, AuditLog};
 use accord_ledger::Event;
 use accord_ledger::entry::{Change, Decisions, Redaction as Redacted, Share, Shared, Version};
-use accord_policy::engine::Request;
+use accord_policy::engine::{Decision, Request};
 use accord_policy::{Engine, Outcome};
 use accord_stix::ContentHash;
 use accord_stix::markings::{Marking, TlpLevel, classify};
@@ -389,9 +389,24 @@ impl Gate {
         let decider = engine.decider(req);
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(versions.len());
         let mut full = Vec::new();
+        // Within one call a decision depends only on the handling members other than the id:
+        // versions that share them (one source's markings, creator and extensions) are decided
+        // once.
+        let mut decided: HashMap<String, Decision> = HashMap::new();
         for (i, v) in versions.iter().enumerate() {
-            let head = head(&v.json).map_err(|e| corrupt(&v.id, e))?;
-            let decision = decider.decide(&head, &markings);
+            let members = handling_members(&v.json);
+            let key = members.as_deref().map(same_handling);
+            let decision = match key.as_ref().and_then(|k| decided.get(k)) {
+                Some(d) => d.clone(),
+                None => {
+                    let head = head(&v.json, members).map_err(|e| corrupt(&v.id, e))?;
+                    let d = decider.decide(&head, &markings);
+                    if let Some(k) = key {
+                        decided.insert(k, d.clone());
+                    }
+                    d
+                }
+            };
             let unchanged =
                 decision.profile.is_none() && decision.redact_parts.is_empty() && !decision.strip_attribution;
             if !decision.allowed() || unchanged {
@@ -552,12 +567,35 @@ const HEAD: [&str; 6] = [
     "created_by_ref",
 ];
 
-/// The head of a stored version: only those members are parsed from its canonical text (most of
-/// an object, a pattern or a description, is skipped unparsed); text `select` declines is parsed
-/// whole.
-fn head(json: &str) -> Result<Map<String, Value>, serde_json::Error> {
-    if let Some(head) = accord_stix::jcs::select(json, &HEAD) {
-        return Ok(head);
+/// The raw text of the handling members of canonical object text (most of an object, a pattern
+/// or a description, is skipped unparsed); `None` where `canonical_members` declines the layout.
+fn handling_members(json: &str) -> Option<Vec<(&str, &str)>> {
+    let mut members = accord_stix::jcs::canonical_members(json)?;
+    members.retain(|(k, _)| HEAD.contains(k));
+    Some(members)
+}
+
+/// What two versions decided in one call must share to be decided alike: every handling member
+/// but the id, as stored (canonical, so equal values are equal text).
+fn same_handling(members: &[(&str, &str)]) -> String {
+    let mut key = String::new();
+    for (k, v) in members.iter().filter(|(k, _)| *k != "id") {
+        key.push_str(k);
+        key.push('\0');
+        key.push_str(v);
+        key.push('\0');
+    }
+    key
+}
+
+/// The head of a stored version: its handling members parsed, or the whole text parsed when
+/// they could not be picked out.
+fn head(json: &str, members: Option<Vec<(&str, &str)>>) -> Result<Map<String, Value>, serde_json::Error> {
+    if let Some(members) = members {
+        return members
+            .into_iter()
+            .map(|(k, v)| Ok((k.to_owned(), serde_json::from_str(v)?)))
+            .collect();
     }
     let mut all: Map<String, Value> = serde_json::from_str(json)?;
     all.retain(|k, _| HEAD.contains(&k.as_str()));

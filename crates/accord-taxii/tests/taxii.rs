@@ -1146,12 +1146,20 @@ async fn each_principal_sees_what_the_policy_allows() {
     objects.push(pii);
     let unmarked = malware(300);
     objects.push(unmarked);
+    // Read in one page, versions whose handling differs only in the recipients named (here the
+    // node's own organisation), or not at all, are still each decided by their own.
+    let mut other_red = objects[4].clone();
+    other_red["id"] = "indicator--00000000-0000-4000-8000-000000000105".into();
+    other_red["extensions"] = json!({accord_policy::HANDLING_EXTENSION_ID: {"extension_type": "property-extension", "recipients": ["org"]}});
+    let mut amber_again = objects[2].clone();
+    amber_again["id"] = "indicator--00000000-0000-4000-8000-000000000106".into();
+    objects.extend([other_red, amber_again]);
     let status = n.add("c1", objects).await;
-    assert_eq!(status["success_count"], 7, "{status}");
+    assert_eq!(status["success_count"], 9, "{status}");
 
     let id = |k: u32| format!("indicator--00000000-0000-4000-8000-{k:012}");
     let table: [(&str, Vec<String>); 3] = [
-        // Own organisation: everything but TLP:RED (named recipients only).
+        // Own organisation: everything but TLP:RED not naming it (named recipients only).
         (
             "alice",
             vec![
@@ -1159,6 +1167,8 @@ async fn each_principal_sees_what_the_policy_allows() {
                 id(101),
                 id(102),
                 id(103),
+                id(105),
+                id(106),
                 id(200),
                 "malware--00000000-0000-4000-8000-000000000300".into(),
             ],
@@ -1173,6 +1183,7 @@ async fn each_principal_sees_what_the_policy_allows() {
                 id(101),
                 id(102),
                 id(104),
+                id(106),
                 id(200),
                 "malware--00000000-0000-4000-8000-000000000300".into(),
             ],
@@ -1196,6 +1207,9 @@ async fn each_principal_sees_what_the_policy_allows() {
         let mut got = seen.clone();
         got.sort();
         assert_eq!(got, want, "{who}");
+        let mut whole = ids(&n.get_as(who, "/api/collections/c1/objects/?limit=100").await.body);
+        whole.sort();
+        assert_eq!(whole, want, "{who}: in one page");
         assert_eq!(
             seen.len(),
             got.len(),
