@@ -14,19 +14,25 @@ fn sqlite_passes_conformance() {
     });
 }
 
+/// A store at `path` with an empty collection `c`.
+fn with_collection(path: &std::path::Path) -> SqliteStore {
+    let s = SqliteStore::open(path).unwrap();
+    s.ensure_collection(&CollectionSpec {
+        id: "c".into(),
+        title: "C".into(),
+        description: None,
+        alias: None,
+    })
+    .unwrap();
+    s
+}
+
 #[test]
 fn data_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("accord.db");
     {
-        let s = SqliteStore::open(&path).unwrap();
-        s.ensure_collection(&CollectionSpec {
-            id: "c".into(),
-            title: "C".into(),
-            description: None,
-            alias: None,
-        })
-        .unwrap();
+        let s = with_collection(&path);
         s.put_batch("c", &[conformance::indicator(1, "2020-01-01T00:00:00.000Z", "a")])
             .unwrap();
     }
@@ -51,14 +57,7 @@ fn migration_indexes_the_retention_of_stored_versions() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("accord.db");
     {
-        let s = SqliteStore::open(&path).unwrap();
-        s.ensure_collection(&CollectionSpec {
-            id: "c".into(),
-            title: "C".into(),
-            description: None,
-            alias: None,
-        })
-        .unwrap();
+        let s = with_collection(&path);
         s.put_batch(
             "c",
             &[
