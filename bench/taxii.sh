@@ -7,15 +7,19 @@ cd "$(dirname "$0")/.."
 OUT=bench-out/taxii
 mkdir -p "$OUT"
 cargo build --release -p accord >&2
+cargo build --release -p accord-sync --example taxii-load >&2
 ACCORD=$PWD/target/release/accord
 VENV=bench-out/venv
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check medallion requests orjson >&2
+"$VENV/bin/pip" install -q --disable-pip-version-check medallion >&2
 PY=$VENV/bin/python
 MEDALLION_VERSION=$("$VENV/bin/pip" show medallion | awk '/^Version/ {print $2}')
-CLIENT="$PY bench/taxii_client.py"
-# wrk (Debian) drives the concurrent GETs.
+# The same compiled TAXII client (accord-sync's) posts to and pages through both servers.
+CLIENT=target/release/examples/taxii-load
+# wrk (Debian) drives the concurrent GETs; oha (crates.io) the GETs at fixed rates.
 command -v wrk > /dev/null || { apt-get update -q && apt-get install -y -q wrk; } >&2
+OHA=target/oha/bin/oha
+[ -x "$OHA" ] || cargo install -q oha --locked --root target/oha >&2
 
 CORPUS=$OUT/corpus.jsonl
 [ -f "$CORPUS" ] || "$ACCORD" gen-corpus --count 1000000 --seed 2 -o "$CORPUS"
@@ -68,10 +72,8 @@ P50=$(awk '$1=="50%" {print $2}' "$OUT/wrk.txt")
 P99=$(awk '$1=="99%" {print $2}' "$OUT/wrk.txt")
 RPS=$(awk '/Requests\/sec/ {print int($2)}' "$OUT/wrk.txt")
 ERRORS=$(grep -E "Non-2xx|Socket errors" "$OUT/wrk.txt" || true)
-# The same GETs at fixed offered rates (oha from crates.io, corrected for coordinated omission):
-# the latency a client sees below saturation, where the line above measures at saturation.
-OHA=target/oha/bin/oha
-[ -x "$OHA" ] || cargo install -q oha --locked --root target/oha >&2
+# The same GETs at fixed offered rates (corrected for coordinated omission): the latency a client
+# sees below saturation, where the line above measures at saturation.
 sed "s|^|http://127.0.0.1:$PORT/api/collections/$COLL/objects/|; s|$|/|" "$OUT/ids.txt" > "$OUT/urls.txt"
 AT_RATE=
 for q in 2000 5000 10000; do
@@ -111,9 +113,11 @@ MBASE=http://127.0.0.1:$PORT/bench/
 start_medallion
 r=$($CLIENT ingest "$MBASE" "$MCOLL" bench bench "$CORPUS" 20000 1000)
 M_INGEST=$(field "$r" per_second)
-head -n 20000 "$CORPUS" | "$PY" -c 'import json,sys; [print(json.loads(l)["id"]) for l in sys.stdin]' | shuf -n 50 --random-source=<(yes) > "$OUT/mids.txt"
-r=$($CLIENT single "$MBASE" "$MCOLL" bench bench "$OUT/mids.txt" 5)
-M_SINGLE=$("$PY" -c "import json,sys; print(f\"{json.loads(sys.argv[1])['p50_ms']:.0f} ms\")" "$r")
+head -n 20000 "$CORPUS" | "$PY" -c 'import json,sys; [print(json.loads(l)["id"]) for l in sys.stdin]' | shuf -n 50 --random-source=<(yes) \
+    | sed "s|^|${MBASE}collections/$MCOLL/objects/|; s|$|/|" > "$OUT/murls.txt"
+r=$("$OHA" -n 5 -c 1 --no-tui --output-format json -a bench:bench -H "Accept: application/taxii+json;version=2.1" \
+    --urls-from-file "$OUT/murls.txt")
+M_SINGLE=$("$PY" -c "import json,sys; print(f\"{json.loads(sys.argv[1])['latencyPercentiles']['p50']*1e3:.0f} ms\")" "$r")
 start_medallion
 $CLIENT ingest "$MBASE" "$MCOLL" bench bench "$CORPUS" 2000 1000 > /dev/null
 r=$($CLIENT page "$MBASE" "$MCOLL" bench bench 1000)

@@ -302,7 +302,7 @@ impl Client {
         if let Some(n) = next {
             req = req.query("next", n);
         }
-        let (date_added_last, body) = self.send(&url, req, None)?;
+        let (date_added_last, mut body) = self.send(&url, req, None)?;
         let protocol = |m: &str| SyncError::Protocol {
             url: url.clone(),
             message: m.to_owned(),
@@ -310,9 +310,9 @@ impl Client {
         if !body.is_object() && !body.is_null() {
             return Err(protocol("the envelope is not a JSON object"));
         }
-        let objects = match body.get("objects") {
+        let objects = match body.get_mut("objects").map(Value::take) {
             None => Vec::new(),
-            Some(Value::Array(o)) => o.clone(),
+            Some(Value::Array(o)) => o,
             Some(_) => return Err(protocol("objects is not a list")),
         };
         Ok(Page {
