@@ -177,7 +177,15 @@ impl SqliteStore {
             reason: e.to_string(),
         })?;
         statuses
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            // Request bodies pass through this file and are freed once processed. Large pages
+            // write a body in few frames; a checkpoint every 64 MiB of log rather than every
+            // 4 MiB copies each reused page once for many bodies, and stalls fewer requests'
+            // acceptance (p90 of a 1,000-object POST's 202: 40–45 ms → 25–28 ms; BENCHMARKS.md).
+            // The page size applies to new files only.
+            .execute_batch(
+                "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+                 PRAGMA wal_autocheckpoint = 1024;",
+            )
             .and_then(|()| statuses.busy_timeout(std::time::Duration::from_secs(10)))
             .map_err(|e| StoreError::Open {
                 path: status_path.display().to_string(),
