@@ -51,7 +51,7 @@ fn ingest(c: &Client, collection: &str, corpus: &str, count: usize, envelope: us
         sent += batch.len();
         batch.clear();
         if sent % 100_000 == 0 {
-            segments.push((100_000.0 / segment.elapsed().as_secs_f64()).round());
+            segments.push((100_000.0 / segment.elapsed().as_secs_f64()).round() as u64);
             segment = Instant::now();
         }
         if sent >= count {

@@ -108,7 +108,9 @@ impl Ingestor {
                         )
                     }
                 });
-            let checkers = checkers();
+            // Checking is queued work that uses whatever the cores have left: accepting the next
+            // request (whose client waits for its 202) and answering reads go first.
+            let checkers = crate::background::pool("accord-check");
             let send = |job: Job| {
                 let checked = match &checkers {
                     Some(pool) => pool.install(|| check(job, inbound.as_deref())),
@@ -151,27 +153,6 @@ impl Ingestor {
             TaxiiError::Unavailable
         })
     }
-}
-
-/// How much less CPU the checking threads get than the rest of the server when both want it.
-const CHECK_NICENESS: i32 = 5;
-
-/// The threads that check posted objects, at a lower priority: checking is queued work that uses
-/// whatever the cores have left, while accepting the next request (whose client waits for its
-/// 202) and answering reads go first. `None` (the shared pool, at normal priority) if the threads
-/// cannot be started.
-fn checkers() -> Option<rayon::ThreadPool> {
-    rayon::ThreadPoolBuilder::new()
-        .thread_name(|i| format!("accord-check-{i}"))
-        .start_handler(|_| {
-            // Only this thread: on Linux a thread has its own niceness.
-            if let Err(e) = rustix::process::setpriority_process(None, CHECK_NICENESS) {
-                tracing::warn!(error = %e, "cannot lower the priority of a checking thread");
-            }
-        })
-        .build()
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start the checking threads"))
-        .ok()
 }
 
 /// A request whose objects have been checked, waiting to be stored.
@@ -535,24 +516,4 @@ pub fn prescan(
     }
     status.complete = status.pendings.is_empty();
     Ok(status)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn objects_are_checked_at_a_lower_priority_than_requests() {
-        let own = rustix::process::getpriority_process(None).expect("own priority");
-        let pool = checkers().expect("checking threads");
-        let checking = pool
-            .install(|| rustix::process::getpriority_process(None))
-            .expect("a checking thread's priority");
-        assert_eq!(checking, (own + CHECK_NICENESS).min(19));
-        // Lowering the checkers' priority must leave the calling thread's alone.
-        assert_eq!(
-            rustix::process::getpriority_process(None).expect("own priority"),
-            own
-        );
-    }
 }

@@ -5,6 +5,7 @@
 
 pub mod access;
 mod audit;
+mod background;
 pub mod error;
 pub mod gate;
 mod handlers;
