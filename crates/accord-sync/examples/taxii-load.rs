@@ -61,9 +61,7 @@ fn ingest(c: &Client, collection: &str, corpus: &str, count: usize, envelope: us
     // Every request is processed when every status is complete; they complete in order, so the
     // last one is waited for first. Polled every 5 ms: coarser polling adds visibly to short runs.
     let mut failures = 0;
-    if let Some(last) = statuses.pop() {
-        statuses.insert(0, last);
-    }
+    statuses.rotate_right(1);
     for id in &statuses {
         loop {
             let status = c.status(id)?;
