@@ -11,6 +11,7 @@ pub mod detect;
 pub mod export;
 pub mod federation;
 pub mod ingest;
+pub mod logging;
 pub mod node;
 pub mod obligations;
 pub mod policy;

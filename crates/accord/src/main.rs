@@ -450,12 +450,9 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    // Logs are written by a background thread, so a request seldom waits on its log line; none is
-    // dropped (the writer applies back-pressure when its buffer is full). The thread flushes after
-    // each run of queued lines, so buffering makes that one write, not one per line.
-    let (writer, _log_guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(1 << 16, std::io::stderr()));
+    // Log lines are gathered in memory and written by one thread in batches (a warning or an
+    // error at once), so a request's line costs no wake-up of its own; none is dropped.
+    let (writer, _log_guard) = accord::logging::batched(std::io::stderr());
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
