@@ -36,9 +36,27 @@ pub const MEDIA_TYPE_TAXII: &str = "application/taxii+json;version=2.1";
 /// The media type of STIX 2.1 objects.
 pub const MEDIA_TYPE_STIX: &str = "application/stix+json;version=2.1";
 
-/// Everything the handlers share.
+/// Everything the handlers share, behind one reference count: axum clones the state for every
+/// extractor and middleware that takes it, so a count per field would be paid on each request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub backend: Arc<dyn Backend>,
     pub model: Arc<ServerModel>,
     pub directory: Arc<Directory>,
@@ -77,7 +95,13 @@ pub trait Outbound: Send + Sync + std::fmt::Debug {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
             .field("model", &self.model)
             .field("tls", &self.tls)
             .finish_non_exhaustive()

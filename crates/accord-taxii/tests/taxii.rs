@@ -10,7 +10,9 @@ use accord_store::{Backend, CollectionSpec, SqliteStore, StatusDetail, StatusRec
 use accord_taxii::access::{PeerCertificate, issue_token};
 use accord_taxii::model::{ApiRoot, Collection};
 use accord_taxii::query::Cursors;
-use accord_taxii::{AppState, Directory, IngestWorker, Ingestor, Metrics, Principal, Scope, ServerModel};
+use accord_taxii::{
+    AppState, Directory, IngestWorker, Ingestor, Metrics, Principal, Scope, ServerModel, Shared,
+};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine as _;
@@ -126,7 +128,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
     let signer = accord_ledger::NoteSigner::new(ORIGIN, &[5; 32]).unwrap();
     let audit = accord_audit::AuditLog::open(&dir.path().join("ledger"), ORIGIN, signer).unwrap();
     let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), 1 << 20, None);
-    let state = AppState {
+    let state = AppState::new(Shared {
         backend,
         model: Arc::new(model),
         directory: Arc::new(directory),
@@ -141,7 +143,7 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
         audit,
         outbound: None,
         read_ahead: Default::default(),
-    };
+    });
     Node {
         state,
         worker: Some(worker),

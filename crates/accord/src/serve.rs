@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use accord_taxii::{AppState, Directory, Ingestor, Metrics, Principal, Scope, ServerModel, model};
+use accord_taxii::{AppState, Directory, Ingestor, Metrics, Principal, Scope, ServerModel, Shared, model};
 use anyhow::{Context, Result, anyhow};
 
 use crate::config::Config;
@@ -161,7 +161,7 @@ pub async fn serve(
         audit.clone(),
         std::time::Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
     ));
-    let state = AppState {
+    let state = AppState::new(Shared {
         backend,
         model: Arc::new(model),
         directory: Arc::new(directory),
@@ -176,7 +176,7 @@ pub async fn serve(
         audit: audit.clone(),
         outbound: Some(partners),
         read_ahead: Default::default(),
-    };
+    });
     ready(addr);
     let app = accord_taxii::app(state);
     accord_taxii::server::serve(listener, app, tls, shutdown).await?;
