@@ -20,6 +20,10 @@ pub(crate) struct LogFiles {
     offsets: File,
     checkpoints: File,
     lock: File,
+    /// The three files' lengths as this process last left them (entries, hashes, offsets). While
+    /// the entries still end there, no other process has appended, and the derived files need
+    /// not be measured again: one `fstat` per group instead of seven.
+    left: Option<[u64; 3]>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
@@ -282,6 +286,7 @@ impl LogFiles {
             offsets: open_append(&dir.join(OFFSETS_FILE))?,
             checkpoints: open_append(&dir.join(CHECKPOINTS_FILE))?,
             lock: open_append(&dir.join(LOCK_FILE))?,
+            left: None,
         })
     }
 
@@ -482,6 +487,10 @@ impl LogFiles {
         let entries_path = self.path(ENTRIES_FILE);
         let known = offsets.last().copied().unwrap_or(0);
         let len = Self::len(&self.entries, &entries_path)?;
+        if len == known && self.left.is_some_and(|[entries, ..]| entries == known) {
+            return Ok(());
+        }
+        self.left = None;
         if len > known {
             let mut tail = vec![0u8; (len - known) as usize];
             self.entries
@@ -510,7 +519,9 @@ impl LogFiles {
             hash_bytes(&tree.leaves()[k..])
         })?;
         let path = self.path(OFFSETS_FILE);
-        follow(&mut self.offsets, &path, 8, n, |k| end_bytes(&offsets[1 + k..]))
+        follow(&mut self.offsets, &path, 8, n, |k| end_bytes(&offsets[1 + k..]))?;
+        self.left = Some([offsets.last().copied().unwrap_or(0), 32 * n as u64, 8 * n as u64]);
+        Ok(())
     }
 
     /// Appends entry lines, durably, with their leaf hashes and end offsets. On failure all
@@ -527,8 +538,13 @@ impl LogFiles {
         base: u64,
     ) -> Result<(), AuditError> {
         let entries_path = self.path(ENTRIES_FILE);
-        let hashes_base = Self::len(&self.hashes, &self.path(HASHES_FILE))?;
-        let offsets_base = Self::len(&self.offsets, &self.path(OFFSETS_FILE))?;
+        let (hashes_base, offsets_base) = match self.left.take() {
+            Some([_, hashes, offsets]) => (hashes, offsets),
+            None => (
+                Self::len(&self.hashes, &self.path(HASHES_FILE))?,
+                Self::len(&self.offsets, &self.path(OFFSETS_FILE))?,
+            ),
+        };
         let result = self
             .entries
             .write_all(lines)
@@ -541,6 +557,11 @@ impl LogFiles {
             let _ = self.offsets.set_len(offsets_base);
             return Err(io(&entries_path)(e));
         }
+        self.left = Some([
+            base + lines.len() as u64,
+            hashes_base + 32 * leaves.len() as u64,
+            offsets_base + 8 * ends.len() as u64,
+        ]);
         Ok(())
     }
 

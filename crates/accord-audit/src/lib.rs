@@ -86,6 +86,9 @@ struct Queue {
     closed: bool,
     /// The writer has taken items and not yet answered them.
     busy: bool,
+    /// The writer waits for items: the next one queued must wake it. While it writes, items
+    /// queued are taken when it comes back, with no wake-up (a system call) each.
+    idle: bool,
 }
 
 /// What readers see: the durable tree and where each entry starts in the entries file.
@@ -240,7 +243,11 @@ impl AuditLog {
             done.send(Err(AuditError::Closed));
         } else {
             q.items.push(Pending { entries, done });
-            self.inner.wake.notify_one();
+            let idle = std::mem::take(&mut q.idle);
+            drop(q);
+            if idle {
+                self.inner.wake.notify_one();
+            }
         }
     }
 
@@ -399,11 +406,13 @@ impl Inner {
             let batch = {
                 let mut q = lock(&self.queue);
                 while q.items.is_empty() && !q.closed {
+                    q.idle = true;
                     q = match self.wake.wait(q) {
                         Ok(q) => q,
                         Err(p) => p.into_inner(),
                     };
                 }
+                q.idle = false;
                 if q.items.is_empty() && q.closed {
                     self.drained.notify_all();
                     return;
@@ -429,8 +438,12 @@ impl Inner {
                 at += n;
                 p.done.send(answer);
             }
-            lock(&self.queue).busy = false;
-            self.drained.notify_all();
+            let mut q = lock(&self.queue);
+            q.busy = false;
+            // Only `close` waits for the queue to drain, after marking it closed.
+            if q.closed {
+                self.drained.notify_all();
+            }
         }
     }
 

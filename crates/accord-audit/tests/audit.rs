@@ -103,26 +103,35 @@ fn two_writers_share_one_log() {
     assert_eq!(cli.record_now(vec![token(2), token(3)]).expect("durable"), 1..3);
     assert_eq!(server.record_now(vec![token(4)]).expect("durable"), 3..4);
     assert_eq!(cli.record_now(vec![token(5)]).expect("durable"), 4..5);
+    // Groups in a row from each writer (which then need not measure the derived files again).
+    assert_eq!(server.record_now(vec![token(6)]).expect("durable"), 5..6);
+    assert_eq!(server.record_now(vec![token(7)]).expect("durable"), 6..7);
+    assert_eq!(cli.record_now(vec![token(8)]).expect("durable"), 7..8);
+    assert_eq!(cli.record_now(vec![token(9)]).expect("durable"), 8..9);
+    let n = 9;
     let cp = server
         .verifier()
         .open(&server.checkpoint().expect("cp"))
         .expect("signed");
-    assert_eq!(cp.size, 5);
-    assert_eq!(verify_dir(tmp.path()).expect("verifies").size, 5);
-    // Each writer kept the derived offsets whole, the other's entries included: every entry can
+    assert_eq!(cp.size, n);
+    assert_eq!(verify_dir(tmp.path()).expect("verifies").size, n);
+    // Each writer kept the derived files whole, the other's entries included: every entry can
     // be read alone, from either process and after a reopen.
     let reopened = open(tmp.path()).expect("reopen");
     for log in [&server, &cli, &reopened] {
-        for i in 0..5 {
+        for i in 0..n {
             assert_eq!(log.entries(i, i + 1).expect("one entry").len(), 1);
         }
     }
-    assert_eq!(
-        std::fs::metadata(tmp.path().join(OFFSETS_FILE))
-            .expect("offsets")
-            .len(),
-        5 * 8
-    );
+    for (file, width) in [(OFFSETS_FILE, 8), (HASHES_FILE, 32)] {
+        assert_eq!(
+            std::fs::metadata(tmp.path().join(file))
+                .expect("derived file")
+                .len(),
+            n * width,
+            "{file}"
+        );
+    }
 }
 
 #[test]
