@@ -6,7 +6,9 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use accord_ledger::{Checker, Checkpoint, Hash, Problem, Signed, Tree, Verified, VerifierKey, leaf_hash};
+use accord_ledger::{
+    Checker, Checkpoint, ChunkedVec, Hash, Problem, Signed, Tree, Verified, VerifierKey, leaf_hash,
+};
 use rayon::prelude::*;
 
 use crate::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, LOCK_FILE, OFFSETS_FILE};
@@ -141,12 +143,12 @@ fn follow(
     complete(file, path, width, have, n, rest)
 }
 
-fn hash_bytes(leaves: &[Hash]) -> Vec<u8> {
-    leaves.iter().flatten().copied().collect()
+fn hash_bytes<'a>(leaves: impl IntoIterator<Item = &'a Hash>) -> Vec<u8> {
+    leaves.into_iter().flatten().copied().collect()
 }
 
-fn end_bytes(ends: &[u64]) -> Vec<u8> {
-    ends.iter().flat_map(|o| o.to_le_bytes()).collect()
+fn end_bytes<'a>(ends: impl IntoIterator<Item = &'a u64>) -> Vec<u8> {
+    ends.into_iter().flat_map(|o| o.to_le_bytes()).collect()
 }
 
 /// Checks the checkpoints once every entry was fed, after dropping the hashes of entry lines a
@@ -388,7 +390,7 @@ impl LogFiles {
         let tree = verified.tree;
         let n = tree.size() as usize;
         complete(&mut self.hashes, &hashes_path, 32, first + stored.len(), n, |k| {
-            hash_bytes(&tree.leaves()[k..])
+            hash_bytes(tree.leaves(k..n))
         })?;
         let path = self.path(OFFSETS_FILE);
         let kept = ends.iter().zip(&offsets[1..]).take_while(|(a, b)| a == b).count();
@@ -483,7 +485,11 @@ impl LogFiles {
 
     /// Takes in entries another process appended since `offsets` was last extended. Call with
     /// the lock held: a partial line then can only be a crashed writer's, and is cut.
-    pub(crate) fn catch_up(&mut self, tree: &mut Tree, offsets: &mut Vec<u64>) -> Result<(), AuditError> {
+    pub(crate) fn catch_up(
+        &mut self,
+        tree: &mut Tree,
+        offsets: &mut ChunkedVec<u64>,
+    ) -> Result<(), AuditError> {
         let entries_path = self.path(ENTRIES_FILE);
         let known = offsets.last().copied().unwrap_or(0);
         let len = Self::len(&self.entries, &entries_path)?;
@@ -515,11 +521,11 @@ impl LogFiles {
         // entries), or cut what belongs to entries that were cut.
         let n = tree.size() as usize;
         let path = self.path(HASHES_FILE);
-        follow(&mut self.hashes, &path, 32, n, |k| {
-            hash_bytes(&tree.leaves()[k..])
-        })?;
+        follow(&mut self.hashes, &path, 32, n, |k| hash_bytes(tree.leaves(k..n)))?;
         let path = self.path(OFFSETS_FILE);
-        follow(&mut self.offsets, &path, 8, n, |k| end_bytes(&offsets[1 + k..]))?;
+        follow(&mut self.offsets, &path, 8, n, |k| {
+            end_bytes(offsets.range(1 + k..n + 1))
+        })?;
         self.left = Some([offsets.last().copied().unwrap_or(0), 32 * n as u64, 8 * n as u64]);
         Ok(())
     }

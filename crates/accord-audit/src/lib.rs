@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 pub use accord_ledger::entry::Prepared;
-use accord_ledger::{Checkpoint, Event, Hash, NoteSigner, ProofError, Tree, VerifierKey};
+use accord_ledger::{Checkpoint, ChunkedVec, Event, Hash, NoteSigner, ProofError, Tree, VerifierKey};
 
 pub use files::DirLog;
 use files::LogFiles;
@@ -95,7 +95,7 @@ struct Queue {
 struct View {
     tree: Tree,
     /// Byte offset of each entry, plus the end of the last one.
-    offsets: Vec<u64>,
+    offsets: ChunkedVec<u64>,
     /// The latest checkpoint and its signed note.
     latest: Option<(Checkpoint, String)>,
 }
@@ -166,7 +166,7 @@ impl AuditLog {
             files: Mutex::new(files),
             view: RwLock::new(View {
                 tree,
-                offsets,
+                offsets: ChunkedVec::from(offsets),
                 latest,
             }),
             queue: Mutex::new(Queue::default()),
@@ -320,7 +320,7 @@ impl AuditLog {
             (
                 view.offsets[s],
                 view.offsets[e],
-                view.tree.leaves()[s..e].to_vec(),
+                view.tree.leaves(s..e).copied().collect::<Vec<_>>(),
             )
         };
         let bytes = lock(&self.inner.files).read_entries(from, to)?;
@@ -351,7 +351,7 @@ impl AuditLog {
 
     /// The leaf hash of entry `index`.
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        read(&self.inner.view).tree.leaves().get(index as usize).copied()
+        read(&self.inner.view).tree.leaf(index)
     }
 
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {

@@ -2,11 +2,13 @@
 //! checkpoints, the audit entry format, and verification of a whole log against signed
 //! checkpoints. No I/O: where the log is stored is the business of `accord-audit`.
 
+pub mod chunked;
 pub mod entry;
 pub mod merkle;
 pub mod note;
 pub mod verify;
 
+pub use chunked::ChunkedVec;
 pub use entry::{Entry, Event};
 pub use merkle::{Hash, ProofError, Tree, leaf_hash, node_hash, verify_consistency, verify_inclusion};
 pub use note::{Checkpoint, NoteError, NoteSigner, VerifierKey};

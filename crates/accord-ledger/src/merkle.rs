@@ -4,6 +4,8 @@
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::ChunkedVec;
+
 /// A SHA-256 hash: of a leaf, of an inner node, or a tree's root.
 pub type Hash = [u8; 32];
 
@@ -51,9 +53,10 @@ pub enum ProofError {
 
 /// The hashes of an append-only tree: `levels[k][i]` is the hash of the complete subtree over
 /// leaves `i·2^k .. (i+1)·2^k`. Any root or proof is assembled from these in O(log² n) hashes.
+/// Levels are chunked, so that appending never copies them.
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
-    levels: Vec<Vec<Hash>>,
+    levels: Vec<ChunkedVec<Hash>>,
 }
 
 impl Tree {
@@ -63,15 +66,18 @@ impl Tree {
 
     /// A tree over the given leaf hashes.
     pub fn from_leaves(leaves: Vec<Hash>) -> Self {
-        let mut levels = vec![leaves];
-        while levels.last().is_some_and(|l| l.len() >= 2) {
-            let below = levels.last().map(Vec::as_slice).unwrap_or_default();
+        let mut below = leaves;
+        let mut levels = Vec::new();
+        while below.len() >= 2 {
             // A reopened log's tree has millions of leaves: hash each level on every core.
             let above: Vec<Hash> = below
                 .par_chunks_exact(2)
                 .map(|p| node_hash(&p[0], &p[1]))
                 .collect();
-            levels.push(above);
+            levels.push(ChunkedVec::from(std::mem::replace(&mut below, above)));
+        }
+        if !below.is_empty() {
+            levels.push(ChunkedVec::from(below));
         }
         Tree { levels }
     }
@@ -79,7 +85,7 @@ impl Tree {
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
         if self.levels.is_empty() {
-            self.levels.push(Vec::new());
+            self.levels.push(ChunkedVec::new());
         }
         self.levels[0].push(leaf);
         let mut k = 0;
@@ -87,7 +93,7 @@ impl Tree {
             let n = self.levels[k].len();
             let parent = node_hash(&self.levels[k][n - 2], &self.levels[k][n - 1]);
             if self.levels.len() == k + 1 {
-                self.levels.push(Vec::new());
+                self.levels.push(ChunkedVec::new());
             }
             self.levels[k + 1].push(parent);
             k += 1;
@@ -99,9 +105,17 @@ impl Tree {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
 
-    /// The leaf hashes.
-    pub fn leaves(&self) -> &[Hash] {
-        self.levels.first().map(Vec::as_slice).unwrap_or_default()
+    /// The leaf hashes in `range` (clamped to the size).
+    pub fn leaves(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &Hash> + '_ {
+        self.levels
+            .first()
+            .into_iter()
+            .flat_map(move |l| l.range(range.clone()))
+    }
+
+    /// The hash of leaf `index`.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        self.levels.first()?.get(usize::try_from(index).ok()?).copied()
     }
 
     /// MTH of the `len >= 1` leaves from `start`. RFC 9162's recursions only ask for subtrees

@@ -130,6 +130,39 @@ fn roots_and_inclusion_proofs_match_the_reference_for_every_size_and_leaf() {
 }
 
 #[test]
+fn a_tree_past_its_storage_chunks_gives_the_reference_roots_and_proofs() {
+    // Each level is stored in chunks of 65,536 hashes: leaves 0..65,536 and the rest lie in
+    // different chunks, and the upper levels cross theirs further up.
+    let n = 2 * 65_536 + 3;
+    let d: Vec<Vec<u8>> = (0..n).map(|i| format!("entry {i}").into_bytes()).collect();
+    let leaves: Vec<Hash> = d.iter().map(|e| leaf_hash(e)).collect();
+    let mut pushed = Tree::new();
+    for leaf in &leaves {
+        pushed.push(*leaf);
+    }
+    let bulk = Tree::from_leaves(leaves.clone());
+    let r = Reference::new(&d);
+    for size in [1, 65_535, 65_536, 65_537, 131_072, 131_073, n] {
+        let root = r.mth(0, size);
+        assert_eq!(pushed.root_at(size as u64), Ok(root), "size {size}");
+        assert_eq!(bulk.root_at(size as u64), Ok(root), "size {size}");
+        for m in [0, 65_535, 65_536, size - 1] {
+            if m < size {
+                let proof = pushed.inclusion_proof(m as u64, size as u64).expect("proof");
+                assert_eq!(proof, r.path(m, 0, size), "leaf {m} in size {size}");
+                assert_eq!(bulk.inclusion_proof(m as u64, size as u64), Ok(proof));
+            }
+        }
+    }
+    assert_eq!(
+        pushed.leaves(65_530..65_540).copied().collect::<Vec<_>>(),
+        leaves[65_530..65_540]
+    );
+    assert_eq!(bulk.leaf(n as u64 - 1), leaves.last().copied());
+    assert_eq!(bulk.leaf(n as u64), None);
+}
+
+#[test]
 fn consistency_proofs_match_the_reference_for_every_pair_of_sizes() {
     let d = data(257);
     let tree = Tree::from_leaves(d.iter().map(|e| leaf_hash(e)).collect());
@@ -294,7 +327,7 @@ impl Log {
             }
         }
         Log {
-            hashes: tree.leaves().to_vec(),
+            hashes: tree.leaves(0..usize::MAX).copied().collect(),
             entries,
             checkpoints,
             signer,
