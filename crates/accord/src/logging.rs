@@ -83,8 +83,9 @@ impl Drop for Guard {
     }
 }
 
-/// A batching writer over `out` (stderr in the binary), and the guard that flushes it.
-pub fn batched(out: impl Write + Send + 'static) -> (Batched, Guard) {
+/// A batching writer over `out` (stderr in the binary), and the guard that flushes it; an error
+/// if the writer thread cannot be started.
+pub fn batched(out: impl Write + Send + 'static) -> std::io::Result<(Batched, Guard)> {
     batched_with(
         out,
         Limits {
@@ -95,7 +96,7 @@ pub fn batched(out: impl Write + Send + 'static) -> (Batched, Guard) {
     )
 }
 
-fn batched_with(out: impl Write + Send + 'static, limits: Limits) -> (Batched, Guard) {
+fn batched_with(out: impl Write + Send + 'static, limits: Limits) -> std::io::Result<(Batched, Guard)> {
     let batched = Batched {
         shared: Arc::new(Shared {
             limits,
@@ -107,13 +108,12 @@ fn batched_with(out: impl Write + Send + 'static, limits: Limits) -> (Batched, G
     let shared = batched.shared.clone();
     let thread = std::thread::Builder::new()
         .name("accord-log".into())
-        .spawn(move || write_loop(&shared, out))
-        .ok();
+        .spawn(move || write_loop(&shared, out))?;
     let guard = Guard {
         batched: batched.clone(),
-        thread,
+        thread: Some(thread),
     };
-    (batched, guard)
+    Ok((batched, guard))
 }
 
 fn write_loop(shared: &Shared, mut out: impl Write) {
@@ -263,7 +263,8 @@ mod tests {
                 eager: 1 << 20,
                 limit: 1 << 30,
             },
-        );
+        )
+        .expect("log writer");
         with_default(subscriber(batched), || {
             tracing::info!("first");
             tracing::info!("second");
@@ -293,7 +294,8 @@ mod tests {
                 eager: 1 << 20,
                 limit: 1 << 30,
             },
-        );
+        )
+        .expect("log writer");
         with_default(subscriber(batched), || {
             for i in 0..100 {
                 tracing::info!(i, "line");
@@ -316,7 +318,8 @@ mod tests {
                 eager: 64,
                 limit: 256,
             },
-        );
+        )
+        .expect("log writer");
         // The sink is shut: the first batch sticks in the writer, then the buffer fills.
         let shut = gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (done, finished) = mpsc::channel();

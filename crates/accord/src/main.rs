@@ -452,7 +452,13 @@ fn main() -> ExitCode {
     };
     // Log lines are gathered in memory and written by one thread in batches (a warning or an
     // error at once), so a request's line costs no wake-up of its own; none is dropped.
-    let (writer, _log_guard) = accord::logging::batched(std::io::stderr());
+    let (writer, _log_guard) = match accord::logging::batched(std::io::stderr()) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: cannot start the log writer: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
