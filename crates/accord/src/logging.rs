@@ -248,15 +248,9 @@ mod tests {
             .finish()
     }
 
-    fn text(received: &mpsc::Receiver<Vec<u8>>) -> String {
-        String::from_utf8(received.try_iter().flatten().collect()).unwrap_or_default()
-    }
-
-    #[test]
-    fn info_lines_wait_for_the_interval_and_a_warning_takes_them_along() {
-        let (out, received, _) = sink();
-        // An interval no test run reaches: only the warning can have the lines written.
-        let (batched, guard) = batched_with(
+    /// A writer whose interval no test run reaches, and whose buffer never fills.
+    fn unhurried(out: Sink) -> (Batched, Guard) {
+        batched_with(
             out,
             Limits {
                 interval: Duration::from_secs(3600),
@@ -264,7 +258,18 @@ mod tests {
                 limit: 1 << 30,
             },
         )
-        .expect("log writer");
+        .expect("log writer")
+    }
+
+    fn text(received: &mpsc::Receiver<Vec<u8>>) -> String {
+        String::from_utf8(received.try_iter().flatten().collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn info_lines_wait_for_the_interval_and_a_warning_takes_them_along() {
+        let (out, received, _) = sink();
+        // Only the warning can have the lines written.
+        let (batched, guard) = unhurried(out);
         with_default(subscriber(batched), || {
             tracing::info!("first");
             tracing::info!("second");
@@ -287,15 +292,7 @@ mod tests {
     #[test]
     fn dropping_the_guard_writes_what_is_waiting() {
         let (out, received, _) = sink();
-        let (batched, guard) = batched_with(
-            out,
-            Limits {
-                interval: Duration::from_secs(3600),
-                eager: 1 << 20,
-                limit: 1 << 30,
-            },
-        )
-        .expect("log writer");
+        let (batched, guard) = unhurried(out);
         with_default(subscriber(batched), || {
             for i in 0..100 {
                 tracing::info!(i, "line");
