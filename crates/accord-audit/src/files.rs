@@ -22,10 +22,10 @@ pub(crate) struct LogFiles {
     offsets: File,
     checkpoints: File,
     lock: File,
-    /// The three files' lengths as this process last left them (entries, hashes, offsets). While
-    /// the entries still end there, no other process has appended, and the derived files need
-    /// not be measured again: one `fstat` per group instead of seven.
-    left: Option<[u64; 3]>,
+    /// Where this process last left the entries file. While it still ends there, no other process
+    /// has appended, and the derived files need not be measured again: one `fstat` per group
+    /// instead of seven.
+    left: Option<u64>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
@@ -493,7 +493,7 @@ impl LogFiles {
         let entries_path = self.path(ENTRIES_FILE);
         let known = offsets.last().copied().unwrap_or(0);
         let len = Self::len(&self.entries, &entries_path)?;
-        if len == known && self.left.is_some_and(|[entries, ..]| entries == known) {
+        if len == known && self.left == Some(known) {
             return Ok(());
         }
         self.left = None;
@@ -526,12 +526,13 @@ impl LogFiles {
         follow(&mut self.offsets, &path, 8, n, |k| {
             end_bytes(offsets.range(1 + k..n + 1))
         })?;
-        self.left = Some([offsets.last().copied().unwrap_or(0), 32 * n as u64, 8 * n as u64]);
+        self.left = offsets.last().copied();
         Ok(())
     }
 
-    /// Appends entry lines, durably, with their leaf hashes and end offsets. On failure all
-    /// three files are cut back.
+    /// Appends entry lines, durably, with their leaf hashes and end offsets, after the `records`
+    /// entries the files hold. Call it under the lock right after [`LogFiles::catch_up`], which
+    /// leaves the derived files exactly `records` long. On failure all three files are cut back.
     ///
     /// Only the entries are synced here: hashes and offsets are derived from them and synced
     /// before each checkpoint ([`LogFiles::append_checkpoint`]); recovery recomputes what a crash
@@ -542,15 +543,11 @@ impl LogFiles {
         leaves: &[Hash],
         ends: &[u64],
         base: u64,
+        records: u64,
     ) -> Result<(), AuditError> {
         let entries_path = self.path(ENTRIES_FILE);
-        let (hashes_base, offsets_base) = match self.left.take() {
-            Some([_, hashes, offsets]) => (hashes, offsets),
-            None => (
-                Self::len(&self.hashes, &self.path(HASHES_FILE))?,
-                Self::len(&self.offsets, &self.path(OFFSETS_FILE))?,
-            ),
-        };
+        let (hashes_base, offsets_base) = (32 * records, 8 * records);
+        self.left = None;
         let result = self
             .entries
             .write_all(lines)
@@ -563,11 +560,7 @@ impl LogFiles {
             let _ = self.offsets.set_len(offsets_base);
             return Err(io(&entries_path)(e));
         }
-        self.left = Some([
-            base + lines.len() as u64,
-            hashes_base + 32 * leaves.len() as u64,
-            offsets_base + 8 * ends.len() as u64,
-        ]);
+        self.left = Some(base + lines.len() as u64);
         Ok(())
     }
 

@@ -473,7 +473,7 @@ impl Inner {
                 offsets.push(base + lines.len() as u64);
                 index += 1;
             }
-            files.append(&lines, &leaves, &offsets, base)?;
+            files.append(&lines, &leaves, &offsets, base, start)?;
             let mut view = write(&self.view);
             for (leaf, offset) in leaves.into_iter().zip(offsets) {
                 view.tree.push(leaf);

@@ -8,19 +8,15 @@ use std::ops::{Index, Range};
 /// Elements per chunk: 2 MiB of leaf hashes.
 const CHUNK: usize = 1 << 16;
 
-/// See the module documentation.
+/// See the module documentation. Every chunk but the last is full.
 #[derive(Debug, Clone)]
 pub struct ChunkedVec<T> {
     chunks: Vec<Vec<T>>,
-    len: usize,
 }
 
 impl<T> Default for ChunkedVec<T> {
     fn default() -> Self {
-        ChunkedVec {
-            chunks: Vec::new(),
-            len: 0,
-        }
+        ChunkedVec { chunks: Vec::new() }
     }
 }
 
@@ -30,11 +26,13 @@ impl<T: Copy> ChunkedVec<T> {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.chunks.is_empty()
     }
 
     pub fn push(&mut self, value: T) {
@@ -46,7 +44,6 @@ impl<T: Copy> ChunkedVec<T> {
                 self.chunks.push(chunk);
             }
         }
-        self.len += 1;
     }
 
     pub fn get(&self, index: usize) -> Option<&T> {
@@ -59,7 +56,7 @@ impl<T: Copy> ChunkedVec<T> {
 
     /// The elements in `range` (clamped to the length), in order.
     pub fn range(&self, range: Range<usize>) -> impl Iterator<Item = &T> + '_ {
-        let end = range.end.min(self.len);
+        let end = range.end.min(self.len());
         let start = range.start.min(end);
         let (first, offset) = (start / CHUNK, start % CHUNK);
         let head = self
@@ -73,7 +70,6 @@ impl<T: Copy> ChunkedVec<T> {
 
 impl<T: Copy> From<Vec<T>> for ChunkedVec<T> {
     fn from(values: Vec<T>) -> Self {
-        let len = values.len();
         let chunks = values.chunks(CHUNK).map(|c| {
             let mut chunk = Vec::with_capacity(CHUNK);
             chunk.extend_from_slice(c);
@@ -81,7 +77,6 @@ impl<T: Copy> From<Vec<T>> for ChunkedVec<T> {
         });
         ChunkedVec {
             chunks: chunks.collect(),
-            len,
         }
     }
 }
