@@ -1,6 +1,6 @@
 //! The on-disk log: concurrent group-committed appends, checkpoints and proofs that verify,
-//! two writers (server and command line) on one log, recovery from a torn tail and from lost
-//! derived files, and refusal to append to (or serve from) a log that was tampered with.
+//! two writers (server and command line) on one log, a reserve of zeros ahead of the entries,
+//! recovery from a torn tail and from lost derived files, and refusal to append to (or serve from) a log that was tampered with.
 
 use std::path::Path;
 
@@ -132,6 +132,72 @@ fn two_writers_share_one_log() {
             "{file}"
         );
     }
+}
+
+#[test]
+fn writers_keeping_a_reserve_share_one_log_and_a_crash_beyond_it_is_cut() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let entries = tmp.path().join(ENTRIES_FILE);
+    let zeros_from = |bytes: &[u8]| bytes.iter().position(|&b| b == 0);
+    // Two long-running writers on one log, each keeping a reserve smaller than a few groups: it
+    // runs out and is written afresh many times, by either, and each appends into the other's.
+    let (a, b) = (open(tmp.path()).expect("open"), open(tmp.path()).expect("open"));
+    a.reserve(1024);
+    b.reserve(1024);
+    let mut n = 0;
+    for round in 0..40 {
+        let (writer, k) = if round % 3 == 0 { (&b, 2) } else { (&a, 1) };
+        let events = (n..n + k).map(token).collect();
+        assert_eq!(
+            writer.record_now(events).expect("durable"),
+            n as u64..(n + k) as u64,
+            "round {round}"
+        );
+        n += k;
+    }
+    let n64 = n as u64;
+    let bytes = std::fs::read(&entries).expect("read");
+    let end = zeros_from(&bytes).expect("a reserve while the writers run");
+    assert!(
+        bytes[end..].iter().all(|&z| z == 0),
+        "only zeros after the entries"
+    );
+    assert_eq!(bytes[..end].iter().filter(|&&c| c == b'\n').count(), n);
+    assert_eq!(verify_dir(tmp.path()).expect("verifies").size, n64);
+    for log in [&a, &b] {
+        log.checkpoint().expect("takes in the other's entries");
+        let all = log.entries(0, n64).expect("every entry");
+        for (i, e) in all.iter().enumerate() {
+            let text = String::from_utf8_lossy(e);
+            assert!(text.contains(&format!("\"tok-{i}\"")), "entry {i}: {text}");
+        }
+    }
+    // Closing cuts the reserve: a stopped node's file is exactly its entries.
+    a.close().expect("close");
+    b.close().expect("close");
+    let bytes = std::fs::read(&entries).expect("read");
+    assert_eq!(zeros_from(&bytes), None);
+    assert_eq!(bytes.last(), Some(&b'\n'));
+
+    // A writer that dies with its reserve in place, after a power loss tore a group that was
+    // never acknowledged: a line beyond the first zero. Readers stop at the zero; opening the
+    // log cuts everything after the entries.
+    let c = open(tmp.path()).expect("open");
+    c.reserve(4096);
+    assert_eq!(c.record_now(vec![token(n)]).expect("durable"), n64..n64 + 1);
+    drop(c);
+    let n64 = n64 + 1;
+    let mut bytes = std::fs::read(&entries).expect("read");
+    let end = zeros_from(&bytes).expect("the reserve is left");
+    let stray = b"{\"index\":999,\"kind\":\"token\"}\n";
+    bytes[end + 100..end + 100 + stray.len()].copy_from_slice(stray);
+    std::fs::write(&entries, &bytes).expect("write");
+    assert_eq!(verify_dir(tmp.path()).expect("verifies").size, n64);
+    let log = open(tmp.path()).expect("recovers");
+    assert_eq!(log.size(), n64);
+    assert_eq!(std::fs::metadata(&entries).expect("entries").len(), end as u64);
+    assert_eq!(log.record_now(vec![token(n + 1)]).expect("durable"), n64..n64 + 1);
+    assert_eq!(verify_dir(tmp.path()).expect("verifies").size, n64 + 1);
 }
 
 #[test]
