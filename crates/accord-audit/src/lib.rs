@@ -395,7 +395,7 @@ impl AuditLog {
     }
 
     /// Keeps `bytes` of zero bytes written ahead of the entries (0: none). Each group's sync then
-    /// overwrites blocks already on disk instead of growing the file, which costs half the I/O.
+    /// overwrites blocks already on disk instead of growing the file, which costs less I/O.
     /// Meant for a long-running writer (the server): [`AuditLog::close`] cuts the reserve off, and
     /// so does the next opening after a crash.
     pub fn reserve(&self, bytes: u64) {
