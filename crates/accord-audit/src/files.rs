@@ -23,8 +23,8 @@ pub(crate) struct LogFiles {
     checkpoints: File,
     lock: File,
     /// Where this process last left the entries (their logical end). While no other process has
-    /// appended after it, the derived files need not be measured again: one `fstat` per group
-    /// instead of seven.
+    /// appended after it, the derived files need not be measured again: one `fstat` (and with a
+    /// reserve a one-byte read) per group instead of seven.
     left: Option<u64>,
     /// The entries file's size as this process last saw or made it; past the entries it holds
     /// only zero bytes (the reserve).
@@ -206,7 +206,8 @@ pub struct DirLog {
     pub checkpoints: Vec<String>,
     path: PathBuf,
     entries: Option<File>,
-    /// The entries' length when opened: everything the hashes and checkpoints cover is in it.
+    /// The entries file's length when opened: everything the hashes and checkpoints cover is in
+    /// it (followed, while a writer runs, by its reserve of zeros).
     len: u64,
 }
 
@@ -242,7 +243,7 @@ impl DirLog {
         })
     }
 
-    /// Bytes of entries as opened.
+    /// Bytes of the entries file as opened (a running writer's reserve included).
     pub fn len(&self) -> u64 {
         self.len
     }

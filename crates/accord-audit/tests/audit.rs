@@ -1,6 +1,7 @@
 //! The on-disk log: concurrent group-committed appends, checkpoints and proofs that verify,
 //! two writers (server and command line) on one log, a reserve of zeros ahead of the entries,
-//! recovery from a torn tail and from lost derived files, and refusal to append to (or serve from) a log that was tampered with.
+//! recovery from a torn tail and from lost derived files, and refusal to append to (or serve
+//! from) a log that was tampered with.
 
 use std::path::Path;
 
@@ -155,6 +156,17 @@ fn writers_keeping_a_reserve_share_one_log_and_a_crash_beyond_it_is_cut() {
         );
         n += k;
     }
+    // The command line opens the log while they run (which cuts the reserve) and appends plainly.
+    let cli = open(tmp.path()).expect("open");
+    assert_eq!(
+        cli.record_now(vec![token(n)]).expect("durable"),
+        n as u64..n as u64 + 1
+    );
+    assert_eq!(
+        a.record_now(vec![token(n + 1)]).expect("durable"),
+        n as u64 + 1..n as u64 + 2
+    );
+    n += 2;
     let n64 = n as u64;
     let bytes = std::fs::read(&entries).expect("read");
     let end = zeros_from(&bytes).expect("a reserve while the writers run");
