@@ -304,6 +304,20 @@ impl DirLog {
     }
 }
 
+/// The derived files (hashes, offsets), opened a second time.
+#[derive(Debug)]
+pub(crate) struct Derived([(File, PathBuf); 2]);
+
+impl Derived {
+    /// Makes what the derived files hold durable.
+    pub(crate) fn sync(&self) -> Result<(), AuditError> {
+        for (file, path) in &self.0 {
+            file.sync_data().map_err(io(path))?;
+        }
+        Ok(())
+    }
+}
+
 /// What recovery hands the log: the tree, entry offsets and the latest checkpoint.
 pub(crate) type Recovered = (Tree, Vec<u64>, Option<(Checkpoint, String)>);
 
@@ -652,6 +666,18 @@ impl LogFiles {
         };
         self.left = Some(end);
         Ok(())
+    }
+
+    /// Second handles on the derived files, to sync them without holding the log.
+    pub(crate) fn derived(&self) -> Result<Derived, AuditError> {
+        let handle = |file: &File, name: &str| {
+            let path = self.path(name);
+            file.try_clone().map(|f| (f, path.clone())).map_err(io(&path))
+        };
+        Ok(Derived([
+            handle(&self.hashes, HASHES_FILE)?,
+            handle(&self.offsets, OFFSETS_FILE)?,
+        ]))
     }
 
     /// Appends a signed checkpoint, durably, after making the hashes and offsets it covers durable.

@@ -27,7 +27,7 @@ pub use accord_ledger::entry::Prepared;
 use accord_ledger::{Checkpoint, ChunkedVec, Event, Hash, NoteSigner, ProofError, Tree, VerifierKey};
 
 pub use files::DirLog;
-use files::LogFiles;
+use files::{Derived, LogFiles};
 
 pub const ENTRIES_FILE: &str = "entries.jsonl";
 pub const HASHES_FILE: &str = "hashes";
@@ -108,6 +108,8 @@ struct Inner {
     origin: String,
     signer: NoteSigner,
     files: Mutex<LogFiles>,
+    /// The derived files again, synced before a checkpoint takes the log (see `checkpoint`).
+    derived: Derived,
     view: RwLock<View>,
     queue: Mutex<Queue>,
     wake: Condvar,
@@ -166,6 +168,7 @@ impl AuditLog {
             dir: dir.to_path_buf(),
             origin: origin.to_owned(),
             signer,
+            derived: files.derived()?,
             files: Mutex::new(files),
             view: RwLock::new(View {
                 tree,
@@ -279,6 +282,11 @@ impl AuditLog {
     /// Signs a checkpoint of the log as it is now (including what other processes appended), unless
     /// the latest checkpoint already covers it; gives the latest signed note.
     pub fn checkpoint(&self) -> Result<String, AuditError> {
+        // The hashes and offsets a checkpoint covers must be durable before it is signed. Sync
+        // what they hold now before taking the log, so that under the lock (while the writer, and
+        // every disclosure waiting on it, waits) only the last few pages are left to write: ten
+        // seconds of reads at 10,000 a second are about 8 MB, 10–30 ms of syncing.
+        self.inner.derived.sync()?;
         let mut files = lock(&self.inner.files);
         files.lock()?;
         let result = (|| {

@@ -102,3 +102,23 @@ fn rejects_a_newer_schema() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
 }
+
+/// The bundled SQLite is built with `.cargo/config.toml`'s options: without them every page fetch
+/// and release by any reader takes one global mutex (measured: 2,350 contended waits in 5 s of
+/// single-object reads at 5,000/s), and every allocation another.
+#[test]
+fn sqlite_is_built_without_global_page_cache_and_memory_locks() {
+    let c = rusqlite::Connection::open_in_memory().unwrap();
+    let options: Vec<String> = c
+        .prepare("PRAGMA compile_options")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+}
