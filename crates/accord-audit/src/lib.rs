@@ -388,8 +388,9 @@ impl AuditLog {
         Ok(Some(note))
     }
 
-    /// Keeps `bytes` of zero bytes written ahead of the entries (0: none). Each group's sync then
-    /// overwrites blocks already on disk instead of growing the file, which costs less I/O.
+    /// Keeps `bytes` of zero bytes written ahead of the entries (0: none). Until it runs out, each
+    /// group's sync overwrites blocks already on disk instead of growing the file (less I/O); the
+    /// group that runs out writes the next `bytes` with its own.
     /// Meant for a long-running writer (the server): [`AuditLog::close`] cuts the reserve off, and
     /// so does the next opening after a crash.
     pub fn reserve(&self, bytes: u64) {
