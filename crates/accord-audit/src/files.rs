@@ -51,10 +51,11 @@ fn open_entries(path: &Path) -> Result<File, AuditError> {
         .map_err(io(path))
 }
 
-/// Where the entries in `bytes` (read from the logical end of those already known) end: at the
-/// first zero byte, which starts the reserve (JSON text never holds a raw zero byte).
-fn logical(bytes: &[u8]) -> usize {
-    memchr::memchr(0, bytes).unwrap_or(bytes.len())
+/// Where the entries read into `bytes` end (at the first zero byte, which starts the reserve:
+/// JSON text never holds a raw zero byte), and where the complete lines before that end.
+fn entry_ends(bytes: &[u8]) -> (usize, usize) {
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
+    (end, complete_lines(&bytes[..end]))
 }
 
 fn open_append(path: &Path) -> Result<File, AuditError> {
@@ -271,8 +272,7 @@ impl DirLog {
             file.read_exact_at(&mut run[have as usize..], at + have)
                 .map_err(io(&self.path))?;
             // A running writer's reserve of zeros follows the entries.
-            let end = have as usize + logical(&run[have as usize..]);
-            let complete = complete_lines(&run[..end]);
+            let (end, complete) = entry_ends(&run);
             f(&lines(&run[..complete]));
             if end < run.len() {
                 return Ok(());
@@ -484,10 +484,9 @@ impl LogFiles {
                 .map_err(io(&path))?;
             run.truncate(have + read);
             // The reserve's zeros end the entries; what a crash left beyond them is cut below.
-            let end = have + logical(&run[have..]);
+            let (end, complete) = entry_ends(&run);
             let done = read == 0 || end < run.len();
             run.truncate(end);
-            let complete = complete_lines(&run);
             {
                 let new = lines(&run[..complete]);
                 checker.feed(&new, Some(stored));
@@ -559,8 +558,7 @@ impl LogFiles {
             self.entries
                 .read_exact_at(&mut tail, known)
                 .map_err(io(&entries_path))?;
-            let end = logical(&tail);
-            let complete = complete_lines(&tail[..end]);
+            let (end, complete) = entry_ends(&tail);
             // Cuts a crashed writer's unfinished line (and with it the reserve, written afresh by
             // the next append that keeps one); another writer's clean reserve is kept and shared.
             if complete < end || tail[end..].iter().any(|&b| b != 0) {
