@@ -2,7 +2,7 @@
 //! process appended, and reading a log directory for verification.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,7 @@ pub(crate) struct LogFiles {
     checkpoints: File,
     lock: File,
     /// Where this process last left the entries (their logical end). While no other process has
-    /// appended after it, the derived files need not be measured again: one `fstat` (and with a
+    /// appended after it, the derived files need not be measured again: one `lseek` (and with a
     /// reserve a one-byte read) per group instead of seven.
     left: Option<u64>,
     /// The entries file's size as this process last saw or made it; past the entries it holds
@@ -350,8 +350,13 @@ impl LogFiles {
         let _ = self.lock.unlock();
     }
 
-    fn len(file: &File, path: &Path) -> Result<u64, AuditError> {
-        Ok(file.metadata().map_err(io(path))?.len())
+    /// The entries file's size, from `lseek`, not `fstat`: a file system with multigrain
+    /// timestamps (ext4 since Linux 6.13) gives every write after a `stat` a fresh fine-grained
+    /// modification time, and then every group's sync also writes the inode. Unobserved, the
+    /// time moves only with the coarse clock (measured at 5,000 reads/s: 3.03 → 2.2 block
+    /// requests per sync; BENCHMARKS.md).
+    fn len(mut file: &File, path: &Path) -> Result<u64, AuditError> {
+        file.seek(SeekFrom::End(0)).map_err(io(path))
     }
 
     /// Cuts torn tails, checks the log against its checkpoints, and completes the derived files
@@ -621,9 +626,9 @@ impl LogFiles {
     /// lost after the latest checkpoint. One sync per group, not three.
     ///
     /// With a reserve the lines overwrite zeros already on disk, so the sync allocates no blocks
-    /// and records no new size (on this machine's ext4 without a journal, three I/Os per sync
-    /// instead of four: the pages, the inode for its modification time, the cache flush). When
-    /// the reserve runs out it is written afresh after the lines, in the same sync.
+    /// and records no new size: on this machine's ext4 without a journal, the pages and the
+    /// cache flush, plus the inode when its modification time changed (see [`LogFiles::len`]).
+    /// When the reserve runs out it is written afresh after the lines, in the same sync.
     pub(crate) fn append(
         &mut self,
         lines: &[u8],
