@@ -121,16 +121,35 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// Reads a file of 32-byte hashes (a partly written last one is left out) straight into place:
-/// a reopened log's hash file can be hundreds of megabytes.
-fn read_hashes(path: &Path) -> Result<Vec<Hash>, AuditError> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(path)(e)),
+/// A file of 32-byte hashes and how many whole ones it holds (a partly written last one is
+/// left out); `None` if there is no such file.
+fn open_hashes(path: &Path) -> Result<Option<(File, usize)>, AuditError> {
+    match File::open(path) {
+        Ok(f) => {
+            let len = f.metadata().map_err(io(path))?.len() as usize;
+            Ok(Some((f, len / 32)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Reads a file of hashes straight into place: a reopened log's hash file can be gigabytes.
+fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, AuditError> {
+    let Some((mut file, n)) = open_hashes(path)? else {
+        return Ok(ChunkedVec::new());
     };
-    let len = file.metadata().map_err(io(path))?.len() as usize;
-    let mut hashes = vec![[0u8; 32]; len / 32];
+    ChunkedVec::read(n, [0; 32], |chunk: &mut [Hash]| {
+        std::io::Read::read_exact(&mut file, chunk.as_flattened_mut()).map_err(io(path))
+    })
+}
+
+/// [`read_hashes`] into one vector.
+fn read_hashes_vec(path: &Path) -> Result<Vec<Hash>, AuditError> {
+    let Some((mut file, n)) = open_hashes(path)? else {
+        return Ok(Vec::new());
+    };
+    let mut hashes = vec![[0u8; 32]; n];
     std::io::Read::read_exact(&mut file, hashes.as_flattened_mut()).map_err(io(path))?;
     Ok(hashes)
 }
@@ -190,12 +209,28 @@ fn settle(
     checker.finish(Some(first + stored.len()), signed)
 }
 
-/// Little-endian u64 end offsets, one per entry.
-fn ends_of(bytes: &[u8]) -> Vec<u64> {
-    bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-        .collect()
+/// The little-endian u64 end offsets in an offsets file (one per entry; a partly written last
+/// one is left out), read a block at a time rather than as a second copy of the whole file.
+fn read_ends(path: &Path) -> Result<Vec<u64>, AuditError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let n = file.metadata().map_err(io(path))?.len() as usize / 8;
+    let mut ends = Vec::with_capacity(n);
+    let mut block = vec![0u8; 1 << 16];
+    while ends.len() < n {
+        let want = block.len().min((n - ends.len()) * 8);
+        file.read_exact_at(&mut block[..want], ends.len() as u64 * 8)
+            .map_err(io(path))?;
+        ends.extend(
+            block[..want]
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())),
+        );
+    }
+    Ok(ends)
 }
 
 /// A log directory as read for verification, without locking or changing anything (a server may
@@ -224,7 +259,7 @@ impl DirLog {
             problem: format!("{} is not UTF-8", checkpoints_path.display()),
         })?;
         let (checkpoints, _) = split_notes(&text);
-        let hashes = read_hashes(&dir.join(HASHES_FILE))?;
+        let hashes = read_hashes_vec(&dir.join(HASHES_FILE))?;
         let path = dir.join(ENTRIES_FILE);
         let entries = match File::open(&path) {
             Ok(f) => Some(f),
@@ -319,7 +354,7 @@ impl Derived {
 }
 
 /// What recovery hands the log: the tree, entry offsets and the latest checkpoint.
-pub(crate) type Recovered = (Tree, Vec<u64>, Option<(Checkpoint, String)>);
+pub(crate) type Recovered = (Tree, ChunkedVec<u64>, Option<(Checkpoint, String)>);
 
 impl LogFiles {
     pub(crate) fn open(dir: &Path) -> Result<LogFiles, AuditError> {
@@ -392,15 +427,16 @@ impl LogFiles {
         // (on some file systems) zeroed; those are recomputed, but any other hash that differs
         // from its entry stops the log. Offsets after it are recomputed in any case.
         let hashes_path = self.path(HASHES_FILE);
-        let read_stored = || -> Result<Vec<Hash>, AuditError> {
+        let read_stored = || -> Result<ChunkedVec<Hash>, AuditError> {
             let mut stored = read_hashes(&hashes_path)?;
-            if let Some(zero) = stored.iter().skip(covered).position(|h| h == &[0; 32]) {
+            let zero = stored.range(covered..usize::MAX).position(|h| h == &[0; 32]);
+            if let Some(zero) = zero {
                 stored.truncate(covered + zero);
             }
             Ok(stored)
         };
-        let mut stored = read_stored()?;
-        let mut ends = ends_of(&read_all(&self.path(OFFSETS_FILE))?);
+        let mut all = read_stored()?;
+        let mut ends = read_ends(&self.path(OFFSETS_FILE))?;
         ends.truncate(covered);
         let signed = Signed {
             checkpoints: &notes,
@@ -408,15 +444,20 @@ impl LogFiles {
             origin,
             seen: None,
         };
-        // The fast path moves the covered hashes into the tree (no copy: they can be hundreds of
-        // megabytes) and keeps only the rest in `stored`.
+        // The fast path moves the covered hashes into the tree (no copy: they can be gigabytes)
+        // and keeps only the rest in `stored`, the stored hashes from entry `first` on.
         let mut first = 0;
-        let fast = if covered > 0 && stored.len() >= covered && self.aligned(&ends, &stored[..covered])? {
-            let mut offsets = Vec::with_capacity(covered + 1);
+        let mut stored = Vec::new();
+        let fast = if covered > 0
+            && all.len() >= covered
+            && ends.len() == covered
+            && self.aligned(&ends, all.get(covered - 1))?
+        {
+            let mut offsets = ChunkedVec::new();
             offsets.push(0);
-            offsets.extend_from_slice(&ends);
-            let tail = stored.split_off(covered);
-            let checker = Checker::after(Tree::from_leaves(std::mem::replace(&mut stored, tail)));
+            ends.iter().for_each(|&e| offsets.push(e));
+            stored = all.split_off(covered);
+            let checker = Checker::after(Tree::from_leaves(std::mem::take(&mut all)));
             first = covered;
             let (checker, offsets) = self.scan(checker, offsets, &stored)?;
             settle(checker, &mut stored, first, covered, &signed)
@@ -428,10 +469,9 @@ impl LogFiles {
         let (verified, offsets) = match fast {
             Some(done) => done,
             None => {
-                if first > 0 {
-                    (first, stored) = (0, read_stored()?);
-                }
-                let (checker, offsets) = self.scan(Checker::default(), vec![0], &stored)?;
+                let all = if first > 0 { read_stored()? } else { all };
+                (first, stored) = (0, all.range(0..usize::MAX).copied().collect());
+                let (checker, offsets) = self.scan(Checker::default(), ChunkedVec::from(vec![0]), &stored)?;
                 let verified = settle(checker, &mut stored, 0, covered, &signed)
                     .map_err(|problems| self.refusal(&problems, &notes, key))?;
                 (verified, offsets)
@@ -443,9 +483,13 @@ impl LogFiles {
             hash_bytes(tree.leaves(k..n))
         })?;
         let path = self.path(OFFSETS_FILE);
-        let kept = ends.iter().zip(&offsets[1..]).take_while(|(a, b)| a == b).count();
+        let kept = ends
+            .iter()
+            .zip(offsets.range(1..usize::MAX))
+            .take_while(|(a, b)| a == b)
+            .count();
         complete(&mut self.offsets, &path, 8, kept, n, |k| {
-            end_bytes(&offsets[1 + k..])
+            end_bytes(offsets.range(1 + k..usize::MAX))
         })?;
         let latest = verified
             .latest
@@ -455,12 +499,13 @@ impl LogFiles {
 
     /// Whether stored offsets can be trusted for the entries they cover: ascending, within the
     /// entries file, and the last of them ends an entry with the stored leaf hash.
-    fn aligned(&self, ends: &[u64], stored: &[Hash]) -> Result<bool, AuditError> {
-        let (Some(&end), Some(leaf)) = (ends.last(), stored.last()) else {
+    /// `leaf` is the stored hash of the last entry the offsets should cover.
+    fn aligned(&self, ends: &[u64], leaf: Option<&Hash>) -> Result<bool, AuditError> {
+        let (Some(&end), Some(leaf)) = (ends.last(), leaf) else {
             return Ok(false);
         };
         let len = Self::len(&self.entries, &self.path(ENTRIES_FILE))?;
-        if ends.len() != stored.len() || end > len || !ends.windows(2).all(|w| w[0] < w[1]) {
+        if end > len || !ends.windows(2).all(|w| w[0] < w[1]) {
             return Ok(false);
         }
         let start = ends.len().checked_sub(2).map_or(0, |i| ends[i]);
@@ -473,9 +518,9 @@ impl LogFiles {
     fn scan(
         &mut self,
         mut checker: Checker,
-        mut offsets: Vec<u64>,
+        mut offsets: ChunkedVec<u64>,
         stored: &[Hash],
-    ) -> Result<(Checker, Vec<u64>), AuditError> {
+    ) -> Result<(Checker, ChunkedVec<u64>), AuditError> {
         const RUN: usize = 16 << 20;
         let path = self.path(ENTRIES_FILE);
         let mut at = offsets.last().copied().unwrap_or(0);

@@ -172,7 +172,7 @@ impl AuditLog {
             files: Mutex::new(files),
             view: RwLock::new(View {
                 tree,
-                offsets: ChunkedVec::from(offsets),
+                offsets,
                 latest,
             }),
             queue: Mutex::new(Queue::default()),

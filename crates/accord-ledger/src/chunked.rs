@@ -46,6 +46,49 @@ impl<T: Copy> ChunkedVec<T> {
         }
     }
 
+    /// A vector of the given chunks, each full (`CHUNK` elements) but the last, none empty.
+    pub(crate) fn from_chunks(chunks: Vec<Vec<T>>) -> Self {
+        debug_assert!(chunks.iter().rev().skip(1).all(|c| c.len() == CHUNK));
+        debug_assert!(chunks.last().is_none_or(|c| !c.is_empty()));
+        ChunkedVec { chunks }
+    }
+
+    /// The chunks, in order.
+    pub(crate) fn chunks(&self) -> &[Vec<T>] {
+        &self.chunks
+    }
+
+    /// Keeps the first `len` elements.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len() {
+            return;
+        }
+        self.chunks.truncate(len.div_ceil(CHUNK));
+        if let Some(last) = self.chunks.last_mut() {
+            last.truncate(len - (len - 1) / CHUNK * CHUNK);
+        }
+    }
+
+    /// Removes the elements from `at` on and gives them.
+    pub fn split_off(&mut self, at: usize) -> Vec<T> {
+        let tail = self.range(at..self.len()).copied().collect();
+        self.truncate(at);
+        tail
+    }
+
+    /// Reads `n` elements, a chunk at a time, from `fill` (which fills the slice it is given),
+    /// so that no second copy of a large file's contents is ever made.
+    pub fn read<E>(n: usize, zero: T, mut fill: impl FnMut(&mut [T]) -> Result<(), E>) -> Result<Self, E> {
+        let mut chunks = Vec::with_capacity(n.div_ceil(CHUNK));
+        for start in (0..n).step_by(CHUNK) {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            chunk.resize(CHUNK.min(n - start), zero);
+            fill(&mut chunk)?;
+            chunks.push(chunk);
+        }
+        Ok(ChunkedVec { chunks })
+    }
+
     pub fn get(&self, index: usize) -> Option<&T> {
         self.chunks.get(index / CHUNK)?.get(index % CHUNK)
     }
@@ -78,6 +121,14 @@ impl<T: Copy> From<Vec<T>> for ChunkedVec<T> {
         ChunkedVec {
             chunks: chunks.collect(),
         }
+    }
+}
+
+impl<T: Copy> FromIterator<T> for ChunkedVec<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(values: I) -> Self {
+        let mut v = ChunkedVec::new();
+        values.into_iter().for_each(|x| v.push(x));
+        v
     }
 }
 
@@ -119,6 +170,27 @@ mod tests {
             }
             assert_eq!(c.range(0..usize::MAX).copied().collect::<Vec<_>>(), plain);
         }
+        // Cutting back and reading in give the same elements as a vector does.
+        for at in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, n, n + 3] {
+            let mut cut = ChunkedVec::from(plain.clone());
+            let tail = cut.split_off(at);
+            assert_eq!(tail, plain[at.min(n)..], "split at {at}");
+            assert_eq!(cut.len(), at.min(n));
+            assert_eq!(cut.range(0..n).copied().collect::<Vec<_>>(), plain[..at.min(n)]);
+            cut.push(1);
+            assert_eq!((cut.len(), cut.last()), (at.min(n) + 1, Some(&1)));
+        }
+        let mut next = plain.iter().copied();
+        let read = ChunkedVec::read(n, 0, |chunk: &mut [u64]| {
+            chunk
+                .iter_mut()
+                .for_each(|v| *v = next.next().unwrap_or_default());
+            Ok::<(), ()>(())
+        });
+        assert_eq!(
+            read.map(|r| r.range(0..n).copied().collect::<Vec<_>>()),
+            Ok(plain.clone())
+        );
         // Pushing after a conversion continues in the last chunk.
         let mut grown = ChunkedVec::from(plain.clone());
         grown.push(9);

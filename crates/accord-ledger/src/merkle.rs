@@ -64,20 +64,29 @@ impl Tree {
         Self::default()
     }
 
-    /// A tree over the given leaf hashes.
-    pub fn from_leaves(leaves: Vec<Hash>) -> Self {
-        let mut below = leaves;
-        let mut levels = Vec::new();
-        while below.len() >= 2 {
-            // A reopened log's tree has millions of leaves: hash each level on every core.
-            let above: Vec<Hash> = below
-                .par_chunks_exact(2)
-                .map(|p| node_hash(&p[0], &p[1]))
+    /// A tree over the given leaf hashes. Each level is built in chunks from the one below,
+    /// on every core (a reopened log's tree has tens of millions of leaves), and nothing is
+    /// copied: the leaves become the lowest level as they are.
+    pub fn from_leaves(leaves: ChunkedVec<Hash>) -> Self {
+        let mut levels = vec![leaves];
+        while let Some(below) = levels.last().filter(|l| l.len() >= 2) {
+            // Two full chunks below make one full chunk above: chunks hold an even number.
+            let above: Vec<Vec<Hash>> = below
+                .chunks()
+                .par_chunks(2)
+                .map(|pair| {
+                    let mut chunk = Vec::with_capacity(pair.iter().map(Vec::len).sum::<usize>() / 2);
+                    for c in pair {
+                        chunk.extend(c.chunks_exact(2).map(|p| node_hash(&p[0], &p[1])));
+                    }
+                    chunk
+                })
+                .filter(|c| !c.is_empty())
                 .collect();
-            levels.push(ChunkedVec::from(std::mem::replace(&mut below, above)));
+            levels.push(ChunkedVec::from_chunks(above));
         }
-        if !below.is_empty() {
-            levels.push(ChunkedVec::from(below));
+        if levels[0].is_empty() {
+            levels.clear();
         }
         Tree { levels }
     }

@@ -140,7 +140,7 @@ fn a_tree_past_its_storage_chunks_gives_the_reference_roots_and_proofs() {
     for leaf in &leaves {
         pushed.push(*leaf);
     }
-    let bulk = Tree::from_leaves(leaves.clone());
+    let bulk = Tree::from_leaves(leaves.clone().into());
     let r = Reference::new(&d);
     for size in [1, 65_535, 65_536, 65_537, 131_072, 131_073, n] {
         let root = r.mth(0, size);
@@ -160,6 +160,44 @@ fn a_tree_past_its_storage_chunks_gives_the_reference_roots_and_proofs() {
     );
     assert_eq!(bulk.leaf(n as u64 - 1), leaves.last().copied());
     assert_eq!(bulk.leaf(n as u64), None);
+}
+
+#[test]
+fn a_tree_built_from_an_odd_number_of_full_chunks_grows_like_one_built_leaf_by_leaf() {
+    // Three full chunks and a few more: the third chunk has no partner on the level above, and
+    // the levels built in one go must take later pushes exactly as pushed levels do.
+    let n = 3 * 65_536 + 5;
+    let leaves: Vec<Hash> = (0..n + 70_000)
+        .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+        .collect();
+    let mut pushed = Tree::new();
+    for leaf in &leaves[..n] {
+        pushed.push(*leaf);
+    }
+    let mut bulk = Tree::from_leaves(leaves[..n].iter().copied().collect());
+    for size in [1, 65_536, 131_072, 196_608, 196_609, n] {
+        assert_eq!(
+            bulk.root_at(size as u64),
+            pushed.root_at(size as u64),
+            "size {size}"
+        );
+    }
+    for leaf in &leaves[n..] {
+        pushed.push(*leaf);
+        bulk.push(*leaf);
+    }
+    let all = leaves.len() as u64;
+    for size in [n as u64 + 1, 262_144, 262_145, all] {
+        assert_eq!(bulk.root_at(size), pushed.root_at(size), "size {size}");
+    }
+    assert_eq!(
+        bulk.inclusion_proof(200_000, all),
+        pushed.inclusion_proof(200_000, all)
+    );
+    assert_eq!(
+        bulk.consistency_proof(n as u64, all),
+        pushed.consistency_proof(n as u64, all)
+    );
 }
 
 #[test]
@@ -453,7 +491,7 @@ fn each_kind_of_tampering_is_named_at_the_right_place() {
     forged.index = 55;
     log.entries[55] = forged.to_canonical();
     log.hashes[55] = leaf_hash(&log.entries[55]);
-    let tree = Tree::from_leaves(log.hashes.clone());
+    let tree = Tree::from_leaves(log.hashes.clone().into());
     log.checkpoints = (1..=10)
         .map(|k| {
             log.signer.sign(&Checkpoint {

@@ -866,7 +866,7 @@ fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
         .lines()
         .map(|l| accord_ledger::leaf_hash(l.as_bytes()))
         .collect();
-    let tree = accord_ledger::Tree::from_leaves(leaves);
+    let tree = accord_ledger::Tree::from_leaves(leaves.into());
     let verifier: accord_ledger::VerifierKey = key.parse().unwrap();
     for note in &notes {
         let cp = verifier.open(note).unwrap();
