@@ -139,7 +139,7 @@ fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, AuditError> {
     let Some((mut file, n)) = open_hashes(path)? else {
         return Ok(ChunkedVec::new());
     };
-    ChunkedVec::read(n, [0; 32], |chunk: &mut [Hash]| {
+    ChunkedVec::try_fill(n, [0; 32], |chunk: &mut [Hash]| {
         std::io::Read::read_exact(&mut file, chunk.as_flattened_mut()).map_err(io(path))
     })
 }
@@ -453,9 +453,7 @@ impl LogFiles {
             && ends.len() == covered
             && self.aligned(&ends, all.get(covered - 1))?
         {
-            let mut offsets = ChunkedVec::new();
-            offsets.push(0);
-            ends.iter().for_each(|&e| offsets.push(e));
+            let offsets = std::iter::once(0).chain(ends.iter().copied()).collect();
             stored = all.split_off(covered);
             let checker = Checker::after(Tree::from_leaves(std::mem::take(&mut all)));
             first = covered;

@@ -78,7 +78,11 @@ impl<T: Copy> ChunkedVec<T> {
 
     /// Reads `n` elements, a chunk at a time, from `fill` (which fills the slice it is given),
     /// so that no second copy of a large file's contents is ever made.
-    pub fn read<E>(n: usize, zero: T, mut fill: impl FnMut(&mut [T]) -> Result<(), E>) -> Result<Self, E> {
+    pub fn try_fill<E>(
+        n: usize,
+        zero: T,
+        mut fill: impl FnMut(&mut [T]) -> Result<(), E>,
+    ) -> Result<Self, E> {
         let mut chunks = Vec::with_capacity(n.div_ceil(CHUNK));
         for start in (0..n).step_by(CHUNK) {
             let mut chunk = Vec::with_capacity(CHUNK);
@@ -181,7 +185,7 @@ mod tests {
             assert_eq!((cut.len(), cut.last()), (at.min(n) + 1, Some(&1)));
         }
         let mut next = plain.iter().copied();
-        let read = ChunkedVec::read(n, 0, |chunk: &mut [u64]| {
+        let read = ChunkedVec::try_fill(n, 0, |chunk: &mut [u64]| {
             chunk
                 .iter_mut()
                 .for_each(|v| *v = next.next().unwrap_or_default());
