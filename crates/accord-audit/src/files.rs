@@ -162,14 +162,15 @@ fn complete(
     width: usize,
     keep: usize,
     n: usize,
-    rest: impl FnOnce(usize) -> Vec<u8>,
+    rest: impl FnOnce(usize) -> Result<Vec<u8>, AuditError>,
 ) -> Result<(), AuditError> {
     let len = file.metadata().map_err(io(path))?.len();
     if len == (n * width) as u64 && keep == n {
         return Ok(());
     }
+    let rest = rest(keep)?;
     file.set_len((keep * width) as u64).map_err(io(path))?;
-    file.write_all(&rest(keep)).map_err(io(path))?;
+    file.write_all(&rest).map_err(io(path))?;
     file.sync_data().map_err(io(path))
 }
 
@@ -179,7 +180,7 @@ fn follow(
     path: &Path,
     width: usize,
     n: usize,
-    rest: impl FnOnce(usize) -> Vec<u8>,
+    rest: impl FnOnce(usize) -> Result<Vec<u8>, AuditError>,
 ) -> Result<(), AuditError> {
     let have = (file.metadata().map_err(io(path))?.len() as usize / width).min(n);
     complete(file, path, width, have, n, rest)
@@ -343,6 +344,19 @@ impl DirLog {
 #[derive(Debug)]
 pub(crate) struct Derived([(File, PathBuf); 2]);
 
+/// The tree reads the leaf hashes it forgot from the hashes file (and checks each pair against
+/// its own hash of it).
+impl accord_ledger::Leaves for Derived {
+    fn pair(&self, first: u64) -> Option<[Hash; 2]> {
+        let mut pair = [[0u8; 32]; 2];
+        self.0[0]
+            .0
+            .read_exact_at(pair.as_flattened_mut(), first.checked_mul(32)?)
+            .ok()?;
+        Some(pair)
+    }
+}
+
 impl Derived {
     /// Makes what the derived files hold durable.
     pub(crate) fn sync(&self) -> Result<(), AuditError> {
@@ -478,7 +492,7 @@ impl LogFiles {
         let tree = verified.tree;
         let n = tree.size() as usize;
         complete(&mut self.hashes, &hashes_path, 32, first + stored.len(), n, |k| {
-            hash_bytes(tree.leaves(k..n))
+            Ok(hash_bytes(tree.leaves(k..n)))
         })?;
         let path = self.path(OFFSETS_FILE);
         let kept = ends
@@ -487,7 +501,7 @@ impl LogFiles {
             .take_while(|(a, b)| a == b)
             .count();
         complete(&mut self.offsets, &path, 8, kept, n, |k| {
-            end_bytes(offsets.range(1 + k..usize::MAX))
+            Ok(end_bytes(offsets.range(1 + k..usize::MAX)))
         })?;
         let latest = verified
             .latest
@@ -626,10 +640,24 @@ impl LogFiles {
         // entries), or cut what belongs to entries that were cut.
         let n = tree.size() as usize;
         let path = self.path(HASHES_FILE);
-        follow(&mut self.hashes, &path, 32, n, |k| hash_bytes(tree.leaves(k..n)))?;
+        let dir = &self.dir;
+        follow(&mut self.hashes, &path, 32, n, |k| {
+            // Only another writer's crash leaves the file short, by its last group: leaves this
+            // tree pushed since it last forgot some (at a checkpoint).
+            if (k as u64) < tree.leaves_held_from() {
+                return Err(AuditError::Broken {
+                    dir: dir.clone(),
+                    problem: format!(
+                        "{HASHES_FILE} holds {k} leaf hashes, fewer than this process has forgotten; \
+                         restart the node to rebuild it from the entries"
+                    ),
+                });
+            }
+            Ok(hash_bytes(tree.leaves(k..n)))
+        })?;
         let path = self.path(OFFSETS_FILE);
         follow(&mut self.offsets, &path, 8, n, |k| {
-            end_bytes(offsets.range(1 + k..n + 1))
+            Ok(end_bytes(offsets.range(1 + k..n + 1)))
         })?;
         self.left = offsets.last().copied();
         Ok(())

@@ -162,7 +162,9 @@ impl AuditLog {
         files.lock()?;
         let recovered = files.recover(origin, &key);
         files.unlock();
-        let (tree, offsets, latest) = recovered?;
+        let (mut tree, offsets, latest) = recovered?;
+        // Recovery left every leaf hash in the hashes file: the tree reads old ones from there.
+        tree.forget_leaves();
         files.write_key(&key)?;
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
@@ -302,6 +304,8 @@ impl AuditLog {
             let note = self.inner.signer.sign(&cp);
             files.append_checkpoint(&note)?;
             view.latest = Some((cp, note.clone()));
+            // Every leaf so far is in the hashes file, now durable too.
+            view.tree.forget_leaves();
             Ok(note)
         })
     }
@@ -321,11 +325,14 @@ impl AuditLog {
                 return Err(AuditError::Range { start, end, size });
             }
             let (s, e) = (start as usize, end as usize);
-            (
-                view.offsets[s],
-                view.offsets[e],
-                view.tree.leaves(s..e).copied().collect::<Vec<_>>(),
-            )
+            let leaves = if start >= view.tree.leaves_held_from() {
+                view.tree.leaves(s..e).copied().collect::<Vec<_>>()
+            } else {
+                (start..end)
+                    .map(|i| view.tree.leaf_from(i, &self.inner.derived))
+                    .collect::<Result<_, _>>()?
+            };
+            (view.offsets[s], view.offsets[e], leaves)
         };
         let bytes = lock(&self.inner.files).read_entries(from, to)?;
         let lines: Vec<Vec<u8>> = bytes
@@ -353,17 +360,26 @@ impl AuditLog {
         Ok(lines)
     }
 
-    /// The leaf hash of entry `index`.
-    pub fn leaf(&self, index: u64) -> Option<Hash> {
-        read(&self.inner.view).tree.leaf(index)
+    /// The leaf hash of entry `index` (`None` past the end). Hashes the tree no longer holds
+    /// are read from the hashes file and checked against it.
+    pub fn leaf(&self, index: u64) -> Result<Option<Hash>, AuditError> {
+        let view = read(&self.inner.view);
+        if index >= view.tree.size() {
+            return Ok(None);
+        }
+        Ok(Some(view.tree.leaf_from(index, &self.inner.derived)?))
     }
 
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
-        Ok(read(&self.inner.view).tree.inclusion_proof(index, size)?)
+        Ok(read(&self.inner.view)
+            .tree
+            .inclusion_proof_from(index, size, &self.inner.derived)?)
     }
 
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, AuditError> {
-        Ok(read(&self.inner.view).tree.consistency_proof(first, second)?)
+        Ok(read(&self.inner.view)
+            .tree
+            .consistency_proof_from(first, second, &self.inner.derived)?)
     }
 
     /// Stops accepting entries once everything queued is durable, and signs a last checkpoint.

@@ -95,6 +95,57 @@ fn concurrent_appends_are_contiguous_durable_and_provable() {
 }
 
 #[test]
+fn a_log_past_its_first_chunk_forgets_old_leaf_hashes_and_reads_them_back_checked() {
+    // The tree keeps leaf hashes in chunks of 65,536 and frees the complete ones at each
+    // checkpoint; proofs and reads then take them from the hashes file, checked against the tree.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = open(tmp.path()).expect("open");
+    let n = 66_000;
+    for b in 0..n / 1_000 {
+        let events = (0..1_000)
+            .map(|i| (1_700_000_000_000_000, token(b * 1_000 + i)))
+            .collect();
+        log.record_wait(events).expect("durable");
+    }
+    let note = log.checkpoint().expect("checkpoint");
+    let cp = signer().verifier().open(&note).expect("signed");
+    assert_eq!(cp.size, n as u64);
+    for index in [0, 1, 40_000, 65_535, 65_536, n as u64 - 1] {
+        let entry = log.entries(index, index + 1).expect("entry").remove(0);
+        let leaf = log.leaf(index).expect("leaf").expect("in the log");
+        assert_eq!(leaf, leaf_hash(&entry), "entry {index}");
+        let proof = log.inclusion_proof(index, cp.size).expect("proof");
+        verify_inclusion(&leaf, index, cp.size, &proof, &cp.root).expect("verifies");
+    }
+    let proof = log.consistency_proof(3, cp.size).expect("proof");
+    let early = accord_ledger::Tree::from_leaves(
+        log.entries(0, 3)
+            .expect("entries")
+            .iter()
+            .map(|e| leaf_hash(e))
+            .collect(),
+    );
+    verify_consistency(3, cp.size, &early.root(), &cp.root, &proof).expect("consistent");
+    assert_eq!(log.leaf(n as u64).expect("leaf"), None);
+
+    // An altered stored hash is refused, not served.
+    let hashes = tmp.path().join(HASHES_FILE);
+    let mut bytes = std::fs::read(&hashes).expect("hashes");
+    bytes[40_001 * 32] ^= 1;
+    std::fs::write(&hashes, &bytes).expect("write");
+    assert!(matches!(
+        log.leaf(40_001),
+        Err(AuditError::Proof(accord_ledger::ProofError::LeafMismatch {
+            first: 40_000
+        }))
+    ));
+    assert!(log.inclusion_proof(40_000, cp.size).is_err());
+    assert!(log.entries(40_000, 40_002).is_err());
+    // Leaves still held are unaffected.
+    assert!(log.entries(65_536, 65_540).is_ok());
+}
+
+#[test]
 fn two_writers_share_one_log() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = open(tmp.path()).expect("open");

@@ -9,14 +9,19 @@ use std::ops::{Index, Range};
 const CHUNK: usize = 1 << 16;
 
 /// See the module documentation. Every chunk but the last is full.
+/// Chunks before `forgotten` have been freed ([`ChunkedVec::forget`]): their places still count.
 #[derive(Debug, Clone)]
 pub struct ChunkedVec<T> {
     chunks: Vec<Vec<T>>,
+    forgotten: usize,
 }
 
 impl<T> Default for ChunkedVec<T> {
     fn default() -> Self {
-        ChunkedVec { chunks: Vec::new() }
+        ChunkedVec {
+            chunks: Vec::new(),
+            forgotten: 0,
+        }
     }
 }
 
@@ -50,7 +55,7 @@ impl<T: Copy> ChunkedVec<T> {
     pub(crate) fn from_chunks(chunks: Vec<Vec<T>>) -> Self {
         debug_assert!(chunks.iter().rev().skip(1).all(|c| c.len() == CHUNK));
         debug_assert!(chunks.last().is_none_or(|c| !c.is_empty()));
-        ChunkedVec { chunks }
+        ChunkedVec { chunks, forgotten: 0 }
     }
 
     /// The chunks, in order.
@@ -60,6 +65,7 @@ impl<T: Copy> ChunkedVec<T> {
 
     /// Keeps the first `len` elements.
     pub fn truncate(&mut self, len: usize) {
+        debug_assert!(len >= self.held_from(), "truncating into forgotten elements");
         if len >= self.len() {
             return;
         }
@@ -90,7 +96,22 @@ impl<T: Copy> ChunkedVec<T> {
             fill(&mut chunk)?;
             chunks.push(chunk);
         }
-        Ok(ChunkedVec { chunks })
+        Ok(ChunkedVec { chunks, forgotten: 0 })
+    }
+
+    /// Frees every chunk but the last (the one pushes go to). Their elements are no longer
+    /// held: `get` gives `None` for them, and [`ChunkedVec::held_from`] says where held ones start.
+    pub fn forget(&mut self) {
+        let keep = self.chunks.len().saturating_sub(1);
+        for chunk in &mut self.chunks[self.forgotten.min(keep)..keep] {
+            *chunk = Vec::new();
+        }
+        self.forgotten = self.forgotten.max(keep);
+    }
+
+    /// The index of the first element still held.
+    pub fn held_from(&self) -> usize {
+        self.forgotten * CHUNK
     }
 
     pub fn get(&self, index: usize) -> Option<&T> {
@@ -101,10 +122,15 @@ impl<T: Copy> ChunkedVec<T> {
         self.chunks.last()?.last()
     }
 
-    /// The elements in `range` (clamped to the length), in order.
+    /// The elements in `range` (clamped to the length), in order. The range must start at or
+    /// after [`ChunkedVec::held_from`].
     pub fn range(&self, range: Range<usize>) -> impl Iterator<Item = &T> + '_ {
         let end = range.end.min(self.len());
         let start = range.start.min(end);
+        debug_assert!(
+            start == end || start >= self.held_from(),
+            "range of forgotten elements"
+        );
         let (first, offset) = (start / CHUNK, start % CHUNK);
         let head = self
             .chunks
@@ -124,6 +150,7 @@ impl<T: Copy> From<Vec<T>> for ChunkedVec<T> {
         });
         ChunkedVec {
             chunks: chunks.collect(),
+            forgotten: 0,
         }
     }
 }

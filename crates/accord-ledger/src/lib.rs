@@ -10,6 +10,8 @@ pub mod verify;
 
 pub use chunked::ChunkedVec;
 pub use entry::{Entry, Event};
-pub use merkle::{Hash, ProofError, Tree, leaf_hash, node_hash, verify_consistency, verify_inclusion};
+pub use merkle::{
+    Hash, Leaves, ProofError, Tree, leaf_hash, node_hash, verify_consistency, verify_inclusion,
+};
 pub use note::{Checkpoint, NoteError, NoteSigner, VerifierKey};
 pub use verify::{Checker, Problem, Signed, Verified, verify_log};

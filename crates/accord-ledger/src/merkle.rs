@@ -36,6 +36,22 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// Where a tree that forgot its leaf hashes ([`Tree::forget_leaves`]) reads them again: the
+/// stored pair of leaves from an even index, if it can be read. Each pair read is checked
+/// against the tree's own hash of it, so the store need not be trusted.
+pub trait Leaves {
+    fn pair(&self, first: u64) -> Option<[Hash; 2]>;
+}
+
+/// No store: every leaf must be held.
+struct Held;
+
+impl Leaves for Held {
+    fn pair(&self, _: u64) -> Option<[Hash; 2]> {
+        None
+    }
+}
+
 /// Why a proof could not be made or did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
@@ -49,6 +65,10 @@ pub enum ProofError {
     WrongLength,
     #[error("the proof does not lead to the expected root")]
     RootMismatch,
+    #[error("leaf {index} is not held in memory and its stored hash could not be read")]
+    LeafUnavailable { index: u64 },
+    #[error("the stored hashes of leaves {first} and {} do not match the tree (the hashes file was altered)", first + 1)]
+    LeafMismatch { first: u64 },
 }
 
 /// The hashes of an append-only tree: `levels[k][i]` is the hash of the complete subtree over
@@ -122,20 +142,55 @@ impl Tree {
             .flat_map(move |l| l.range(range.clone()))
     }
 
-    /// The hash of leaf `index`.
+    /// The hash of leaf `index`, if it is held (see [`Tree::forget_leaves`]).
     pub fn leaf(&self, index: u64) -> Option<Hash> {
         self.levels.first()?.get(usize::try_from(index).ok()?).copied()
     }
 
+    /// The hash of leaf `index` (below the size), read from `store` if it is not held.
+    pub fn leaf_from(&self, index: u64, store: &dyn Leaves) -> Result<Hash, ProofError> {
+        if let Some(leaf) = self.leaf(index) {
+            return Ok(leaf);
+        }
+        let first = index & !1;
+        let pair = store.pair(first).ok_or(ProofError::LeafUnavailable { index })?;
+        // Leaves are forgotten a whole chunk at a time: both of a pair are, and so have a parent.
+        let parent = self.levels.get(1).and_then(|l| l.get((first / 2) as usize));
+        if parent != Some(&node_hash(&pair[0], &pair[1])) {
+            return Err(ProofError::LeafMismatch { first });
+        }
+        Ok(pair[(index & 1) as usize])
+    }
+
+    /// Frees the leaf hashes of every complete chunk (keeping the one pushes go to): the tree
+    /// then holds about half the memory per leaf. Roots of the whole tree never need them;
+    /// proofs and leaf reads take them from a [`Leaves`] store.
+    pub fn forget_leaves(&mut self) {
+        if let Some(leaves) = self.levels.first_mut() {
+            leaves.forget();
+        }
+    }
+
+    /// The first leaf index whose hash is held.
+    pub fn leaves_held_from(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.held_from() as u64)
+    }
+
     /// MTH of the `len >= 1` leaves from `start`. RFC 9162's recursions only ask for subtrees
     /// whose power-of-two parts are aligned, so those parts are read from `levels`.
-    fn subtree(&self, start: u64, len: u64) -> Hash {
+    fn subtree(&self, start: u64, len: u64, store: &dyn Leaves) -> Result<Hash, ProofError> {
+        if len == 1 {
+            return self.leaf_from(start, store);
+        }
         if len.is_power_of_two() && start.is_multiple_of(len) {
             let k = len.trailing_zeros() as usize;
-            return self.levels[k][(start >> k) as usize];
+            return Ok(self.levels[k][(start >> k) as usize]);
         }
         let k = split(len);
-        node_hash(&self.subtree(start, k), &self.subtree(start + k, len - k))
+        Ok(node_hash(
+            &self.subtree(start, k, store)?,
+            &self.subtree(start + k, len - k, store)?,
+        ))
     }
 
     fn check_size(&self, size: u64) -> Result<(), ProofError> {
@@ -151,72 +206,107 @@ impl Tree {
     /// The root of the tree's first `size` leaves.
     pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
         self.check_size(size)?;
-        Ok(if size == 0 {
-            empty_root()
-        } else {
-            self.subtree(0, size)
-        })
+        if size == 0 {
+            return Ok(empty_root());
+        }
+        self.subtree(0, size, &Held)
     }
 
-    /// The root of the whole tree.
+    /// The root of the whole tree. It needs no forgotten leaf: the only single leaf in its
+    /// decomposition is the last one, which is always held.
     pub fn root(&self) -> Hash {
         self.root_at(self.size()).unwrap_or_else(|_| empty_root())
     }
 
     /// The audit path of leaf `index` in the tree of the first `size` leaves (RFC 9162 §2.1.3.1).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        self.inclusion_proof_from(index, size, &Held)
+    }
+
+    /// [`Tree::inclusion_proof`], reading leaves the tree forgot from `store`.
+    pub fn inclusion_proof_from(
+        &self,
+        index: u64,
+        size: u64,
+        store: &dyn Leaves,
+    ) -> Result<Vec<Hash>, ProofError> {
         self.check_size(size)?;
         if index >= size {
             return Err(ProofError::IndexOutOfRange { index, size });
         }
         let mut proof = Vec::new();
-        self.path(index, 0, size, &mut proof);
+        self.path(index, 0, size, store, &mut proof)?;
         Ok(proof)
     }
 
-    fn path(&self, m: u64, start: u64, n: u64, out: &mut Vec<Hash>) {
+    fn path(
+        &self,
+        m: u64,
+        start: u64,
+        n: u64,
+        store: &dyn Leaves,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), ProofError> {
         if n == 1 {
-            return;
+            return Ok(());
         }
         let k = split(n);
         if m < k {
-            self.path(m, start, k, out);
-            out.push(self.subtree(start + k, n - k));
+            self.path(m, start, k, store, out)?;
+            out.push(self.subtree(start + k, n - k, store)?);
         } else {
-            self.path(m - k, start + k, n - k, out);
-            out.push(self.subtree(start, k));
+            self.path(m - k, start + k, n - k, store, out)?;
+            out.push(self.subtree(start, k, store)?);
         }
+        Ok(())
     }
 
     /// The proof that the tree of `first` leaves is a prefix of the tree of `second` leaves
     /// (RFC 9162 §2.1.4.1).
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
+        self.consistency_proof_from(first, second, &Held)
+    }
+
+    /// [`Tree::consistency_proof`], reading leaves the tree forgot from `store`.
+    pub fn consistency_proof_from(
+        &self,
+        first: u64,
+        second: u64,
+        store: &dyn Leaves,
+    ) -> Result<Vec<Hash>, ProofError> {
         self.check_size(second)?;
         if first == 0 || first > second {
             return Err(ProofError::BadSizes { first, second });
         }
         let mut proof = Vec::new();
         if first < second {
-            self.subproof(first, 0, second, true, &mut proof);
+            self.subproof((first, 0, second), true, store, &mut proof)?;
         }
         Ok(proof)
     }
 
-    fn subproof(&self, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<Hash>) {
+    fn subproof(
+        &self,
+        (m, start, n): (u64, u64, u64),
+        whole: bool,
+        store: &dyn Leaves,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), ProofError> {
         if m == n {
             if !whole {
-                out.push(self.subtree(start, n));
+                out.push(self.subtree(start, n, store)?);
             }
-            return;
+            return Ok(());
         }
         let k = split(n);
         if m <= k {
-            self.subproof(m, start, k, whole, out);
-            out.push(self.subtree(start + k, n - k));
+            self.subproof((m, start, k), whole, store, out)?;
+            out.push(self.subtree(start + k, n - k, store)?);
         } else {
-            self.subproof(m - k, start + k, n - k, false, out);
-            out.push(self.subtree(start, k));
+            self.subproof((m - k, start + k, n - k), false, store, out)?;
+            out.push(self.subtree(start, k, store)?);
         }
+        Ok(())
     }
 }
 

@@ -200,6 +200,80 @@ fn a_tree_built_from_an_odd_number_of_full_chunks_grows_like_one_built_leaf_by_l
     );
 }
 
+/// Leaf hashes kept outside the tree, as the hashes file keeps them.
+struct Stored(Vec<Hash>);
+
+impl accord_ledger::Leaves for Stored {
+    fn pair(&self, first: u64) -> Option<[Hash; 2]> {
+        let first = usize::try_from(first).ok()?;
+        Some([*self.0.get(first)?, *self.0.get(first + 1)?])
+    }
+}
+
+#[test]
+fn a_tree_that_forgot_its_leaves_reads_them_back_checked_and_proves_the_same() {
+    let n = 2 * 65_536 + 7;
+    let leaves: Vec<Hash> = (0..n + 3)
+        .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+        .collect();
+    let mut whole = Tree::new();
+    let mut forgetful = Tree::new();
+    for leaf in &leaves[..n] {
+        whole.push(*leaf);
+        forgetful.push(*leaf);
+    }
+    forgetful.forget_leaves();
+    assert_eq!(forgetful.leaves_held_from(), 2 * 65_536);
+    assert_eq!(forgetful.leaf(5), None);
+    let store = Stored(leaves.clone());
+    let size = n as u64;
+    assert_eq!(forgetful.root(), whole.root());
+    for i in [0, 1, 65_535, 65_536, 131_071, 131_072, size - 1] {
+        assert_eq!(forgetful.leaf_from(i, &store), Ok(leaves[i as usize]), "leaf {i}");
+        assert_eq!(
+            forgetful.inclusion_proof_from(i, size, &store),
+            whole.inclusion_proof(i, size),
+            "leaf {i}"
+        );
+    }
+    for first in [1, 2, 3, 65_537, 131_072] {
+        assert_eq!(
+            forgetful.consistency_proof_from(first, size, &store),
+            whole.consistency_proof(first, size),
+            "from {first}"
+        );
+    }
+    // Without a store, a forgotten leaf is unavailable, never guessed.
+    assert_eq!(
+        forgetful.inclusion_proof(0, size),
+        Err(ProofError::LeafUnavailable { index: 1 })
+    );
+    // A store that was altered is caught by the tree's own hash of each pair.
+    let mut altered = leaves.clone();
+    altered[70_001] = leaf_hash(b"forged");
+    let altered = Stored(altered);
+    assert_eq!(
+        forgetful.leaf_from(70_000, &altered),
+        Err(ProofError::LeafMismatch { first: 70_000 })
+    );
+    assert_eq!(
+        forgetful.inclusion_proof_from(70_000, size, &altered),
+        Err(ProofError::LeafMismatch { first: 70_000 })
+    );
+    // It grows on as before, and forgets again.
+    for leaf in &leaves[n..] {
+        whole.push(*leaf);
+        forgetful.push(*leaf);
+    }
+    forgetful.forget_leaves();
+    let size = leaves.len() as u64;
+    assert_eq!(forgetful.root(), whole.root());
+    assert_eq!(
+        forgetful.inclusion_proof_from(size - 1, size, &store),
+        whole.inclusion_proof(size - 1, size)
+    );
+}
+
 #[test]
 fn consistency_proofs_match_the_reference_for_every_pair_of_sizes() {
     let d = data(257);

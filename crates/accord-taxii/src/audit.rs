@@ -135,7 +135,7 @@ pub async fn inclusion(State(state): State<AppState>, Oversight(p): Oversight) -
             .map_or(state.audit.size(), |(c, _)| c.size),
     };
     let proof = state.audit.inclusion_proof(index, size)?;
-    let leaf = state.audit.leaf(index).map(|h| STANDARD.encode(h));
+    let leaf = state.audit.leaf(index)?.map(|h| STANDARD.encode(h));
     Ok(
         axum::Json(json!({"index": index, "size": size, "leaf_hash": leaf, "proof": b64(&proof)}))
             .into_response(),

@@ -50,7 +50,17 @@ impl From<accord_store::StoreError> for TaxiiError {
 impl From<accord_audit::AuditError> for TaxiiError {
     fn from(e: accord_audit::AuditError) -> Self {
         match e {
-            accord_audit::AuditError::Proof(p) => TaxiiError::BadRequest(p.to_string()),
+            // A proof that cannot be made for the sizes asked is the request's fault; a leaf hash
+            // that cannot be read back, or does not match the tree, is the node's.
+            accord_audit::AuditError::Proof(ref p)
+                if !matches!(
+                    p,
+                    accord_ledger::ProofError::LeafUnavailable { .. }
+                        | accord_ledger::ProofError::LeafMismatch { .. }
+                ) =>
+            {
+                TaxiiError::BadRequest(p.to_string())
+            }
             accord_audit::AuditError::Range { .. } => TaxiiError::BadRequest(e.to_string()),
             other => {
                 // Nothing is disclosed without its audit entry: fail closed.
