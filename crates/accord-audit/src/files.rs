@@ -121,13 +121,13 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// A file of 32-byte hashes and how many whole ones it holds (a partly written last one is
-/// left out); `None` if there is no such file.
-fn open_hashes(path: &Path) -> Result<Option<(File, usize)>, AuditError> {
+/// A derived file of `width`-byte records and how many whole ones it holds (a partly written
+/// last one is left out); `None` if there is no such file.
+fn open_records(path: &Path, width: usize) -> Result<Option<(File, usize)>, AuditError> {
     match File::open(path) {
         Ok(f) => {
             let len = f.metadata().map_err(io(path))?.len() as usize;
-            Ok(Some((f, len / 32)))
+            Ok(Some((f, len / width)))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(path)(e)),
@@ -136,7 +136,7 @@ fn open_hashes(path: &Path) -> Result<Option<(File, usize)>, AuditError> {
 
 /// Reads a file of hashes straight into place: a reopened log's hash file can be gigabytes.
 fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, AuditError> {
-    let Some((mut file, n)) = open_hashes(path)? else {
+    let Some((mut file, n)) = open_records(path, 32)? else {
         return Ok(ChunkedVec::new());
     };
     ChunkedVec::try_fill(n, [0; 32], |chunk: &mut [Hash]| {
@@ -146,7 +146,7 @@ fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, AuditError> {
 
 /// [`read_hashes`] into one vector.
 fn read_hashes_vec(path: &Path) -> Result<Vec<Hash>, AuditError> {
-    let Some((mut file, n)) = open_hashes(path)? else {
+    let Some((mut file, n)) = open_records(path, 32)? else {
         return Ok(Vec::new());
     };
     let mut hashes = vec![[0u8; 32]; n];
@@ -213,12 +213,9 @@ fn settle(
 /// The little-endian u64 end offsets in an offsets file (one per entry; a partly written last
 /// one is left out), read a block at a time rather than as a second copy of the whole file.
 fn read_ends(path: &Path) -> Result<Vec<u64>, AuditError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(path)(e)),
+    let Some((file, n)) = open_records(path, 8)? else {
+        return Ok(Vec::new());
     };
-    let n = file.metadata().map_err(io(path))?.len() as usize / 8;
     let mut ends = Vec::with_capacity(n);
     let mut block = vec![0u8; 1 << 16];
     while ends.len() < n {
@@ -349,8 +346,7 @@ pub(crate) struct Derived([(File, PathBuf); 2]);
 impl accord_ledger::Leaves for Derived {
     fn pair(&self, first: u64) -> Option<[Hash; 2]> {
         let mut pair = [[0u8; 32]; 2];
-        self.0[0]
-            .0
+        self.hashes()
             .read_exact_at(pair.as_flattened_mut(), first.checked_mul(32)?)
             .ok()?;
         Some(pair)
@@ -358,6 +354,10 @@ impl accord_ledger::Leaves for Derived {
 }
 
 impl Derived {
+    fn hashes(&self) -> &File {
+        &self.0[0].0
+    }
+
     /// Makes what the derived files hold durable.
     pub(crate) fn sync(&self) -> Result<(), AuditError> {
         for (file, path) in &self.0 {

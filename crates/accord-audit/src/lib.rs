@@ -324,15 +324,8 @@ impl AuditLog {
             if start > end || end > size {
                 return Err(AuditError::Range { start, end, size });
             }
-            let (s, e) = (start as usize, end as usize);
-            let leaves = if start >= view.tree.leaves_held_from() {
-                view.tree.leaves(s..e).copied().collect::<Vec<_>>()
-            } else {
-                (start..end)
-                    .map(|i| view.tree.leaf_from(i, &self.inner.derived))
-                    .collect::<Result<_, _>>()?
-            };
-            (view.offsets[s], view.offsets[e], leaves)
+            let leaves = view.tree.leaves_from(start..end, &self.inner.derived)?;
+            (view.offsets[start as usize], view.offsets[end as usize], leaves)
         };
         let bytes = lock(&self.inner.files).read_entries(from, to)?;
         let lines: Vec<Vec<u8>> = bytes

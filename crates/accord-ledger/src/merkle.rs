@@ -1,6 +1,8 @@
 //! RFC 9162 Merkle tree hashing: the tree of leaf hashes, roots at any earlier size, and
 //! inclusion and consistency proofs with their verification (RFC 9162 §2.1).
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -135,7 +137,7 @@ impl Tree {
     }
 
     /// The leaf hashes in `range` (clamped to the size).
-    pub fn leaves(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &Hash> + '_ {
+    pub fn leaves(&self, range: Range<usize>) -> impl Iterator<Item = &Hash> + '_ {
         self.levels
             .first()
             .into_iter()
@@ -149,9 +151,31 @@ impl Tree {
 
     /// The hash of leaf `index` (below the size), read from `store` if it is not held.
     pub fn leaf_from(&self, index: u64, store: &dyn Leaves) -> Result<Hash, ProofError> {
-        if let Some(leaf) = self.leaf(index) {
-            return Ok(leaf);
+        match self.leaf(index) {
+            Some(leaf) => Ok(leaf),
+            None => Ok(self.stored_pair(index, store)?[(index & 1) as usize]),
         }
+    }
+
+    /// The hashes of leaves `range` (clamped to the size): those not held read from `store`,
+    /// each pair once.
+    pub fn leaves_from(&self, range: Range<u64>, store: &dyn Leaves) -> Result<Vec<Hash>, ProofError> {
+        let end = range.end.min(self.size()).max(range.start);
+        let held = self.leaves_held_from().clamp(range.start, end);
+        let mut out = Vec::with_capacity((end - range.start) as usize);
+        let mut pair = [[0; 32]; 2];
+        for i in range.start..held {
+            if i == range.start || i % 2 == 0 {
+                pair = self.stored_pair(i, store)?;
+            }
+            out.push(pair[(i & 1) as usize]);
+        }
+        out.extend(self.leaves(held as usize..end as usize));
+        Ok(out)
+    }
+
+    /// The stored pair of leaves that holds leaf `index`, checked against the tree's hash of it.
+    fn stored_pair(&self, index: u64, store: &dyn Leaves) -> Result<[Hash; 2], ProofError> {
         let first = index & !1;
         let pair = store.pair(first).ok_or(ProofError::LeafUnavailable { index })?;
         // Leaves are forgotten a whole chunk at a time: both of a pair are, and so have a parent.
@@ -159,7 +183,7 @@ impl Tree {
         if parent != Some(&node_hash(&pair[0], &pair[1])) {
             return Err(ProofError::LeafMismatch { first });
         }
-        Ok(pair[(index & 1) as usize])
+        Ok(pair)
     }
 
     /// Frees the leaf hashes of every complete chunk (keeping the one pushes go to): the tree
