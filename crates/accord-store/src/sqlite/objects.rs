@@ -1,230 +1,22 @@
-//! The embedded SQLite backend: WAL journal, full fsync on commit, versioned migrations,
-//! one writer connection and a small pool of reader connections.
+//! Object versions ([`Store`]): collections, storing batches, range queries, deletions,
+//! the revision and the retention index.
+//!
+//! Each version row carries `is_first`/`is_last` flags, kept right on every write, so that
+//! `match[version]=first|last` is an indexed read with no grouping.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::path::Path;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use accord_stix::{CheckedObject, ContentHash, Timestamp};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::{SqliteStore, db, federation, now_micros};
 use crate::{
-    CollectionInfo, CollectionSpec, ExpiredVersion, Page, PutOutcome, QuarantineRecord, QuarantineStore,
-    Query, Result, Revision, StatusRecord, StatusStore, Store, StoreError, StoredObject, SubmissionRecord,
-    SubmissionStore, SyncStore, TokenRecord, TokenStore, VersionFilter, Withdrawal, check_collection_id,
+    CollectionInfo, CollectionSpec, ExpiredVersion, Page, PutOutcome, Query, Result, Revision, Store,
+    StoreError, StoredObject, VersionFilter, Withdrawal, check_collection_id,
 };
 
-/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    r"
-CREATE TABLE collections (
-    seq         INTEGER PRIMARY KEY,
-    id          TEXT NOT NULL UNIQUE,
-    title       TEXT NOT NULL,
-    description TEXT,
-    alias       TEXT UNIQUE,
-    created_at  INTEGER NOT NULL,
-    last_added  INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE objects (
-    rowid        INTEGER PRIMARY KEY,
-    coll         INTEGER NOT NULL REFERENCES collections(seq),
-    id_key       INTEGER NOT NULL, -- FNV-1a 64 of object_id: a compact index key (collisions resolved by object_id)
-    object_id    TEXT NOT NULL,
-    type         TEXT NOT NULL,
-    version      INTEGER NOT NULL, -- the version instant in nanoseconds since the epoch
-    version_raw  TEXT NOT NULL,    -- as written in the object, or the arrival time
-    spec_version TEXT NOT NULL,
-    date_added   INTEGER NOT NULL,
-    is_first     INTEGER NOT NULL,
-    is_last      INTEGER NOT NULL,
-    hash         BLOB NOT NULL,
-    json         TEXT NOT NULL
-);
-CREATE INDEX objects_by_id ON objects(coll, id_key, version);
-CREATE UNIQUE INDEX objects_by_added ON objects(coll, date_added);
-CREATE INDEX objects_by_type ON objects(coll, type, date_added);
-",
-    r"
-CREATE TABLE tokens (
-    id            TEXT PRIMARY KEY,
-    principal     TEXT NOT NULL,
-    secret_sha256 BLOB NOT NULL,
-    description   TEXT,
-    created_at    INTEGER NOT NULL,
-    revoked_at    INTEGER
-);
-",
-    r"
-CREATE TABLE submissions (
-    incident    TEXT NOT NULL,
-    regime      TEXT NOT NULL,
-    stage       TEXT NOT NULL,
-    at          INTEGER NOT NULL,
-    by          TEXT NOT NULL,
-    reference   TEXT NOT NULL,
-    recorded_at INTEGER NOT NULL,
-    PRIMARY KEY (incident, regime, stage, at)
-);
-",
-    r"
-CREATE TABLE quarantine (
-    seq         INTEGER PRIMARY KEY,
-    coll        TEXT NOT NULL,
-    object_id   TEXT NOT NULL,
-    sender      TEXT NOT NULL,
-    reason      TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    json        TEXT NOT NULL
-);
-CREATE INDEX quarantine_by_object ON quarantine(object_id);
-",
-    r"
-CREATE TABLE sync_cursors (
-    partner    TEXT NOT NULL,
-    direction  TEXT NOT NULL,
-    collection TEXT NOT NULL,
-    cursor     TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (partner, direction, collection)
-);
-",
-    r"
-CREATE TABLE withdrawals (
-    seq        INTEGER PRIMARY KEY,
-    coll       TEXT NOT NULL,
-    object_id  TEXT NOT NULL,
-    deleted_at INTEGER NOT NULL,
-    json       TEXT NOT NULL
-);
-CREATE INDEX withdrawals_by_collection ON withdrawals(coll, seq);
-",
-    // See `Store::revision`.
-    r"
-ALTER TABLE collections ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
-",
-    // Versions of one object in the order of their arrival: a lookup by id (`ORDER BY
-    // date_added`) then reads them from the index instead of sorting them in a temporary B-tree
-    // (34.5 µs → 25.7 µs per lookup on a 1M-object store; BENCHMARKS.md).
-    r"
-DROP INDEX objects_by_id;
-CREATE INDEX objects_by_id ON objects(coll, id_key, date_added);
-",
-    // When each version's retention ends (microseconds; NULL: not limited), so that removing
-    // expired versions reads only those. Versions stored before are read once here, with the
-    // same rule as at ingest (`accord_retention_until`, registered by `open`).
-    r#"
-ALTER TABLE objects ADD COLUMN expires INTEGER;
-UPDATE objects SET expires = accord_retention_until(json) WHERE json LIKE '%"retention_until"%';
-CREATE INDEX objects_by_expiry ON objects(coll, expires) WHERE expires IS NOT NULL;
-"#,
-];
-
-/// The status database's schema. Statuses live in their own file so that accepting a request
-/// (which commits its status) never waits behind a large batch of objects being committed.
-const STATUS_MIGRATIONS: &[&str] = &[r"
-CREATE TABLE statuses (
-    seq      INTEGER PRIMARY KEY,   -- arrival order
-    id       TEXT NOT NULL UNIQUE,
-    complete INTEGER NOT NULL,
-    record   TEXT NOT NULL,         -- the StatusRecord as JSON
-    payload  BLOB                   -- the request body until processing completes
-);
-CREATE INDEX statuses_unfinished ON statuses(seq) WHERE complete = 0;
-"];
-
-const READERS: usize = 64;
-
-/// SQLite-backed [`Store`].
-#[derive(Debug)]
-pub struct SqliteStore {
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-    path: String,
-    /// Collection id → row key. Collections are never renumbered, so this never goes stale.
-    seqs: std::sync::RwLock<HashMap<String, i64>>,
-    /// The status database (`<name>-status.db` beside the main file).
-    statuses: Mutex<Connection>,
-}
-
-fn db(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |source| StoreError::Database { context, source }
-}
-
-fn now_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies pending migrations.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path_str = path.as_ref().display().to_string();
-        let open_err = |e: rusqlite::Error| StoreError::Open {
-            path: path_str.clone(),
-            reason: e.to_string(),
-        };
-        let mut writer = Connection::open(path.as_ref()).map_err(open_err)?;
-        configure(&writer).map_err(open_err)?;
-        register_retention(&writer).map_err(open_err)?;
-        migrate(&mut writer, MIGRATIONS)?;
-        let status_path = status_path(path.as_ref());
-        let mut statuses = Connection::open(&status_path).map_err(|e| StoreError::Open {
-            path: status_path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        statuses
-            // Request bodies pass through this file and are freed once processed. Large pages
-            // write a body in few frames; a checkpoint every 64 MiB of log rather than every
-            // 4 MiB copies each reused page once for many bodies, and stalls fewer requests'
-            // acceptance (p90 of a 1,000-object POST's 202: 40–45 ms → 25–28 ms; BENCHMARKS.md).
-            // The page size applies to new files only.
-            .execute_batch(
-                "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                 PRAGMA wal_autocheckpoint = 1024;",
-            )
-            .and_then(|()| statuses.busy_timeout(std::time::Duration::from_secs(10)))
-            .map_err(|e| StoreError::Open {
-                path: status_path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        migrate(&mut statuses, STATUS_MIGRATIONS)?;
-        Ok(SqliteStore {
-            writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
-            path: path_str,
-            seqs: std::sync::RwLock::new(HashMap::new()),
-            statuses: Mutex::new(statuses),
-        })
-    }
-
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                        | OpenFlags::SQLITE_OPEN_URI,
-                )
-                .map_err(db("opening a reader"))?;
-                configure(&c).map_err(db("configuring a reader"))?;
-                c
-            }
-        };
-        let out = f(&conn);
-        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < READERS {
-            pool.push(conn);
-        }
-        out
-    }
-
     /// Stores a batch in one transaction; with `all_or_nothing`, rolls back on any conflict.
     fn put(
         &self,
@@ -233,11 +25,16 @@ impl SqliteStore {
         all_or_nothing: bool,
     ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>> {
         self.with_writer(|c| {
+            // INVARIANT: one transaction per batch, so that it is durable (or absent) as a whole.
+            // `Immediate` takes the write lock before `last_added` is read below, so nothing else
+            // can add to the collection in between.
             let tx = c
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db("starting a write transaction"))?;
             let (coll, last_added) = collection_seq(&tx, collection)?;
-            // Strictly increasing per collection, even if the clock steps back or repeats.
+            // INVARIANT: date_added is strictly increasing per collection, even if the clock steps
+            // back or repeats: a batch starts after the last stored `date_added`, each new version
+            // takes the next microsecond (`put_one`), and `last_added` records where it ended.
             let start = now_micros().max(last_added + 1);
             let mut next = start;
             let keys: Vec<i64> = objects.iter().map(|o| id_key(&o.id)).collect();
@@ -268,6 +65,7 @@ impl SqliteStore {
                 tx.rollback().map_err(db("rolling back a batch"))?;
                 return Ok(Err(outcomes));
             }
+            // Only when something was added: unchanged copies leave `Revision::last_added` as it was.
             if next > start {
                 tx.execute(
                     "UPDATE collections SET last_added = ?2 WHERE seq = ?1",
@@ -282,80 +80,6 @@ impl SqliteStore {
             Ok(Ok(outcomes))
         })
     }
-
-    fn with_statuses<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
-    }
-
-    fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut conn)
-    }
-}
-
-fn configure(c: &Connection) -> rusqlite::Result<()> {
-    c.busy_timeout(std::time::Duration::from_secs(10))?;
-    c.execute_batch(
-        "PRAGMA page_size = 65536;
-         PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA cache_size = -262144;
-         PRAGMA wal_autocheckpoint = 1024;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA mmap_size = 17179869184;",
-    )
-}
-
-/// `accord_retention_until(json)`: when the version's retention ends, as the store records it at
-/// ingest (`CheckedObject::retention_until`), for migrating versions stored before.
-fn register_retention(c: &Connection) -> rusqlite::Result<()> {
-    use rusqlite::functions::FunctionFlags;
-    c.create_scalar_function(
-        "accord_retention_until",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let json = ctx.get_raw(0).as_str().unwrap_or_default();
-            let until = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
-                .ok()
-                .and_then(|o| accord_stix::handling::retention_until(&o));
-            Ok(until.map(|t| t.as_micros()))
-        },
-    )
-}
-
-/// `accord.db` → `accord-status.db`.
-fn status_path(main: &Path) -> std::path::PathBuf {
-    let stem = main
-        .file_stem()
-        .map_or_else(|| "accord".into(), |s| s.to_string_lossy().into_owned());
-    main.with_file_name(format!("{stem}-status.db"))
-}
-
-fn migrate(c: &mut Connection, migrations: &[&str]) -> Result<()> {
-    let current: i64 = c
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(db("reading schema version"))?;
-    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
-    if current > supported {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported,
-        });
-    }
-    for (i, sql) in migrations
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
-        let tx = c.transaction().map_err(db("starting a migration"))?;
-        tx.execute_batch(sql).map_err(db("migrating the schema"))?;
-        tx.pragma_update(None, "user_version", i + 1)
-            .map_err(db("recording the schema version"))?;
-        tx.commit().map_err(db("committing a migration"))?;
-    }
-    Ok(())
 }
 
 /// Counts a change to what a read of stored versions returns (see `Store::revision`).
@@ -395,7 +119,7 @@ fn read_collection(c: &Connection, id: &str) -> Result<Option<CollectionInfo>> {
 }
 
 /// FNV-1a, 64-bit: a stable hash (unlike std's) for the compact id index key.
-pub(crate) fn id_key(object_id: &str) -> i64 {
+fn id_key(object_id: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in object_id.bytes() {
         h ^= u64::from(b);
@@ -507,6 +231,9 @@ fn put_one(
         });
     }
     *next_added += 1;
+    // INVARIANT: is_first/is_last are maintained on write: a new first (last) version takes the
+    // flag from the version that held it, in the batch's transaction, and that counts as a
+    // revision, since `match[version]=first|last` now reads another version.
     let is_first = existing.iter().all(|e| e.version > version);
     let is_last = existing.iter().all(|e| e.version < version);
     for e in existing.iter_mut() {
@@ -716,6 +443,7 @@ impl Store for SqliteStore {
 
     fn query(&self, q: &Query) -> Result<Page> {
         self.with_reader(|c| {
+            // Collections are never renumbered, so a cached row key stays right.
             let cached = self.seqs.read().ok().and_then(|m| m.get(&q.collection).copied());
             let coll = match cached {
                 Some(seq) => seq,
@@ -789,7 +517,8 @@ impl Store for SqliteStore {
             let n = tx
                 .execute(&sql, rusqlite::params_from_iter(args))
                 .map_err(db("deleting versions"))?;
-            // Whatever remains gets its first/last flags back.
+            // INVARIANT: is_first/is_last are maintained on delete: whatever remains of the
+            // object gets its flags back from its versions, in the delete's transaction.
             tx.execute(
                 "UPDATE objects SET
                     is_first = version = (SELECT min(version) FROM objects o
@@ -808,13 +537,12 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .map_err(db("checking what remains"))?;
+            // INVARIANT: an object deleted whole with `withdraw` leaves a withdrawal, recorded in
+            // the delete's transaction so that it exists exactly when the deletion does.
             if let Some(json) = last.filter(|_| gone && n > 0) {
-                tx.execute(
-                    "INSERT INTO withdrawals (coll, object_id, deleted_at, json) VALUES (?1, ?2, ?3, ?4)",
-                    params![collection, object_id, now_micros(), json],
-                )
-                .map_err(db("recording a withdrawal"))?;
+                federation::record_withdrawal(&tx, collection, object_id, &json)?;
             }
+            // INVARIANT: the revision changes on every deletion that removes a version.
             if n > 0 {
                 revise(&tx, coll)?;
             }
@@ -824,30 +552,7 @@ impl Store for SqliteStore {
     }
 
     fn withdrawals(&self, collection: &str, after: i64, limit: usize) -> Result<Vec<Withdrawal>> {
-        self.with_reader(|c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT seq, coll, object_id, deleted_at, json FROM withdrawals
-                     WHERE coll = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-                )
-                .map_err(db("reading withdrawals"))?;
-            let rows = stmt
-                .query_map(
-                    params![collection, after, i64::try_from(limit).unwrap_or(i64::MAX)],
-                    |r| {
-                        Ok(Withdrawal {
-                            seq: r.get(0)?,
-                            collection: r.get(1)?,
-                            object_id: r.get(2)?,
-                            deleted_at: r.get(3)?,
-                            json: r.get(4)?,
-                        })
-                    },
-                )
-                .map_err(db("reading withdrawals"))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db("reading withdrawals"))
-        })
+        self.with_reader(|c| federation::withdrawals(c, collection, after, limit))
     }
 
     fn expired(&self, collection: &str, now: i64) -> Result<Vec<ExpiredVersion>> {
@@ -872,270 +577,6 @@ impl Store for SqliteStore {
                 .map_err(db("reading expired versions"))?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(db("reading expired versions"))
-        })
-    }
-}
-
-fn status_json(status: &StatusRecord) -> Result<String> {
-    serde_json::to_string(status).map_err(|e| StoreError::Corrupt(format!("status {}: {e}", status.id)))
-}
-
-fn parse_status(text: &str) -> Result<StatusRecord> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored status: {e}")))
-}
-
-impl StatusStore for SqliteStore {
-    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()> {
-        let record = status_json(status)?;
-        self.with_statuses(|c| {
-            c.execute(
-                "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    status.id,
-                    status.complete,
-                    record,
-                    if status.complete { None } else { Some(payload) }
-                ],
-            )
-            .map_err(db("creating a status"))?;
-            Ok(())
-        })
-    }
-
-    fn finish_statuses(&self, statuses: &[StatusRecord]) -> Result<()> {
-        let records: Vec<(String, String)> = statuses
-            .iter()
-            .map(|s| Ok((s.id.clone(), status_json(s)?)))
-            .collect::<Result<_>>()?;
-        self.with_statuses(|c| {
-            let tx = c.transaction().map_err(db("starting a status update"))?;
-            for (id, record) in &records {
-                tx.prepare_cached(
-                    "UPDATE statuses SET complete = 1, record = ?2, payload = NULL WHERE id = ?1",
-                )
-                .and_then(|mut s| s.execute(params![id, record]))
-                .map_err(db("finishing a status"))?;
-            }
-            tx.commit().map_err(db("committing statuses"))?;
-            Ok(())
-        })
-    }
-
-    fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
-        self.with_statuses(|c| {
-            let text: Option<String> = c
-                .prepare_cached("SELECT record FROM statuses WHERE id = ?1")
-                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
-                .map_err(db("reading a status"))?;
-            text.map(|t| parse_status(&t)).transpose()
-        })
-    }
-
-    fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>> {
-        self.with_statuses(|c| {
-            let rows: Vec<(String, Vec<u8>)> = c
-                .prepare(
-                    "SELECT record, coalesce(payload, x'') FROM statuses WHERE complete = 0 ORDER BY seq",
-                )
-                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-                .map_err(db("listing unfinished statuses"))?;
-            rows.into_iter()
-                .map(|(t, p)| Ok((parse_status(&t)?, p)))
-                .collect()
-        })
-    }
-}
-
-fn read_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
-    let hash: Vec<u8> = r.get(2)?;
-    Ok(TokenRecord {
-        id: r.get(0)?,
-        principal: r.get(1)?,
-        secret_sha256: hash.try_into().unwrap_or([0; 32]),
-        description: r.get(3)?,
-        created_at: r.get(4)?,
-        revoked_at: r.get(5)?,
-    })
-}
-
-impl SubmissionStore for SqliteStore {
-    fn add_submission(&self, s: &SubmissionRecord) -> Result<()> {
-        self.with_writer(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO submissions (incident, regime, stage, at, by, reference, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    s.incident,
-                    s.regime,
-                    s.stage,
-                    s.at,
-                    s.by,
-                    s.reference,
-                    s.recorded_at
-                ],
-            )
-            .map_err(db("recording a submission"))?;
-            Ok(())
-        })
-    }
-
-    fn submissions(&self, incident: &str) -> Result<Vec<SubmissionRecord>> {
-        self.with_reader(|c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT incident, regime, stage, at, by, reference, recorded_at FROM submissions
-                     WHERE incident = ?1 ORDER BY at, regime, stage",
-                )
-                .map_err(db("reading submissions"))?;
-            let rows = stmt
-                .query_map([incident], |r| {
-                    Ok(SubmissionRecord {
-                        incident: r.get(0)?,
-                        regime: r.get(1)?,
-                        stage: r.get(2)?,
-                        at: r.get(3)?,
-                        by: r.get(4)?,
-                        reference: r.get(5)?,
-                        recorded_at: r.get(6)?,
-                    })
-                })
-                .map_err(db("reading submissions"))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db("reading submissions"))
-        })
-    }
-}
-
-impl SyncStore for SqliteStore {
-    fn sync_cursor(&self, partner: &str, direction: &str, collection: &str) -> Result<Option<String>> {
-        self.with_reader(|c| {
-            c.query_row(
-                "SELECT cursor FROM sync_cursors WHERE partner = ?1 AND direction = ?2 AND collection = ?3",
-                params![partner, direction, collection],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db("reading a sync cursor"))
-        })
-    }
-
-    fn set_sync_cursor(
-        &self,
-        partner: &str,
-        direction: &str,
-        collection: &str,
-        cursor: &str,
-        at: i64,
-    ) -> Result<()> {
-        self.with_writer(|c| {
-            c.execute(
-                "INSERT INTO sync_cursors (partner, direction, collection, cursor, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (partner, direction, collection) DO UPDATE SET cursor = ?4, updated_at = ?5",
-                params![partner, direction, collection, cursor, at],
-            )
-            .map_err(db("saving a sync cursor"))?;
-            Ok(())
-        })
-    }
-}
-
-impl QuarantineStore for SqliteStore {
-    fn quarantine(&self, q: &QuarantineRecord) -> Result<i64> {
-        self.with_writer(|c| {
-            c.execute(
-                "INSERT INTO quarantine (coll, object_id, sender, reason, received_at, json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    q.collection,
-                    q.object_id,
-                    q.sender,
-                    q.reason,
-                    q.received_at,
-                    q.json
-                ],
-            )
-            .map_err(db("quarantining an object"))?;
-            Ok(c.last_insert_rowid())
-        })
-    }
-
-    fn quarantined(&self, after: i64, limit: usize) -> Result<Vec<QuarantineRecord>> {
-        self.with_reader(|c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT seq, coll, object_id, sender, reason, received_at, json FROM quarantine
-                     WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )
-                .map_err(db("reading the quarantine"))?;
-            let rows = stmt
-                .query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                    Ok(QuarantineRecord {
-                        seq: r.get(0)?,
-                        collection: r.get(1)?,
-                        object_id: r.get(2)?,
-                        sender: r.get(3)?,
-                        reason: r.get(4)?,
-                        received_at: r.get(5)?,
-                        json: r.get(6)?,
-                    })
-                })
-                .map_err(db("reading the quarantine"))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(db("reading the quarantine"))
-        })
-    }
-}
-
-impl TokenStore for SqliteStore {
-    fn add_token(&self, t: &TokenRecord) -> Result<()> {
-        self.with_writer(|c| {
-            c.execute(
-                "INSERT INTO tokens (id, principal, secret_sha256, description, created_at, revoked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    t.id,
-                    t.principal,
-                    &t.secret_sha256[..],
-                    t.description,
-                    t.created_at,
-                    t.revoked_at
-                ],
-            )
-            .map_err(db("adding a token"))?;
-            Ok(())
-        })
-    }
-
-    fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
-        self.with_reader(|c| {
-            c.prepare_cached(
-                "SELECT id, principal, secret_sha256, description, created_at, revoked_at FROM tokens WHERE id = ?1",
-            )
-            .and_then(|mut s| s.query_row([id], read_token).optional())
-            .map_err(db("reading a token"))
-        })
-    }
-
-    fn tokens(&self) -> Result<Vec<TokenRecord>> {
-        self.with_reader(|c| {
-            c.prepare(
-                "SELECT id, principal, secret_sha256, description, created_at, revoked_at FROM tokens ORDER BY created_at",
-            )
-            .and_then(|mut s| s.query_map([], read_token)?.collect())
-            .map_err(db("listing tokens"))
-        })
-    }
-
-    fn revoke_token(&self, id: &str, at: i64) -> Result<bool> {
-        self.with_writer(|c| {
-            let n = c
-                .execute(
-                    "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-                    params![id, at],
-                )
-                .map_err(db("revoking a token"))?;
-            Ok(n == 1)
         })
     }
 }

@@ -1,0 +1,80 @@
+//! Durable TAXII status resources ([`StatusStore`]), kept in the status database file so that
+//! accepting a request never waits behind a batch of objects being committed to the main one.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, db};
+use crate::{Result, StatusRecord, StatusStore, StoreError};
+
+fn status_json(status: &StatusRecord) -> Result<String> {
+    serde_json::to_string(status).map_err(|e| StoreError::Corrupt(format!("status {}: {e}", status.id)))
+}
+
+fn parse_status(text: &str) -> Result<StatusRecord> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored status: {e}")))
+}
+
+impl StatusStore for SqliteStore {
+    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()> {
+        let record = status_json(status)?;
+        self.with_statuses(|c| {
+            c.execute(
+                "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    status.id,
+                    status.complete,
+                    record,
+                    // The payload is only needed to resume processing an unfinished request.
+                    if status.complete { None } else { Some(payload) }
+                ],
+            )
+            .map_err(db("creating a status"))?;
+            Ok(())
+        })
+    }
+
+    fn finish_statuses(&self, statuses: &[StatusRecord]) -> Result<()> {
+        let records: Vec<(String, String)> = statuses
+            .iter()
+            .map(|s| Ok((s.id.clone(), status_json(s)?)))
+            .collect::<Result<_>>()?;
+        self.with_statuses(|c| {
+            // INVARIANT: one transaction for all of them: after a crash every status of the batch
+            // is finished, or none is and all are resumed from their payloads.
+            let tx = c.transaction().map_err(db("starting a status update"))?;
+            for (id, record) in &records {
+                tx.prepare_cached(
+                    "UPDATE statuses SET complete = 1, record = ?2, payload = NULL WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, record]))
+                .map_err(db("finishing a status"))?;
+            }
+            tx.commit().map_err(db("committing statuses"))?;
+            Ok(())
+        })
+    }
+
+    fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
+        self.with_statuses(|c| {
+            let text: Option<String> = c
+                .prepare_cached("SELECT record FROM statuses WHERE id = ?1")
+                .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
+                .map_err(db("reading a status"))?;
+            text.map(|t| parse_status(&t)).transpose()
+        })
+    }
+
+    fn unfinished_statuses(&self) -> Result<Vec<(StatusRecord, Vec<u8>)>> {
+        self.with_statuses(|c| {
+            let rows: Vec<(String, Vec<u8>)> = c
+                .prepare(
+                    "SELECT record, coalesce(payload, x'') FROM statuses WHERE complete = 0 ORDER BY seq",
+                )
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                .map_err(db("listing unfinished statuses"))?;
+            rows.into_iter()
+                .map(|(t, p)| Ok((parse_status(&t)?, p)))
+                .collect()
+        })
+    }
+}
