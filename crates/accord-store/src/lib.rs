@@ -1,11 +1,13 @@
 //! Storage of STIX object versions by collection: the [`Store`] trait every backend implements,
-//! the embedded SQLite backend, and the conformance suite every backend must pass.
+//! the embedded SQLite backend, and the conformance suite every backend must pass
+//! (`conformance`, with the `testsuite` feature).
 //!
 //! A version is keyed by (collection, object id, version), where the version is `modified`, else
 //! `created`, else the server's arrival time (for unversioned SCOs). Each version gets a
 //! `date_added` that is strictly increasing per collection, at microsecond precision, so that
 //! (collection, date_added) is a total order that paging cursors can rely on.
 
+#[cfg(feature = "testsuite")]
 pub mod conformance;
 mod sqlite;
 
@@ -167,7 +169,6 @@ impl Page {
     }
 }
 
-/// A backend for object versions. Every implementation must pass [`conformance::run_all`].
 /// What a read of a collection depends on. A query whose range ends at or before `last_added`
 /// returns what it returned before as long as `changes` is the same; one whose range is open
 /// (the end of the collection) as long as both are.
@@ -180,6 +181,8 @@ pub struct Revision {
     pub last_added: i64,
 }
 
+/// A backend for object versions. Every implementation must pass `conformance::run_all` (with
+/// the `testsuite` feature).
 pub trait Store: Send + Sync {
     /// Creates the collection if it does not exist; returns it either way.
     fn ensure_collection(&self, spec: &CollectionSpec) -> Result<CollectionInfo>;

@@ -1,7 +1,9 @@
-//! Integration tests for accord-store: the conformance suite against SQLite, plus persistence.
+//! Integration tests for accord-store: the conformance suite against SQLite, plus what only the
+//! SQLite backend can show (persistence across reopening, migrations, how SQLite is built). The
+//! suite comes from the `testsuite` feature, which this crate's dev-dependency on itself enables.
 #![allow(clippy::unwrap_used)]
 
-use accord_store::{CollectionSpec, Query, SqliteStore, Store, conformance};
+use accord_store::{CollectionSpec, Query, SqliteStore, StatusRecord, StatusStore, Store, conformance};
 
 #[test]
 fn sqlite_passes_conformance() {
@@ -89,6 +91,40 @@ fn migration_indexes_the_retention_of_stored_versions() {
             .unwrap()
             .as_micros()
     );
+}
+
+/// A status is committed with its payload before the request is acknowledged, so that processing
+/// resumes after a crash: unfinished statuses and their payloads are still there after reopening.
+#[test]
+fn unfinished_statuses_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("accord.db");
+    let status = |id: &str| StatusRecord {
+        id: id.into(),
+        api_root: "api".into(),
+        collection: "c".into(),
+        principal: "alice".into(),
+        request_timestamp: 1,
+        complete: false,
+        total: 1,
+        successes: Vec::new(),
+        failures: Vec::new(),
+        pendings: Vec::new(),
+    };
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.create_status(&status("done"), b"one").unwrap();
+        s.create_status(&status("pending"), b"two").unwrap();
+        let mut done = status("done");
+        done.complete = true;
+        s.finish_statuses(&[done]).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        s.unfinished_statuses().unwrap(),
+        [(status("pending"), b"two".to_vec())]
+    );
+    assert!(s.status("done").unwrap().unwrap().complete);
 }
 
 #[test]
