@@ -9,7 +9,7 @@ use std::collections::HashMap;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
-use accord_policy::engine::{Action, Request};
+use accord_policy::decision::{Action, Request};
 use accord_policy::{Engine, Model, disclose};
 use accord_stix::Timestamp;
 use serde_json::{Map, Value, json};

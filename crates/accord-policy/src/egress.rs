@@ -1,6 +1,7 @@
-//! Egress: the one function every read path calls. It decides each object version, removes the
+//! Egress: what every read path calls. `disclose` decides each object version, removes the
 //! granularly marked parts the recipient may not see, strips the producer when IEP says so, and
-//! minimises personal data with the agreement's redaction profile.
+//! minimises personal data with the agreement's redaction profile; it is the reference. The fast
+//! path production takes over stored text, `release`, gives the same results.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -8,12 +9,19 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::engine::{Decider, Decision, Effect, Engine, Reason, Request};
+use crate::decision::{Decision, Effect, Reason, Request};
+use crate::engine::{Decider, Engine};
 use crate::handling::MarkingSource;
-use crate::minimise::{Minimiser, Redaction, Transform, agreement_key};
+use crate::minimise::{Minimiser, People, Redaction, agreement_key, is_redactable};
+use crate::profile::Transform;
+
+mod release;
+
+pub use crate::minimise::individual_name;
+pub use release::{Lookups, Release, ReleaseError, Stored, Verdict, release};
 
 /// What happened to one object on its way out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
     pub id: String,
     pub decision: Decision,
@@ -82,22 +90,6 @@ fn index<'v>(v: &'v mut Value, token: &str) -> Option<&'v mut Value> {
     }
 }
 
-/// The name of an `identity` with `identity_class: individual`.
-pub fn individual_name(o: &Map<String, Value>) -> Option<String> {
-    let (mut identity, mut individual, mut name) = (false, false, None);
-    for (k, v) in o {
-        match k.as_str() {
-            "type" => identity = v.as_str() == Some("identity"),
-            "identity_class" => individual = v.as_str() == Some("individual"),
-            "name" => name = v.as_str(),
-            _ => {}
-        }
-    }
-    (identity && individual)
-        .then(|| name.map(str::to_owned))
-        .flatten()
-}
-
 /// Decides and redacts a batch of objects for one principal. `resolve` finds referenced objects
 /// outside the batch (the store), so that rewritten references stay consistent across pages.
 /// `master_key` derives each agreement's pseudonymisation key. `people` are names of individuals
@@ -138,11 +130,7 @@ pub fn disclose_with<'a>(
     // Objects of the batch that references may point at and redaction may change.
     let by_id: HashMap<&str, &Map<String, Value>> = objects
         .iter()
-        .filter(|o| {
-            o.get("type")
-                .and_then(Value::as_str)
-                .is_some_and(crate::minimise::is_redactable)
-        })
+        .filter(|o| o.get("type").and_then(Value::as_str).is_some_and(is_redactable))
         .filter_map(|o| Some((o.get("id")?.as_str()?, o)))
         .collect();
     let lookup = |id: &str| {
@@ -151,7 +139,7 @@ pub fn disclose_with<'a>(
             .map(|o| Value::Object((*o).clone()))
             .or_else(|| resolve(id))
     };
-    let people = crate::minimise::People::new(&people);
+    let people = People::new(&people);
     // One minimiser per (profile, agreement) met in the batch; few, so a list.
     let mut minimisers: Vec<(String, String, Minimiser<'_>)> = Vec::new();
     let mut out = Disclosure::default();
@@ -236,6 +224,8 @@ pub fn disclose_with<'a>(
         if decision.allowed() && !redactions.is_empty() {
             decision.effect = Effect::AllowWithRedaction;
         }
+        // INVARIANT: deny by default: only what an allowing decision covers leaves, and any
+        // redaction that cannot be made (a required marked property, a withheld object) denies.
         if decision.allowed() {
             out.objects.push(object);
         }

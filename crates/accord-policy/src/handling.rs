@@ -1,5 +1,6 @@
 //! The handling of one object version, derived from its markings (TLP 1.0/2.0 object-level and
-//! granular, IEP 2.0) and from the Accord handling extension.
+//! granular, IEP 2.0) and from the Accord handling extension, and the list of the members it is
+//! derived from (which egress's fast path reads without parsing the rest of an object).
 
 use std::collections::BTreeSet;
 
@@ -10,10 +11,46 @@ use accord_stix::markings::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::model::{Model, action_rank};
+use crate::sharing::{Model, action_rank};
 
 pub use accord_stix::handling::HANDLING_EXTENSION_ID;
 use accord_stix::handling::parse_retention;
+
+/// The top-level members an object's handling is derived from, in canonical (sorted) order.
+// INVARIANT: this is the one list of them. `Handling::derive` sees an object only through
+// `Members`, which yields nothing for a name not listed, and the fast path of egress
+// (`release`) decides from these members alone; equal members give equal handling.
+pub const HANDLING_MEMBERS: [&str; 5] = [
+    "created_by_ref",
+    "extensions",
+    "granular_markings",
+    "object_marking_refs",
+    "type",
+];
+
+/// The handling members of one object: all that `Handling::derive` may read of it.
+struct Members<'a>([Option<&'a Value>; HANDLING_MEMBERS.len()]);
+
+impl<'a> Members<'a> {
+    /// One pass over the properties: cheaper than a hashed lookup for each member.
+    fn of(object: &'a Map<String, Value>) -> Self {
+        let mut found = [None; HANDLING_MEMBERS.len()];
+        for (k, v) in object {
+            if let Some(i) = HANDLING_MEMBERS.iter().position(|m| m == k) {
+                found[i] = Some(v);
+            }
+        }
+        Members(found)
+    }
+
+    /// The member `name`; `None` for a name that is not listed, so nothing else can be read.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        HANDLING_MEMBERS
+            .iter()
+            .position(|m| *m == name)
+            .and_then(|i| self.0[i])
+    }
+}
 
 /// Looks up marking-definition objects by id (the caller may read them from a store).
 pub trait MarkingSource {
@@ -100,28 +137,21 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 impl Handling {
-    /// Derives the handling of `object`. Contradictory markings resolve to the most restrictive;
-    /// unknown marking definitions are listed (the policy denies them).
-    /// Unmarked objects get `default_tlp`, else the model's default.
+    /// Derives the handling of `object` from its [`HANDLING_MEMBERS`] alone. Contradictory
+    /// markings resolve to the most restrictive; unknown marking definitions are listed (the
+    /// policy denies them). Unmarked objects get `default_tlp`, else the model's default.
     pub fn derive(
         object: &Map<String, Value>,
         model: &Model,
         markings: &dyn MarkingSource,
         default_tlp: Option<TlpLevel>,
     ) -> Handling {
-        // One pass over the properties: cheaper than a hashed lookup for each of them.
-        let (mut ty, mut marking_refs, mut granular, mut extensions, mut created_by) =
-            (None, None, None, None, None);
-        for (k, v) in object {
-            match k.as_str() {
-                "type" => ty = v.as_str(),
-                "object_marking_refs" => marking_refs = Some(v),
-                "granular_markings" => granular = v.as_array(),
-                "extensions" => extensions = v.as_object(),
-                "created_by_ref" => created_by = v.as_str(),
-                _ => {}
-            }
-        }
+        let members = Members::of(object);
+        let ty = members.get("type").and_then(Value::as_str);
+        let marking_refs = members.get("object_marking_refs");
+        let granular = members.get("granular_markings").and_then(Value::as_array);
+        let extensions = members.get("extensions").and_then(Value::as_object);
+        let created_by = members.get("created_by_ref").and_then(Value::as_str);
         let stix_type = ty.unwrap_or_default().to_owned();
         let mut warnings = Vec::new();
         let mut unknown = Vec::new();
@@ -252,5 +282,27 @@ fn resolve(id: &str, markings: &dyn MarkingSource) -> Option<Marking> {
     match tlp_by_id(id) {
         Some(t) => Some(Marking::Tlp(*t)),
         None => markings.marking(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_yield_exactly_the_listed_names() {
+        let object: Map<String, Value> = HANDLING_MEMBERS
+            .iter()
+            .map(|m| ((*m).to_owned(), Value::from(*m)))
+            .chain([("labels".to_owned(), Value::from("labels"))])
+            .collect();
+        let members = Members::of(&object);
+        for m in HANDLING_MEMBERS {
+            assert_eq!(members.get(m).and_then(Value::as_str), Some(m));
+        }
+        assert_eq!(members.get("labels"), None, "a name not listed cannot be read");
+        let mut sorted = HANDLING_MEMBERS;
+        sorted.sort_unstable();
+        assert_eq!(sorted, HANDLING_MEMBERS, "in canonical order");
     }
 }

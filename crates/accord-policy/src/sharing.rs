@@ -1,5 +1,6 @@
 //! The sharing model declared in the node configuration: organisations, principals, purposes,
 //! sharing agreements and redaction profiles, checked for consistency before it takes effect.
+//! It depends on no other module of this crate but `profile`: everything else reads it.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -7,7 +8,7 @@ use accord_stix::Timestamp;
 use accord_stix::markings::{PermittedActions, TlpLevel};
 use serde::{Deserialize, Serialize};
 
-use crate::minimise::Profile;
+use crate::profile::{Profile, builtin_profiles};
 
 /// A problem in the model, naming the section, the entry and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -362,7 +363,7 @@ impl Model {
         }
 
         let mut profiles = HashMap::new();
-        for (name, p) in crate::minimise::builtin_profiles() {
+        for (name, p) in builtin_profiles() {
             profiles.insert(name, p);
         }
         for (i, p) in spec.profiles.iter().enumerate() {
@@ -510,12 +511,19 @@ impl Model {
 
     /// How the recipient organisation stands to this node's organisation.
     pub fn relation(&self, recipient: &str, now: Timestamp) -> Relation {
-        let node = &self.node_organisation;
-        if recipient == node {
+        self.relation_bound(
+            recipient,
+            self.agreements_between(recipient, now).next().is_some(),
+        )
+    }
+
+    /// [`Model::relation`], given whether an agreement binding both is in force.
+    pub fn relation_bound(&self, recipient: &str, bound: bool) -> Relation {
+        if recipient == self.node_organisation {
             Relation::Own
         } else if self.node_org().clients.iter().any(|c| c == recipient) {
             Relation::Client
-        } else if self.agreements_between(recipient, now).next().is_some() {
+        } else if bound {
             Relation::Community
         } else {
             Relation::Other

@@ -1,0 +1,377 @@
+//! Transforms: what a redaction profile does to the personal data `detect` finds (drop,
+//! generalise, pseudonymise with the agreement's key, or mask), applied to one object's own
+//! content. References are `references`' business.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+use super::detect::{
+    EMAIL, HOME, Holds, PHONE, Property, is_contact_key, is_free_text, names_may_occur_in, rule_for,
+};
+use super::{Ctx, Minimiser, type_of};
+use crate::profile::{Category, Transform};
+
+/// The parts of a URL that identify a person: its user-info and its (non-empty) query; `None`
+/// when it has neither, or is not a URL with an authority.
+pub(super) struct UrlParts<'v> {
+    scheme: &'v str,
+    userinfo: Option<&'v str>,
+    host: &'v str,
+    path: &'v str,
+    query: Option<&'v str>,
+}
+
+pub(super) fn url_parts(v: &str) -> Option<UrlParts<'_>> {
+    let (scheme, rest) = v.split_once("://")?;
+    let (authority_end, _) = rest
+        .char_indices()
+        .find(|(_, c)| matches!(c, '/' | '?' | '#'))
+        .unwrap_or((rest.len(), ' '));
+    let (authority, tail) = rest.split_at(authority_end);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q.split('#').next().unwrap_or_default())),
+        None => (tail.split('#').next().unwrap_or_default(), None),
+    };
+    if userinfo.is_none() && query.is_none_or(str::is_empty) {
+        return None;
+    }
+    Some(UrlParts {
+        scheme,
+        userinfo,
+        host,
+        path,
+        query,
+    })
+}
+
+/// IPv4 to its /24, IPv6 to its /48 (a CIDR value keeps the shorter of the two prefixes).
+pub fn generalise_ip(v: &str) -> String {
+    let (addr, prefix) = match v.split_once('/') {
+        Some((a, p)) => (a, p.parse::<u8>().ok()),
+        None => (v, None),
+    };
+    if let Ok(ip) = addr.parse::<Ipv4Addr>() {
+        let bits = prefix.unwrap_or(32).min(24);
+        let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+        return format!("{}/{bits}", Ipv4Addr::from(u32::from(ip) & mask));
+    }
+    if let Ok(ip) = addr.parse::<Ipv6Addr>() {
+        let bits = prefix.unwrap_or(128).min(48);
+        let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+        return format!("{}/{bits}", Ipv6Addr::from(u128::from(ip) & mask));
+    }
+    // Not an address: withhold the value rather than pass it through.
+    "0.0.0.0/0".into()
+}
+
+impl Minimiser<'_> {
+    /// Redacts the object's own content: the properties its type holds personal data in
+    /// (`PERSONAL_DATA`), then contact details, free text and names of individuals anywhere.
+    /// Returns false when the whole object must be withheld.
+    pub(super) fn own(&self, o: &mut Map<String, Value>, cx: &mut Ctx, path: &str) -> bool {
+        let p = self.profile;
+        let ty = type_of(o);
+        if let Some(rule) = rule_for(o, &ty) {
+            let t = p.transform(rule.category);
+            if t != Transform::Keep {
+                if rule.personal_object && t == Transform::Drop {
+                    cx.note(path, rule.category.as_str(), Transform::Drop);
+                    return false;
+                }
+                for prop in rule.properties {
+                    if !self.property(o, prop, cx, path) {
+                        return false;
+                    }
+                }
+            }
+        }
+        // Contact details and free text, on every object.
+        if p.contact != Transform::Keep {
+            let keys: Vec<String> = o.keys().filter(|k| is_contact_key(k)).cloned().collect();
+            for k in keys {
+                if o.get(&k).is_some_and(Value::is_string) {
+                    self.scalar(o, &k, Category::Contact, p.contact, cx, path);
+                }
+            }
+        }
+        let free: Vec<String> = o.keys().filter(|k| is_free_text(k)).cloned().collect();
+        for k in free {
+            self.text_field(o, &k, cx, path, true);
+        }
+        if self.people.any() && p.individual != Transform::Keep {
+            let mut whole = Value::Object(std::mem::take(o));
+            self.scrub_people(&mut whole, "", cx, &mut path.to_owned());
+            if let Value::Object(m) = whole {
+                *o = m;
+            }
+        }
+        true
+    }
+
+    /// Applies the profile to one property its type's rule lists. False when the object must
+    /// be withheld.
+    fn property(&self, o: &mut Map<String, Value>, prop: &Property, cx: &mut Ctx, path: &str) -> bool {
+        let (name, category) = (prop.name, prop.category);
+        let t = self.profile.transform(category);
+        match prop.holds {
+            Holds::Value => self.scalar(o, name, category, t, cx, path),
+            Holds::EmailAddress => {
+                if let Some(v) = o.get(name).and_then(Value::as_str) {
+                    let new = self.email(v, t);
+                    o.insert(name.into(), new.into());
+                    cx.note(&format!("{path}.{name}"), category.as_str(), t);
+                }
+            }
+            Holds::IpAddress => {
+                if let Some(v) = o.get(name).and_then(Value::as_str) {
+                    let g = generalise_ip(v);
+                    o.insert(name.into(), g.into());
+                    cx.note(&format!("{path}.{name}"), category.as_str(), t);
+                }
+            }
+            Holds::Url => {
+                if let Some(v) = o.get(name).and_then(Value::as_str)
+                    && let Some(new) = self.url(v, t)
+                {
+                    if t == Transform::Drop {
+                        cx.note(path, category.as_str(), Transform::Drop);
+                        return false;
+                    }
+                    o.insert(name.into(), new.into());
+                    cx.note(&format!("{path}.{name}"), category.as_str(), t);
+                }
+            }
+            Holds::Removed => {
+                if o.remove(name).is_some() {
+                    cx.note(&format!("{path}.{name}"), category.as_str(), Transform::Drop);
+                }
+            }
+            Holds::Paths => self.text_field(o, name, cx, path, false),
+            Holds::EmbeddedAddresses => {
+                let Some(Value::Object(embedded)) = o.get_mut(name) else {
+                    return true;
+                };
+                let keys: Vec<String> = embedded.keys().cloned().collect();
+                for k in keys {
+                    let Some(Value::Object(inner)) = embedded.get_mut(&k) else {
+                        continue;
+                    };
+                    let is_ip = matches!(
+                        inner.get("type").and_then(Value::as_str),
+                        Some("ipv4-addr" | "ipv6-addr")
+                    );
+                    if !is_ip {
+                        continue;
+                    }
+                    let at = format!("{path}.{name}.{k}");
+                    if t == Transform::Drop {
+                        embedded.remove(&k);
+                        cx.note(&at, category.as_str(), Transform::Drop);
+                    } else if let Some(v) = inner.get("value").and_then(Value::as_str) {
+                        let g = generalise_ip(v);
+                        inner.insert("value".into(), g.into());
+                        cx.note(&format!("{at}.value"), category.as_str(), t);
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Replaces names of individuals in every string of the object except identifiers,
+    /// references, timestamps and patterns.
+    fn scrub_people(&self, v: &mut Value, key: &str, cx: &mut Ctx, path: &mut String) {
+        match v {
+            Value::String(s) => {
+                if !names_may_occur_in(key) {
+                    return;
+                }
+                let found = self.people.find(s);
+                if found.is_empty() {
+                    return;
+                }
+                let t = self.profile.individual;
+                let mut new = String::with_capacity(s.len());
+                let mut at = 0;
+                for r in found {
+                    new.push_str(&s[at..r.start]);
+                    match t {
+                        Transform::Pseudonymise => {
+                            let p = self.pseudonym("individual", &s[r.clone()].to_lowercase());
+                            new.push_str(&format!("individual-{p}"));
+                        }
+                        Transform::Drop => {}
+                        _ => new.push_str("[individual redacted]"),
+                    }
+                    at = r.end;
+                }
+                new.push_str(&s[at..]);
+                *s = new;
+                cx.note(path, Category::Individual.as_str(), t);
+            }
+            Value::Array(a) => {
+                let len = path.len();
+                for (i, x) in a.iter_mut().enumerate() {
+                    path.push_str(&format!("[{i}]"));
+                    self.scrub_people(x, key, cx, path);
+                    path.truncate(len);
+                }
+            }
+            Value::Object(m) => {
+                let len = path.len();
+                for (k, x) in m.iter_mut() {
+                    path.push('.');
+                    path.push_str(k);
+                    self.scrub_people(x, k, cx, path);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// HMAC-SHA-256 under the agreement's key, per category (equal values of different
+    /// categories do not correlate), shortened to 64 bits.
+    fn pseudonym(&self, category: &str, value: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(category.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
+    /// Replaces a whole string property.
+    fn scalar(
+        &self,
+        o: &mut Map<String, Value>,
+        field: &str,
+        category: Category,
+        t: Transform,
+        cx: &mut Ctx,
+        path: &str,
+    ) {
+        let Some(v) = o.get(field).and_then(Value::as_str) else {
+            return;
+        };
+        let category = category.as_str();
+        let at = format!("{path}.{field}");
+        match t {
+            Transform::Keep => return,
+            Transform::Drop => {
+                o.remove(field);
+            }
+            Transform::Pseudonymise | Transform::Generalise => {
+                let new = format!("{category}-{}", self.pseudonym(category, &v.to_lowercase()));
+                o.insert(field.into(), new.into());
+            }
+            Transform::Mask => {
+                o.insert(field.into(), format!("[{category} redacted]").into());
+            }
+        }
+        cx.note(&at, category, t);
+    }
+
+    fn email(&self, v: &str, t: Transform) -> String {
+        match t {
+            Transform::Pseudonymise => format!("p-{}@pseudonym.invalid", self.pseudonym("email", v)),
+            Transform::Drop => String::new(),
+            _ => "redacted@redacted.invalid".into(),
+        }
+    }
+
+    /// The URL without its personal parts, or `None` when it has none.
+    fn url(&self, v: &str, t: Transform) -> Option<String> {
+        let parts = url_parts(v)?;
+        let mut out = format!("{}://", parts.scheme);
+        if let (Some(u), Transform::Pseudonymise) = (parts.userinfo, t) {
+            out.push_str(&format!("u-{}@", self.pseudonym("url-user", u)));
+        }
+        out.push_str(parts.host);
+        out.push_str(parts.path);
+        if let (Some(q), Transform::Pseudonymise) = (parts.query, t)
+            && !q.is_empty()
+        {
+            out.push_str(&format!("?q-{}", self.pseudonym("url-query", q)));
+        }
+        Some(out)
+    }
+
+    /// Redacts e-mail addresses and phone numbers (free text only) and home-directory user
+    /// names inside a string property.
+    fn text_field(&self, o: &mut Map<String, Value>, field: &str, cx: &mut Ctx, path: &str, free_text: bool) {
+        let Some(text) = o.get(field).and_then(Value::as_str) else {
+            return;
+        };
+        let p = self.profile;
+        if !self.text_may_change(text, free_text) {
+            return;
+        }
+        let at = format!("{path}.{field}");
+        let mut out = text.to_owned();
+        if free_text && p.email != Transform::Keep && EMAIL.is_match(&out) {
+            out = EMAIL
+                .replace_all(&out, |c: &regex::Captures<'_>| match p.email {
+                    Transform::Mask => "[email redacted]".to_owned(),
+                    t => self.email(&c[0], t),
+                })
+                .into_owned();
+            cx.note(&at, Category::Email.as_str(), p.email);
+        }
+        if free_text && p.phone != Transform::Keep && PHONE.is_match(&out) {
+            let mut hit = false;
+            out = PHONE
+                .replace_all(&out, |c: &regex::Captures<'_>| {
+                    // Fewer digits are dates, times or counts; more are not phone numbers.
+                    let digits = c[0].bytes().filter(u8::is_ascii_digit).count();
+                    if !(8..=15).contains(&digits) {
+                        return c[0].to_owned();
+                    }
+                    hit = true;
+                    match p.phone {
+                        Transform::Pseudonymise => format!("phone-{}", self.pseudonym("phone", &c[0])),
+                        Transform::Drop => String::new(),
+                        _ => "[phone redacted]".to_owned(),
+                    }
+                })
+                .into_owned();
+            if hit {
+                cx.note(&at, Category::Phone.as_str(), p.phone);
+            }
+        }
+        if p.home_directory != Transform::Keep && HOME.is_match(&out) {
+            let mut hit = false;
+            out = HOME
+                .replace_all(&out, |c: &regex::Captures<'_>| {
+                    let user = &c[2];
+                    // Shared profiles name no one.
+                    if matches!(
+                        user.to_ascii_lowercase().as_str(),
+                        "public" | "default" | "shared" | "all users"
+                    ) {
+                        return c[0].to_owned();
+                    }
+                    hit = true;
+                    let replacement = match p.home_directory {
+                        Transform::Pseudonymise => format!("user-{}", self.pseudonym("home", user)),
+                        Transform::Drop => String::new(),
+                        _ => "[user]".to_owned(),
+                    };
+                    format!("{}{replacement}", &c[1])
+                })
+                .into_owned();
+            if hit {
+                cx.note(&at, Category::HomeDirectory.as_str(), p.home_directory);
+            }
+        }
+        if out != text {
+            o.insert(field.into(), out.into());
+        }
+    }
+}
