@@ -4,9 +4,11 @@
 //! oversight queries.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use accord_ledger::{Checkpoint, VerifierKey};
-use anyhow::{Context, Result, anyhow, bail};
+use accord_sync::{Auth, Https};
+use anyhow::{Context, Result, bail};
 
 use crate::node::Node;
 
@@ -29,40 +31,19 @@ pub struct Remote {
 }
 
 impl Remote {
-    fn agent(&self) -> Result<ureq::Agent> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(ca) = &self.ca {
-            let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                roots
-                    .add(cert.with_context(|| format!("{}: not a PEM certificate", ca.display()))?)
-                    .with_context(|| format!("{}: unusable certificate", ca.display()))?;
+    /// The node's HTTPS client (accord-sync's, so the TLS setup and the URL checks are the
+    /// sync client's), with the token as a bearer credential.
+    fn client(&self) -> Result<Https> {
+        let tls = match &self.ca {
+            Some(path) => {
+                let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                accord_sync::client_config(Some(&pem), None)
+                    .with_context(|| format!("{}: unusable CA certificate", path.display()))?
             }
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(ureq::AgentBuilder::new()
-            .tls_config(std::sync::Arc::new(tls))
-            .timeout(std::time::Duration::from_secs(60))
-            .build())
-    }
-
-    fn get(&self, agent: &ureq::Agent, path: &str) -> Result<ureq::Response> {
-        let url = format!("{}{path}", self.base.trim_end_matches('/'));
-        let mut req = agent.get(&url);
-        if let Some(t) = &self.token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        req.call().map_err(|e| match e {
-            ureq::Error::Status(code, resp) => {
-                anyhow!("{url}: HTTP {code}: {}", resp.into_string().unwrap_or_default())
-            }
-            other => anyhow!("{url}: {other}"),
-        })
+            None => accord_sync::client_config(None, None)?,
+        };
+        let auth = self.token.clone().map_or(Auth::None, Auth::Bearer);
+        Ok(Https::new(&self.base, auth, tls, Duration::from_secs(60))?)
     }
 }
 
@@ -81,27 +62,25 @@ struct Fetched {
 enum Entries {
     Dir(accord_audit::DirLog),
     /// A node's audit API, a page at a time.
-    Url(ureq::Agent, Remote),
+    Url(Https),
 }
 
 impl Fetched {
     /// Calls `f` with each run of entry lines, in log order.
     fn for_each_run(&self, mut f: impl FnMut(&[&[u8]])) -> Result<()> {
-        let (agent, remote) = match &self.entries {
+        let node = match &self.entries {
             Entries::Dir(log) => return Ok(log.for_each_run(f)?),
-            Entries::Url(agent, remote) => (agent, remote),
+            Entries::Url(node) => node,
         };
         let mut start = 0u64;
         loop {
-            let resp = remote.get(agent, &format!("/audit/v1/entries?start={start}"))?;
+            let resp = node.get(&format!("/audit/v1/entries?start={start}"))?;
             let header = |name: &str| resp.header(name).and_then(|v| v.parse::<u64>().ok());
             let (end, size) = (header("x-accord-log-end"), header("x-accord-log-size"));
             let (Some(end), Some(size)) = (end, size) else {
                 bail!("the node's entries response lacks its range headers");
             };
-            let mut body = Vec::new();
-            std::io::Read::read_to_end(&mut resp.into_reader(), &mut body)?;
-            if let Some(text) = body.strip_suffix(b"\n") {
+            if let Some(text) = resp.body.strip_suffix(b"\n") {
                 f(&text.split(|b| *b == b'\n').collect::<Vec<_>>());
             }
             if end >= size || end == start {
@@ -129,12 +108,12 @@ fn from_dir(dir: &Path) -> Result<Fetched> {
 }
 
 fn from_url(remote: &Remote) -> Result<Fetched> {
-    let agent = remote.agent()?;
-    let note = remote.get(&agent, "/audit/v1/checkpoint")?.into_string()?;
-    let published_key = remote.get(&agent, "/audit/v1/key")?.into_string().ok();
+    let node = remote.client()?;
+    let note = node.get("/audit/v1/checkpoint")?.text()?.to_owned();
+    let published_key = node.get("/audit/v1/key")?.text().ok().map(str::to_owned);
     let origin = note.lines().next().unwrap_or_default().to_owned();
     Ok(Fetched {
-        entries: Entries::Url(agent, remote.clone()),
+        entries: Entries::Url(node),
         checkpoints: vec![note],
         hashes: Vec::new(),
         origin,
@@ -303,10 +282,10 @@ pub fn query(
                 q.append_pair("kind", &filter.kinds.join(","));
             }
             q.append_pair("limit", &limit.to_string());
-            let agent = remote.agent()?;
             Ok(remote
-                .get(&agent, &format!("/audit/v1/query?{}", q.finish()))?
-                .into_json()?)
+                .client()?
+                .get(&format!("/audit/v1/query?{}", q.finish()))?
+                .json()?)
         }
     }
 }
