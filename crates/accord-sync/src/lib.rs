@@ -7,13 +7,20 @@
 //!
 //! It is also the node's one HTTPS client: [`client_config`] is the TLS client configuration,
 //! [`check_url`] decides which URLs may be contacted, and [`Https`] makes authenticated requests
-//! to a node outside the TAXII API (the audit monitor's reads).
+//! to a node outside the TAXII API (the ledger monitor's reads).
+//!
+//! On top of the client, two edges of the node: [`exchange`] (pull from and push to partners,
+//! through the node's ingest path and gated reader) and [`monitor`] (verify a node's ledger
+//! against a pinned key, answer oversight queries).
 
 mod address;
 mod backoff;
 mod client;
 mod envelope;
+pub mod error;
+pub mod exchange;
 mod https;
+pub mod monitor;
 mod tls;
 
 pub use address::{check_url, is_loopback};

@@ -33,6 +33,24 @@ pub enum TaxiiError {
     Internal(String),
 }
 
+impl From<accord_node::NodeError> for TaxiiError {
+    fn from(e: accord_node::NodeError) -> Self {
+        use accord_node::NodeError;
+        match e {
+            NodeError::Invalid(m) => TaxiiError::BadRequest(m),
+            NodeError::NotFound(m) => TaxiiError::NotFound(m),
+            NodeError::Forbidden(m) => TaxiiError::Forbidden(m),
+            NodeError::Unavailable => TaxiiError::Unavailable,
+            NodeError::Store(e) => e.into(),
+            NodeError::Ledger(e) => e.into(),
+            other => {
+                tracing::error!(error = %other, "node failure");
+                TaxiiError::Internal("node failure".into())
+            }
+        }
+    }
+}
+
 impl From<accord_store::StoreError> for TaxiiError {
     fn from(e: accord_store::StoreError) -> Self {
         match e {

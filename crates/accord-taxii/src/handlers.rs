@@ -1,10 +1,12 @@
 //! The TAXII 2.1 endpoints. Each handler parses the request, authorises it through
-//! `access::authorize`, calls the store, and formats the response; nothing else.
+//! `accord_node::access::authorize`, calls one service of the node, and formats the response;
+//! nothing else.
 
-use accord_ledger::Event;
-use accord_ledger::entry::{Deletion, Version};
+use accord_node::access::{Action, Principal, authorize};
+use accord_node::gate::Channel;
+use accord_node::read::{SealedPage, Taken};
 use accord_stix::Timestamp;
-use accord_store::{Page, Query, StatusRecord, VersionFilter};
+use accord_store::{Query, StatusRecord, StoredObject, VersionFilter};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
@@ -12,18 +14,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::access::{Action, Authenticated, PeerCertificate, authenticate, authorize};
+use crate::access::{PeerCertificate, authenticate};
 use crate::error::TaxiiError;
-use crate::ingest::{Job, prescan};
-use crate::model::{ApiRoot, Collection};
-use crate::pages::{ReadPage, Reader, Taken};
 use crate::query::{self, Filters};
+use crate::roots::{ApiRoot, Collection};
 use crate::{AppState, MEDIA_TYPE_STIX, MEDIA_TYPE_TAXII};
 
 type Result<T, E = TaxiiError> = std::result::Result<T, E>;
 
 /// The authenticated principal of a request.
-pub struct Auth(pub Authenticated);
+pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = TaxiiError;
@@ -32,14 +32,7 @@ impl FromRequestParts<AppState> for Auth {
         let peer = parts.extensions.get::<PeerCertificate>().copied();
         // Usually answered from the token cache; otherwise one indexed row read, which costs less
         // inline than a hand-off to the blocking pool.
-        let who = authenticate(
-            &parts.headers,
-            peer,
-            &state.directory,
-            state.backend.as_ref(),
-            &state.tokens,
-        )?;
-        Ok(Auth(who))
+        Ok(Auth(authenticate(&parts.headers, peer, &state.node)?))
     }
 }
 
@@ -125,7 +118,7 @@ fn collection<'a>(root: &'a ApiRoot, id: &str) -> Result<&'a Collection> {
 fn open_collection<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
-    who: &Authenticated,
+    who: &Principal,
     root_name: &str,
     cid: &str,
     action: Action,
@@ -140,7 +133,7 @@ fn open_collection<'a>(
 /// parameters and versions; 404 when the object is absent or the principal may not see it.
 async fn object_listing(
     state: &AppState,
-    (who, headers): (&Authenticated, &HeaderMap),
+    (who, headers): (&Principal, &HeaderMap),
     (name, cid, oid): (&str, &str, &str),
     raw: Option<&str>,
     endpoint: &str,
@@ -155,7 +148,7 @@ async fn object_listing(
     let scope = format!("{endpoint}|{name}|{cid}|{oid}");
     let listing = list(state, who, headers, &c.id, &filters, base, &scope).await?;
     // An object the principal may not see is reported as absent, not as forbidden.
-    if listing.page.objects.is_empty() && (listing.scanned > 0 || !object_exists(state, &c.id, oid).await?) {
+    if listing.objects.is_empty() && (listing.scanned > 0 || !state.node.has_object(&c.id, oid)?) {
         return Err(TaxiiError::NotFound(format!(
             "no object {oid} in collection {}",
             c.id
@@ -242,17 +235,17 @@ pub async fn status(
 ) -> Result<Response> {
     check_accept(&headers)?;
     root(&state, &name)?;
-    let found = state.backend.status(&id)?;
+    let found = state.node.status(&id)?;
     let s = found
         .filter(|s| s.api_root == name)
         .ok_or_else(|| TaxiiError::NotFound(format!("unknown status {id:?}")))?;
-    if s.principal != who.principal.name {
+    if s.principal != who.name {
         authorize(&who, Action::Write, &s.collection)?;
     }
     Ok(taxii_json(StatusCode::OK, &status_body(&s)))
 }
 
-fn collection_body(c: &Collection, who: &Authenticated) -> Value {
+fn collection_body(c: &Collection, who: &Principal) -> Value {
     let mut body = json!({
         "id": c.id,
         "title": c.title,
@@ -303,7 +296,8 @@ pub async fn collection_info(
 
 /// A page of released results with its cursor and date headers.
 struct Listing {
-    page: Page,
+    objects: Vec<StoredObject>,
+    more: bool,
     next: Option<String>,
     /// Versions read from the store for this page, whether or not they were released.
     scanned: usize,
@@ -318,19 +312,18 @@ fn purpose(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Reads a page through the gate (or takes the one read ahead for its cursor), logs what is
-/// disclosed, and starts reading the next page ahead.
+/// Reads a page through the node's gated reader (or takes the one read ahead for its cursor),
+/// which logs what is disclosed, and starts reading the next page ahead.
 async fn list(
     state: &AppState,
-    who: &Authenticated,
+    who: &Principal,
     headers: &HeaderMap,
     collection: &str,
     filters: &Filters,
     base: Query,
     scope: &str,
 ) -> Result<Listing> {
-    let now = accord_audit::now_micros();
-    let now_secs = now / 1_000_000;
+    let now_secs = state.node.clock().now_micros() / 1_000_000;
     let after = match &filters.next {
         Some(token) => Some(state.cursors.check(token, now_secs, filters, scope)?),
         None => filters.added_after,
@@ -349,82 +342,56 @@ async fn list(
     q.spec_versions = filters.spec_versions.clone();
     let small = q.limit <= INLINE_QUERY_LIMIT
         || (!q.ids.is_empty() && q.ids.len() <= INLINE_QUERY_LIMIT && q.versions != VersionFilter::all());
-    let reader = Reader {
-        backend: state.backend.clone(),
-        gate: state.gate.clone(),
-        principal: who.principal.name.clone(),
-        purpose: purpose(headers),
-        encrypted: state.tls,
-        channel: if scope.starts_with("manifest") {
-            "taxii-manifest"
-        } else {
-            "taxii"
-        },
+    // Only the objects endpoints return content: manifests and versions lists need no signature.
+    let (channel, content) = match scope.split('|').next() {
+        Some("manifest") => (Channel::TaxiiManifest, false),
+        Some("versions") => (Channel::Taxii, false),
+        _ => (Channel::Taxii, true),
     };
+    let reader = state
+        .node
+        .reader(
+            &who.name,
+            accord_policy::Action::Read,
+            channel,
+            purpose(headers).as_deref(),
+        )
+        .encrypted(state.tls);
+    let reader = if content { reader } else { reader.signed(false) };
     let taken = match &filters.next {
-        Some(token) if !small => state.read_ahead.take(token, &q, &reader).await,
+        Some(token) if !small => reader.take_ahead(token, &q).await,
         _ => Taken::Nothing,
     };
     // The query again, to read the page after this one ahead.
     let again = (!small).then(|| q.clone());
-    let page = match taken {
-        Taken::Page(page) => {
-            state.metrics.read_ahead("used", 1);
-            page
-        }
-        taken => {
-            if matches!(taken, Taken::Stale) {
-                state.metrics.read_ahead("stale", 1);
-            }
-            if small {
-                reader.read(q, now)?
-            } else {
-                let reader = reader.clone();
-                blocking(move || reader.read(q, now)).await?
-            }
+    let page: SealedPage = match taken {
+        Taken::Page(page) => page,
+        Taken::Nothing | Taken::Stale => {
+            let r = reader.clone();
+            let read = move || Ok(r.page(q)?.seal(&r));
+            if small { read()? } else { blocking(read).await? }
         }
     };
-    let ReadPage {
-        sealed,
-        more,
-        scanned,
-        last,
-        originals,
-    } = page;
-    let mut objects = sealed.disclose(&state.audit).await?;
+    let (more, last, scanned) = (page.more, page.last, page.scanned);
+    let objects = page.disclose(&state.node).await?;
     let next = match (more, last) {
         (true, Some(last)) => Some(state.cursors.issue(last, now_secs, filters, scope)),
         _ => None,
     };
     if let (Some(cursor), Some(last), Some(mut q)) = (&next, last, again) {
         q.added_after = Some(last);
-        let unused = state.read_ahead.start(cursor, reader, q);
-        state.metrics.read_ahead("unused", unused);
-    }
-    if let Some(signer) = state.outbound.clone().filter(|o| o.applies(&who.principal.name)) {
-        // Signing a page is CPU work for both cores, off the async workers.
-        objects = blocking(move || {
-            use rayon::prelude::*;
-            objects
-                .par_iter_mut()
-                .zip(&originals)
-                .try_for_each(|(o, original)| {
-                    o.json = signer.sign(o, original.as_ref()).map_err(TaxiiError::Internal)?;
-                    Ok::<_, TaxiiError>(())
-                })?;
-            Ok(objects)
-        })
-        .await?;
+        reader.read_ahead(cursor, q);
     }
     Ok(Listing {
-        page: Page { objects, more },
+        objects,
+        more,
         next,
         scanned,
     })
 }
 
-fn date_headers(resp: &mut Response, page: &Page) {
-    let (Some(first), Some(last)) = (page.objects.first(), page.objects.last()) else {
+fn date_headers(resp: &mut Response, listing: &Listing) {
+    let (Some(first), Some(last)) = (listing.objects.first(), listing.objects.last()) else {
         return;
     };
     for (name, micros) in [
@@ -439,20 +406,20 @@ fn date_headers(resp: &mut Response, page: &Page) {
 
 /// An envelope built from stored canonical JSON without re-serialising the objects.
 fn envelope(listing: &Listing) -> String {
-    if listing.page.objects.is_empty() {
+    if listing.objects.is_empty() {
         return serde_json::to_string(&with_more_next(json!({}), listing)).unwrap_or_default();
     }
-    let size: usize = listing.page.objects.iter().map(|o| o.json.len() + 1).sum();
+    let size: usize = listing.objects.iter().map(|o| o.json.len() + 1).sum();
     let mut out = String::with_capacity(size + 128);
     out.push_str("{\"more\":");
-    out.push_str(if listing.page.more { "true" } else { "false" });
+    out.push_str(if listing.more { "true" } else { "false" });
     if let Some(next) = &listing.next {
         out.push_str(",\"next\":\"");
         out.push_str(next);
         out.push('"');
     }
     out.push_str(",\"objects\":[");
-    for (i, o) in listing.page.objects.iter().enumerate() {
+    for (i, o) in listing.objects.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -463,10 +430,10 @@ fn envelope(listing: &Listing) -> String {
 }
 
 fn with_more_next(mut body: Value, listing: &Listing) -> Value {
-    if body.as_object().is_some_and(serde_json::Map::is_empty) && !listing.page.more {
+    if body.as_object().is_some_and(serde_json::Map::is_empty) && !listing.more {
         return body;
     }
-    body["more"] = listing.page.more.into();
+    body["more"] = listing.more.into();
     if let Some(n) = &listing.next {
         body["next"] = n.clone().into();
     }
@@ -480,7 +447,7 @@ fn default_versions(filters: &Filters) -> VersionFilter {
 /// A page of a collection's objects (objects and manifest endpoints), read with the given filters.
 async fn collection_listing(
     state: &AppState,
-    who: &Authenticated,
+    who: &Principal,
     headers: &HeaderMap,
     (name, cid): (&str, &str),
     raw: Option<&str>,
@@ -512,7 +479,7 @@ pub async fn get_objects(
     let listing =
         collection_listing(&state, &who, &headers, (&name, &cid), raw.as_deref(), "objects").await?;
     let mut resp = taxii(StatusCode::OK, envelope(&listing));
-    date_headers(&mut resp, &listing.page);
+    date_headers(&mut resp, &listing);
     Ok(resp)
 }
 
@@ -525,11 +492,10 @@ pub async fn manifest(
 ) -> Result<Response> {
     let listing =
         collection_listing(&state, &who, &headers, (&name, &cid), raw.as_deref(), "manifest").await?;
-    let body = if listing.page.objects.is_empty() {
+    let body = if listing.objects.is_empty() {
         json!({})
     } else {
         let records: Vec<Value> = listing
-            .page
             .objects
             .iter()
             .map(|o| {
@@ -544,16 +510,8 @@ pub async fn manifest(
         with_more_next(json!({"objects": records}), &listing)
     };
     let mut resp = taxii_json(StatusCode::OK, &body);
-    date_headers(&mut resp, &listing.page);
+    date_headers(&mut resp, &listing);
     Ok(resp)
-}
-
-async fn object_exists(state: &AppState, collection: &str, object_id: &str) -> Result<bool> {
-    let mut q = Query::new(collection);
-    q.ids = vec![object_id.to_owned()];
-    q.versions = VersionFilter::all();
-    q.limit = 1;
-    Ok(!state.backend.query(&q)?.objects.is_empty())
 }
 
 fn check_object_id(object_id: &str) -> Result<()> {
@@ -579,7 +537,7 @@ pub async fn get_object(
     )
     .await?;
     let mut resp = taxii(StatusCode::OK, envelope(&listing));
-    date_headers(&mut resp, &listing.page);
+    date_headers(&mut resp, &listing);
     Ok(resp)
 }
 
@@ -599,14 +557,14 @@ pub async fn versions(
         (query::VERSIONS_ENDPOINT, |_| VersionFilter::all()),
     )
     .await?;
-    let body = if listing.page.objects.is_empty() {
+    let body = if listing.objects.is_empty() {
         json!({})
     } else {
-        let list: Vec<&str> = listing.page.objects.iter().map(|o| o.version.as_str()).collect();
+        let list: Vec<&str> = listing.objects.iter().map(|o| o.version.as_str()).collect();
         with_more_next(json!({"versions": list}), &listing)
     };
     let mut resp = taxii_json(StatusCode::OK, &body);
-    date_headers(&mut resp, &listing.page);
+    date_headers(&mut resp, &listing);
     Ok(resp)
 }
 
@@ -617,53 +575,20 @@ pub async fn delete_object(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let c = open_collection(&state, &headers, &who, &name, &cid, Action::Delete)?;
+    check_accept(&headers)?;
+    let c = collection(root(&state, &name)?, &cid)?;
     check_object_id(&oid)?;
     let filters = query::parse(raw.as_deref(), query::DELETE_ENDPOINT)?;
     // Objects are stored as STIX 2.1; a spec_version filter without 2.1 matches nothing.
-    let matches_spec = filters.spec_versions.is_empty() || filters.spec_versions.iter().any(|v| v == "2.1");
-    let versions = filters.versions.clone().unwrap_or_else(VersionFilter::all);
-    let (backend, audit) = (state.backend.clone(), state.audit.clone());
-    let (coll, id, principal) = (c.id.clone(), oid.clone(), who.principal.name.clone());
-    let removed = if matches_spec {
-        blocking(move || {
-            // The deletion is logged (durably) before it happens: a crash in between leaves an
-            // entry for a deletion that a retry completes, never a deletion without an entry.
-            let mut q = Query::new(&coll);
-            q.ids = vec![id.clone()];
-            q.versions = versions.clone();
-            q.limit = 100_000;
-            let doomed: Vec<Version> = backend
-                .query(&q)?
-                .objects
-                .into_iter()
-                .map(|o| Version {
-                    id: o.id,
-                    version: o.version,
-                    hash: o.hash.to_hex(),
-                })
-                .collect();
-            if doomed.is_empty() {
-                return Ok(0);
-            }
-            audit.record_now(vec![Event::Deletion(Deletion {
-                principal,
-                collection: coll.clone(),
-                object: id.clone(),
-                versions: doomed,
-            })])?;
-            Ok(backend.delete(&coll, &id, &versions, true)?)
-        })
-        .await?
-    } else {
-        0
-    };
-    if removed == 0 {
+    if !filters.spec_versions.is_empty() && !filters.spec_versions.iter().any(|v| v == "2.1") {
+        authorize(&who, Action::Delete, &c.id)?;
         return Err(TaxiiError::NotFound(format!(
             "no matching version of {oid} in collection {cid}"
         )));
     }
-    tracing::info!(principal = %who.principal.name, collection = %cid, object = %oid, removed, "deleted object versions");
+    let versions = filters.versions.clone().unwrap_or_else(VersionFilter::all);
+    let (node, coll) = (state.node.clone(), c.id.clone());
+    blocking(move || Ok(node.delete_object(&who, &coll, &oid, &versions)?)).await?;
     Ok(taxii(StatusCode::OK, Body::empty()))
 }
 
@@ -694,34 +619,18 @@ pub async fn add_objects(
             size: limit as u64 + 1,
             limit,
         })?;
-    let now = accord_audit::now_micros();
-    let (coll, principal, root_name) = (c.id.clone(), who.principal.name.clone(), name.clone());
-    let backend = state.backend.clone();
-    let payload = bytes.to_vec();
-    let (status, payload) = blocking(move || {
-        let status = prescan(&payload, &coll, &principal, &root_name, now)?;
-        // Durable before the client hears 202: a crash from here on resumes processing at start-up.
-        backend.create_status(&status, &payload)?;
-        Ok((status, payload))
-    })
-    .await?;
-    let body = status_body(&status);
-    if !status.complete {
-        state
-            .ingest
-            .submit(Job {
-                status,
-                payload,
-                max_object_bytes: state.max_object_bytes,
-            })
-            .await?;
-    }
-    Ok(taxii_json(StatusCode::ACCEPTED, &body))
+    let status = state
+        .ingest
+        .accept(&state.node, bytes.to_vec(), &c.id, &who.name, &name)
+        .await?;
+    Ok(taxii_json(StatusCode::ACCEPTED, &status_body(&status)))
 }
 
 pub async fn metrics(State(state): State<AppState>, Auth(_): Auth) -> Response {
-    state.metrics.audit(&state.audit);
-    let mut resp = state.metrics.render().into_response();
+    if let Ok(ledger) = state.node.ledger() {
+        state.node.metrics().audit(&ledger);
+    }
+    let mut resp = state.node.metrics().render().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

@@ -1,35 +1,29 @@
-//! The TAXII 2.1 server: every endpoint of the spec over one store, with HTTP Basic and Bearer
-//! token authentication, pinned client certificates, per-collection authorisation through one
-//! function, signed paging cursors, background processing of POSTs with durable status resources,
-//! Prometheus metrics, and TLS (rustls). Only this crate knows HTTP.
+//! The TAXII 2.1 server, an edge of the node: every endpoint of the spec, HTTP Basic and Bearer
+//! token authentication, pinned client certificates, signed paging cursors, the ledger for
+//! oversight, and TLS (rustls). Each handler parses the request, calls one service of
+//! `accord-node` (which authorises, decides, logs and stores), and formats the answer.
 
 pub mod access;
-mod audit;
-mod background;
 pub mod error;
-pub mod gate;
 mod handlers;
-pub mod ingest;
-pub mod metrics;
-pub mod model;
-pub mod pages;
+mod oversight;
 pub mod query;
+pub mod roots;
 pub mod server;
 pub mod tls;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use accord_store::Backend;
+use accord_node::Node;
+use accord_node::ingest::worker::Ingestor;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 
-pub use ingest::{IngestWorker, Ingestor};
-pub use metrics::Metrics;
-pub use model::{ApiRoot, Collection, Directory, Principal, Scope, ServerModel};
+pub use roots::{ApiRoot, Collection, ServerModel};
 
 /// The media type of TAXII 2.1 resources.
 pub const MEDIA_TYPE_TAXII: &str = "application/taxii+json;version=2.1";
@@ -57,40 +51,17 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] holds.
 pub struct Shared {
-    pub backend: Arc<dyn Backend>,
+    /// The node: every service a handler calls.
+    pub node: Node,
     pub model: Arc<ServerModel>,
-    pub directory: Arc<Directory>,
     pub cursors: query::Cursors,
+    /// Where POSTed objects are queued for processing.
     pub ingest: Ingestor,
-    pub metrics: Arc<Metrics>,
-    /// Whether the server is reached over TLS (for the URLs it hands out).
+    /// Whether the server is reached over TLS (for the URLs it hands out, and the policy's
+    /// facts about the channel).
     pub tls: bool,
     /// Host (and port) to put in URLs when a request carries no Host header.
     pub public_host: String,
-    pub max_object_bytes: usize,
-    pub tokens: Arc<access::TokenCache>,
-    /// The policy decision point every read passes through.
-    pub gate: Arc<gate::Gate>,
-    /// The transparency log: every decision, share, ingest and deletion, durable before the
-    /// response.
-    pub audit: accord_audit::AuditLog,
-    /// Signs what partner nodes read (their principals), so their pulls can verify provenance.
-    pub outbound: Option<Arc<dyn Outbound>>,
-    /// Next pages being read while clients take in the current ones.
-    pub read_ahead: Arc<pages::ReadAhead>,
-}
-
-/// Provenance for objects read by partner nodes over TAXII.
-pub trait Outbound: Send + Sync + std::fmt::Debug {
-    /// Whether reads by this principal are signed.
-    fn applies(&self, principal: &str) -> bool;
-    /// The signed JSON of a released version; `original` is the stored version's hash when the
-    /// released copy was redacted.
-    fn sign(
-        &self,
-        released: &accord_store::StoredObject,
-        original: Option<&accord_stix::ContentHash>,
-    ) -> Result<String, String>;
 }
 
 impl std::fmt::Debug for AppState {
@@ -134,13 +105,13 @@ pub fn app(state: AppState) -> Router {
     r = both(
         r,
         "/audit/v1/checkpoint/",
-        get(audit::checkpoint).post(audit::new_checkpoint),
+        get(oversight::checkpoint).post(oversight::new_checkpoint),
     );
-    r = both(r, "/audit/v1/key/", get(audit::key));
-    r = both(r, "/audit/v1/entries/", get(audit::entries));
-    r = both(r, "/audit/v1/proof/inclusion/", get(audit::inclusion));
-    r = both(r, "/audit/v1/proof/consistency/", get(audit::consistency));
-    r = both(r, "/audit/v1/query/", get(audit::query));
+    r = both(r, "/audit/v1/key/", get(oversight::key));
+    r = both(r, "/audit/v1/entries/", get(oversight::entries));
+    r = both(r, "/audit/v1/proof/inclusion/", get(oversight::inclusion));
+    r = both(r, "/audit/v1/proof/consistency/", get(oversight::consistency));
+    r = both(r, "/audit/v1/query/", get(oversight::query));
     r = both(r, "/{root}/", get(handlers::api_root));
     r = both(r, "/{root}/status/{id}/", get(handlers::status));
     r = both(r, "/{root}/collections/", get(handlers::collections));
@@ -183,9 +154,61 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
     state
-        .metrics
+        .node
+        .metrics()
         .request(&route, method.as_str(), status, elapsed.as_secs_f64());
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     tracing::info!(target: "accord::access", %method, %path, status, latency_us, "request");
     resp
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Node(#[from] accord_node::NodeError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("[api_roots]: {0}")]
+    Roots(String),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves TAXII 2.1 for `node` on `listener` until `shutdown` resolves: TLS as configured (a
+/// development certificate is made on first use), POSTs processed in the background (statuses
+/// left pending by an earlier run first). In-flight requests and queued POSTs finish before this
+/// returns. `ready` is told the address once the server accepts connections.
+pub async fn run(
+    node: Node,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> Result<(), ServeError> {
+    let config = node.config();
+    let model = ServerModel::from_config(&config, node.cursor_key()?).map_err(ServeError::Roots)?;
+    let tls = if config.server.plain_http {
+        None
+    } else {
+        let dir = node.dir();
+        Some(tls::server_config(
+            &dir.join(&config.server.tls_cert),
+            &dir.join(&config.server.tls_key),
+        )?)
+    };
+    let addr = listener.local_addr()?;
+    let (ingest, worker) = Ingestor::start(&node);
+    let state = AppState::new(Shared {
+        cursors: query::Cursors::new(node.cursor_key()?),
+        node,
+        model: Arc::new(model),
+        ingest,
+        tls: tls.is_some(),
+        public_host: addr.to_string(),
+    });
+    ready(addr);
+    server::serve(listener, app(state), tls, shutdown).await?;
+    tracing::info!("connections drained; finishing queued requests");
+    worker.finish().await;
+    Ok(())
 }

@@ -200,10 +200,14 @@ impl Cursors {
         Cursors { key }
     }
 
-    fn tag(&self, payload: &[u8]) -> [u8; 16] {
+    fn mac(&self, payload: &[u8]) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
         mac.update(payload);
-        let full = mac.finalize().into_bytes();
+        mac
+    }
+
+    fn tag(&self, payload: &[u8]) -> [u8; 16] {
+        let full = self.mac(payload).finalize().into_bytes();
         let mut out = [0u8; 16];
         out.copy_from_slice(&full[..16]);
         out
@@ -233,8 +237,8 @@ impl Cursors {
             return Err(invalid());
         }
         let (payload, tag) = raw.split_at(32);
-        let expected = self.tag(payload);
-        if !crate::access::constant_time_eq(tag, &expected) {
+        // A constant-time comparison of the tag's 16 bytes with the left of the full MAC.
+        if self.mac(payload).verify_truncated_left(tag).is_err() {
             return Err(invalid());
         }
         let word = |i: usize| {

@@ -1,7 +1,6 @@
-//! TLS for the server: loading certificates, a development self-signed certificate, and client
-//! certificates that are identified by pinned fingerprints rather than by a CA.
+//! TLS for the server: loading certificates, and client certificates that are identified by
+//! pinned fingerprints rather than by a CA.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,12 +18,8 @@ pub enum TlsError {
     Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Pem { path: String, message: String },
-    #[error("cannot write {path}: {source}")]
-    Write { path: String, source: std::io::Error },
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
-    #[error("certificate generation: {0}")]
-    Generate(#[from] rcgen::Error),
 }
 
 /// SHA-256 of a DER certificate: how partners are pinned.
@@ -142,57 +137,4 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .with_single_cert(load_certs(cert)?, load_key(key)?)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Writes a development certificate for `names` (DNS names or IP addresses): a leaf signed by a
-/// throw-away CA whose certificate is written to `ca_path` for clients to trust, and whose key is
-/// discarded. The leaf key file gets mode 0600.
-pub fn write_dev_certificate(
-    cert_path: &Path,
-    key_path: &Path,
-    ca_path: &Path,
-    names: &[String],
-) -> Result<(), TlsError> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
-    };
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Accord development CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_key = KeyPair::generate()?;
-    let ca = ca_params.self_signed(&ca_key)?;
-    let mut leaf_params = CertificateParams::new(names.to_vec())?;
-    leaf_params.distinguished_name.push(
-        DnType::CommonName,
-        names.first().map_or("localhost", String::as_str),
-    );
-    leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf_params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    let leaf_key = KeyPair::generate()?;
-    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key)?;
-    let write = |path: &Path, text: &str, mode: u32| -> Result<(), TlsError> {
-        let err = |source| TlsError::Write {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, mode);
-        let mut f = opts.open(path).map_err(err)?;
-        f.write_all(text.as_bytes()).map_err(err)?;
-        f.sync_all().map_err(err)
-    };
-    write(key_path, &leaf_key.serialize_pem(), 0o600)?;
-    write(cert_path, &format!("{}{}", leaf.pem(), ca.pem()), 0o644)?;
-    write(ca_path, &ca.pem(), 0o644)
 }

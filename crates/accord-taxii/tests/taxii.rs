@@ -1,18 +1,18 @@
 //! In-process tests of the TAXII 2.1 server: every endpoint, filter and error case, driven through
-//! the router with `oneshot` (no socket), over a real SQLite store.
+//! the router with `oneshot` (no socket), over a real node (SQLite store, ledger, policy) on a
+//! clock the tests move.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use accord_store::{Backend, CollectionSpec, SqliteStore, StatusDetail, StatusRecord, Store};
-use accord_taxii::access::{PeerCertificate, issue_token};
-use accord_taxii::model::{ApiRoot, Collection};
+use accord_node::Node;
+use accord_node::clock::ManualClock;
+use accord_node::ingest::worker::{IngestWorker, Ingestor};
+use accord_store::{CollectionSpec, SqliteStore, StatusDetail, StatusRecord, Store};
+use accord_taxii::access::PeerCertificate;
 use accord_taxii::query::Cursors;
-use accord_taxii::{
-    AppState, Directory, IngestWorker, Ingestor, Metrics, Principal, Scope, ServerModel, Shared,
-};
+use accord_taxii::{AppState, ServerModel, Shared};
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use base64::Engine as _;
@@ -21,74 +21,147 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const TAXII: &str = "application/taxii+json;version=2.1";
-const ORIGIN: &str = "accord.test/taxii";
 
-struct Node {
+struct TestNode {
     state: AppState,
     worker: Option<IngestWorker>,
-    basic: HashMap<&'static str, String>,
-    _dir: tempfile::TempDir,
+    basic: std::collections::HashMap<&'static str, String>,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
 }
 
-fn principal(name: &str, read: Scope, write: Scope, roles: &[&str]) -> Principal {
-    member(name, "org", read, write, roles)
-}
+/// The sharing model: every principal below belongs to the node's organisation `org` (DE),
+/// except `fr-partner` (a French CSIRT under an agreement for CLEAR and GREEN) and `de-bank`
+/// (a German bank, declared client of `org`, with no agreement). `alice` reads everything and
+/// writes c1; `reader` reads c2; `auditor` is oversight; `partner` reads c1 with a pinned client
+/// certificate. `policy_principals` are those the policy knows (a reload may drop some).
+fn config(max_content_length: usize, policy_principals: &[&str]) -> String {
+    let mut text = format!(
+        r#"
+[node]
+name = "test-node"
+organisation = "org"
 
-fn member(name: &str, org: &str, read: Scope, write: Scope, roles: &[&str]) -> Principal {
-    Principal {
-        name: name.into(),
-        organisation: org.into(),
-        read,
-        write,
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-    }
-}
+[store]
+path = "db"
 
-fn only(ids: &[&str]) -> Scope {
-    Scope::Only(ids.iter().map(|s| s.to_string()).collect::<HashSet<_>>())
-}
+[limits]
+max_object_bytes = 1048576
 
-async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
-    let store = Arc::new(SqliteStore::open(dir.path().join("db")).unwrap());
-    for id in ["c1", "c2"] {
-        store
-            .ensure_collection(&CollectionSpec {
-                id: id.into(),
-                title: id.into(),
-                description: None,
-                alias: None,
-            })
-            .unwrap();
-    }
-    let backend: Arc<dyn Backend> = store;
-    let mut directory = Directory::default();
-    for p in [
-        principal("alice", Scope::All, only(&["c1"]), &[]),
-        principal("reader", only(&["c2"]), Scope::Only(HashSet::new()), &[]),
-        principal("auditor", Scope::All, Scope::Only(HashSet::new()), &["oversight"]),
-        principal("partner", only(&["c1"]), Scope::Only(HashSet::new()), &[]),
-        member(
+[[collections]]
+id = "c1"
+title = "C1"
+
+[[collections]]
+id = "c2"
+title = "C2"
+
+[server]
+plain_http = true
+listen = "127.0.0.1:0"
+title = "Test"
+default_api_root = "api"
+page_size = 100
+max_page_size = 500
+
+[[api_roots]]
+name = "api"
+title = "API"
+max_content_length = {max_content_length}
+collections = ["c1", "c2"]
+
+[audit]
+origin = "accord.test/taxii"
+
+[[organisations]]
+id = "org"
+name = "Home CSIRT"
+jurisdiction = "DE"
+role = "csirt"
+clients = ["bank-de"]
+
+[[organisations]]
+id = "cert-fr"
+name = "French CSIRT"
+jurisdiction = "FR"
+role = "csirt"
+
+[[organisations]]
+id = "bank-de"
+name = "Bank"
+jurisdiction = "DE"
+role = "operator"
+
+[[agreements]]
+id = "de-fr"
+title = "DE-FR"
+parties = ["org", "cert-fr"]
+tlp = ["clear", "green"]
+purposes = ["situational-awareness", "detection"]
+legal_bases = ["gdpr-6-1-e"]
+data_categories = ["email"]
+redaction_profile = "strict"
+"#
+    );
+    let principals = [
+        (
+            "alice",
+            "org",
+            r#"read = ["*"]
+write = ["c1"]"#,
+        ),
+        ("reader", "org", r#"read = ["c2"]"#),
+        (
+            "auditor",
+            "org",
+            r#"read = ["*"]
+roles = ["oversight"]"#,
+        ),
+        (
+            "partner",
+            "org",
+            &format!(
+                r#"read = ["c1"]
+client_certificate_sha256 = "{}""#,
+                hex::encode([42u8; 32])
+            ),
+        ),
+        (
             "fr-partner",
             "cert-fr",
-            only(&["c1"]),
-            Scope::Only(HashSet::new()),
-            &[],
+            r#"read = ["c1"]
+purposes = ["detection"]"#,
         ),
-        member(
+        (
             "de-bank",
             "bank-de",
-            only(&["c1"]),
-            Scope::Only(HashSet::new()),
-            &[],
+            r#"read = ["c1"]
+purposes = ["detection"]"#,
         ),
-    ] {
-        directory.principals.insert(p.name.clone(), p);
+    ];
+    for (name, org, rights) in principals {
+        if policy_principals.contains(&name) {
+            text.push_str(&format!(
+                "\n[[principals]]\nname = \"{name}\"\norganisation = \"{org}\"\n{rights}\n"
+            ));
+        }
     }
-    directory.certificates.insert([42; 32], "partner".into());
-    let mut basic = HashMap::new();
+    text
+}
+
+const EVERYONE: [&str; 6] = ["alice", "reader", "auditor", "partner", "fr-partner", "de-bank"];
+
+async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> TestNode {
+    std::fs::write(
+        dir.path().join("accord.toml"),
+        config(max_content_length, &EVERYONE),
+    )
+    .unwrap();
+    let clock = ManualClock::at(1_790_000_000_000_000);
+    let node = Node::open_with_clock(dir.path(), clock.clone()).unwrap();
+    let mut basic = std::collections::HashMap::new();
     for name in ["alice", "reader", "auditor", "fr-partner", "de-bank"] {
-        let t = issue_token(name, None, 0).unwrap();
-        backend.add_token(&t.record).unwrap();
+        let t = node.issue_token(name, None).unwrap();
         basic.insert(
             name,
             format!(
@@ -100,87 +173,26 @@ async fn node_with(dir: tempfile::TempDir, max_content_length: usize) -> Node {
             basic.insert("alice-bearer", format!("Bearer {}", t.bearer()));
         }
     }
-    let model = ServerModel {
-        title: "Test".into(),
-        description: None,
-        contact: None,
-        default_root: Some("api".into()),
-        roots: vec![ApiRoot {
-            name: "api".into(),
-            title: "API".into(),
-            description: None,
-            max_content_length,
-            collections: ["c1", "c2"]
-                .iter()
-                .map(|c| Collection {
-                    id: c.to_string(),
-                    title: c.to_uppercase(),
-                    description: None,
-                    alias: None,
-                })
-                .collect(),
-        }],
-        cursor_key: [7; 32],
-        max_page: 500,
-        default_page: 100,
-    };
-    let metrics = Arc::new(Metrics::new());
-    let signer = accord_ledger::NoteSigner::new(ORIGIN, &[5; 32]).unwrap();
-    let audit = accord_audit::AuditLog::open(&dir.path().join("ledger"), ORIGIN, signer).unwrap();
-    let (ingest, worker) = Ingestor::start(backend.clone(), audit.clone(), metrics.clone(), 1 << 20, None);
+    let model = ServerModel::from_config(&node.config(), [7; 32]).unwrap();
+    let (ingest, worker) = Ingestor::start(&node);
     let state = AppState::new(Shared {
-        backend,
+        node,
         model: Arc::new(model),
-        directory: Arc::new(directory),
         cursors: Cursors::new([7; 32]),
         ingest,
-        metrics,
         tls: true,
         public_host: "localhost:8443".into(),
-        max_object_bytes: 1 << 20,
-        tokens: Arc::default(),
-        gate: Arc::new(accord_taxii::gate::Gate::new(policy(), HashMap::new(), [9; 32])),
-        audit,
-        outbound: None,
-        read_ahead: Default::default(),
     });
-    Node {
+    TestNode {
         state,
         worker: Some(worker),
         basic,
-        _dir: dir,
+        clock,
+        dir,
     }
 }
 
-/// The sharing model: every principal above belongs to the node's organisation `org` (DE),
-/// except `fr-partner` (a French CSIRT under an agreement for CLEAR and GREEN) and `de-bank`
-/// (a German bank, declared client of `org`, with no agreement).
-fn policy() -> accord_policy::Engine {
-    let principals: Vec<Value> = ["alice", "reader", "auditor", "partner"]
-        .iter()
-        .map(|n| json!({"name": n, "organisation": "org"}))
-        .chain([
-            json!({"name": "fr-partner", "organisation": "cert-fr", "purposes": ["detection"]}),
-            json!({"name": "de-bank", "organisation": "bank-de", "purposes": ["detection"]}),
-        ])
-        .collect();
-    let spec = json!({
-        "node_organisation": "org",
-        "organisations": [
-            {"id": "org", "name": "Home CSIRT", "jurisdiction": "DE", "role": "csirt", "clients": ["bank-de"]},
-            {"id": "cert-fr", "name": "French CSIRT", "jurisdiction": "FR", "role": "csirt"},
-            {"id": "bank-de", "name": "Bank", "jurisdiction": "DE", "role": "operator"}
-        ],
-        "agreements": [{"id": "de-fr", "parties": ["org", "cert-fr"], "tlp": ["clear", "green"],
-            "purposes": ["situational-awareness", "detection"], "legal_bases": ["gdpr-6-1-e"],
-            "data_categories": ["email"], "redaction_profile": "strict"}],
-        "principals": principals,
-    });
-    let model = accord_policy::Model::build(serde_json::from_value(spec).unwrap()).unwrap();
-    accord_policy::Engine::new(model, &[]).unwrap()
-}
-
-async fn node() -> Node {
+async fn node() -> TestNode {
     node_with(tempfile::tempdir().unwrap(), 10 << 20).await
 }
 
@@ -190,7 +202,24 @@ struct Resp {
     body: Value,
 }
 
-impl Node {
+impl TestNode {
+    /// The node's store, opened beside it as another process would.
+    fn store(&self) -> SqliteStore {
+        SqliteStore::open(self.dir.path().join("db")).unwrap()
+    }
+
+    fn node(&self) -> &Node {
+        &self.state.node
+    }
+
+    /// Rewrites the configuration so that the policy knows only `principals`, and puts it in
+    /// force (principals authenticate as before: they are fixed when the node opens).
+    fn reconfigure(&self, principals: &[&str]) {
+        let max = self.state.model.roots[0].max_content_length;
+        std::fs::write(self.dir.path().join("accord.toml"), config(max, principals)).unwrap();
+        self.node().reload().unwrap();
+    }
+
     async fn call(&self, req: Request<Body>) -> Resp {
         let resp = accord_taxii::app(self.state.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
@@ -353,21 +382,23 @@ async fn authentication() {
     let mut req = Request::get("/taxii2/").body(Body::empty()).unwrap();
     req.extensions_mut().insert(PeerCertificate([1; 32]));
     assert_eq!(n.call(req).await.status, StatusCode::UNAUTHORIZED);
-    // A revoked token stops working.
-    let alice = n
-        .state
-        .backend
-        .tokens()
-        .unwrap()
-        .into_iter()
-        .find(|t| t.principal == "alice")
-        .unwrap();
-    n.state.backend.revoke_token(&alice.id, 1).unwrap();
-    tokio::time::sleep(accord_taxii::access::TOKEN_CACHE_TTL).await;
+    // A token revoked by another process (`accord token revoke` beside the server) stops working
+    // once the cache's lifetime has passed; one revoked through the node, at once.
+    let tokens = n.node().tokens().unwrap();
+    let token = |who: &str| tokens.iter().find(|t| t.principal == who).unwrap().id.clone();
+    accord_store::TokenStore::revoke_token(&n.store(), &token("alice"), 1).unwrap();
+    assert_eq!(n.get("/taxii2/").await.status, StatusCode::OK, "still cached");
+    n.clock.advance(accord_node::access::TOKEN_CACHE_TTL);
     assert_eq!(
         n.get("/taxii2/").await.status,
         StatusCode::UNAUTHORIZED,
         "revocation takes effect within the cache TTL"
+    );
+    assert_eq!(n.get_as("reader", "/taxii2/").await.status, StatusCode::OK);
+    assert!(n.node().revoke_token(&token("reader")).unwrap());
+    assert_eq!(
+        n.get_as("reader", "/taxii2/").await.status,
+        StatusCode::UNAUTHORIZED
     );
 }
 
@@ -614,7 +645,7 @@ async fn paging_keeps_filters_and_survives_concurrent_writes() {
         assert_eq!(other.status, StatusCode::BAD_REQUEST);
         uri = format!("/api/collections/c1/objects/?match[type]=indicator&limit=7&next={next}");
     }
-    let unique: HashSet<_> = seen.iter().collect();
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no object repeated");
     assert_eq!(seen.len(), 80, "no object skipped");
     // Manifest pages the same way.
@@ -655,7 +686,7 @@ async fn pages_read_ahead_are_used_only_while_they_hold() {
     )
     .await;
     let read_ahead = |outcome: &str| {
-        let text = n.state.metrics.render();
+        let text = n.node().metrics().render();
         let prefix = format!("accord_pages_read_ahead_total{{outcome=\"{outcome}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok())
@@ -680,15 +711,14 @@ async fn pages_read_ahead_are_used_only_while_they_hold() {
     assert_eq!((read_ahead("used"), read_ahead("stale")), (2, 0));
 
     // The changes below must come after the page was read ahead (else it is read after them and
-    // still holds): give the read, a few milliseconds, ample time; the age limit is 2 s.
+    // still holds): give the read, a few milliseconds, ample time (the clock does not move).
     let settle = || tokio::time::sleep(Duration::from_millis(500));
     // A version of page 2 deleted after page 1 was served (as retention would, from any process).
     let p1 = n.get(first).await;
     settle().await;
     let gone = &expected[150];
     let removed = n
-        .state
-        .backend
+        .store()
         .delete("c1", gone, &accord_store::VersionFilter::all(), false)
         .unwrap();
     assert_eq!(removed, 1);
@@ -711,26 +741,19 @@ async fn pages_read_ahead_are_used_only_while_they_hold() {
     // A policy put in force after page 1 decides page 2: this one knows no alice.
     let p1 = n.get(first).await;
     settle().await;
-    let spec = json!({
-        "node_organisation": "org",
-        "organisations": [{"id": "org", "name": "Home CSIRT", "jurisdiction": "DE", "role": "csirt"}],
-        "principals": [{"name": "reader", "organisation": "org"}],
-    });
-    let model = accord_policy::Model::build(serde_json::from_value(spec).unwrap()).unwrap();
-    n.state
-        .gate
-        .replace(accord_policy::Engine::new(model, &[]).unwrap(), HashMap::new());
+    n.reconfigure(&["reader"]);
     let p2 = n.get(&next(&p1)).await;
     assert_eq!(p2.status, StatusCode::OK);
     assert!(ids(&p2.body).is_empty(), "{}", p2.body);
     assert_eq!(read_ahead("stale"), 3);
-    n.state.gate.replace(policy(), HashMap::new());
+    n.reconfigure(&EVERYONE);
 
     // The share of a page read ahead is dated when the page leaves, its decisions when taken.
     let p1 = n.get(first).await;
     settle().await;
     let used = read_ahead("used");
-    let asked = accord_audit::now_micros() * 1000;
+    n.clock.advance(Duration::from_millis(1));
+    let asked = accord_node::clock::Clock::now_micros(n.clock.as_ref()) * 1000;
     let p2 = n.get(&next(&p1)).await;
     assert_eq!(ids(&p2.body).len(), 101);
     assert_eq!(read_ahead("used"), used + 1);
@@ -751,7 +774,9 @@ async fn pages_read_ahead_are_used_only_while_they_hold() {
     // of the walk just above and page 2 of this one.
     let unused = read_ahead("unused");
     n.get(first).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    settle().await;
+    n.clock
+        .advance(accord_node::read::MAX_AGE + Duration::from_millis(100));
     n.get(first).await;
     assert_eq!(read_ahead("unused"), unused + 2);
 
@@ -962,7 +987,7 @@ async fn every_read_is_logged_and_provable_without_content() {
         )
         .await;
     let note = note.body.as_str().unwrap().to_owned();
-    let cp = n.state.audit.verifier().open(&note).unwrap();
+    let cp = n.node().ledger().unwrap().verifier().open(&note).unwrap();
     let index = decisions[0]["index"].as_u64().unwrap();
     let p = n
         .get_as(
@@ -1057,11 +1082,11 @@ async fn status_survives_restart_and_pending_work_resumes() {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let id = r.body["id"].as_str().unwrap().to_owned();
-    let backend = n.state.backend.clone();
+    let node = n.node().clone();
     let worker = n.worker.take().unwrap();
-    drop(n);
+    drop(n.state);
     worker.finish().await;
-    let done = backend.status(&id).unwrap().unwrap();
+    let done = node.status(&id).unwrap().unwrap();
     assert!(
         done.complete && done.successes.len() == 1990,
         "{} successes",
@@ -1093,7 +1118,7 @@ async fn metrics_are_exposed() {
             .unwrap_or_else(|| panic!("no {name} in {text}"))
     };
     let entries = gauge("accord_audit_entries");
-    assert_eq!(entries, n.state.audit.size());
+    assert_eq!(entries, n.node().ledger().unwrap().size());
     assert!(entries > 0 && gauge("accord_audit_bytes") > entries);
     assert!(gauge("accord_audit_unsigned_entries") <= entries);
     assert_eq!(gauge("accord_audit_failed"), 0);

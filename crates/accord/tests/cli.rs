@@ -1093,7 +1093,33 @@ fn obligations_report_show_submit_and_list() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["ingest", "decisions", "share", "submission"], "{q}");
+    // What changed the node, and every time a person was shown the report: each read is a
+    // decision and a share to this node's operator on the command line, logged before it showed.
+    let writes: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| !matches!(*k, "decisions" | "share"))
+        .collect();
+    assert_eq!(writes, ["ingest", "submission"], "{q}");
+    let shares: Vec<&Value> = q["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "share")
+        .collect();
+    assert!(
+        shares
+            .iter()
+            .filter(|e| e["channel"] == "cli" && e["principal"] == "@node")
+            .count()
+            >= 4,
+        "report, show, submit and list each read the incident through the gate: {q}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "decisions").count(),
+        shares.len(),
+        "each read decided and shared once: {q}"
+    );
     // A report that is not one is refused with where.
     std::fs::write(&report, r#"{"organisation":{"name":"x"},"clock":{}}"#).unwrap();
     let o = accord(&dir, &["obligations", "report", report.to_str().unwrap()]);

@@ -2,7 +2,7 @@
 //! demand), entries by range, inclusion and consistency proofs, and metadata queries. Entries
 //! hold identifiers and hashes only, so nothing here reaches object content.
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,9 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use crate::AppState;
-use crate::access::{Action, authorize};
 use crate::error::TaxiiError;
 use crate::handlers::{Auth, blocking};
+use accord_node::access::{Action, authorize};
 
 type Result<T> = std::result::Result<T, TaxiiError>;
 
@@ -22,8 +22,8 @@ pub const MAX_ENTRIES: u64 = 10_000;
 
 type Params = std::collections::HashMap<String, String>;
 
-/// A request by a principal that may read the audit log, with its query parameters.
-pub struct Oversight(Params);
+/// A request by a principal that may read the ledger, with its query parameters and the ledger.
+pub struct Oversight(Params, accord_audit::AuditLog);
 
 impl FromRequestParts<AppState> for Oversight {
     type Rejection = TaxiiError;
@@ -34,6 +34,7 @@ impl FromRequestParts<AppState> for Oversight {
         let raw = parts.uri.query().unwrap_or_default();
         Ok(Oversight(
             form_urlencoded::parse(raw.as_bytes()).into_owned().collect(),
+            state.node.ledger()?,
         ))
     }
 }
@@ -60,36 +61,32 @@ fn b64(hashes: &[accord_ledger::Hash]) -> Vec<String> {
 }
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint, text/plain).
-pub async fn checkpoint(State(state): State<AppState>, Oversight(_): Oversight) -> Result<Response> {
-    let note = match state.audit.latest_checkpoint() {
+pub async fn checkpoint(Oversight(_, log): Oversight) -> Result<Response> {
+    let note = match log.latest_checkpoint() {
         Some((_, note)) => note,
-        None => {
-            let log = state.audit.clone();
-            blocking(move || Ok(log.checkpoint()?)).await?
-        }
+        None => blocking(move || Ok(log.checkpoint()?)).await?,
     };
     Ok(text(StatusCode::OK, "text/plain; charset=utf-8", note))
 }
 
 /// Signs a checkpoint of the log as it is now (on demand).
-pub async fn new_checkpoint(State(state): State<AppState>, Oversight(_): Oversight) -> Result<Response> {
-    let log = state.audit.clone();
+pub async fn new_checkpoint(Oversight(_, log): Oversight) -> Result<Response> {
     let note = blocking(move || Ok(log.checkpoint()?)).await?;
     Ok(text(StatusCode::OK, "text/plain; charset=utf-8", note))
 }
 
 /// The verifier key checkpoints are signed with (pin it from a trusted copy, not from here).
-pub async fn key(State(state): State<AppState>, Oversight(_): Oversight) -> Result<Response> {
+pub async fn key(Oversight(_, log): Oversight) -> Result<Response> {
     Ok(text(
         StatusCode::OK,
         "text/plain; charset=utf-8",
-        format!("{}\n", state.audit.verifier()),
+        format!("{}\n", log.verifier()),
     ))
 }
 
 /// Entries `start..end`, exactly as stored, one per line (application/x-ndjson).
-pub async fn entries(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
-    let size = state.audit.size();
+pub async fn entries(Oversight(p, log): Oversight) -> Result<Response> {
+    let size = log.size();
     let start = number(&p, "start")?.unwrap_or(0);
     let end = number(&p, "end")?
         .unwrap_or(size)
@@ -100,7 +97,6 @@ pub async fn entries(State(state): State<AppState>, Oversight(p): Oversight) -> 
             "start {start} is beyond the log's {size} entries"
         )));
     }
-    let log = state.audit.clone();
     let lines = blocking(move || Ok(log.entries(start, end)?)).await?;
     let mut body = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for l in lines {
@@ -124,18 +120,15 @@ pub async fn entries(State(state): State<AppState>, Oversight(p): Oversight) -> 
 
 /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest
 /// checkpoint's size).
-pub async fn inclusion(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
+pub async fn inclusion(Oversight(p, log): Oversight) -> Result<Response> {
     let index =
         number(&p, "index")?.ok_or_else(|| TaxiiError::BadRequest("parameter index is required".into()))?;
     let size = match number(&p, "size")? {
         Some(s) => s,
-        None => state
-            .audit
-            .latest_checkpoint()
-            .map_or(state.audit.size(), |(c, _)| c.size),
+        None => log.latest_checkpoint().map_or(log.size(), |(c, _)| c.size),
     };
-    let proof = state.audit.inclusion_proof(index, size)?;
-    let leaf = state.audit.leaf(index)?.map(|h| STANDARD.encode(h));
+    let proof = log.inclusion_proof(index, size)?;
+    let leaf = log.leaf(index)?.map(|h| STANDARD.encode(h));
     Ok(
         axum::Json(json!({"index": index, "size": size, "leaf_hash": leaf, "proof": b64(&proof)}))
             .into_response(),
@@ -143,18 +136,18 @@ pub async fn inclusion(State(state): State<AppState>, Oversight(p): Oversight) -
 }
 
 /// The consistency proof between the trees of `first` and `second` entries.
-pub async fn consistency(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
+pub async fn consistency(Oversight(p, log): Oversight) -> Result<Response> {
     let need = |name: &str| -> Result<u64> {
         number(&p, name)?.ok_or_else(|| TaxiiError::BadRequest(format!("parameter {name} is required")))
     };
     let (first, second) = (need("first")?, need("second")?);
-    let proof = state.audit.consistency_proof(first, second)?;
+    let proof = log.consistency_proof(first, second)?;
     Ok(axum::Json(json!({"first": first, "second": second, "proof": b64(&proof)})).into_response())
 }
 
 /// Oversight questions: entries about an object, under an agreement, for a principal, of some
 /// kinds, between two times. With `agreement`, also who received objects under it.
-pub async fn query(State(state): State<AppState>, Oversight(p): Oversight) -> Result<Response> {
+pub async fn query(Oversight(p, log): Oversight) -> Result<Response> {
     let filter = accord_audit::query::Filter {
         object: p.get("object").cloned(),
         agreement: p.get("agreement").cloned(),
@@ -167,7 +160,6 @@ pub async fn query(State(state): State<AppState>, Oversight(p): Oversight) -> Re
         until: p.get("until").cloned(),
     };
     let limit = number(&p, "limit")?.unwrap_or(1000).min(MAX_ENTRIES) as usize;
-    let log = state.audit.clone();
     let body = blocking(move || Ok(accord_audit::query::scan(&log, &filter, limit)?)).await?;
     Ok(axum::Json(body).into_response())
 }

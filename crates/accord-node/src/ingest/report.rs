@@ -3,7 +3,7 @@
 use accord_stix::{Finding, Rejection};
 use serde::Serialize;
 
-use crate::reader::Position;
+use super::sources::Position;
 
 /// One object that was rejected (or, for `validate`, that has findings).
 #[derive(Debug, Clone, Serialize)]

@@ -1,4 +1,4 @@
-//! `accord sync`: pull from and push to partner nodes (or any TAXII 2.1 server) over TAXII.
+//! Synchronising with partner nodes (`accord sync`, and the server's schedule): pull from and push to partner nodes (or any TAXII 2.1 server) over TAXII.
 //! Pull follows `next`, keeps a cursor per partner collection (`X-TAXII-Date-Added-Last`, saved
 //! only after the page is durably stored), verifies provenance (quarantining what fails) and
 //! takes the import path. Push sends the versions added since its cursor through the gate for
@@ -8,16 +8,16 @@
 
 use std::time::Duration;
 
-use accord_provenance::{Keyring, NodeSigner};
-use accord_store::{Query, Store, SyncStore, VersionFilter};
-use accord_sync::{Auth, Backoff, Client, Endpoint};
-use anyhow::{Context, Result, anyhow};
-use rayon::prelude::*;
+use accord_node::Node;
+use accord_node::config::{PartnerConfig, SyncMapping};
+use accord_node::gate::Channel;
+use accord_node::ingest::import::{ImportOptions, Silent};
+use accord_node::read::{Page, Reader};
+use accord_store::{Query, VersionFilter};
 use serde_json::Value;
 
-use crate::config::{PartnerConfig, SyncMapping};
-use crate::ingest::{ImportOptions, Silent};
-use crate::node::Node;
+use crate::error::{Error, Result};
+use crate::{Auth, Backoff, Client, Endpoint};
 
 /// What one synchronisation with one partner did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -54,8 +54,8 @@ const IN_FLIGHT: usize = 32;
 /// Synchronises with every partner that has collections to pull or push (or only `only`), each
 /// on its own thread.
 pub fn sync_all(node: &Node, only: Option<&str>) -> Result<Vec<SyncReport>> {
-    let partners: Vec<&PartnerConfig> = node
-        .config
+    let config = node.config();
+    let partners: Vec<&PartnerConfig> = config
         .partners
         .iter()
         .filter(|p| only.is_none_or(|o| o == p.name))
@@ -63,30 +63,24 @@ pub fn sync_all(node: &Node, only: Option<&str>) -> Result<Vec<SyncReport>> {
     if let Some(o) = only
         && partners.is_empty()
     {
-        anyhow::bail!("no partner {o:?} in accord.toml [[partners]]");
+        return Err(Error::Invalid(format!(
+            "no partner {o:?} in accord.toml [[partners]]"
+        )));
     }
-    let keyring = node.keyring()?;
-    let signer = node.provenance_signer()?;
-    let gate = node.gate()?;
-    let audit = node.audit_log()?;
     std::thread::scope(|s| {
         let handles: Vec<_> = partners
             .iter()
             .map(|p| {
-                let ctx = Ctx {
-                    node,
-                    partner: p,
-                    keyring: &keyring,
-                    signer: &signer,
-                    gate: &gate,
-                    audit: &audit,
-                };
+                let ctx = Ctx { node, partner: p };
                 s.spawn(move || ctx.run())
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().map_err(|_| anyhow!("a sync thread panicked")))
+            .map(|h| {
+                h.join()
+                    .map_err(|_| Error::Invalid("a sync thread panicked".into()))
+            })
             .collect()
     })
 }
@@ -94,10 +88,6 @@ pub fn sync_all(node: &Node, only: Option<&str>) -> Result<Vec<SyncReport>> {
 struct Ctx<'a> {
     node: &'a Node,
     partner: &'a PartnerConfig,
-    keyring: &'a Keyring,
-    signer: &'a NodeSigner,
-    gate: &'a accord_taxii::gate::Gate,
-    audit: &'a accord_audit::AuditLog,
 }
 
 impl Ctx<'_> {
@@ -135,14 +125,17 @@ impl Ctx<'_> {
 
     fn client(&self) -> Result<Client> {
         let p = self.partner;
-        let dir = &self.node.dir;
+        let dir = self.node.dir();
         let read = |f: &std::path::PathBuf| -> Result<Vec<u8>> {
             let path = dir.join(f);
-            std::fs::read(&path)
-                .with_context(|| format!("partner {}: cannot read {}", p.name, path.display()))
+            std::fs::read(&path).map_err(Error::io(&path))
         };
-        let text =
-            |f: &std::path::PathBuf| -> Result<String> { Ok(String::from_utf8(read(f)?)?.trim().to_owned()) };
+        let text = |f: &std::path::PathBuf| -> Result<String> {
+            let bytes = read(f)?;
+            String::from_utf8(bytes)
+                .map(|t| t.trim().to_owned())
+                .map_err(|_| Error::Invalid(format!("partner {}: {} is not UTF-8", p.name, f.display())))
+        };
         let auth = match (&p.user, &p.password_file, &p.token_file) {
             (_, _, Some(t)) => Auth::Bearer(text(t)?),
             (Some(user), Some(pw), None) => Auth::Basic {
@@ -158,7 +151,7 @@ impl Ctx<'_> {
         let api_root = p
             .taxii
             .first()
-            .ok_or_else(|| anyhow!("partner {}: no taxii API root", p.name))?;
+            .ok_or_else(|| Error::Invalid(format!("partner {}: no taxii API root", p.name)))?;
         Ok(Client::new(Endpoint {
             api_root: api_root.clone(),
             auth,
@@ -170,11 +163,10 @@ impl Ctx<'_> {
     }
 
     fn pull(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
-        let store = self.node.store.as_ref();
         let local = self.node.collection_id(Some(&m.local))?;
         let name = &self.partner.name;
         let backoff = Backoff::default();
-        let mut cursor = store.sync_cursor(name, "pull", &m.remote)?;
+        let mut cursor = self.node.sync_cursor(name, "pull", &m.remote)?;
         // `next` must be sent with the filters that started it, so the window's added_after
         // stays put while its pages are followed; the saved cursor moves with every page.
         let mut window = cursor.clone();
@@ -183,7 +175,7 @@ impl Ctx<'_> {
             let page = backoff.run(|| client.objects(&m.remote, window.as_deref(), next.as_deref(), 1000))?;
             self.receive(&local, page.objects, report)?;
             if let Some(d) = page.date_added_last {
-                store.set_sync_cursor(name, "pull", &m.remote, &d, accord_audit::now_micros())?;
+                self.node.set_sync_cursor(name, "pull", &m.remote, &d)?;
                 cursor = Some(d);
             }
             if !page.more {
@@ -194,8 +186,8 @@ impl Ctx<'_> {
                 None => {
                     // A server without `next`: move the window instead.
                     if window == cursor {
-                        return Err(anyhow!(
-                            "the server says there is more but gives no way to get it"
+                        return Err(Error::Invalid(
+                            "the server says there is more but gives no way to get it".into(),
                         ));
                     }
                     window = cursor.clone();
@@ -208,21 +200,18 @@ impl Ctx<'_> {
     /// Verifies received objects; stores the admitted ones through the import path and
     /// quarantines the rest (logged first).
     fn receive(&self, collection: &str, objects: Vec<Value>, report: &mut SyncReport) -> Result<()> {
-        let p = self.partner;
         let canonical = objects
             .iter()
             .map(accord_stix::jcs::to_canonical_string)
             .collect();
-        let (admitted, refused) = crate::federation::sort_received(self.keyring, p, canonical);
-        let quarantined = crate::federation::quarantine(self.node, self.audit, collection, &p.name, refused)?;
-        report.quarantined += quarantined.len() as u64;
         let opts = ImportOptions {
             collection: collection.to_owned(),
             strict: false,
-            max_object_bytes: self.node.config.limits.max_object_bytes,
-            same_version: Some(accord_provenance::same_apart_from_provenance),
+            max_object_bytes: self.node.config().limits.max_object_bytes,
+            from_partner: true,
         };
-        let summary = crate::federation::import_objects(self.node, self.audit, &admitted, &opts, &Silent)?;
+        let (summary, quarantined) = self.node.receive(&self.partner.name, canonical, &opts, &Silent)?;
+        report.quarantined += quarantined.len() as u64;
         report.received += summary.new + summary.new_version;
         report.unchanged += summary.unchanged;
         for r in summary.rejections.iter().filter(|r| r.error.is_some()) {
@@ -305,12 +294,15 @@ impl Ctx<'_> {
         q.limit = PUSH_PAGE;
         // Every version: revocations and updates travel as new versions.
         q.versions = VersionFilter::all();
-        let page = self.node.store.query(&q)?;
-        let Some(last) = page.last_added() else {
+        let reader = self.reader(client, principal);
+        let page = reader.page(q)?;
+        let Some(last) = page.last else {
             return Ok(None);
         };
-        let objects = self.release(client, local, principal, page.objects, counts)?;
-        Ok(Some((objects, last, page.more)))
+        let more = page.more;
+        counts.not_echoed += page.not_echoed as u64;
+        let objects = self.send(client, &reader, page, counts)?;
+        Ok(Some((objects, last, more)))
     }
 
     /// The principal the partner's node is on this node: what it may receive is decided for it.
@@ -318,74 +310,41 @@ impl Ctx<'_> {
         self.partner
             .principal
             .as_deref()
-            .ok_or_else(|| anyhow!("partner {}: no principal", self.partner.name))
+            .ok_or_else(|| Error::Invalid(format!("partner {}: no principal", self.partner.name)))
     }
 
-    /// Versions for the partner's principal, as they leave: decided and redacted by the gate,
-    /// signed, and logged. Versions whose path includes the partner are not sent back; they are
-    /// set aside before the gate. Versions too large for the partner to take in one request once
-    /// signed are set aside after signing and named in the report. Either way the share lists
-    /// exactly what is sent.
-    fn release(
+    /// Reads for the partner's principal: decided and redacted by the gate, signed by this node,
+    /// nothing sent back to a node on its path.
+    fn reader(&self, client: &Client, principal: &str) -> Reader {
+        self.node
+            .reader(principal, accord_policy::Action::Push, Channel::Sync, None)
+            .encrypted(client.api_root().starts_with("https://"))
+            .signed(true)
+            .not_back_to(&self.partner.name)
+    }
+
+    /// A page's versions as they leave: signed, without those too large for the partner to take
+    /// in one request (named in the report), and logged. The share lists exactly what is sent.
+    fn send(
         &self,
         client: &Client,
-        local: &str,
-        principal: &str,
-        versions: Vec<accord_store::StoredObject>,
+        reader: &Reader,
+        mut page: Page,
         report: &mut SyncReport,
     ) -> Result<Vec<String>> {
-        let p = self.partner;
-        let on_path = |json: &str| {
-            accord_provenance::claimed_path(json).is_some_and(|nodes| nodes.iter().any(|n| n == &p.name))
-        };
-        let (versions, echoes): (Vec<_>, Vec<_>) = versions.into_iter().partition(|o| !on_path(&o.json));
-        report.not_echoed += echoes.len() as u64;
-        let considered = versions.len() as u64;
-        let req = accord_policy::Request {
-            principal,
-            action: accord_policy::Action::Push,
-            purpose: None,
-            encrypted: client.api_root().starts_with("https://"),
-            now: accord_stix::Timestamp::from_micros(accord_audit::now_micros()),
-            default_tlp: None,
-        };
-        let to = accord_taxii::gate::Recipient {
-            principal,
-            channel: "sync",
-            collection: local,
-            purpose: None,
-        };
-        let mut released = self
-            .gate
-            .release(self.node.store.as_ref(), local, &req, versions)?;
-        report.withheld += considered - released.len() as u64;
-        // Signing is the costly part: spread it over the cores.
-        let originals = released.originals();
-        let signed = released
-            .objects()
-            .par_iter()
-            .zip(&originals)
-            .map(|(o, original)| {
-                // Stored objects were verified on arrival; their signer and path decide.
-                let path = accord_provenance::claimed_path(&o.json);
-                crate::federation::sign_released_on_path(self.signer, original.as_ref(), o, path.as_deref())
-            })
-            .collect::<Result<Vec<String>>>()?;
+        report.withheld += page.withheld() as u64;
         let limit = Backoff::default().run(|| client.max_content_length())?;
-        let mut fits = Vec::with_capacity(signed.len());
-        for (o, s) in released.objects().iter().zip(&signed) {
-            let fit = limit.is_none_or(|l| accord_sync::envelope_len(std::slice::from_ref(s)) <= l);
-            if let (false, Some(limit)) = (fit, limit) {
-                report.refused.push(too_large(&o.id, s.len(), limit));
+        if let Some(limit) = limit {
+            let fits =
+                |o: &accord_store::StoredObject| crate::envelope_len(std::slice::from_ref(&o.json)) <= limit;
+            for (id, len) in page.set_aside(fits) {
+                report.refused.push(too_large(&id, len, limit));
             }
-            fits.push(fit);
         }
-        released.set_aside(|i| fits.get(i).copied().unwrap_or(false));
-        released.disclose_blocking(self.audit, &to)?;
-        Ok(signed
+        Ok(page
+            .disclose_blocking(reader)?
             .into_iter()
-            .zip(fits)
-            .filter_map(|(s, fits)| fits.then_some(s))
+            .map(|o| o.json)
             .collect())
     }
 
@@ -394,26 +353,21 @@ impl Ctx<'_> {
     /// version. Only SDOs and SROs this node originated can be revoked by it: SCOs have no
     /// versions, and another node's object is that node's to revoke.
     fn push_withdrawals(&self, client: &Client, m: &SyncMapping, report: &mut SyncReport) -> Result<()> {
-        let store = self.node.store.as_ref();
         let local = self.node.collection_id(Some(&m.local))?;
-        let principal = self.principal()?;
+        let reader = self.reader(client, self.principal()?);
         let backoff = Backoff::default();
         let mut after = self.position("push-withdrawals", &local)?.unwrap_or(0);
         loop {
-            let batch = store.withdrawals(&local, after, PUSH_PAGE)?;
-            let Some(last) = batch.last().map(|w| w.seq) else {
+            let (page, last, read) = reader.withdrawals(&local, after, PUSH_PAGE)?;
+            let Some(last) = last else {
                 return Ok(());
             };
-            let revoked = batch
-                .iter()
-                .filter_map(|w| crate::federation::revoked_version(w, self.signer.node()).transpose())
-                .collect::<Result<Vec<_>>>()?;
-            let objects = self.release(client, &local, principal, revoked, report)?;
+            let objects = self.send(client, &reader, page, report)?;
             for id in self.post(client, &backoff, &m.remote, &objects)? {
                 report.revoked += self.complete(client, &backoff, &id, report)?;
             }
             self.set_position("push-withdrawals", &local, last)?;
-            if batch.len() < PUSH_PAGE {
+            if read < PUSH_PAGE {
                 return Ok(());
             }
             after = last;
@@ -435,7 +389,7 @@ impl Ctx<'_> {
         }
         let limit = backoff.run(|| client.max_content_length())?;
         let mut ids = Vec::new();
-        for run in accord_sync::envelopes(objects, limit) {
+        for run in crate::envelopes(objects, limit) {
             let part = &objects[run];
             ids.push(backoff.run(|| client.add_objects(remote, part))?.id);
         }
@@ -469,12 +423,10 @@ impl Ctx<'_> {
     fn complete(&self, client: &Client, backoff: &Backoff, id: &str, report: &mut SyncReport) -> Result<u64> {
         let status = client.wait(id, backoff, Duration::from_secs(300))?;
         if status.status != "complete" {
-            return Err(anyhow!(
+            return Err(Error::Invalid(format!(
                 "status {} still {} after five minutes ({} pending)",
-                status.id,
-                status.status,
-                status.pending_count
-            ));
+                status.id, status.status, status.pending_count
+            )));
         }
         report.sent += status.success_count;
         report
@@ -487,22 +439,69 @@ impl Ctx<'_> {
     fn position(&self, direction: &str, local: &str) -> Result<Option<i64>> {
         Ok(self
             .node
-            .store
             .sync_cursor(&self.partner.name, direction, local)?
             .and_then(|c| c.parse().ok()))
     }
 
     fn set_position(&self, direction: &str, local: &str, at: i64) -> Result<()> {
-        Ok(self.node.store.set_sync_cursor(
-            &self.partner.name,
-            direction,
-            local,
-            &at.to_string(),
-            accord_audit::now_micros(),
-        )?)
+        Ok(self
+            .node
+            .set_sync_cursor(&self.partner.name, direction, local, &at.to_string())?)
     }
 }
 
 fn too_large(id: &str, len: usize, limit: usize) -> String {
     format!("{id}: not sent: {len} bytes, more than the {limit} the partner accepts in one request")
+}
+
+/// Synchronises with each partner that has a `sync_interval_secs`, at that interval, under the
+/// configuration in force (partners added, removed or re-timed by a reload are followed). Each
+/// run is on its own blocking thread, so a dead partner never holds up the others; its cursors
+/// make an interrupted run resume where it stopped. Runs until aborted.
+pub async fn on_schedule(node: Node) {
+    use std::collections::HashMap;
+    use std::time::Instant;
+    let mut last: HashMap<String, Instant> = HashMap::new();
+    let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        running.retain(|_, run| !run.is_finished());
+        for p in &node.config().partners {
+            let interval = Duration::from_secs(p.sync_interval_secs);
+            if p.sync_interval_secs == 0
+                || (p.pull.is_empty() && p.push.is_empty())
+                || running.contains_key(&p.name)
+                || last.get(&p.name).is_some_and(|t| t.elapsed() < interval)
+            {
+                continue;
+            }
+            last.insert(p.name.clone(), Instant::now());
+            running.insert(
+                p.name.clone(),
+                tokio::spawn(sync_once(node.clone(), p.name.clone())),
+            );
+        }
+    }
+}
+
+async fn sync_once(node: Node, partner: String) {
+    let name = partner.clone();
+    match tokio::task::spawn_blocking(move || sync_all(&node, Some(&name))).await {
+        Ok(Ok(reports)) => {
+            for r in reports {
+                tracing::info!(
+                    partner = %r.partner,
+                    received = r.received,
+                    quarantined = r.quarantined,
+                    sent = r.sent,
+                    withheld = r.withheld,
+                    errors = ?r.errors,
+                    "sync"
+                );
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(partner = %partner, error = %e, "sync failed"),
+        Err(e) => tracing::error!(partner = %partner, error = %e, "sync task failed"),
+    }
 }

@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use accord_pattern::{Hit, Index, IndexBuilder, Matcher, Observed, Stream};
 use accord_stix::Timestamp;
-use anyhow::{Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use crate::error::{NodeError, Result};
+use crate::gate::Channel;
+use crate::node::Node;
 
 /// Observed-data ids kept per sighting (the count covers every match).
 pub const REFS_PER_SIGHTING: usize = 100;
@@ -96,13 +99,14 @@ impl Loader {
     /// Adds the object if it is an indicator (others are ignored). Revoked indicators and
     /// patterns in other languages are left out, with a reason.
     pub fn add_json(&mut self, json: &str) -> Result<()> {
-        let fields: Fields = serde_json::from_str(json)?;
+        let fields: Fields =
+            serde_json::from_str(json).map_err(|e| NodeError::Invalid(format!("indicator: {e}")))?;
         self.add(fields);
         Ok(())
     }
 
     pub fn add_value(&mut self, v: &Value) -> Result<()> {
-        let fields = Fields::deserialize(v)?;
+        let fields = Fields::deserialize(v).map_err(|e| NodeError::Invalid(format!("indicator: {e}")))?;
         self.add(fields);
         Ok(())
     }
@@ -165,7 +169,7 @@ impl Loader {
 
     pub fn finish(self) -> Result<Loaded> {
         Ok(Loaded {
-            index: self.builder.build().map_err(anyhow::Error::msg)?,
+            index: self.builder.build().map_err(NodeError::Invalid)?,
             meta: self.meta,
             rejected: self.rejected,
         })
@@ -175,32 +179,41 @@ impl Loader {
 /// Turns one line of the event stream into observations.
 pub fn observations(v: Value, line: usize) -> Result<Vec<Observed>> {
     match v.get("type").and_then(Value::as_str) {
-        Some("bundle" | "observed-data") => {
-            Observed::from_stix(std::slice::from_ref(&v)).map_err(|e| anyhow::anyhow!("line {line}: {e}"))
-        }
+        Some("bundle" | "observed-data") => Observed::from_stix(std::slice::from_ref(&v))
+            .map_err(|e| NodeError::Invalid(format!("line {line}: {e}"))),
         _ => {
             let Value::Object(mut map) = v else {
-                bail!("line {line}: an event must be a JSON object");
+                return Err(NodeError::Invalid(format!(
+                    "line {line}: an event must be a JSON object"
+                )));
             };
             let at = match map.remove("timestamp") {
                 Some(Value::String(s)) => Timestamp::parse(&s)
-                    .map_err(|e| anyhow::anyhow!("line {line}: timestamp: {e}"))?
+                    .map_err(|e| NodeError::Invalid(format!("line {line}: timestamp: {e}")))?
                     .as_nanos_saturating(),
-                Some(_) => bail!("line {line}: timestamp must be a string"),
-                None => bail!("line {line}: the event has no timestamp"),
+                Some(_) => {
+                    return Err(NodeError::Invalid(format!(
+                        "line {line}: timestamp must be a string"
+                    )));
+                }
+                None => {
+                    return Err(NodeError::Invalid(format!(
+                        "line {line}: the event has no timestamp"
+                    )));
+                }
             };
             if let Some(Value::Object(objects)) = map.remove("objects") {
                 // Several related objects, referring to each other by key.
                 let mut objects: Vec<(String, Value)> = objects.into_iter().collect();
                 let Some(first) = objects.pop() else {
-                    bail!("line {line}: objects is empty");
+                    return Err(NodeError::Invalid(format!("line {line}: objects is empty")));
                 };
                 let mut o = Observed::event(at, first.1, objects);
                 o.objects[0].0 = first.0;
                 return Ok(vec![o]);
             }
             if !map.contains_key("type") {
-                bail!("line {line}: the event has no type");
+                return Err(NodeError::Invalid(format!("line {line}: the event has no type")));
             }
             Ok(vec![Observed::event(at, Value::Object(map), Vec::new())])
         }
@@ -218,7 +231,7 @@ pub fn read_events(
     let mut whole: Option<String> = None;
     loop {
         line.clear();
-        let read = input.read_line(&mut line)?;
+        let read = input.read_line(&mut line).map_err(NodeError::io("events"))?;
         if read == 0 {
             break;
         }
@@ -237,16 +250,20 @@ pub fn read_events(
             Err(_) if n == 1 && (text.starts_with('{') || text.starts_with('[')) => {
                 whole = Some(line.clone());
             }
-            Err(e) => each(Err(anyhow::anyhow!("line {n}: not JSON: {e}")), read as u64)?,
+            Err(e) => each(
+                Err(NodeError::Invalid(format!("line {n}: not JSON: {e}"))),
+                read as u64,
+            )?,
         }
     }
     if let Some(doc) = whole {
-        let v: Value = serde_json::from_str(&doc).map_err(|e| anyhow::anyhow!("events: not JSON: {e}"))?;
+        let v: Value =
+            serde_json::from_str(&doc).map_err(|e| NodeError::Invalid(format!("events: not JSON: {e}")))?;
         let items = match v {
             Value::Array(items) => items,
             v => vec![v],
         };
-        let obs = Observed::from_stix(&items).map_err(|e| anyhow::anyhow!("events: {e}"));
+        let obs = Observed::from_stix(&items).map_err(|e| NodeError::Invalid(format!("events: {e}")));
         each(obs, doc.len() as u64)?;
     }
     Ok(())
@@ -457,14 +474,14 @@ fn sco_id(obj: &Value) -> String {
         .unwrap_or_else(|| format!("{ty}--{}", uuid::Uuid::new_v4()))
 }
 
-/// Reads STIX objects from files (bundles, arrays, JSON lines, directories), checking each as
-/// `accord validate` does, and hands the canonical JSON of each valid indicator to `each`, in
-/// input order. Returns what is wrong, and where, with the others.
+/// Reads the valid indicators of files (bundles, arrays, JSON lines, directories), checking each
+/// as `accord validate` does, and hands the canonical JSON of each to `each`, in input order.
+/// Returns what is invalid, and where.
 pub fn read_files(
     paths: &[std::path::PathBuf],
     each: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<Vec<String>> {
-    read_objects(paths, &mut |type_name, json| {
+    crate::ingest::sources::read_valid(paths, &mut |type_name, json| {
         if type_name == "indicator" {
             each(json)
         } else {
@@ -473,87 +490,42 @@ pub fn read_files(
     })
 }
 
-/// Like [`read_files`], for objects of every type: `each` gets the type and canonical JSON.
-pub fn read_objects(
-    paths: &[std::path::PathBuf],
-    each: &mut dyn FnMut(&str, &str) -> Result<()>,
-) -> Result<Vec<String>> {
-    struct Collect<'f> {
-        each: &'f mut dyn FnMut(&str, &str) -> Result<()>,
-        rejected: Vec<String>,
-    }
-    impl crate::reader::Sink for Collect<'_> {
-        fn batch(&mut self, items: Vec<crate::reader::Item>, _: u64) -> Result<()> {
-            for item in items {
-                match item.result {
-                    Ok(o) => (self.each)(&o.type_name, &o.canonical)?,
-                    Err(e) => self.rejected.push(format!(
-                        "{} object {} (line {}): {e}",
-                        item.pos.source,
-                        item.pos.index + 1,
-                        item.pos.line
-                    )),
-                }
-            }
-            Ok(())
-        }
-        fn document_problem(&mut self, p: crate::reader::DocumentProblem) -> Result<()> {
-            if p.fatal {
-                bail!("{p}");
-            }
-            Ok(())
-        }
-    }
-    let sources = crate::reader::expand(paths)?;
-    let mut sink = Collect {
-        each,
-        rejected: Vec::new(),
-    };
-    crate::reader::check_sources(&sources, accord_stix::DEFAULT_MAX_OBJECT_BYTES, &mut sink)?;
-    Ok(sink.rejected)
-}
-
-/// The indicators of a collection of this node, as its own organisation may read them (decided
-/// by the policy and logged like any export).
-pub fn read_collection(node: &crate::node::Node, collection: &str) -> Result<Vec<Value>> {
-    read_types(node, collection, vec!["indicator".into()])
-}
-
-/// Every object of a collection of this node, read like [`read_collection`].
-pub fn read_collection_all(node: &crate::node::Node, collection: &str) -> Result<Vec<Value>> {
-    read_types(node, collection, Vec::new())
-}
-
-fn read_types(node: &crate::node::Node, collection: &str, types: Vec<String>) -> Result<Vec<Value>> {
-    let filter = crate::export::ExportFilter {
-        collection: node.collection_id(Some(collection))?,
-        types,
-        added_after: None,
-        all_versions: false,
-        principal: accord_policy::model::NODE_PRINCIPAL.into(),
-        purpose: None,
-    };
-    let mut buf = Vec::new();
-    crate::export::export(
-        node.store.as_ref(),
-        &node.gate()?,
-        &node.audit_log()?,
-        &filter,
-        crate::export::Format::Jsonl,
+/// The latest versions of `types` (every type if empty) in a collection of this node, as its own
+/// organisation may read them through `channel`: decided by the policy and logged like any read.
+pub fn read_collection(
+    node: &Node,
+    collection: &str,
+    types: Vec<String>,
+    channel: Channel,
+) -> Result<Vec<Value>> {
+    let mut q = accord_store::Query::new(&node.collection_id(Some(collection))?);
+    q.types = types;
+    q.limit = 5000;
+    let reader = node.reader(
+        accord_policy::sharing::NODE_PRINCIPAL,
+        accord_policy::Action::Export,
+        channel,
         None,
-        &mut buf,
-    )?;
-    buf.split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| Ok(serde_json::from_slice(l)?))
-        .collect()
+    );
+    let mut out = Vec::new();
+    reader.for_each(q, &mut |objects| {
+        for o in objects {
+            out.push(
+                serde_json::from_str(&o.json)
+                    .map_err(|e| NodeError::Corrupt(format!("stored {}: {e}", o.id)))?,
+            );
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// The identity sightings are attributed to: the node organisation's configured identity, or
 /// one derived from its id (returned as an object to include, since nothing else defines it).
-pub fn node_identity(node: &crate::node::Node, now: &str) -> (String, Option<Value>) {
-    let org_id = &node.config.node.organisation;
-    let org = node.config.organisations.iter().find(|o| &o.id == org_id);
+pub fn node_identity(node: &Node, now: &str) -> (String, Option<Value>) {
+    let config = node.config();
+    let org_id = &config.node.organisation;
+    let org = config.organisations.iter().find(|o| &o.id == org_id);
     if let Some(id) = org.and_then(|o| o.identity.clone()) {
         return (id, None);
     }
@@ -574,6 +546,177 @@ pub fn node_identity(node: &crate::node::Node, now: &str) -> (String, Option<Val
         "identity_class": "organization",
     });
     (id, Some(identity))
+}
+
+/// What `accord match` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct MatchRequest {
+    /// Indicator files (or `-`), or ids or aliases of this node's collections.
+    pub indicators: Vec<String>,
+    /// The identity that sighted them (default: this node's organisation).
+    pub sighted_by: Option<String>,
+    /// A collection to store the sightings in, through the ingest path.
+    pub ingest: Option<String>,
+    /// Only indicators whose originator is graded this or better.
+    pub min_reliability: Option<char>,
+    /// Whether the sightings are wanted as a STIX bundle.
+    pub stix: bool,
+}
+
+/// Where a match run is, for whoever watches it.
+pub trait MatchProgress {
+    /// The indicators are compiled.
+    fn compiled(&self, indicators: usize, left_out: &[String], seconds: f64);
+    /// Bytes of events read so far, and the indicators sighted so far.
+    fn read(&self, bytes: u64, sighted: usize);
+    /// An event line that could not be read (the run goes on).
+    fn skipped(&self, problem: &NodeError);
+}
+
+/// One sighted indicator, for a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct SightedRow {
+    pub indicator: String,
+    pub name: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// What a match run found.
+#[derive(Debug, Default)]
+pub struct MatchReport {
+    pub compiled: usize,
+    pub left_out: Vec<String>,
+    pub stats: accord_pattern::StreamStats,
+    pub seconds: f64,
+    pub outside_validity: u64,
+    /// Event lines that could not be read.
+    pub skipped: u64,
+    /// Sighted indicators, most sighted first.
+    pub rows: Vec<SightedRow>,
+    /// The sightings as a STIX bundle, when asked for (or stored).
+    pub bundle: Option<Value>,
+    /// What storing the sightings did.
+    pub stored: Option<crate::ingest::import::ImportSummary>,
+}
+
+/// Compiles indicators (from files, or from collections of the node `open` gives, read through
+/// the gate), streams `events` through them, and reports the sightings; with `ingest`, stores
+/// them (all or nothing). The node is opened only if something needs it.
+pub fn run(
+    open: &dyn Fn() -> Result<Node>,
+    req: &MatchRequest,
+    events: &mut dyn BufRead,
+    progress: &dyn MatchProgress,
+) -> Result<MatchReport> {
+    let started = std::time::Instant::now();
+    let mut loader = match req.min_reliability {
+        Some(min) => Loader::only_from(crate::federation::Sources::for_node(&open()?), min),
+        None => Loader::default(),
+    };
+    let mut left_out = Vec::new();
+    let (files, collections): (Vec<&String>, Vec<&String>) = req
+        .indicators
+        .iter()
+        .partition(|s| s.as_str() == "-" || std::path::Path::new(s).exists());
+    if !files.is_empty() {
+        let paths: Vec<std::path::PathBuf> = files.iter().map(std::path::PathBuf::from).collect();
+        left_out.extend(read_files(&paths, &mut |json| loader.add_json(json))?);
+    }
+    if !collections.is_empty() {
+        let node = open()?;
+        for c in collections {
+            for o in read_collection(&node, c, vec!["indicator".into()], Channel::Match)? {
+                loader.add_value(&o)?;
+            }
+        }
+    }
+    let loaded = loader.finish()?;
+    left_out.extend(loaded.rejected.iter().cloned());
+    let load_time = started.elapsed();
+    progress.compiled(loaded.index.len(), &left_out, load_time.as_secs_f64());
+    let mut matching = Matching::new(&loaded);
+    let (mut skipped, mut done, mut lines) = (0u64, 0u64, 0u64);
+    read_events(events, &mut |obs, bytes| {
+        done += bytes;
+        lines += 1;
+        match obs {
+            Ok(list) => list.into_iter().for_each(|o| matching.push(o)),
+            Err(e) => {
+                skipped += 1;
+                progress.skipped(&e);
+            }
+        }
+        if lines % 4096 == 0 {
+            progress.read(done, matching.sightings.len());
+        }
+        Ok(())
+    })?;
+    let mut report = MatchReport {
+        compiled: loaded.index.len(),
+        left_out,
+        stats: matching.stats(),
+        seconds: started.elapsed().saturating_sub(load_time).as_secs_f64(),
+        outside_validity: matching.outside_validity,
+        skipped,
+        ..MatchReport::default()
+    };
+    let mut sighted: Vec<_> = matching.sightings.iter().collect();
+    sighted.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
+    report.rows = sighted
+        .into_iter()
+        .map(|(i, s)| SightedRow {
+            indicator: loaded
+                .index
+                .entry(*i)
+                .map_or_else(|| "?".to_owned(), |e| e.id.to_string()),
+            name: loaded
+                .meta
+                .get(*i as usize)
+                .and_then(|m| m.name.clone())
+                .unwrap_or_default(),
+            count: s.count,
+            first_seen: Timestamp::format_micros(s.first_seen / 1000),
+            last_seen: Timestamp::format_micros(s.last_seen / 1000),
+        })
+        .collect();
+    if req.stix || req.ingest.is_some() {
+        let node = || open();
+        let now = Timestamp::format_micros(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+        );
+        let (by, identity) = match &req.sighted_by {
+            Some(id) => (id.clone(), None),
+            None => node_identity(&node()?, &now),
+        };
+        let mut objects: Vec<Value> = identity.into_iter().collect();
+        objects.extend(matching.to_stix(&by, &now));
+        if let Some(collection) = &req.ingest {
+            let node = node()?;
+            let opts = crate::ingest::import::ImportOptions {
+                collection: node.collection_id(Some(collection))?,
+                strict: true,
+                max_object_bytes: node.config().limits.max_object_bytes,
+                from_partner: false,
+            };
+            let lines: Vec<String> = objects.iter().map(ToString::to_string).collect();
+            report.stored = Some(crate::ingest::import::import_objects(
+                &node,
+                &lines,
+                &opts,
+                &crate::ingest::import::Silent,
+            )?);
+        }
+        report.bundle = Some(json!({
+            "type": "bundle",
+            "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+            "objects": objects,
+        }));
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -1,47 +1,31 @@
-//! Processing of TAXII POSTs in the background: a durable status is created before the request is
+//! TAXII POSTs, processed in the background: a durable status is created before the request is
 //! answered (202), objects are then checked and stored, and the status is completed with
 //! per-object successes and failures. Unfinished statuses are resumed at start-up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use accord_audit::AuditLog;
-use accord_ledger::Event;
-use accord_ledger::entry::{Ingest, Version};
 use accord_stix::input;
-use accord_store::{Backend, PutOutcome, StatusDetail, StatusRecord};
+use accord_store::{PutOutcome, StatusDetail, StatusRecord};
 use rayon::prelude::*;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::error::TaxiiError;
-use crate::metrics::Metrics;
+use super::Origin;
+use crate::error::{NodeError, Result};
+use crate::node::Node;
+use crate::quarantine::Refused;
 
 /// One accepted request waiting to be processed.
 #[derive(Debug)]
-pub struct Job {
+struct Job {
     pub status: StatusRecord,
     pub payload: Vec<u8>,
     pub max_object_bytes: usize,
 }
 
-/// Provenance checks for objects posted by partner nodes, given as canonical JSON: one verdict
-/// per object, in order; `Err(reason)` sends the object to quarantine (logged, kept apart,
-/// reported as a failure in the status) instead of the store. Objects come in chunks so that
-/// signatures can be verified together.
-pub trait Inbound: Send + Sync + std::fmt::Debug {
-    fn check(&self, principal: &str, canonical: &[&str]) -> Vec<Result<(), String>>;
-
-    /// Whether an incoming object that conflicts with the stored copy of its version is that
-    /// version all the same (differing only in provenance): it is then reported as already
-    /// present instead of as a conflict.
-    fn same_version(&self, _stored: &str, _incoming: &str) -> bool {
-        false
-    }
-}
-
-/// Objects given to [`Inbound::check`] at once: enough for batch signature verification to pay,
+/// Objects whose provenance is checked at once: enough for batch signature verification to pay,
 /// few enough to spread a request over the cores.
 const INBOUND_CHUNK: usize = 256;
 
@@ -73,18 +57,17 @@ impl Ingestor {
     /// request (in parallel) while a writer stores the previous ones; the writer groups whatever
     /// requests are ready into one transaction (group commit), so small POSTs do not each pay for an
     /// fsync.
-    pub fn start(
-        backend: Arc<dyn Backend>,
-        audit: AuditLog,
-        metrics: Arc<Metrics>,
-        max_object_bytes: usize,
-        inbound: Option<Arc<dyn Inbound>>,
-    ) -> (Ingestor, IngestWorker) {
+    ///
+    /// Objects posted by a partner node's principal must verify against its pinned keys; those
+    /// that do not are quarantined ([`Node::quarantine`]) and reported as failures.
+    pub fn start(node: &Node) -> (Ingestor, IngestWorker) {
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let upstream = Arc::new(AtomicUsize::new(0));
         let coming = upstream.clone();
+        let node = node.clone();
+        let max_object_bytes = node.config().limits.max_object_bytes;
         let handle = tokio::task::spawn_blocking(move || {
-            let resumed = match backend.unfinished_statuses() {
+            let resumed = match node.store().unfinished_statuses() {
                 Ok(list) => list,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot list unfinished statuses");
@@ -92,29 +75,19 @@ impl Ingestor {
                 }
             };
             let (checked_tx, checked_rx) = std::sync::mpsc::sync_channel::<Checked>(64);
-            let writer_backend = backend.clone();
             let writer = std::thread::Builder::new()
                 .name("accord-ingest-writer".into())
                 .spawn({
-                    let inbound = inbound.clone();
-                    move || {
-                        write_loop(
-                            writer_backend.as_ref(),
-                            &audit,
-                            &metrics,
-                            inbound.as_deref(),
-                            &checked_rx,
-                            &coming,
-                        )
-                    }
+                    let node = node.clone();
+                    move || write_loop(&node, &checked_rx, &coming)
                 });
             // Checking is queued work that uses whatever the cores have left: accepting the next
             // request (whose client waits for its 202) and answering reads go first.
             let checkers = crate::background::pool("accord-check");
             let send = |job: Job| {
                 let checked = match &checkers {
-                    Some(pool) => pool.install(|| check(job, inbound.as_deref())),
-                    None => check(job, inbound.as_deref()),
+                    Some(pool) => pool.install(|| check(&node, job)),
+                    None => check(&node, job),
                 };
                 checked_tx.send(checked).is_ok()
             };
@@ -146,11 +119,46 @@ impl Ingestor {
         (Ingestor { tx, upstream }, IngestWorker { handle })
     }
 
-    pub async fn submit(&self, job: Job) -> Result<(), TaxiiError> {
+    /// Accepts a POST of `payload` to `collection` by `principal`: every object is listed as
+    /// pending (or failed, if it is not even a JSON object) in a status that is durable, with the
+    /// payload, before this returns; the objects are then processed in the background. Returns
+    /// the status to answer with.
+    pub async fn accept(
+        &self,
+        node: &Node,
+        payload: Vec<u8>,
+        collection: &str,
+        principal: &str,
+        api_root: &str,
+    ) -> Result<StatusRecord> {
+        let now = node.clock().now_micros();
+        let (coll, principal, root) = (collection.to_owned(), principal.to_owned(), api_root.to_owned());
+        let n = node.clone();
+        let (status, payload) = tokio::task::spawn_blocking(move || {
+            let status = prescan(&payload, &coll, &principal, &root, now)?;
+            // INVARIANT: durable before the client hears 202: a crash from here on resumes
+            // processing at start-up.
+            n.store().create_status(&status, &payload)?;
+            Ok::<_, NodeError>((status, payload))
+        })
+        .await
+        .map_err(|e| NodeError::Internal(e.to_string()))??;
+        if !status.complete {
+            self.submit(Job {
+                status: status.clone(),
+                payload,
+                max_object_bytes: node.config().limits.max_object_bytes,
+            })
+            .await?;
+        }
+        Ok(status)
+    }
+
+    async fn submit(&self, job: Job) -> Result<()> {
         self.upstream.fetch_add(1, Ordering::AcqRel);
         self.tx.send(job).await.map_err(|_| {
             self.upstream.fetch_sub(1, Ordering::AcqRel);
-            TaxiiError::Unavailable
+            NodeError::Unavailable
         })
     }
 }
@@ -160,14 +168,14 @@ struct Checked {
     status: StatusRecord,
     valid: Vec<accord_stix::CheckedObject>,
     failures: Vec<StatusDetail>,
-    /// Valid objects whose provenance did not verify, with the reason.
-    quarantined: Vec<(accord_stix::CheckedObject, String)>,
+    /// Valid objects whose provenance did not verify.
+    quarantined: Vec<Refused>,
 }
 
 /// Most objects the writer puts in one transaction when grouping requests.
 const GROUP: usize = 65_536;
 
-fn check(job: Job, inbound: Option<&dyn Inbound>) -> Checked {
+fn check(node: &Node, job: Job) -> Checked {
     let Job {
         mut status,
         payload,
@@ -210,12 +218,26 @@ fn check(job: Job, inbound: Option<&dyn Inbound>) -> Checked {
         }
     }
     let mut quarantined = Vec::new();
-    if let Some(inbound) = inbound {
-        let verdicts: Vec<Result<(), String>> = valid
+    let partners = match node.partners() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            // Nothing from a partner's principal is stored unverified: fail its objects.
+            tracing::error!(error = %e, "cannot read the partners' keys");
+            None
+        }
+    };
+    let inbound = partners
+        .as_ref()
+        .map(|p| (p, p.is_partner_principal(&status.principal)));
+    if inbound.is_none() || inbound.is_some_and(|(_, partner)| partner) {
+        let verdicts: Vec<std::result::Result<(), String>> = valid
             .par_chunks(INBOUND_CHUNK)
             .flat_map_iter(|chunk| {
                 let canonical: Vec<&str> = chunk.iter().map(|o| o.canonical.as_str()).collect();
-                let mut verdicts = inbound.check(&status.principal, &canonical);
+                let mut verdicts = match inbound {
+                    Some((p, _)) => p.check(&status.principal, &canonical),
+                    None => vec![Err("the partners' keys cannot be read".to_owned()); chunk.len()],
+                };
                 verdicts.resize(chunk.len(), Err("no provenance verdict".into()));
                 verdicts
             })
@@ -229,7 +251,10 @@ fn check(job: Job, inbound: Option<&dyn Inbound>) -> Checked {
                 version: o.version_text.clone().unwrap_or_default(),
                 message: Some(format!("quarantined: {reason}")),
             });
-            quarantined.push((o, reason));
+            quarantined.push(Refused {
+                json: o.canonical,
+                reason,
+            });
         }
     }
     Checked {
@@ -253,14 +278,7 @@ fn check(job: Job, inbound: Option<&dyn Inbound>) -> Checked {
 const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 const GROUP_IDLE: std::time::Duration = std::time::Duration::from_millis(40);
 
-fn write_loop(
-    backend: &dyn Backend,
-    audit: &AuditLog,
-    metrics: &Metrics,
-    inbound: Option<&dyn Inbound>,
-    rx: &std::sync::mpsc::Receiver<Checked>,
-    upstream: &AtomicUsize,
-) {
+fn write_loop(node: &Node, rx: &std::sync::mpsc::Receiver<Checked>, upstream: &AtomicUsize) {
     // Requests resumed at start-up were never counted.
     let received = || {
         let _ = upstream.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
@@ -290,29 +308,17 @@ fn write_loop(
             }
         }
         tracing::debug!(requests = group.len(), objects = size, "storing a group");
-        if let Err(e) = store_group(backend, audit, metrics, inbound, group) {
+        if let Err(e) = store_group(node, group) {
             // The statuses stay pending and are resumed at the next start.
             tracing::error!(error = %e, "storing a group of requests failed; they will resume at the next start");
         }
     }
 }
 
-/// Why a group could not be completed; its statuses stay pending and resume at the next start.
-#[derive(Debug, thiserror::Error)]
-enum GroupError {
-    #[error(transparent)]
-    Store(#[from] accord_store::StoreError),
-    #[error(transparent)]
-    Audit(#[from] accord_audit::AuditError),
-}
-
-fn store_group(
-    backend: &dyn Backend,
-    audit: &AuditLog,
-    metrics: &Metrics,
-    inbound: Option<&dyn Inbound>,
-    mut group: Vec<Checked>,
-) -> Result<(), GroupError> {
+/// Stores a group of checked requests (one transaction when they share a collection), quarantines
+/// what did not verify, logs an ingest entry per request, and only then completes the statuses.
+/// On an error the statuses stay pending and resume at the next start.
+fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
     let collection = group
         .first()
         .map(|c| c.status.collection.clone())
@@ -321,141 +327,81 @@ fn store_group(
     if group.iter().all(|c| c.status.collection == collection) {
         // One transaction for every object of every request in the group, in arrival order.
         let counts: Vec<usize> = group.iter().map(|c| c.valid.len()).collect();
-        let all: Vec<accord_stix::CheckedObject> = group
+        let mut all: Vec<accord_stix::CheckedObject> = group
             .iter_mut()
             .flat_map(|c| std::mem::take(&mut c.valid))
             .collect();
-        let mut flat = if all.is_empty() {
-            Vec::new()
-        } else {
-            backend.put_batch(&collection, &all)?
-        }
-        .into_iter();
+        let mut flat = super::store(node, &collection, &mut all, true)?.into_iter();
         let mut objects = all.into_iter();
         for (c, n) in group.iter_mut().zip(counts) {
             outcomes.push(flat.by_ref().take(n).collect());
             c.valid = objects.by_ref().take(n).collect();
         }
     } else {
-        for c in &group {
-            outcomes.push(if c.valid.is_empty() {
-                Vec::new()
-            } else {
-                backend.put_batch(&c.status.collection, &c.valid)?
-            });
+        for c in &mut group {
+            outcomes.push(super::store(node, &c.status.collection, &mut c.valid, true)?);
         }
     }
-    if let Some(inbound) = inbound {
-        for (c, outcomes) in group.iter_mut().zip(&mut outcomes) {
-            let same = |stored: &str, incoming: &str| inbound.same_version(stored, incoming);
-            accord_store::settle_conflicts(backend, &c.status.collection, &mut c.valid, outcomes, &same)?;
-        }
-    }
-    // What the statuses need of each object.
-    let metas: Vec<Vec<(String, Option<String>, String)>> = group
-        .iter_mut()
-        .map(|c| {
-            std::mem::take(&mut c.valid)
-                .into_iter()
-                .map(|o| (o.id, o.version_text, o.hash.to_hex()))
-                .collect()
-        })
-        .collect();
     let mut finished = Vec::with_capacity(group.len());
     let mut events = Vec::with_capacity(group.len());
-    let mut kept_apart = Vec::new();
-    for ((c, outcomes), meta) in group.into_iter().zip(outcomes).zip(metas) {
+    for (c, outcomes) in group.into_iter().zip(outcomes) {
         let Checked {
             mut status,
             failures: mut failed,
             quarantined,
-            ..
+            valid,
         } = c;
-        for (o, reason) in quarantined {
-            events.push((
-                accord_audit::now_micros(),
-                Event::Quarantine(accord_ledger::entry::Quarantine {
-                    collection: status.collection.clone(),
-                    hash: o.hash.to_hex(),
-                    object: o.id.clone(),
-                    reason: reason.clone(),
-                    sender: status.principal.clone(),
-                }),
-            ));
-            kept_apart.push(accord_store::QuarantineRecord {
-                seq: 0,
-                collection: status.collection.clone(),
-                object_id: o.id,
-                sender: status.principal.clone(),
-                reason,
-                received_at: accord_audit::now_micros(),
-                json: o.canonical,
-            });
-        }
-        let mut successes = Vec::with_capacity(meta.len());
-        let mut logged = Vec::with_capacity(meta.len());
-        for ((id, version_text, hash), outcome) in meta.into_iter().zip(outcomes) {
+        node.quarantine(&status.collection, &status.principal, quarantined)?;
+        events.push(super::entry(
+            Origin {
+                principal: &status.principal,
+                status: Some(&status.id),
+                from_partner: true,
+            },
+            &status.collection,
+            &valid,
+            &outcomes,
+        ));
+        let mut successes = Vec::with_capacity(valid.len());
+        for (o, outcome) in valid.into_iter().zip(outcomes) {
             let version = |date_added: i64| {
-                version_text
+                o.version_text
                     .clone()
                     .unwrap_or_else(|| accord_stix::Timestamp::format_micros(date_added))
             };
-            if let PutOutcome::New { date_added }
-            | PutOutcome::NewVersion { date_added }
-            | PutOutcome::Unchanged { date_added } = outcome
-            {
-                logged.push(Version {
-                    id: id.clone(),
-                    version: version(date_added),
-                    hash,
-                });
-            }
             match outcome {
                 PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } => {
-                    metrics.objects_ingested(&status.collection, 1);
+                    node.metrics().objects_ingested(&status.collection, 1);
                     successes.push(StatusDetail {
                         version: version(date_added),
-                        id,
+                        id: o.id,
                         message: None,
                     });
                 }
                 PutOutcome::Unchanged { date_added } => successes.push(StatusDetail {
                     version: version(date_added),
-                    id,
+                    id: o.id,
                     message: Some("already present".into()),
                 }),
                 PutOutcome::Conflict { existing } => failed.push(StatusDetail {
-                    id,
-                    version: version_text.clone().unwrap_or_default(),
+                    version: o.version_text.clone().unwrap_or_default(),
+                    id: o.id,
                     message: Some(format!(
                         "version conflict: this version is stored with different content ({existing})"
                     )),
                 }),
             }
         }
-        events.push((
-            accord_audit::now_micros(),
-            Event::Ingest(Ingest {
-                principal: status.principal.clone(),
-                collection: status.collection.clone(),
-                status: Some(status.id.clone()),
-                objects: logged,
-                failed: failed.len() as u64,
-            }),
-        ));
         status.successes = successes;
         status.failures = failed;
         status.pendings.clear();
         status.complete = true;
         finished.push(status);
     }
-    // Logged before the statuses complete: a crash in between resumes the requests, which logs
-    // them again, rather than completing them unlogged.
-    audit.record_wait(events)?;
-    for q in &kept_apart {
-        backend.quarantine(q)?;
-    }
-    Ok(backend.finish_statuses(&finished)?)
+    // INVARIANT: logged before the statuses complete: a crash in between resumes the requests,
+    // which logs them again, rather than completing them unlogged.
+    node.log(events)?;
+    Ok(node.store().finish_statuses(&finished)?)
 }
 
 /// The id and version of an object as far as they can be read without validating it.
@@ -479,15 +425,15 @@ impl Head {
 
 /// Reads id and version of every object so that the status can list them as pending. Objects that
 /// are not even JSON objects fail here, each with its own message.
-pub fn prescan(
+fn prescan(
     payload: &[u8],
     collection: &str,
     principal: &str,
     api_root: &str,
     now: i64,
-) -> Result<StatusRecord, TaxiiError> {
-    let doc = input::split_envelope(payload)
-        .map_err(|e| TaxiiError::BadRequest(format!("malformed envelope: {e}")))?;
+) -> Result<StatusRecord> {
+    let doc =
+        input::split_envelope(payload).map_err(|e| NodeError::Invalid(format!("malformed envelope: {e}")))?;
     let mut status = StatusRecord {
         id: uuid::Uuid::new_v4().to_string(),
         api_root: api_root.to_owned(),
@@ -516,4 +462,11 @@ pub fn prescan(
     }
     status.complete = status.pendings.is_empty();
     Ok(status)
+}
+
+impl Node {
+    /// A TAXII status resource, pending or complete.
+    pub fn status(&self, id: &str) -> Result<Option<StatusRecord>> {
+        Ok(accord_store::StatusStore::status(self.store(), id)?)
+    }
 }

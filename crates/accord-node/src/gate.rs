@@ -1,20 +1,24 @@
-//! The egress gate: every object version a principal receives (TAXII reads, and `accord export`)
-//! passes `accord_policy::disclose` here. The gate supplies what the pure policy core cannot
-//! read itself: marking definitions, referenced objects and names of individuals from the store.
-//! The decision point inside it is replaced as a whole when the configuration is reloaded.
+//! The egress gate: every object version a principal receives, through any edge, is decided and
+//! redacted here by the pure policy core, which the gate supplies with what it cannot read
+//! itself: marking definitions, referenced objects and names of individuals from the store. The
+//! decision point inside it is replaced as a whole when the configuration is reloaded. Edges do
+//! not call the gate: they read through [`crate::read::Reader`], which logs what it releases.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use accord_audit::{AuditError, AuditLog};
 use accord_ledger::Event;
 use accord_ledger::entry::{Change, Decisions, Redaction as Redacted, Share, Shared, Version};
-use accord_policy::engine::{Decision, Request};
+use accord_policy::Request;
+use accord_policy::egress::{Lookups, Release, ReleaseError, Stored};
 use accord_policy::{Engine, Outcome};
 use accord_stix::ContentHash;
 use accord_stix::markings::{Marking, TlpLevel, classify};
 use accord_store::{Query, Store, StoreError, StoredObject, VersionFilter};
+
+use crate::clock::Clock;
 use serde_json::{Map, Value};
 
 /// How long the names of individuals in a collection are reused before they are read again.
@@ -22,8 +26,8 @@ const PEOPLE_TTL: Duration = Duration::from_secs(2);
 /// Most identities read from a collection to learn names of individuals.
 const PEOPLE_LIMIT: usize = 10_000;
 
-/// Names of individuals in one collection, and when they were read.
-type People = (Instant, Arc<Vec<String>>);
+/// Names of individuals in one collection, and when they were read (the node's monotonic clock).
+type People = (Duration, Arc<Vec<String>>);
 
 /// What a configuration puts in force, replaced as one.
 #[derive(Clone)]
@@ -43,6 +47,7 @@ pub struct Gate {
     /// Marking definitions cannot be versioned (STIX 2.1 §7.2.1), so a cached one never goes stale.
     markings: Mutex<HashMap<String, Option<Marking>>>,
     people: Mutex<HashMap<String, People>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -51,18 +56,24 @@ impl std::fmt::Debug for Gate {
     }
 }
 
-/// What may leave: the released versions (redacted ones re-serialised, with their new hash and,
-/// for SCOs whose identifying value changed, their new id), one outcome per input version, and
-/// the audit entries that record the decisions and redactions. The versions are handed out only
-/// by [`Released::disclose`], once those entries and the share entry are durable.
+/// What may leave, decided but not yet logged: the released versions (redacted ones
+/// re-serialised, with their new hash and, for SCOs whose identifying value changed, their new
+/// id), one outcome per version decided, and the ledger entries that record the decisions and
+/// redactions.
+///
+/// INVARIANT: the versions can be taken out only by [`Released::disclose_blocking`] or
+/// [`Sealed::disclose`], after the decision, redaction and share entries are durable. Work that
+/// must see them before (signing for a partner, setting aside what a partner cannot take) is
+/// done in place, through [`Released::sign`] and [`Released::set_aside`].
 #[derive(Debug, Default)]
 pub struct Released {
     objects: Vec<StoredObject>,
-    pub outcomes: Vec<Outcome>,
+    outcomes: Vec<Outcome>,
     /// Decisions that came out the same share one entry (a page holds a handful of outcomes).
     decisions: Vec<Decisions>,
     /// Redactions, one entry per redacted version.
     events: Vec<Event>,
+    /// One per released version, in order: what the share entry lists.
     shared: Vec<Shared>,
 }
 
@@ -101,10 +112,42 @@ fn merge(groups: &mut Vec<Decisions>, more: Vec<Decisions>) {
 #[derive(Debug, Clone)]
 pub struct Recipient<'a> {
     pub principal: &'a str,
-    /// taxii, export or sync.
-    pub channel: &'a str,
+    pub channel: Channel,
     pub collection: &'a str,
     pub purpose: Option<&'a str>,
+}
+
+/// The edge through which versions leave, as the share entry names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// TAXII objects, object and versions endpoints.
+    Taxii,
+    /// The TAXII manifest endpoint: ids, versions and dates, no content.
+    TaxiiManifest,
+    /// `accord export`.
+    Export,
+    /// A push to a partner node.
+    Sync,
+    /// Indicators read from a collection by `accord match`.
+    Match,
+    /// What the command line shows its operator (incident reports, corroboration).
+    Cli,
+    /// Quarantined objects shown to an administrator for review.
+    QuarantineReview,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Taxii => "taxii",
+            Channel::TaxiiManifest => "taxii-manifest",
+            Channel::Export => "export",
+            Channel::Sync => "sync",
+            Channel::Match => "match",
+            Channel::Cli => "cli",
+            Channel::QuarantineReview => "quarantine-review",
+        }
+    }
 }
 
 impl Released {
@@ -117,33 +160,52 @@ impl Released {
         self.objects.is_empty()
     }
 
-    /// For each released version, in order: the stored original's hash when the version is a
-    /// redacted copy (its id may differ too, for an SCO whose identifying value changed).
-    pub fn originals(&self) -> Vec<Option<ContentHash>> {
-        self.shared
+    /// One outcome per version decided, in order.
+    pub fn outcomes(&self) -> &[Outcome] {
+        &self.outcomes
+    }
+
+    /// Replaces each released version's text by what `sign` makes of it (its provenance for a
+    /// partner), given the stored original's hash when the version is a redacted copy. Spread
+    /// over the cores. The share entry still lists the released content's hash.
+    pub fn sign<E: Send>(
+        &mut self,
+        sign: impl Fn(&StoredObject, Option<&ContentHash>) -> Result<String, E> + Sync,
+    ) -> Result<(), E> {
+        use rayon::prelude::*;
+        let originals: Vec<Option<ContentHash>> = self
+            .shared
             .iter()
             .map(|s| s.original.as_deref().and_then(ContentHash::from_hex))
-            .collect()
+            .collect();
+        let sign = |(o, original): (&mut StoredObject, &Option<ContentHash>)| {
+            o.json = sign(o, original.as_ref())?;
+            Ok(())
+        };
+        // A small page is signed faster here than handed to the pool.
+        if self.objects.len() <= 32 {
+            self.objects.iter_mut().zip(&originals).try_for_each(sign)
+        } else {
+            self.objects.par_iter_mut().zip(&originals).try_for_each(sign)
+        }
     }
 
-    /// The released versions, in order, as they will leave: for work that must come before they
-    /// are logged, such as signing them.
-    pub fn objects(&self) -> &[StoredObject] {
-        &self.objects
-    }
-
-    /// Sets aside, before anything is logged, the released versions whose position `send` refuses:
-    /// their decisions stay (they were taken), but they are not shared.
-    pub fn set_aside(&mut self, send: impl Fn(usize) -> bool) {
-        let (mut objects, mut shared) = (Vec::new(), Vec::new());
+    /// Sets aside, before anything is logged, the released versions `keep` refuses (it sees each
+    /// as it would leave): their decisions stay (they were taken), but they are not shared.
+    /// Returns the id and size of each version set aside.
+    pub fn set_aside(&mut self, keep: impl Fn(&StoredObject) -> bool) -> Vec<(String, usize)> {
+        let (mut objects, mut shared, mut aside) = (Vec::new(), Vec::new(), Vec::new());
         let released = std::mem::take(&mut self.objects).into_iter();
-        for (i, (o, s)) in released.zip(std::mem::take(&mut self.shared)).enumerate() {
-            if send(i) {
+        for (o, s) in released.zip(std::mem::take(&mut self.shared)) {
+            if keep(&o) {
                 objects.push(o);
                 shared.push(s);
+            } else {
+                aside.push((o.id, o.json.len()));
             }
         }
         (self.objects, self.shared) = (objects, shared);
+        aside
     }
 
     /// Adds another batch for the same recipient (one share entry covers both, and decisions
@@ -156,24 +218,22 @@ impl Released {
         self.shared.extend(other.shared);
     }
 
-    /// Serialises the audit entries for this disclosure: decisions, redactions and the share.
-    /// CPU work: do it where blocking is fine.
-    pub fn seal(mut self, to: &Recipient<'_>) -> Sealed {
+    /// Serialises the ledger entries for this disclosure, dated `now`: decisions, redactions and
+    /// the share. CPU work: do it where blocking is fine.
+    pub fn seal(mut self, to: &Recipient<'_>, now: i64) -> Sealed {
         let mut events: Vec<Event> = self.decisions.into_iter().map(Event::Decisions).collect();
         events.append(&mut self.events);
-        self.events = events;
         let shares = !self.shared.is_empty();
         if shares {
-            self.events.push(Event::Share(Share {
+            events.push(Event::Share(Share {
                 principal: to.principal.to_owned(),
-                channel: to.channel.to_owned(),
+                channel: to.channel.as_str().to_owned(),
                 collection: Some(to.collection.to_owned()),
                 purpose: to.purpose.map(str::to_owned),
                 objects: self.shared,
             }));
         }
-        let now = accord_audit::now_micros();
-        let events: Vec<(i64, Event)> = self.events.into_iter().map(|e| (now, e)).collect();
+        let events: Vec<(i64, Event)> = events.into_iter().map(|e| (now, e)).collect();
         Sealed {
             objects: self.objects,
             entries: accord_audit::prepare(&events),
@@ -181,19 +241,21 @@ impl Released {
         }
     }
 
-    /// The versions, once the decisions, redactions and the share are durably logged.
+    /// The versions, once the decisions, redactions and the share (dated `now`) are durably
+    /// logged.
     pub fn disclose_blocking(
         self,
         log: &AuditLog,
         to: &Recipient<'_>,
+        now: i64,
     ) -> Result<Vec<StoredObject>, AuditError> {
-        let sealed = self.seal(to);
+        let sealed = self.seal(to, now);
         log.record_prepared_wait(sealed.entries)?;
         Ok(sealed.objects)
     }
 }
 
-/// Released versions with their serialised audit entries, waiting to be logged.
+/// Released versions with their serialised ledger entries, waiting to be logged.
 #[derive(Debug)]
 pub struct Sealed {
     objects: Vec<StoredObject>,
@@ -203,13 +265,23 @@ pub struct Sealed {
 }
 
 impl Sealed {
-    /// The versions, once their entries are durably logged. The share is dated now, when the
-    /// versions leave; the decisions keep the time they were taken (earlier, for a page read ahead).
-    pub async fn disclose(mut self, log: &AuditLog) -> Result<Vec<StoredObject>, AuditError> {
+    /// How many versions will leave.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    /// The versions, once their entries are durably logged. The share is dated `now`, when the
+    /// versions leave; the decisions keep the time they were taken (earlier, for a page read
+    /// ahead).
+    pub async fn disclose(mut self, log: &AuditLog, now: i64) -> Result<Vec<StoredObject>, AuditError> {
         if self.shares
             && let Some(share) = self.entries.last_mut()
         {
-            share.restamp(&accord_stix::Timestamp::format_micros(accord_audit::now_micros()));
+            share.restamp(&accord_stix::Timestamp::format_micros(now));
         }
         log.record_prepared(self.entries).durable().await?;
         Ok(self.objects)
@@ -218,7 +290,12 @@ impl Sealed {
 
 impl Gate {
     /// `defaults` maps collection ids to the TLP of their unmarked objects.
-    pub fn new(engine: Engine, defaults: HashMap<String, TlpLevel>, key: [u8; 32]) -> Self {
+    pub fn new(
+        engine: Engine,
+        defaults: HashMap<String, TlpLevel>,
+        key: [u8; 32],
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Gate {
             in_force: RwLock::new(InForce {
                 engine: Arc::new(engine),
@@ -228,6 +305,7 @@ impl Gate {
             key,
             markings: Mutex::default(),
             people: Mutex::default(),
+            clock,
         }
     }
 
@@ -307,7 +385,7 @@ impl Gate {
 
     fn people(&self, store: &dyn Store, collection: &str) -> Result<Arc<Vec<String>>, StoreError> {
         if let Some((at, names)) = self.people.lock().ok().and_then(|p| p.get(collection).cloned())
-            && at.elapsed() < PEOPLE_TTL
+            && self.clock.elapsed().saturating_sub(at) < PEOPLE_TTL
         {
             return Ok(names);
         }
@@ -323,7 +401,7 @@ impl Gate {
             .collect();
         let names = Arc::new(names);
         if let Ok(mut p) = self.people.lock() {
-            p.insert(collection.to_owned(), (Instant::now(), names.clone()));
+            p.insert(collection.to_owned(), (self.clock.elapsed(), names.clone()));
         }
         Ok(names)
     }
@@ -366,8 +444,9 @@ impl Gate {
         Ok(explanation)
     }
 
-    /// Decides and redacts versions read from `collection` for one request.
-    pub fn release(
+    /// Decides and redacts versions read from `collection` for one request. Only the reader
+    /// calls this: what it returns leaves through the ledger or not at all.
+    pub(crate) fn release(
         &self,
         store: &dyn Store,
         collection: &str,
@@ -380,98 +459,56 @@ impl Gate {
         let in_force = self.in_force();
         let req = &Self::for_collection(req, &in_force.defaults, collection);
         let engine = &in_force.engine;
-        let corrupt = |id: &str, e: serde_json::Error| {
-            StoreError::Corrupt(format!("{id} in collection {collection}: {e}"))
+        let lookups = StoreLookups {
+            gate: self,
+            store,
+            collection,
         };
-        let markings = |id: &str| self.marking(store, collection, id);
-        // First decide from the handling properties alone: most objects are then either withheld
-        // or released unchanged (no redaction applies) without parsing the rest of them.
-        let decider = engine.decider(req);
-        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(versions.len());
-        let mut full = Vec::new();
-        // Within one call a decision depends only on the handling members other than the id:
-        // versions that share them (one source's markings, creator and extensions) are decided
-        // once.
-        let mut decided: HashMap<String, Decision> = HashMap::new();
-        for (i, v) in versions.iter().enumerate() {
-            let members = handling_members(&v.json);
-            let key = members.as_deref().map(same_handling);
-            let decision = match key.as_ref().and_then(|k| decided.get(k)) {
-                Some(d) => d.clone(),
-                None => {
-                    let head = head(&v.json, members).map_err(|e| corrupt(&v.id, e))?;
-                    let d = decider.decide(&head, &markings);
-                    if let Some(k) = key {
-                        decided.insert(k, d.clone());
-                    }
-                    d
+        let stored: Vec<Stored<'_>> = versions
+            .iter()
+            .map(|v| Stored {
+                id: &v.id,
+                json: &v.json,
+            })
+            .collect();
+        // INVARIANT: every version is decided by the policy core's fast path, which gives what
+        // `accord_policy::disclose` gives (a property test holds the two together).
+        let verdicts = accord_policy::egress::release(&engine.decider(req), &stored, &lookups, &self.key)
+            .map_err(|e| match e {
+                ReleaseError::Corrupt { id, error } => {
+                    StoreError::Corrupt(format!("{id} in collection {collection}: {error}"))
                 }
-            };
-            let unchanged =
-                decision.profile.is_none() && decision.redact_parts.is_empty() && !decision.strip_attribution;
-            if !decision.allowed() || unchanged {
-                outcomes.push(Some(Outcome {
-                    id: v.id.clone(),
-                    decision,
-                    redactions: Vec::new(),
-                }));
-            } else {
-                outcomes.push(None);
-                full.push(i);
-            }
-        }
-        let mut redacted: HashMap<usize, Map<String, Value>> = HashMap::new();
-        if !full.is_empty() {
-            let mut parsed = Vec::with_capacity(full.len());
-            for &i in &full {
-                let v = &versions[i];
-                parsed.push(
-                    serde_json::from_str::<Map<String, Value>>(&v.json).map_err(|e| corrupt(&v.id, e))?,
-                );
-            }
-            let people = self.people(store, collection)?;
-            let resolve = |id: &str| {
-                Self::latest(store, collection, vec![id.to_owned()])
-                    .ok()?
-                    .first()
-                    .and_then(|o| serde_json::from_str(&o.json).ok())
-            };
-            let disclosure =
-                accord_policy::disclose_with(&decider, &parsed, &markings, &self.key, &resolve, &people);
-            let mut released = disclosure.objects.into_iter();
-            for (&i, outcome) in full.iter().zip(disclosure.outcomes) {
-                if outcome.decision.allowed()
-                    && let Some(object) = released.next()
-                    && !outcome.redactions.is_empty()
-                {
-                    redacted.insert(i, object.into_owned());
-                }
-                outcomes[i] = Some(outcome);
-            }
-        }
-        let outcomes: Vec<Outcome> = outcomes.into_iter().flatten().collect();
-        let mut objects = Vec::with_capacity(versions.len());
-        let mut decisions = Vec::new();
-        let mut events = Vec::new();
-        let mut shared = Vec::with_capacity(versions.len());
-        let record = |stored: &StoredObject, outcome: &Outcome, released: Option<&StoredObject>| {
-            let d = &outcome.decision;
+                ReleaseError::Lookup(e) => e,
+            })?;
+        let mut out = Released {
+            objects: Vec::with_capacity(versions.len()),
+            outcomes: Vec::with_capacity(versions.len()),
+            ..Released::default()
+        };
+        for (stored, verdict) in versions.into_iter().zip(verdicts) {
             let hash = stored.hash.to_hex();
+            let d = &verdict.outcome.decision;
             let decided = Version {
                 id: stored.id.clone(),
                 version: stored.version.clone(),
                 hash: hash.clone(),
             };
-            let redacted = (!outcome.redactions.is_empty()).then(|| {
-                Event::Redaction(Redacted {
+            let released = match verdict.release {
+                Release::Withheld => None,
+                Release::Unchanged => Some(stored.clone()),
+                Release::Redacted(object) => Some(redacted_version(&stored, object)),
+            };
+            if !verdict.outcome.redactions.is_empty() {
+                out.events.push(Event::Redaction(Redacted {
                     principal: req.principal.to_owned(),
                     object: stored.id.clone(),
                     version: stored.version.clone(),
                     hash: hash.clone(),
-                    released: released.map(|r| r.hash.to_hex()),
+                    released: released.as_ref().map(|r| r.hash.to_hex()),
                     agreement: d.agreement.clone(),
                     profile: d.profile.clone(),
-                    changes: outcome
+                    changes: verdict
+                        .outcome
                         .redactions
                         .iter()
                         .map(|r| Change {
@@ -480,36 +517,18 @@ impl Gate {
                             transform: r.transform.as_str().to_owned(),
                         })
                         .collect(),
-                })
-            });
-            let share = released.map(|r| Shared {
-                id: r.id.clone(),
-                version: r.version.clone(),
-                hash: r.hash.to_hex(),
-                original: (r.hash != stored.hash).then_some(hash),
-                agreement: d.agreement.clone(),
-            });
-            (decided, redacted, share)
-        };
-        for (i, (stored, outcome)) in versions.into_iter().zip(&outcomes).enumerate() {
-            let allowed = outcome.decision.allowed();
-            let copy = redacted
-                .remove(&i)
-                .filter(|_| allowed)
-                .map(|object| redacted_version(&stored, object));
-            let released = allowed.then(|| copy.as_ref().unwrap_or(&stored));
-            let (decided, redaction, share) = record(&stored, outcome, released);
+                }));
+            }
             // Within one request only the outcome varies: compare it without building an entry.
-            let d = &outcome.decision;
             let same = |g: &&mut Decisions| {
                 g.effect == d.effect.as_str()
                     && g.agreement == d.agreement
                     && g.profile == d.profile
                     && g.reasons.iter().eq(d.reasons.iter().map(|r| &r.policy))
             };
-            match decisions.iter_mut().find(same) {
+            match out.decisions.iter_mut().find(same) {
                 Some(g) => g.objects.push(decided),
-                None => decisions.push(Decisions {
+                None => out.decisions.push(Decisions {
                     principal: req.principal.to_owned(),
                     action: req.action.as_str().to_owned(),
                     purpose: req.purpose.map(str::to_owned),
@@ -521,19 +540,45 @@ impl Gate {
                     policy: engine.version().to_owned(),
                 }),
             }
-            events.extend(redaction);
-            shared.extend(share);
-            if allowed {
-                objects.push(copy.unwrap_or(stored));
+            if let Some(r) = released {
+                out.shared.push(Shared {
+                    id: r.id.clone(),
+                    version: r.version.clone(),
+                    hash: r.hash.to_hex(),
+                    original: (r.hash != stored.hash).then_some(hash),
+                    agreement: d.agreement.clone(),
+                });
+                out.objects.push(r);
             }
+            out.outcomes.push(verdict.outcome);
         }
-        Ok(Released {
-            objects,
-            outcomes,
-            decisions,
-            events,
-            shared,
-        })
+        Ok(out)
+    }
+}
+
+/// What the policy core reads from the store while it decides a batch of one collection.
+struct StoreLookups<'a> {
+    gate: &'a Gate,
+    store: &'a dyn Store,
+    collection: &'a str,
+}
+
+impl Lookups for StoreLookups<'_> {
+    type Error = StoreError;
+
+    fn marking(&self, id: &str) -> Option<Marking> {
+        self.gate.marking(self.store, self.collection, id)
+    }
+
+    fn object(&self, id: &str) -> Option<Value> {
+        Gate::latest(self.store, self.collection, vec![id.to_owned()])
+            .ok()?
+            .first()
+            .and_then(|o| serde_json::from_str(&o.json).ok())
+    }
+
+    fn people(&self) -> Result<Arc<Vec<String>>, StoreError> {
+        self.gate.people(self.store, self.collection)
     }
 }
 
@@ -555,49 +600,4 @@ fn redacted_version(stored: &StoredObject, object: Map<String, Value>) -> Stored
         hash: ContentHash::of_canonical(json.as_bytes()),
         json,
     }
-}
-
-/// The properties an object's handling is derived from.
-const HEAD: [&str; 6] = [
-    "type",
-    "id",
-    "object_marking_refs",
-    "granular_markings",
-    "extensions",
-    "created_by_ref",
-];
-
-/// The raw text of the handling members of canonical object text (most of an object, a pattern
-/// or a description, is skipped unparsed); `None` where `canonical_members` declines the layout.
-fn handling_members(json: &str) -> Option<Vec<(&str, &str)>> {
-    let mut members = accord_stix::jcs::canonical_members(json)?;
-    members.retain(|(k, _)| HEAD.contains(k));
-    Some(members)
-}
-
-/// What two versions decided in one call must share to be decided alike: every handling member
-/// but the id, as stored (canonical, so equal values are equal text).
-fn same_handling(members: &[(&str, &str)]) -> String {
-    let mut key = String::new();
-    for (k, v) in members.iter().filter(|(k, _)| *k != "id") {
-        key.push_str(k);
-        key.push('\0');
-        key.push_str(v);
-        key.push('\0');
-    }
-    key
-}
-
-/// The head of a stored version: its handling members parsed, or the whole text parsed when
-/// they could not be picked out.
-fn head(json: &str, members: Option<Vec<(&str, &str)>>) -> Result<Map<String, Value>, serde_json::Error> {
-    if let Some(members) = members {
-        return members
-            .into_iter()
-            .map(|(k, v)| Ok((k.to_owned(), serde_json::from_str(v)?)))
-            .collect();
-    }
-    let mut all: Map<String, Value> = serde_json::from_str(json)?;
-    all.retain(|k, _| HEAD.contains(&k.as_str()));
-    Ok(all)
 }

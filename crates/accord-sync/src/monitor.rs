@@ -1,16 +1,16 @@
-//! `accord audit`: verifies a transparency log, read from a data directory or fetched from a
-//! node over HTTPS, against a pinned key, and keeps the last checkpoint it accepted (like a CT
-//! monitor) so that a rewritten or rolled-back log is caught on the next run. Also answers
-//! oversight queries.
+//! A monitor of a node's ledger (`accord audit verify|query`): verifies the log, read from a data
+//! directory or fetched from a node over HTTPS, against a pinned key, and keeps the last
+//! checkpoint it accepted (like a CT monitor) so that a rewritten or rolled-back log is caught on
+//! the next run. Also answers oversight queries.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use accord_ledger::{Checkpoint, VerifierKey};
-use accord_sync::{Auth, Https};
-use anyhow::{Context, Result, bail};
+use accord_node::Node;
 
-use crate::node::Node;
+use crate::error::{Error, Result};
+use crate::{Auth, Https};
 
 /// Where the log comes from.
 #[derive(Debug, Clone)]
@@ -36,11 +36,12 @@ impl Remote {
     fn client(&self) -> Result<Https> {
         let tls = match &self.ca {
             Some(path) => {
-                let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-                accord_sync::client_config(Some(&pem), None)
-                    .with_context(|| format!("{}: unusable CA certificate", path.display()))?
+                let pem = std::fs::read(path).map_err(Error::io(path))?;
+                crate::client_config(Some(&pem), None).map_err(|e| {
+                    Error::Invalid(format!("{}: unusable CA certificate: {e}", path.display()))
+                })?
             }
-            None => accord_sync::client_config(None, None)?,
+            None => crate::client_config(None, None)?,
         };
         let auth = self.token.clone().map_or(Auth::None, Auth::Bearer);
         Ok(Https::new(&self.base, auth, tls, Duration::from_secs(60))?)
@@ -78,7 +79,9 @@ impl Fetched {
             let header = |name: &str| resp.header(name).and_then(|v| v.parse::<u64>().ok());
             let (end, size) = (header("x-accord-log-end"), header("x-accord-log-size"));
             let (Some(end), Some(size)) = (end, size) else {
-                bail!("the node's entries response lacks its range headers");
+                return Err(Error::Invalid(
+                    "the node's entries response lacks its range headers".into(),
+                ));
             };
             if let Some(text) = resp.body.strip_suffix(b"\n") {
                 f(&text.split(|b| *b == b'\n').collect::<Vec<_>>());
@@ -92,17 +95,20 @@ impl Fetched {
 }
 
 fn from_dir(dir: &Path) -> Result<Fetched> {
-    let node = Node::open(dir)?;
-    let ledger = dir.join(&node.config.audit.dir);
+    let config = Node::open(dir)?.config();
+    let ledger = dir.join(&config.audit.dir);
     if !ledger.join(accord_audit::ENTRIES_FILE).exists() {
-        bail!("{} holds no transparency log", ledger.display());
+        return Err(Error::Invalid(format!(
+            "{} holds no transparency log",
+            ledger.display()
+        )));
     }
     let mut log = accord_audit::DirLog::open(&ledger)?;
     Ok(Fetched {
         checkpoints: std::mem::take(&mut log.checkpoints),
         hashes: std::mem::take(&mut log.hashes),
         entries: Entries::Dir(log),
-        origin: node.config.audit_origin(),
+        origin: config.audit_origin(),
         published_key: std::fs::read_to_string(ledger.join(accord_audit::KEY_FILE)).ok(),
     })
 }
@@ -165,9 +171,7 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
     let (key_text, key_source) = match (key, &pinned, &fetched.published_key) {
         (Some(k), _, _) => {
             let text = match k.strip_prefix('@') {
-                Some(file) => {
-                    std::fs::read_to_string(file).with_context(|| format!("cannot read key file {file}"))?
-                }
+                Some(file) => std::fs::read_to_string(file).map_err(Error::io(file))?,
                 None => k.to_owned(),
             };
             (text, "given".to_owned())
@@ -177,33 +181,44 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
             k.clone(),
             "published by the node itself (not independent: pass --key)".to_owned(),
         ),
-        (None, None, None) => bail!("no key to verify with: pass --key NAME+ID+KEY"),
+        (None, None, None) => {
+            return Err(Error::Invalid(
+                "no key to verify with: pass --key NAME+ID+KEY".into(),
+            ));
+        }
     };
-    let key: VerifierKey = key_text.trim().parse()?;
+    let key: VerifierKey = key_text
+        .trim()
+        .parse()
+        .map_err(|e| Error::Invalid(format!("--key: {e}")))?;
     // A node signs its checkpoints under its log's origin.
     if key.name != origin {
-        bail!(
+        return Err(Error::Invalid(format!(
             "the key is for {:?}, but the log's origin is {origin:?}",
             key.name
-        );
+        )));
     }
     if let Some(p) = &pinned
         && p.trim() != key.to_string()
     {
-        bail!(
+        return Err(Error::Invalid(format!(
             "the key differs from the one pinned in {} on an earlier run",
             pinned_path
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
-        );
+        )));
     }
     let seen: Option<Checkpoint> = state
         .map(|s| state_file(s, &origin))
         .and_then(|f| std::fs::read_to_string(f).ok())
         .map(|note| key.open(&note))
         .transpose()
-        .context("the checkpoint kept from an earlier run does not verify with this key")?;
+        .map_err(|e| {
+            Error::Invalid(format!(
+                "the checkpoint kept from an earlier run does not verify with this key: {e}"
+            ))
+        })?;
     let mut checker = accord_ledger::Checker::default();
     let stored = (!fetched.hashes.is_empty()).then_some(fetched.hashes.as_slice());
     fetched.for_each_run(|run| checker.feed(run, stored))?;
@@ -234,17 +249,15 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
             if let (Some(state), Some(latest)) = (state, &v.latest)
                 && seen.as_ref().is_none_or(|s| latest.size >= s.size)
             {
-                std::fs::create_dir_all(state)
-                    .with_context(|| format!("cannot create {}", state.display()))?;
+                std::fs::create_dir_all(state).map_err(Error::io(state))?;
                 let note = v
                     .latest_note
                     .map(|i| fetched.checkpoints[i].clone())
                     .unwrap_or_default();
-                std::fs::write(state_file(state, &origin), note)?;
-                std::fs::write(
-                    state_file(state, &origin).with_extension("vkey"),
-                    format!("{key}\n"),
-                )?;
+                let file = state_file(state, &origin);
+                std::fs::write(&file, note).map_err(Error::io(&file))?;
+                let vkey = file.with_extension("vkey");
+                std::fs::write(&vkey, format!("{key}\n")).map_err(Error::io(&vkey))?;
             }
         }
         Err(problems) => report.problems = problems.iter().map(ToString::to_string).collect(),
@@ -263,7 +276,7 @@ pub fn query(
             let fetched = from_dir(dir)?;
             let mut answerer = filter.answer(limit);
             fetched.for_each_run(|run| answerer.feed(run.iter().copied()))?;
-            Ok(serde_json::to_value(answerer.finish())?)
+            serde_json::to_value(answerer.finish()).map_err(|e| Error::Invalid(e.to_string()))
         }
         Source::Url(remote) => {
             let mut q = form_urlencoded::Serializer::new(String::new());

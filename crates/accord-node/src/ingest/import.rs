@@ -1,18 +1,18 @@
-//! `accord import`: checks objects in parallel and stores them in ordered, durable batches.
+//! Importing documents (`accord import`, and every caller that brings a set of objects at
+//! once): objects are checked in parallel and stored in ordered, durable, logged batches.
 
-use accord_audit::AuditLog;
-use accord_ledger::Event;
-use accord_ledger::entry::{Ingest, Version};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use accord_stix::CheckedObject;
-use accord_store::{PutOutcome, Store};
-use anyhow::{Result, anyhow};
+use accord_store::PutOutcome;
 use serde::Serialize;
 
-use crate::reader::{self, DocumentProblem, Item, Position, Sink, Source};
-use crate::report::ObjectRecord;
+use super::report::ObjectRecord;
+use super::sources::{self, DocumentProblem, Item, Position, Sink, Source};
+use super::{Origin, commit};
+use crate::error::{NodeError, Result};
+use crate::node::Node;
 
 /// Counts and rejections of one import.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -44,9 +44,8 @@ pub struct ImportOptions {
     pub collection: String,
     pub strict: bool,
     pub max_object_bytes: usize,
-    /// For objects from partners: whether a copy that conflicts with the stored one is the same
-    /// version all the same (see [`accord_store::settle_conflicts`]).
-    pub same_version: Option<fn(&str, &str) -> bool>,
+    /// Whether the objects come from a partner node (see [`Origin::from_partner`]).
+    pub from_partner: bool,
 }
 
 /// Progress callbacks, called from the import threads.
@@ -92,10 +91,13 @@ impl Sink for Collector<'_> {
             self.held.extend(items);
             return Ok(());
         }
-        let sender = self.to_writer.as_ref().ok_or_else(|| anyhow!("writer stopped"))?;
+        let sender = self
+            .to_writer
+            .as_ref()
+            .ok_or_else(|| NodeError::Internal("the store writer stopped".into()))?;
         sender
             .send(items)
-            .map_err(|_| anyhow!("the store writer stopped"))
+            .map_err(|_| NodeError::Internal("the store writer stopped".into()))
     }
 
     fn document_problem(&mut self, problem: DocumentProblem) -> Result<()> {
@@ -136,53 +138,30 @@ fn tally(
     }
 }
 
-/// Imports `sources` into one collection. Each batch is one transaction, committed in input order,
-/// so an interrupted import leaves a durable prefix of the input and nothing half-written.
-/// The log entry for one committed batch: what landed (or was already there), by whom.
-pub(crate) fn ingest_event(collection: &str, objects: &[CheckedObject], outcomes: &[PutOutcome]) -> Event {
-    let versions = objects
-        .iter()
-        .zip(outcomes)
-        .filter_map(|(o, outcome)| match outcome {
-            PutOutcome::New { date_added }
-            | PutOutcome::NewVersion { date_added }
-            | PutOutcome::Unchanged { date_added } => Some(Version {
-                id: o.id.clone(),
-                version: o
-                    .version_text
-                    .clone()
-                    .unwrap_or_else(|| accord_stix::Timestamp::format_micros(*date_added)),
-                hash: o.hash.to_hex(),
-            }),
-            PutOutcome::Conflict { .. } => None,
-        })
-        .collect();
-    Event::Ingest(Ingest {
-        principal: accord_policy::model::NODE_PRINCIPAL.to_owned(),
-        collection: collection.to_owned(),
-        status: None,
-        objects: versions,
-        failed: outcomes
-            .iter()
-            .filter(|o| matches!(o, PutOutcome::Conflict { .. }))
-            .count() as u64,
-    })
-}
-
+/// Imports `sources` into one collection. Each batch is one transaction, committed and logged
+/// in input order, so an interrupted import leaves a durable prefix of the input and nothing
+/// half-written.
 pub fn import(
-    store: &dyn Store,
-    audit: &AuditLog,
+    node: &Node,
     sources: &[Source],
     opts: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<ImportSummary> {
+    let origin = Origin {
+        principal: accord_policy::sharing::NODE_PRINCIPAL,
+        status: None,
+        from_partner: opts.from_partner,
+    };
     let mut summary = ImportSummary {
         collection: opts.collection.clone(),
         files: sources.len(),
         ..Default::default()
     };
-    if store.collection(&opts.collection)?.is_none() {
-        return Err(anyhow!("unknown collection {:?}", opts.collection));
+    if node.store().collection(&opts.collection)?.is_none() {
+        return Err(NodeError::NotFound(format!(
+            "unknown collection {:?}",
+            opts.collection
+        )));
     }
     if opts.strict {
         let mut collector = Collector {
@@ -192,15 +171,15 @@ pub fn import(
             to_writer: None,
             progress,
         };
-        reader::check_sources(sources, opts.max_object_bytes, &mut collector)?;
+        sources::check_sources(sources, opts.max_object_bytes, &mut collector)?;
         let held = std::mem::take(&mut collector.held);
         if summary.has_rejections() {
             return Ok(summary);
         }
         let (positions, objects) = valid_objects(held);
-        match store.put_all_or_nothing(&opts.collection, &objects)? {
+        match node.store().put_all_or_nothing(&opts.collection, &objects)? {
             Ok(outcomes) => {
-                audit.record_now(vec![ingest_event(&opts.collection, &objects, &outcomes)])?;
+                node.log(vec![super::entry(origin, &opts.collection, &objects, &outcomes)])?;
                 tally(&mut summary, &positions, &objects, &outcomes);
                 summary.committed = true;
                 progress.committed(outcomes.len() as u64);
@@ -213,33 +192,23 @@ pub fn import(
     let (tx, rx) = crossbeam_channel::bounded::<Vec<Item>>(1);
     let committed = AtomicU64::new(0);
     let written = thread::scope(|scope| {
-        let writer = thread::Builder::new().name("accord-writer".into()).spawn_scoped(
-            scope,
-            || -> Result<ImportSummary> {
+        let writer = thread::Builder::new()
+            .name("accord-writer".into())
+            .spawn_scoped(scope, || -> Result<ImportSummary> {
                 let mut partial = ImportSummary::default();
                 for items in rx {
                     let count = items.len() as u64;
                     let (positions, mut objects) = valid_objects(items);
                     if !objects.is_empty() {
-                        let mut outcomes = store.put_batch(&opts.collection, &objects)?;
-                        if let Some(same) = opts.same_version {
-                            accord_store::settle_conflicts(
-                                store,
-                                &opts.collection,
-                                &mut objects,
-                                &mut outcomes,
-                                &same,
-                            )?;
-                        }
-                        audit.record_now(vec![ingest_event(&opts.collection, &objects, &outcomes)])?;
+                        let outcomes = commit(node, origin, &opts.collection, &mut objects)?;
                         tally(&mut partial, &positions, &objects, &outcomes);
                     }
                     let n = committed.fetch_add(count, Ordering::SeqCst) + count;
                     progress.committed(n);
                 }
                 Ok(partial)
-            },
-        )?;
+            })
+            .map_err(|e| NodeError::Internal(format!("cannot start the store writer: {e}")))?;
         let mut collector = Collector {
             summary: &mut summary,
             strict: false,
@@ -247,9 +216,11 @@ pub fn import(
             to_writer: Some(tx),
             progress,
         };
-        let read = reader::check_sources(sources, opts.max_object_bytes, &mut collector);
+        let read = sources::check_sources(sources, opts.max_object_bytes, &mut collector);
         collector.to_writer = None; // closes the channel so the writer finishes
-        let written = writer.join().map_err(|_| anyhow!("the store writer panicked"))?;
+        let written = writer
+            .join()
+            .map_err(|_| NodeError::Internal("the store writer panicked".into()))?;
         read.and(written)
     })?;
     summary.new += written.new;
@@ -262,4 +233,24 @@ pub fn import(
         .sort_by(|a, b| (&a.source, a.index).cmp(&(&b.source, b.index)));
     summary.committed = true;
     Ok(summary)
+}
+
+/// Imports objects held in memory (JSON, one per item) through the same path as a file.
+pub fn import_objects(
+    node: &Node,
+    objects: &[String],
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportSummary> {
+    if objects.is_empty() {
+        return Ok(ImportSummary {
+            collection: opts.collection.clone(),
+            ..ImportSummary::default()
+        });
+    }
+    let sources = [Source::Memory {
+        name: "received objects".into(),
+        bytes: objects.join("\n").into_bytes(),
+    }];
+    import(node, &sources, opts, progress)
 }

@@ -4,41 +4,70 @@
 use std::path::Path;
 
 use accord_policy::{Action, Effect, Explanation, Request};
-use accord_store::{Query, Store, VersionFilter};
-use anyhow::{Context, Result, anyhow, bail};
+use accord_store::{Query, VersionFilter};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::error::{NodeError, Result};
 use crate::node::Node;
 
-fn now() -> accord_stix::Timestamp {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    accord_stix::Timestamp::from_micros(micros)
+/// Parses an action named on the command line or in a test table.
+pub fn parse_action(name: &str) -> Result<Action> {
+    match name {
+        "read" => Ok(Action::Read),
+        "export" => Ok(Action::Export),
+        "push" => Ok(Action::Push),
+        other => Err(NodeError::Invalid(format!(
+            "action {other:?} is not read, export or push"
+        ))),
+    }
 }
 
-/// Finds the latest version of an object in the given collection, or in any configured one.
+/// Finds the latest version of an object in the given collection, or in any configured one. Only
+/// its decision is explained, never its content shown.
 fn find_object(node: &Node, id: &str, collection: Option<&str>) -> Result<(String, Map<String, Value>)> {
-    accord_stix::id::parse_identifier(id).map_err(|e| anyhow!("object id {id:?}: {e}"))?;
+    accord_stix::id::parse_identifier(id)
+        .map_err(|e| NodeError::Invalid(format!("object id {id:?}: {e}")))?;
     let collections = match collection {
         Some(c) => vec![node.collection_id(Some(c))?],
-        None => node.config.collections.iter().map(|c| c.id.clone()).collect(),
+        None => node.config().collections.iter().map(|c| c.id.clone()).collect(),
     };
     for c in collections {
         let mut q = Query::new(&c);
         q.ids = vec![id.to_owned()];
         q.versions = VersionFilter::last();
         q.limit = 1;
-        if let Some(o) = node.store.query(&q)?.objects.into_iter().next() {
-            let map = serde_json::from_str(&o.json).with_context(|| format!("stored {id} is corrupt"))?;
+        if let Some(o) = node.store().query(&q)?.objects.into_iter().next() {
+            let map = serde_json::from_str(&o.json)
+                .map_err(|e| NodeError::Corrupt(format!("stored {id} is corrupt: {e}")))?;
             return Ok((c, map));
         }
     }
-    bail!(
+    Err(NodeError::NotFound(format!(
         "no object {id} in {}",
         collection.unwrap_or("any configured collection")
-    )
+    )))
+}
+
+/// What would be decided for `principal` doing `action` to an object: a decision and its reasons,
+/// never the object's content.
+fn explain_object(
+    node: &Node,
+    collection: &str,
+    principal: &str,
+    purpose: Option<&str>,
+    action: Action,
+    object: &Map<String, Value>,
+) -> Result<Explanation> {
+    let req = Request {
+        principal,
+        action,
+        purpose,
+        encrypted: true,
+        now: node.clock().now(),
+        default_tlp: None,
+    };
+    Ok(node.gate()?.explain(node.store(), collection, &req, object)?)
 }
 
 /// Explains the decision for `principal` reading `object_id`.
@@ -50,17 +79,8 @@ pub fn explain(
     collection: Option<&str>,
     action: Action,
 ) -> Result<Explanation> {
-    let gate = node.gate()?;
     let (coll, object) = find_object(node, object_id, collection)?;
-    let req = Request {
-        principal,
-        action,
-        purpose,
-        encrypted: true,
-        now: now(),
-        default_tlp: None,
-    };
-    Ok(gate.explain(node.store.as_ref() as &dyn Store, &coll, &req, &object)?)
+    explain_object(node, &coll, principal, purpose, action, &object)
 }
 
 /// A human-readable rendering of an explanation.
@@ -181,57 +201,44 @@ pub struct CaseResult {
 
 /// Runs a table of expected decisions against the node's configuration and policies.
 pub fn test(node: &Node, file: &Path) -> Result<Vec<CaseResult>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = std::fs::read_to_string(file).map_err(NodeError::io(file))?;
     let table: TestFile = toml::from_str(&text).map_err(|e| {
         let (line, col) = e
             .span()
             .map_or((1, 1), |s| accord_stix::json::line_col(text.as_bytes(), s.start));
-        anyhow!("{}:{line}:{col}: {}", file.display(), e.message())
+        NodeError::Invalid(format!("{}:{line}:{col}: {}", file.display(), e.message()))
     })?;
-    let gate = node.gate()?;
     let base = file.parent().unwrap_or(Path::new("."));
     let mut results = Vec::new();
     for (i, c) in table.cases.iter().enumerate() {
         let at = format!("{} case {}", file.display(), i + 1);
+        let case = |e: &dyn std::fmt::Display| NodeError::Invalid(format!("{at}: {e}"));
         let (coll, object) = match (&c.object, &c.object_file) {
-            (Some(id), None) => find_object(node, id, c.collection.as_deref()).with_context(|| at.clone())?,
+            (Some(id), None) => find_object(node, id, c.collection.as_deref()).map_err(|e| case(&e))?,
             (None, Some(f)) => {
                 let path = base.join(f);
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("{at}: cannot read {}", path.display()))?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| case(&format!("cannot read {}: {e}", path.display())))?;
                 let checked = accord_stix::check_bytes(&bytes, usize::MAX)
-                    .map_err(|e| anyhow!("{at}: {}: {e}", path.display()))?;
-                let map = serde_json::from_str(&checked.canonical)?;
+                    .map_err(|e| case(&format!("{}: {e}", path.display())))?;
+                let map = serde_json::from_str(&checked.canonical).map_err(|e| case(&e))?;
                 (node.collection_id(c.collection.as_deref())?, map)
             }
-            _ => bail!("{at}: give exactly one of object or object_file"),
+            _ => return Err(case(&"give exactly one of object or object_file")),
         };
-        let action = match c.action.as_str() {
-            "read" => Action::Read,
-            "export" => Action::Export,
-            "push" => Action::Push,
-            other => bail!("{at}: action {other:?} is not read, export or push"),
-        };
+        let action = parse_action(&c.action).map_err(|e| case(&e))?;
         if !matches!(c.expect.as_str(), "allow" | "allow-with-redaction" | "deny") {
-            bail!(
-                "{at}: expect {:?} is not allow, allow-with-redaction or deny",
+            return Err(case(&format!(
+                "expect {:?} is not allow, allow-with-redaction or deny",
                 c.expect
-            );
+            )));
         }
-        let req = Request {
-            principal: &c.principal,
-            action,
-            purpose: c.purpose.as_deref(),
-            encrypted: true,
-            now: now(),
-            default_tlp: None,
-        };
         let id = object
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let outcome = gate.explain(node.store.as_ref(), &coll, &req, &object)?;
+        let outcome = explain_object(node, &coll, &c.principal, c.purpose.as_deref(), action, &object)?;
         let got = match outcome.decision.effect {
             Effect::Allow => "allow",
             Effect::AllowWithRedaction => "allow-with-redaction",

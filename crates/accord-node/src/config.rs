@@ -24,13 +24,13 @@ pub struct Config {
     #[serde(default)]
     pub principals: Vec<PrincipalConfig>,
     #[serde(default)]
-    pub policy: accord_policy::model::Settings,
+    pub policy: accord_policy::sharing::Settings,
     #[serde(default)]
-    pub organisations: Vec<accord_policy::model::Organisation>,
+    pub organisations: Vec<accord_policy::sharing::Organisation>,
     #[serde(default)]
-    pub purposes: Vec<accord_policy::model::Purpose>,
+    pub purposes: Vec<accord_policy::sharing::Purpose>,
     #[serde(default)]
-    pub agreements: Vec<accord_policy::model::Agreement>,
+    pub agreements: Vec<accord_policy::sharing::Agreement>,
     #[serde(default)]
     pub redaction_profiles: Vec<accord_policy::Profile>,
     #[serde(default)]
@@ -378,7 +378,7 @@ impl Config {
             principals: self
                 .principals
                 .iter()
-                .map(|p| accord_policy::model::PrincipalSpec {
+                .map(|p| accord_policy::sharing::PrincipalSpec {
                     name: p.name.clone(),
                     organisation: p.organisation.clone(),
                     roles: p.roles.clone(),
@@ -460,7 +460,7 @@ impl Config {
         for c in &self.collections {
             accord_store::check_collection_id(&c.id).map_err(|e| invalid(e.to_string()))?;
             if let Some(t) = c.default_tlp.as_deref()
-                && accord_policy::model::parse_tlp(t).is_none()
+                && accord_policy::sharing::parse_tlp(t).is_none()
             {
                 return Err(invalid(format!(
                     "collection {:?}: default_tlp {t:?} is not a TLP level",
@@ -569,7 +569,7 @@ impl Config {
             .filter_map(|c| {
                 Some((
                     c.id.clone(),
-                    accord_policy::model::parse_tlp(c.default_tlp.as_deref()?)?,
+                    accord_policy::sharing::parse_tlp(c.default_tlp.as_deref()?)?,
                 ))
             })
             .collect()

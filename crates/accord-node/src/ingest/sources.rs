@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use accord_stix::input::{self, Hint};
 use accord_stix::{CheckedObject, Rejection};
-use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
+
+use crate::error::{NodeError, Result};
 
 /// One input named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,13 +47,16 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<Source>> {
             out.push(Source::Stdin);
         } else if p.is_dir() {
             let mut found = Vec::new();
-            walk(p, &mut found).with_context(|| format!("cannot read directory {}", p.display()))?;
+            walk(p, &mut found).map_err(NodeError::io(p))?;
             found.sort();
             out.extend(found.into_iter().map(Source::File));
         } else if p.is_file() {
             out.push(Source::File(p.clone()));
         } else {
-            bail!("cannot read {}: no such file or directory", p.display());
+            return Err(NodeError::Invalid(format!(
+                "cannot read {}: no such file or directory",
+                p.display()
+            )));
         }
     }
     Ok(out)
@@ -100,7 +104,7 @@ pub struct Position {
 #[derive(Debug)]
 pub struct Item {
     pub pos: Position,
-    pub result: Result<CheckedObject, Rejection>,
+    pub result: std::result::Result<CheckedObject, Rejection>,
 }
 
 /// A problem with a whole document (unparseable, or a malformed bundle envelope).
@@ -142,7 +146,7 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
         let name: Arc<str> = source.name().into();
         if source.is_json_lines() {
             let Source::File(path) = source else { continue };
-            let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let file = File::open(path).map_err(NodeError::io(path))?;
             let mut file = file;
             let (mut base_offset, mut base_line, mut index) = (0usize, 1usize, 0usize);
             let mut carry: Vec<u8> = Vec::new();
@@ -153,9 +157,7 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                 block.resize(start + BLOCK, 0);
                 let mut filled = start;
                 while filled < block.len() {
-                    let n = file
-                        .read(&mut block[filled..])
-                        .with_context(|| format!("cannot read {name}"))?;
+                    let n = file.read(&mut block[filled..]).map_err(NodeError::io(path))?;
                     if n == 0 {
                         break;
                     }
@@ -176,8 +178,8 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                         }
                     }
                 }
-                let doc =
-                    input::split(&block, Hint::JsonLines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                let doc = input::split(&block, Hint::JsonLines)
+                    .map_err(|e| NodeError::Invalid(format!("{name}: {e}")))?;
                 let lines = block.iter().filter(|b| **b == b'\n').count();
                 bytes_done += block.len() as u64;
                 index = check_document(
@@ -200,7 +202,7 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
             let read;
             let bytes: &[u8] = match source {
                 Source::File(path) => {
-                    read = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+                    read = std::fs::read(path).map_err(NodeError::io(path))?;
                     &read
                 }
                 Source::Stdin => {
@@ -208,7 +210,7 @@ pub fn check_sources(sources: &[Source], max_object_bytes: usize, sink: &mut dyn
                     std::io::stdin()
                         .lock()
                         .read_to_end(&mut buf)
-                        .context("cannot read standard input")?;
+                        .map_err(NodeError::io("standard input"))?;
                     read = buf;
                     &read
                 }
@@ -310,4 +312,44 @@ impl LineCounter {
         self.at = target;
         (self.line + 1, offset.saturating_sub(self.line_start) + 1)
     }
+}
+
+/// Reads STIX objects from files (bundles, arrays, JSON lines, directories), checking each as
+/// `accord validate` does, and hands the type and canonical JSON of each valid one to `each`, in
+/// input order. Returns what is invalid, and where; a document that cannot be read at all is an
+/// error.
+pub fn read_valid(paths: &[PathBuf], each: &mut dyn FnMut(&str, &str) -> Result<()>) -> Result<Vec<String>> {
+    struct Collect<'f> {
+        each: &'f mut dyn FnMut(&str, &str) -> Result<()>,
+        rejected: Vec<String>,
+    }
+    impl Sink for Collect<'_> {
+        fn batch(&mut self, items: Vec<Item>, _: u64) -> Result<()> {
+            for item in items {
+                match item.result {
+                    Ok(o) => (self.each)(&o.type_name, &o.canonical)?,
+                    Err(e) => self.rejected.push(format!(
+                        "{} object {} (line {}): {e}",
+                        item.pos.source,
+                        item.pos.index + 1,
+                        item.pos.line
+                    )),
+                }
+            }
+            Ok(())
+        }
+        fn document_problem(&mut self, p: DocumentProblem) -> Result<()> {
+            if p.fatal {
+                return Err(NodeError::Invalid(p.to_string()));
+            }
+            Ok(())
+        }
+    }
+    let sources = expand(paths)?;
+    let mut sink = Collect {
+        each,
+        rejected: Vec::new(),
+    };
+    check_sources(&sources, accord_stix::DEFAULT_MAX_OBJECT_BYTES, &mut sink)?;
+    Ok(sink.rejected)
 }

@@ -1,10 +1,10 @@
 //! `accord validate`: checks documents without storing anything.
 
-use anyhow::Result;
 use serde::Serialize;
 
-use crate::reader::{self, DocumentProblem, Item, Sink, Source};
-use crate::report::ObjectRecord;
+use crate::error::Result;
+use crate::ingest::report::ObjectRecord;
+use crate::ingest::sources::{self, DocumentProblem, Item, Sink, Source};
 
 /// The outcome of validating some documents.
 #[derive(Debug, Default, Serialize)]
@@ -80,7 +80,7 @@ pub fn validate(
         files: sources.len(),
         ..Default::default()
     };
-    reader::check_sources(
+    sources::check_sources(
         sources,
         max_object_bytes,
         &mut Collect {

@@ -115,6 +115,29 @@ pub fn describe(c: &Corroboration) -> String {
         .join(", ")
 }
 
+/// What several originators agree on in a collection of `node` (read through the gate for this
+/// node's operator), with the STIX opinions that say so, attributed to this organisation.
+pub fn report(
+    node: &crate::Node,
+    collection: &str,
+    min: usize,
+    min_grade: char,
+) -> crate::Result<(Vec<Corroboration>, Value)> {
+    let objects = crate::detect::read_collection(node, collection, Vec::new(), crate::gate::Channel::Cli)?;
+    let sources = Sources::for_node(node);
+    let found = corroborate(&objects, &sources, min, min_grade);
+    let now = accord_stix::Timestamp::format_micros(node.clock().now_micros());
+    let (by, identity) = crate::detect::node_identity(node, &now);
+    let mut out: Vec<Value> = identity.into_iter().collect();
+    out.extend(found.iter().map(|c| opinion(c, &by, &now)));
+    let bundle = json!({
+        "type": "bundle",
+        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+        "objects": out,
+    });
+    Ok((found, bundle))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
