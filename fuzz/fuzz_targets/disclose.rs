@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use accord_policy::engine::{Action, Request};
+use accord_policy::{Action, Request};
 use accord_policy::{Engine, Model};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! and `next` cursors) and the POST envelope (split and prescanned into a pending status).
 #![no_main]
 
-use accord_taxii::ingest::prescan;
+use accord_node::ingest::worker::prescan;
 use accord_taxii::query::{self, Cursors};
 use libfuzzer_sys::fuzz_target;
 

@@ -1,6 +1,6 @@
 //! The transparency log's pure core: RFC 9162 Merkle hashing and proofs, C2SP signed
-//! checkpoints, the audit entry format, and verification of a whole log against signed
-//! checkpoints. No I/O: where the log is stored is the business of `accord-audit`.
+//! checkpoints, the ledger entry format, and verification of a whole log against signed
+//! checkpoints. No I/O: where the log is stored is the business of `accord-ledger-files`.
 
 pub mod chunked;
 pub mod entry;

@@ -101,7 +101,7 @@ pub fn authorize(who: &Principal, action: Action, collection: &str) -> Result<()
         Action::Delete => "delete from",
         Action::Audit => {
             return Err(NodeError::Forbidden(format!(
-                "{} may not read the audit log (it needs the oversight or admin role)",
+                "{} may not read the ledger (it needs the oversight or admin role)",
                 who.name
             )));
         }

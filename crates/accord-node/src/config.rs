@@ -34,7 +34,9 @@ pub struct Config {
     #[serde(default)]
     pub redaction_profiles: Vec<accord_policy::Profile>,
     #[serde(default)]
-    pub audit: AuditConfig,
+    /// The transparency log (`[ledger]`; `[audit]`, its earlier name, is read too).
+    #[serde(alias = "audit")]
+    pub ledger: LedgerConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
     #[serde(default)]
@@ -147,7 +149,7 @@ impl Default for RetentionConfig {
 /// The transparency log.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuditConfig {
+pub struct LedgerConfig {
     /// Directory of the log files, relative to the data directory.
     pub dir: PathBuf,
     /// The checkpoints' origin line (default `accord.local/<node name>`). Verifiers pin it.
@@ -156,9 +158,9 @@ pub struct AuditConfig {
     pub checkpoint_interval_secs: u64,
 }
 
-impl Default for AuditConfig {
+impl Default for LedgerConfig {
     fn default() -> Self {
-        AuditConfig {
+        LedgerConfig {
             dir: PathBuf::from("ledger"),
             origin: None,
             checkpoint_interval_secs: 10,
@@ -603,8 +605,8 @@ pub fn key_name(name: &str) -> String {
 
 impl Config {
     /// The origin line of the transparency log's checkpoints.
-    pub fn audit_origin(&self) -> String {
-        self.audit
+    pub fn ledger_origin(&self) -> String {
+        self.ledger
             .origin
             .clone()
             .unwrap_or_else(|| format!("accord.local/{}", key_name(&self.node.name)))
@@ -700,11 +702,11 @@ read = ["*"]
 write = []
 purposes = ["detection", "situational-awareness"]
 
-# The transparency log (ledger/): every policy decision, share, redaction, ingest, deletion,
+# The transparency log, the ledger (ledger/): every policy decision, share, redaction, ingest, deletion,
 # configuration change and token, as an RFC 9162 Merkle tree with Ed25519-signed checkpoints
 # (C2SP tlog-checkpoint). Principals with the "oversight" role read it at /audit/v1/; anyone
 # with the verifier key (`accord audit key`) checks it with `accord audit verify`.
-[audit]
+[ledger]
 # The checkpoints' origin line; keep it stable, verifiers pin it with the key.
 origin = "accord.local/{origin}"
 # Seconds between checkpoints (one is signed only when the log has grown).
@@ -821,6 +823,20 @@ mod tests {
         assert_eq!(c.principals[0].name, "demo-analyst");
         assert_eq!(c.api_roots()[0].collections, ["default", "demo"]);
         assert_eq!(c.collection(None).unwrap().id, "a1b2");
+    }
+
+    #[test]
+    fn the_ledger_section_is_read_under_its_earlier_name_too() {
+        let text = default_config_text("n", "a1b2", "c3d4");
+        let now = Config::parse(&text, Path::new("accord.toml")).unwrap();
+        let earlier = Config::parse(&text.replace("[ledger]", "[audit]"), Path::new("accord.toml")).unwrap();
+        assert_eq!(now.ledger_origin(), "accord.local/n");
+        assert_eq!(now, earlier);
+        let both = format!("{text}\n[audit]\ncheckpoint_interval_secs = 5\n");
+        assert!(
+            Config::parse(&both, Path::new("accord.toml")).is_err(),
+            "one section, one name"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub enum NodeError {
     Store(#[from] accord_store::StoreError),
     /// The transparency log failed: nothing that needed an entry happened.
     #[error(transparent)]
-    Ledger(#[from] accord_audit::AuditError),
+    Ledger(#[from] accord_ledger_files::LedgerError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use accord_audit::{AuditError, AuditLog};
 use accord_ledger::Event;
 use accord_ledger::entry::{Change, Decisions, Redaction as Redacted, Share, Shared, Version};
+use accord_ledger_files::{Ledger, LedgerError};
 use accord_policy::Request;
 use accord_policy::egress::{Lookups, Release, ReleaseError, Stored};
 use accord_policy::{Engine, Outcome};
@@ -236,7 +236,7 @@ impl Released {
         let events: Vec<(i64, Event)> = events.into_iter().map(|e| (now, e)).collect();
         Sealed {
             objects: self.objects,
-            entries: accord_audit::prepare(&events),
+            entries: accord_ledger_files::prepare(&events),
             shares,
         }
     }
@@ -245,10 +245,10 @@ impl Released {
     /// logged.
     pub fn disclose_blocking(
         self,
-        log: &AuditLog,
+        log: &Ledger,
         to: &Recipient<'_>,
         now: i64,
-    ) -> Result<Vec<StoredObject>, AuditError> {
+    ) -> Result<Vec<StoredObject>, LedgerError> {
         let sealed = self.seal(to, now);
         log.record_prepared_wait(sealed.entries)?;
         Ok(sealed.objects)
@@ -259,7 +259,7 @@ impl Released {
 #[derive(Debug)]
 pub struct Sealed {
     objects: Vec<StoredObject>,
-    entries: Vec<accord_audit::Prepared>,
+    entries: Vec<accord_ledger_files::Prepared>,
     /// Whether the last entry is the share.
     shares: bool,
 }
@@ -277,7 +277,7 @@ impl Sealed {
     /// The versions, once their entries are durably logged. The share is dated `now`, when the
     /// versions leave; the decisions keep the time they were taken (earlier, for a page read
     /// ahead).
-    pub async fn disclose(mut self, log: &AuditLog, now: i64) -> Result<Vec<StoredObject>, AuditError> {
+    pub async fn disclose(mut self, log: &Ledger, now: i64) -> Result<Vec<StoredObject>, LedgerError> {
         if self.shares
             && let Some(share) = self.entries.last_mut()
         {

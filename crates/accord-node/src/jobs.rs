@@ -76,7 +76,7 @@ impl Node {
         let node = self.clone();
         jobs.every(
             "checkpoint",
-            Duration::from_secs(config.audit.checkpoint_interval_secs.max(1)),
+            Duration::from_secs(config.ledger.checkpoint_interval_secs.max(1)),
             move || {
                 node.ledger()?.checkpoint()?;
                 Ok(())

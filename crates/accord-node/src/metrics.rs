@@ -61,7 +61,8 @@ pub struct Metrics {
     time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
     submitted: Family<StageLabels, Gauge>,
     overdue: Family<StageLabels, Gauge>,
-    audit: [Gauge; 5],
+    /// The ledger's gauges (named `accord_audit_*`, as dashboards know them).
+    ledger: [Gauge; 5],
 }
 
 impl Default for Metrics {
@@ -121,8 +122,8 @@ impl Metrics {
         );
         // The log grows with every disclosure, and a full disk stops disclosures: let operators
         // see both coming.
-        let audit: [Gauge; 5] = Default::default();
-        for (gauge, (name, help)) in audit.iter().zip([
+        let ledger: [Gauge; 5] = Default::default();
+        for (gauge, (name, help)) in ledger.iter().zip([
             ("audit_entries", "Entries in the transparency log"),
             ("audit_bytes", "Bytes of entries in the transparency log"),
             (
@@ -141,7 +142,7 @@ impl Metrics {
             registry.register(name, help, gauge.clone());
         }
         Metrics {
-            audit,
+            ledger,
             registry: Mutex::new(registry),
             requests,
             latency,
@@ -205,7 +206,7 @@ impl Metrics {
     }
 
     /// Reads the transparency log's state into its gauges.
-    pub fn audit(&self, log: &accord_audit::AuditLog) {
+    pub fn ledger(&self, log: &accord_ledger_files::Ledger) {
         let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let size = log.size();
         let signed = log.latest_checkpoint().map_or(0, |(cp, _)| cp.size);
@@ -216,7 +217,7 @@ impl Metrics {
             i64::from(log.failure().is_some()),
             log.disk_available().map_or(-1, gauge),
         ];
-        for (g, v) in self.audit.iter().zip(values) {
+        for (g, v) in self.ledger.iter().zip(values) {
             g.set(v);
         }
     }

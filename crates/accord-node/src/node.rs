@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use accord_audit::AuditLog;
 use accord_ledger::Event;
+use accord_ledger_files::Ledger;
 use accord_store::{Backend, CollectionInfo, CollectionSpec, SqliteStore, Store};
 
 use crate::access::{Directory, Principal, Scope, TokenCache};
@@ -33,7 +33,7 @@ struct Inner {
     config: RwLock<Arc<Config>>,
     store: Arc<dyn Backend>,
     /// Opened (and verified) on first use: commands that never log do not pay for it.
-    ledger: OnceLock<AuditLog>,
+    ledger: OnceLock<Ledger>,
     gate: OnceLock<Arc<Gate>>,
     partners: OnceLock<Arc<Partners>>,
     /// The principals and pinned client certificates, fixed when the node opens.
@@ -285,14 +285,14 @@ impl Node {
 
     /// The transparency log, signing checkpoints with the node key. Opening it verifies it, so
     /// it is opened once per node and shared.
-    pub fn ledger(&self) -> Result<AuditLog> {
+    pub fn ledger(&self) -> Result<Ledger> {
         if let Some(log) = self.0.ledger.get() {
             return Ok(log.clone());
         }
         let config = self.config();
-        let log = AuditLog::open(
-            &self.0.dir.join(&config.audit.dir),
-            &config.audit_origin(),
+        let log = Ledger::open(
+            &self.0.dir.join(&config.ledger.dir),
+            &config.ledger_origin(),
             self.signer()?,
         )?;
         Ok(self.0.ledger.get_or_init(|| log).clone())
@@ -308,8 +308,8 @@ impl Node {
 
     fn signer(&self) -> Result<accord_ledger::NoteSigner> {
         let config = self.config();
-        accord_ledger::NoteSigner::new(&config.audit_origin(), &self.secret(secrets::NODE_KEY_FILE)?)
-            .map_err(|e| NodeError::Invalid(format!("[audit] origin: {e}")))
+        accord_ledger::NoteSigner::new(&config.ledger_origin(), &self.secret(secrets::NODE_KEY_FILE)?)
+            .map_err(|e| NodeError::Invalid(format!("[ledger] origin: {e}")))
     }
 
     /// The verifier key of this node's transparency log.

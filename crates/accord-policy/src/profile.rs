@@ -60,7 +60,7 @@ impl Category {
         Category::HomeDirectory,
     ];
 
-    /// The name recorded in redactions (and the audit log).
+    /// The name recorded in redactions (and the ledger).
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Email => "email",

@@ -459,7 +459,7 @@ impl ContentHash {
     }
 
     pub fn to_hex(&self) -> String {
-        // Hot on every disclosure (audit entries carry hashes); hex::encode goes char by char.
+        // Hot on every disclosure (ledger entries carry hashes); hex::encode goes char by char.
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = Vec::with_capacity(64);
         for b in self.0 {

@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Node(#[from] accord_node::NodeError),
     #[error(transparent)]
-    Ledger(#[from] accord_audit::AuditError),
+    Ledger(#[from] accord_ledger_files::LedgerError),
     /// Something the partner, the node or the operator gave that cannot be used, named.
     #[error("{0}")]
     Invalid(String),

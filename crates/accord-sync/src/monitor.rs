@@ -61,7 +61,7 @@ struct Fetched {
 
 /// Where the entries are read from, a run at a time: a log may be larger than memory.
 enum Entries {
-    Dir(accord_audit::DirLog),
+    Dir(accord_ledger_files::DirLog),
     /// A node's audit API, a page at a time.
     Url(Https),
 }
@@ -96,20 +96,20 @@ impl Fetched {
 
 fn from_dir(dir: &Path) -> Result<Fetched> {
     let config = Node::open(dir)?.config();
-    let ledger = dir.join(&config.audit.dir);
-    if !ledger.join(accord_audit::ENTRIES_FILE).exists() {
+    let ledger = dir.join(&config.ledger.dir);
+    if !ledger.join(accord_ledger_files::ENTRIES_FILE).exists() {
         return Err(Error::Invalid(format!(
             "{} holds no transparency log",
             ledger.display()
         )));
     }
-    let mut log = accord_audit::DirLog::open(&ledger)?;
+    let mut log = accord_ledger_files::DirLog::open(&ledger)?;
     Ok(Fetched {
         checkpoints: std::mem::take(&mut log.checkpoints),
         hashes: std::mem::take(&mut log.hashes),
         entries: Entries::Dir(log),
-        origin: config.audit_origin(),
-        published_key: std::fs::read_to_string(ledger.join(accord_audit::KEY_FILE)).ok(),
+        origin: config.ledger_origin(),
+        published_key: std::fs::read_to_string(ledger.join(accord_ledger_files::KEY_FILE)).ok(),
     })
 }
 
@@ -268,7 +268,7 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
 /// Runs an oversight query against a data directory or a node.
 pub fn query(
     source: &Source,
-    filter: &accord_audit::query::Filter,
+    filter: &accord_ledger_files::query::Filter,
     limit: usize,
 ) -> Result<serde_json::Value> {
     match source {

@@ -65,12 +65,12 @@ impl From<accord_store::StoreError> for TaxiiError {
     }
 }
 
-impl From<accord_audit::AuditError> for TaxiiError {
-    fn from(e: accord_audit::AuditError) -> Self {
+impl From<accord_ledger_files::LedgerError> for TaxiiError {
+    fn from(e: accord_ledger_files::LedgerError) -> Self {
         match e {
             // A proof that cannot be made for the sizes asked is the request's fault; a leaf hash
             // that cannot be read back, or does not match the tree, is the node's.
-            accord_audit::AuditError::Proof(ref p)
+            accord_ledger_files::LedgerError::Proof(ref p)
                 if !matches!(
                     p,
                     accord_ledger::ProofError::LeafUnavailable { .. }
@@ -79,11 +79,11 @@ impl From<accord_audit::AuditError> for TaxiiError {
             {
                 TaxiiError::BadRequest(p.to_string())
             }
-            accord_audit::AuditError::Range { .. } => TaxiiError::BadRequest(e.to_string()),
+            accord_ledger_files::LedgerError::Range { .. } => TaxiiError::BadRequest(e.to_string()),
             other => {
-                // Nothing is disclosed without its audit entry: fail closed.
-                tracing::error!(error = %other, "audit log failure");
-                TaxiiError::Internal("audit log failure; nothing was disclosed".into())
+                // Nothing is disclosed without its ledger entry: fail closed.
+                tracing::error!(error = %other, "ledger failure");
+                TaxiiError::Internal("ledger failure; nothing was disclosed".into())
             }
         }
     }

@@ -628,7 +628,7 @@ pub async fn add_objects(
 
 pub async fn metrics(State(state): State<AppState>, Auth(_): Auth) -> Response {
     if let Ok(ledger) = state.node.ledger() {
-        state.node.metrics().audit(&ledger);
+        state.node.metrics().ledger(&ledger);
     }
     let mut resp = state.node.metrics().render().into_response();
     resp.headers_mut().insert(

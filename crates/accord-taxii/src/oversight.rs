@@ -23,14 +23,14 @@ pub const MAX_ENTRIES: u64 = 10_000;
 type Params = std::collections::HashMap<String, String>;
 
 /// A request by a principal that may read the ledger, with its query parameters and the ledger.
-pub struct Oversight(Params, accord_audit::AuditLog);
+pub struct Oversight(Params, accord_ledger_files::Ledger);
 
 impl FromRequestParts<AppState> for Oversight {
     type Rejection = TaxiiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let Auth(who) = Auth::from_request_parts(parts, state).await?;
-        authorize(&who, Action::Audit, "audit log")?;
+        authorize(&who, Action::Audit, "ledger")?;
         let raw = parts.uri.query().unwrap_or_default();
         Ok(Oversight(
             form_urlencoded::parse(raw.as_bytes()).into_owned().collect(),
@@ -106,7 +106,7 @@ pub async fn entries(Oversight(p, log): Oversight) -> Result<Response> {
     let mut resp = text(
         StatusCode::OK,
         "application/x-ndjson",
-        String::from_utf8(body).map_err(|_| TaxiiError::Internal("audit entries are not UTF-8".into()))?,
+        String::from_utf8(body).map_err(|_| TaxiiError::Internal("ledger entries are not UTF-8".into()))?,
     );
     for (name, value) in [
         ("x-accord-log-start", start),
@@ -148,7 +148,7 @@ pub async fn consistency(Oversight(p, log): Oversight) -> Result<Response> {
 /// Oversight questions: entries about an object, under an agreement, for a principal, of some
 /// kinds, between two times. With `agreement`, also who received objects under it.
 pub async fn query(Oversight(p, log): Oversight) -> Result<Response> {
-    let filter = accord_audit::query::Filter {
+    let filter = accord_ledger_files::query::Filter {
         object: p.get("object").cloned(),
         agreement: p.get("agreement").cloned(),
         principal: p.get("principal").cloned(),
@@ -160,6 +160,6 @@ pub async fn query(Oversight(p, log): Oversight) -> Result<Response> {
         until: p.get("until").cloned(),
     };
     let limit = number(&p, "limit")?.unwrap_or(1000).min(MAX_ENTRIES) as usize;
-    let body = blocking(move || Ok(accord_audit::query::scan(&log, &filter, limit)?)).await?;
+    let body = blocking(move || Ok(accord_ledger_files::query::scan(&log, &filter, limit)?)).await?;
     Ok(axum::Json(body).into_response())
 }

@@ -70,7 +70,7 @@ title = "API"
 max_content_length = {max_content_length}
 collections = ["c1", "c2"]
 
-[audit]
+[ledger]
 origin = "accord.test/taxii"
 
 [[organisations]]
@@ -915,7 +915,7 @@ async fn oversight_gets_403_on_every_content_endpoint() {
         r.body
     );
     assert_eq!(n.get_as("auditor", "/taxii2/").await.status, StatusCode::OK);
-    // The audit log is the oversight role's, and not an analyst's.
+    // The ledger is the oversight role's, and not an analyst's.
     for uri in [
         "/audit/v1/checkpoint",
         "/audit/v1/key",
@@ -1117,13 +1117,13 @@ async fn metrics_are_exposed() {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no {name} in {text}"))
     };
-    let entries = gauge("accord_audit_entries");
+    let entries = gauge("accord_ledger_files_entries");
     assert_eq!(entries, n.node().ledger().unwrap().size());
-    assert!(entries > 0 && gauge("accord_audit_bytes") > entries);
-    assert!(gauge("accord_audit_unsigned_entries") <= entries);
-    assert_eq!(gauge("accord_audit_failed"), 0);
+    assert!(entries > 0 && gauge("accord_ledger_files_bytes") > entries);
+    assert!(gauge("accord_ledger_files_unsigned_entries") <= entries);
+    assert_eq!(gauge("accord_ledger_files_failed"), 0);
     // Known (not -1) and positive: the test's file system is not full.
-    assert!(gauge("accord_audit_disk_available_bytes") > 0);
+    assert!(gauge("accord_ledger_files_disk_available_bytes") > 0);
     assert_eq!(
         n.get_as("nobody", "/metrics").await.status,
         StatusCode::UNAUTHORIZED

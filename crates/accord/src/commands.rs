@@ -954,7 +954,7 @@ fn audit(data_dir: &Path, action: AuditAction) -> Result<Outcome> {
             until,
             limit,
         } => {
-            let filter = accord_audit::query::Filter {
+            let filter = accord_ledger_files::query::Filter {
                 object,
                 agreement,
                 principal,

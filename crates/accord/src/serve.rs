@@ -168,7 +168,7 @@ pub async fn serve_node(
         .with_context(|| format!("cannot listen on {addr}"))?;
     let ledger = node.ledger()?;
     // Every read is logged: keep zeros written ahead of the entries so that most groups' syncs
-    // only overwrite (see `AuditLog::reserve`).
+    // only overwrite (see `Ledger::reserve`).
     ledger.reserve(LEDGER_RESERVE_BYTES);
     let policy = node.policy_engine()?;
     tracing::info!(
@@ -187,7 +187,7 @@ pub async fn serve_node(
     jobs.abort();
     let last = tokio::task::spawn_blocking(move || ledger.close()).await??;
     if let Some(note) = last {
-        tracing::info!(checkpoint = %note.lines().nth(1).unwrap_or_default(), "audit log closed with a signed checkpoint");
+        tracing::info!(checkpoint = %note.lines().nth(1).unwrap_or_default(), "ledger closed with a signed checkpoint");
     }
     Ok(())
 }

@@ -515,7 +515,7 @@ fn acknowledged_objects_survive_kill_9() {
     // ingest entry.
     let (ok, line) = verify(&dir, &vkey(&dir), &[]);
     assert!(ok, "{line}");
-    let ledger = std::fs::read_to_string(dir.join("ledger").join(accord_audit::ENTRIES_FILE)).unwrap();
+    let ledger = std::fs::read_to_string(dir.join("ledger").join(accord_ledger_files::ENTRIES_FILE)).unwrap();
     let mut logged = std::collections::HashSet::new();
     for l in ledger.lines() {
         let e: accord_ledger::Entry = serde_json::from_str(l).unwrap();
@@ -725,7 +725,7 @@ fn audit_verify_names_each_kind_of_tampering() {
 }
 
 #[test]
-fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
+fn the_ledger_survives_kill_9_during_a_burst_of_decisions() {
     let (tmp, dir) = init();
     let corpus = tmp.path().join("corpus.jsonl");
     let o = accord(
@@ -861,7 +861,7 @@ fn the_audit_log_survives_kill_9_during_a_burst_of_decisions() {
         o.status.success() && out.contains("consistent with the checkpoint seen before"),
         "{out}"
     );
-    let ledger = std::fs::read_to_string(dir.join("ledger").join(accord_audit::ENTRIES_FILE)).unwrap();
+    let ledger = std::fs::read_to_string(dir.join("ledger").join(accord_ledger_files::ENTRIES_FILE)).unwrap();
     let leaves: Vec<[u8; 32]> = ledger
         .lines()
         .map(|l| accord_ledger::leaf_hash(l.as_bytes()))

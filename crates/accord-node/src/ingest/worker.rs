@@ -425,7 +425,7 @@ impl Head {
 
 /// Reads id and version of every object so that the status can list them as pending. Objects that
 /// are not even JSON objects fail here, each with its own message.
-fn prescan(
+pub fn prescan(
     payload: &[u8],
     collection: &str,
     principal: &str,

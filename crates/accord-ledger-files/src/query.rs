@@ -210,7 +210,7 @@ impl Answerer<'_> {
 }
 
 /// Answers a filter over a whole open log, a chunk of entries at a time.
-pub fn scan(log: &crate::AuditLog, filter: &Filter, limit: usize) -> Result<Answer, crate::AuditError> {
+pub fn scan(log: &crate::Ledger, filter: &Filter, limit: usize) -> Result<Answer, crate::LedgerError> {
     const CHUNK: u64 = 100_000;
     let size = log.size();
     let mut answerer = filter.answer(limit);

@@ -8,7 +8,7 @@
 //! The entries are the record; hashes and offsets are derived from them, synced before each
 //! checkpoint, and let a node reopen its log without reading what the latest checkpoint covers.
 //! While a server writes, `entries.jsonl` may end in a reserve of zero bytes written ahead of the
-//! entries ([`AuditLog::reserve`]); the first zero byte ends the entries, and closing the log (or
+//! entries ([`Ledger::reserve`]); the first zero byte ends the entries, and closing the log (or
 //! reopening it after a crash) cuts the reserve off.
 //!
 //! Appends are group-committed: callers queue events and wait on a receipt; one writer thread
@@ -38,20 +38,20 @@ pub const LOCK_FILE: &str = "lock";
 pub const KEY_FILE: &str = "log.vkey";
 
 #[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("audit log {path}: {source}")]
+pub enum LedgerError {
+    #[error("ledger {path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("audit log {dir} does not verify: {problem}; run `accord audit verify` for details")]
+    #[error("ledger {dir} does not verify: {problem}; run `accord audit verify` for details")]
     Broken { dir: PathBuf, problem: String },
-    #[error("audit log {dir} belongs to another origin or key: {reason}")]
+    #[error("ledger {dir} belongs to another origin or key: {reason}")]
     Identity { dir: PathBuf, reason: String },
-    #[error("the audit log stopped accepting entries after a write failed: {0}")]
+    #[error("the ledger stopped accepting entries after a write failed: {0}")]
     Failed(String),
-    #[error("the audit log is closed")]
+    #[error("the ledger is closed")]
     Closed,
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -59,7 +59,7 @@ pub enum AuditError {
     Range { start: u64, end: u64, size: u64 },
 }
 
-type Outcome = Result<Range<u64>, AuditError>;
+type Outcome = Result<Range<u64>, LedgerError>;
 
 /// Where the writer sends a batch's outcome: to async code, or to a thread that blocks.
 enum Done {
@@ -119,13 +119,13 @@ struct Inner {
 
 /// A handle on an open log; clones share it.
 #[derive(Clone)]
-pub struct AuditLog {
+pub struct Ledger {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for AuditLog {
+impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuditLog")
+        f.debug_struct("Ledger")
             .field("dir", &self.inner.dir)
             .field("origin", &self.inner.origin)
             .finish_non_exhaustive()
@@ -138,8 +138,8 @@ pub struct Receipt(tokio::sync::oneshot::Receiver<Outcome>);
 
 impl Receipt {
     /// Waits until the entries are durable; gives their indices.
-    pub async fn durable(self) -> Result<Range<u64>, AuditError> {
-        self.0.await.unwrap_or(Err(AuditError::Closed))
+    pub async fn durable(self) -> Result<Range<u64>, LedgerError> {
+        self.0.await.unwrap_or(Err(LedgerError::Closed))
     }
 }
 
@@ -151,12 +151,12 @@ pub fn now_micros() -> i64 {
         .unwrap_or(0)
 }
 
-impl AuditLog {
+impl Ledger {
     /// Opens (creating if needed) the log in `dir`, signing checkpoints with `signer` under
     /// `origin`. The whole log is verified first: a log that does not verify against its own
     /// checkpoints is not appended to. A torn last line (a crash mid-write, never acknowledged)
     /// is cut off. Starts the writer thread.
-    pub fn open(dir: &Path, origin: &str, signer: NoteSigner) -> Result<AuditLog, AuditError> {
+    pub fn open(dir: &Path, origin: &str, signer: NoteSigner) -> Result<Ledger, LedgerError> {
         let mut files = LogFiles::open(dir)?;
         let key = signer.verifier();
         files.lock()?;
@@ -184,13 +184,13 @@ impl AuditLog {
         });
         let writer = inner.clone();
         std::thread::Builder::new()
-            .name("accord-audit-writer".into())
+            .name("accord-ledger-files-writer".into())
             .spawn(move || writer.write_loop())
-            .map_err(|source| AuditError::Io {
+            .map_err(|source| LedgerError::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
-        Ok(AuditLog { inner })
+        Ok(Ledger { inner })
     }
 
     pub fn dir(&self) -> &Path {
@@ -219,19 +219,19 @@ impl AuditLog {
     }
 
     /// Records events and waits until they are durable (on a thread that may block).
-    pub fn record_wait(&self, events: Vec<(i64, Event)>) -> Result<Range<u64>, AuditError> {
+    pub fn record_wait(&self, events: Vec<(i64, Event)>) -> Result<Range<u64>, LedgerError> {
         self.record_prepared_wait(prepare(&events))
     }
 
-    /// As [`AuditLog::record_wait`], for entries already serialised with [`prepare`].
-    pub fn record_prepared_wait(&self, entries: Vec<Prepared>) -> Result<Range<u64>, AuditError> {
+    /// As [`Ledger::record_wait`], for entries already serialised with [`prepare`].
+    pub fn record_prepared_wait(&self, entries: Vec<Prepared>) -> Result<Range<u64>, LedgerError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.enqueue(entries, Done::Blocking(tx));
-        rx.recv().unwrap_or(Err(AuditError::Closed))
+        rx.recv().unwrap_or(Err(LedgerError::Closed))
     }
 
     /// Records events that happen now and waits until they are durable.
-    pub fn record_now(&self, events: Vec<Event>) -> Result<Range<u64>, AuditError> {
+    pub fn record_now(&self, events: Vec<Event>) -> Result<Range<u64>, LedgerError> {
         let now = now_micros();
         self.record_wait(events.into_iter().map(|e| (now, e)).collect())
     }
@@ -243,12 +243,12 @@ impl AuditLog {
             return done.send(Ok(size..size));
         }
         if let Some(reason) = self.inner.failure() {
-            return done.send(Err(AuditError::Failed(reason)));
+            return done.send(Err(LedgerError::Failed(reason)));
         }
         let mut q = lock(&self.inner.queue);
         if q.closed {
             drop(q);
-            done.send(Err(AuditError::Closed));
+            done.send(Err(LedgerError::Closed));
         } else {
             q.items.push(Pending { entries, done });
             let idle = std::mem::take(&mut q.idle);
@@ -283,7 +283,7 @@ impl AuditLog {
 
     /// Signs a checkpoint of the log as it is now (including what other processes appended), unless
     /// the latest checkpoint already covers it; gives the latest signed note.
-    pub fn checkpoint(&self) -> Result<String, AuditError> {
+    pub fn checkpoint(&self) -> Result<String, LedgerError> {
         // The hashes and offsets a checkpoint covers must be durable before it is signed. Sync
         // what they hold now before taking the log, so that under the lock (while the writer, and
         // every disclosure waiting on it, waits) only the last few pages are left to write: ten
@@ -317,12 +317,12 @@ impl AuditLog {
 
     /// The stored bytes of entries `start..end` (each without its newline). Each is checked
     /// against its leaf hash: an entry altered on disk is refused, not served.
-    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, AuditError> {
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
         let (from, to, leaves) = {
             let view = read(&self.inner.view);
             let size = view.tree.size();
             if start > end || end > size {
-                return Err(AuditError::Range { start, end, size });
+                return Err(LedgerError::Range { start, end, size });
             }
             let leaves = view.tree.leaves_from(start..end, &self.inner.derived)?;
             (view.offsets[start as usize], view.offsets[end as usize], leaves)
@@ -340,7 +340,7 @@ impl AuditLog {
                 .position(|(l, leaf)| accord_ledger::leaf_hash(l) != *leaf)
         });
         if let Some(i) = altered {
-            return Err(AuditError::Broken {
+            return Err(LedgerError::Broken {
                 dir: self.inner.dir.clone(),
                 problem: format!(
                     "entry {}: does not match its leaf hash (the entry was altered, or the derived \
@@ -355,7 +355,7 @@ impl AuditLog {
 
     /// The leaf hash of entry `index` (`None` past the end). Hashes the tree no longer holds
     /// are read from the hashes file and checked against it.
-    pub fn leaf(&self, index: u64) -> Result<Option<Hash>, AuditError> {
+    pub fn leaf(&self, index: u64) -> Result<Option<Hash>, LedgerError> {
         let view = read(&self.inner.view);
         if index >= view.tree.size() {
             return Ok(None);
@@ -363,20 +363,20 @@ impl AuditLog {
         Ok(Some(view.tree.leaf_from(index, &self.inner.derived)?))
     }
 
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
         Ok(read(&self.inner.view)
             .tree
             .inclusion_proof_from(index, size, &self.inner.derived)?)
     }
 
-    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, AuditError> {
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LedgerError> {
         Ok(read(&self.inner.view)
             .tree
             .consistency_proof_from(first, second, &self.inner.derived)?)
     }
 
     /// Stops accepting entries once everything queued is durable, and signs a last checkpoint.
-    pub fn close(&self) -> Result<Option<String>, AuditError> {
+    pub fn close(&self) -> Result<Option<String>, LedgerError> {
         let mut q = lock(&self.inner.queue);
         q.closed = true;
         self.inner.wake.notify_all();
@@ -400,7 +400,7 @@ impl AuditLog {
     /// Keeps `bytes` of zero bytes written ahead of the entries (0: none). Until it runs out, each
     /// group's sync overwrites blocks already on disk instead of growing the file (less I/O); the
     /// group that runs out writes the next `bytes` with its own.
-    /// Meant for a long-running writer (the server): [`AuditLog::close`] cuts the reserve off, and
+    /// Meant for a long-running writer (the server): [`Ledger::close`] cuts the reserve off, and
     /// so does the next opening after a crash.
     pub fn reserve(&self, bytes: u64) {
         lock(&self.inner.files).set_reserve(bytes);
@@ -430,8 +430,8 @@ impl Inner {
     /// after taking in what other processes appended.
     fn holding_log<T>(
         &self,
-        f: impl FnOnce(&mut LogFiles, &mut View) -> Result<T, AuditError>,
-    ) -> Result<T, AuditError> {
+        f: impl FnOnce(&mut LogFiles, &mut View) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
         let mut files = lock(&self.files);
         files.lock()?;
         let result = (|| {
@@ -465,7 +465,7 @@ impl Inner {
             };
             let result = self.write_batch(&batch);
             if let Err(e) = &result {
-                tracing::error!(error = %e, "audit log write failed; disclosures stop until the node restarts");
+                tracing::error!(error = %e, "ledger write failed; disclosures stop until the node restarts");
                 *lock(&self.failed) = Some(e.to_string());
             }
             let mut at = match &result {
@@ -476,7 +476,7 @@ impl Inner {
                 let n = p.entries.len() as u64;
                 let answer = match &result {
                     Ok(_) => Ok(at..at + n),
-                    Err(e) => Err(AuditError::Failed(e.to_string())),
+                    Err(e) => Err(LedgerError::Failed(e.to_string())),
                 };
                 at += n;
                 p.done.send(answer);
@@ -492,7 +492,7 @@ impl Inner {
 
     /// Writes one group: takes in what other processes appended, assigns indices, writes entries
     /// and hashes, makes both durable, and only then publishes them to readers.
-    fn write_batch(&self, batch: &[Pending]) -> Result<Range<u64>, AuditError> {
+    fn write_batch(&self, batch: &[Pending]) -> Result<Range<u64>, LedgerError> {
         let mut files = lock(&self.files);
         files.lock()?;
         let result = (|| {

@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use accord_audit::{AuditError, AuditLog, ENTRIES_FILE, HASHES_FILE, OFFSETS_FILE};
 use accord_ledger::entry::TokenEvent;
 use accord_ledger::{Event, NoteSigner, leaf_hash, verify_consistency, verify_inclusion};
+use accord_ledger_files::{ENTRIES_FILE, HASHES_FILE, Ledger, LedgerError, OFFSETS_FILE};
 
 const ORIGIN: &str = "accord.test/node";
 
@@ -15,8 +15,8 @@ fn signer() -> NoteSigner {
     NoteSigner::new(ORIGIN, &[3; 32]).expect("signer")
 }
 
-fn open(dir: &Path) -> Result<AuditLog, AuditError> {
-    AuditLog::open(dir, ORIGIN, signer())
+fn open(dir: &Path) -> Result<Ledger, LedgerError> {
+    Ledger::open(dir, ORIGIN, signer())
 }
 
 fn token(i: usize) -> Event {
@@ -28,7 +28,7 @@ fn token(i: usize) -> Event {
 }
 
 fn verify_dir(dir: &Path) -> Result<accord_ledger::Verified, Vec<accord_ledger::Problem>> {
-    let log = accord_audit::DirLog::open(dir).expect("read");
+    let log = accord_ledger_files::DirLog::open(dir).expect("read");
     log.verify(&signer().verifier(), ORIGIN, None).expect("read")
 }
 
@@ -89,7 +89,7 @@ fn concurrent_appends_are_contiguous_durable_and_provable() {
         log.checkpoint().expect("same"),
         log.latest_checkpoint().expect("latest").1
     );
-    assert!(matches!(log.entries(4000, 4002), Err(AuditError::Range { .. })));
+    assert!(matches!(log.entries(4000, 4002), Err(LedgerError::Range { .. })));
     let ok = verify_dir(tmp.path()).expect("verifies");
     assert_eq!((ok.size, ok.checkpoints, ok.uncovered), (4001, 2, 0));
 }
@@ -135,7 +135,7 @@ fn a_log_past_its_first_chunk_forgets_old_leaf_hashes_and_reads_them_back_checke
     std::fs::write(&hashes, &bytes).expect("write");
     assert!(matches!(
         log.leaf(40_001),
-        Err(AuditError::Proof(accord_ledger::ProofError::LeafMismatch {
+        Err(LedgerError::Proof(accord_ledger::ProofError::LeafMismatch {
             first: 40_000
         }))
     ));
@@ -294,7 +294,7 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     // A changed entry after the latest checkpoint: every such entry is checked at open.
     std::fs::write(&entries, text.replacen("tok-22", "tok-23", 1)).expect("write");
     match open(tmp.path()) {
-        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 22:"), "{problem}"),
+        Err(LedgerError::Broken { problem, .. }) => assert!(problem.starts_with("entry 22:"), "{problem}"),
         other => panic!("expected a broken log, got {other:?}"),
     }
     // A changed entry the checkpoint covers: open trusts the synced leaf hashes there (it does
@@ -303,7 +303,7 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     std::fs::write(&entries, text.replacen("tok-7", "tok-8", 1)).expect("write");
     let log = open(tmp.path()).expect("opens");
     match log.entries(0, 25) {
-        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 7:"), "{problem}"),
+        Err(LedgerError::Broken { problem, .. }) => assert!(problem.starts_with("entry 7:"), "{problem}"),
         other => panic!("expected an altered entry, got {other:?}"),
     }
     assert_eq!(log.entries(8, 25).expect("the others").len(), 17);
@@ -319,7 +319,7 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     h[32 * 3] ^= 1;
     std::fs::write(&hashes, &h).expect("write");
     match open(tmp.path()) {
-        Err(AuditError::Broken { problem, .. }) => assert!(problem.starts_with("entry 3:"), "{problem}"),
+        Err(LedgerError::Broken { problem, .. }) => assert!(problem.starts_with("entry 3:"), "{problem}"),
         other => panic!("expected a broken log, got {other:?}"),
     }
     h[32 * 3] ^= 1;
@@ -347,7 +347,7 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     std::fs::write(&offsets, &moved).expect("write");
     let log = open(tmp.path()).expect("opens");
     match log.entries(6, 25) {
-        Err(AuditError::Broken { problem, .. }) => assert!(problem.contains("offsets"), "{problem}"),
+        Err(LedgerError::Broken { problem, .. }) => assert!(problem.contains("offsets"), "{problem}"),
         other => panic!("expected a refused read, got {other:?}"),
     }
     drop(log);
@@ -365,8 +365,8 @@ fn a_torn_tail_is_cut_and_tampering_stops_the_log_from_opening() {
     // Another key cannot take over the log.
     let other = NoteSigner::new(ORIGIN, &[4; 32]).expect("signer");
     assert!(matches!(
-        AuditLog::open(tmp.path(), ORIGIN, other),
-        Err(AuditError::Identity { .. })
+        Ledger::open(tmp.path(), ORIGIN, other),
+        Err(LedgerError::Identity { .. })
     ));
     assert!(open(tmp.path()).is_ok());
 }

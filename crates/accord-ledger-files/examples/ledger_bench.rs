@@ -2,13 +2,13 @@
 //! writers, one entry each, and request-sized batches), inclusion-proof generation on a
 //! million-entry tree, full verification of a million-entry log from its files, and reopening it.
 //!
-//! `cargo run --release -p accord-audit --example audit_bench -- [DIR]`
+//! `cargo run --release -p accord-ledger-files --example ledger_bench -- [DIR]`
 
 use std::time::Instant;
 
-use accord_audit::AuditLog;
 use accord_ledger::entry::Decision;
 use accord_ledger::{Event, NoteSigner};
+use accord_ledger_files::Ledger;
 
 /// The allocator the `accord` binary uses.
 #[global_allocator]
@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let signer = || NoteSigner::new(ORIGIN, &[1; 32]);
 
     // 1. Many concurrent writers, one entry per append (the worst case for fsync).
-    let log = AuditLog::open(&dir.join("single"), ORIGIN, signer()?)?;
+    let log = Ledger::open(&dir.join("single"), ORIGIN, signer()?)?;
     let (threads, per) = (256u64, 400u64);
     let t = Instant::now();
     std::thread::scope(|s| {
@@ -62,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 1b. The same from async tasks, as the server's request handlers record (one task per request).
-    let log = AuditLog::open(&dir.join("single-async"), ORIGIN, signer()?)?;
+    let log = Ledger::open(&dir.join("single-async"), ORIGIN, signer()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()?;
@@ -89,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 2. Request-sized batches (a page of decisions), 8 writers.
-    let log = AuditLog::open(&dir.join("batched"), ORIGIN, signer()?)?;
+    let log = Ledger::open(&dir.join("batched"), ORIGIN, signer()?)?;
     let (writers, batches, size) = (8u64, 125u64, 1000u64);
     let t = Instant::now();
     std::thread::scope(|s| {
@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = log.verifier();
     drop(log);
     let t = Instant::now();
-    let files = accord_audit::DirLog::open(&dir.join("batched"))?;
+    let files = accord_ledger_files::DirLog::open(&dir.join("batched"))?;
     let verified = files
         .verify(&key, ORIGIN, None)?
         .map_err(|p| format!("{}", p[0]))?;
@@ -146,7 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 5. Reopening it, as a node does when it starts: what the latest checkpoint covers is
     //    trusted through its synced hashes and offsets, not read again.
     let t = Instant::now();
-    let reopened = AuditLog::open(&dir.join("batched"), ORIGIN, signer()?)?;
+    let reopened = Ledger::open(&dir.join("batched"), ORIGIN, signer()?)?;
     println!(
         "reopening the log of {} entries: {:.3} s",
         reopened.size(),

@@ -11,7 +11,7 @@ use accord_ledger::{
 };
 use rayon::prelude::*;
 
-use crate::{AuditError, CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, LOCK_FILE, OFFSETS_FILE};
+use crate::{CHECKPOINTS_FILE, ENTRIES_FILE, HASHES_FILE, KEY_FILE, LOCK_FILE, LedgerError, OFFSETS_FILE};
 
 /// The open files of a log directory.
 #[derive(Debug)]
@@ -33,15 +33,15 @@ pub(crate) struct LogFiles {
     reserve: u64,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
-    move |source| AuditError::Io {
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
+    move |source| LedgerError::Io {
         path: path.to_path_buf(),
         source,
     }
 }
 
 /// The entries are written in place (`pwrite` at their logical end), which `O_APPEND` forbids.
-fn open_entries(path: &Path) -> Result<File, AuditError> {
+fn open_entries(path: &Path) -> Result<File, LedgerError> {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -58,7 +58,7 @@ fn entry_ends(bytes: &[u8]) -> (usize, usize) {
     (end, complete_lines(&bytes[..end]))
 }
 
-fn open_append(path: &Path) -> Result<File, AuditError> {
+fn open_append(path: &Path) -> Result<File, LedgerError> {
     OpenOptions::new()
         .read(true)
         .append(true)
@@ -67,7 +67,7 @@ fn open_append(path: &Path) -> Result<File, AuditError> {
         .map_err(io(path))
 }
 
-fn read_all(path: &Path) -> Result<Vec<u8>, AuditError> {
+fn read_all(path: &Path) -> Result<Vec<u8>, LedgerError> {
     match std::fs::read(path) {
         Ok(b) => Ok(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -123,7 +123,7 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
 
 /// A derived file of `width`-byte records and how many whole ones it holds (a partly written
 /// last one is left out); `None` if there is no such file.
-fn open_records(path: &Path, width: usize) -> Result<Option<(File, usize)>, AuditError> {
+fn open_records(path: &Path, width: usize) -> Result<Option<(File, usize)>, LedgerError> {
     match File::open(path) {
         Ok(f) => {
             let len = f.metadata().map_err(io(path))?.len() as usize;
@@ -135,7 +135,7 @@ fn open_records(path: &Path, width: usize) -> Result<Option<(File, usize)>, Audi
 }
 
 /// Reads a file of hashes straight into place: a reopened log's hash file can be gigabytes.
-fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, AuditError> {
+fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, LedgerError> {
     let Some((mut file, n)) = open_records(path, 32)? else {
         return Ok(ChunkedVec::new());
     };
@@ -145,7 +145,7 @@ fn read_hashes(path: &Path) -> Result<ChunkedVec<Hash>, AuditError> {
 }
 
 /// [`read_hashes`] into one vector.
-fn read_hashes_vec(path: &Path) -> Result<Vec<Hash>, AuditError> {
+fn read_hashes_vec(path: &Path) -> Result<Vec<Hash>, LedgerError> {
     let Some((mut file, n)) = open_records(path, 32)? else {
         return Ok(Vec::new());
     };
@@ -162,8 +162,8 @@ fn complete(
     width: usize,
     keep: usize,
     n: usize,
-    rest: impl FnOnce(usize) -> Result<Vec<u8>, AuditError>,
-) -> Result<(), AuditError> {
+    rest: impl FnOnce(usize) -> Result<Vec<u8>, LedgerError>,
+) -> Result<(), LedgerError> {
     let len = file.metadata().map_err(io(path))?.len();
     if len == (n * width) as u64 && keep == n {
         return Ok(());
@@ -180,8 +180,8 @@ fn follow(
     path: &Path,
     width: usize,
     n: usize,
-    rest: impl FnOnce(usize) -> Result<Vec<u8>, AuditError>,
-) -> Result<(), AuditError> {
+    rest: impl FnOnce(usize) -> Result<Vec<u8>, LedgerError>,
+) -> Result<(), LedgerError> {
     let have = (file.metadata().map_err(io(path))?.len() as usize / width).min(n);
     complete(file, path, width, have, n, rest)
 }
@@ -212,7 +212,7 @@ fn settle(
 
 /// The little-endian u64 end offsets in an offsets file (one per entry; a partly written last
 /// one is left out), read a block at a time rather than as a second copy of the whole file.
-fn read_ends(path: &Path) -> Result<Vec<u64>, AuditError> {
+fn read_ends(path: &Path) -> Result<Vec<u64>, LedgerError> {
     let Some((file, n)) = open_records(path, 8)? else {
         return Ok(Vec::new());
     };
@@ -247,12 +247,12 @@ pub struct DirLog {
 
 impl DirLog {
     /// Opens a log directory for reading.
-    pub fn open(dir: &Path) -> Result<DirLog, AuditError> {
+    pub fn open(dir: &Path) -> Result<DirLog, LedgerError> {
         // Read in the reverse of the order a running writer appends in (entries, then their
         // hashes, then a checkpoint over them), so that everything a checkpoint or hash read here
         // covers is in the entries measured after it.
         let checkpoints_path = dir.join(CHECKPOINTS_FILE);
-        let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| AuditError::Broken {
+        let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| LedgerError::Broken {
             dir: dir.to_path_buf(),
             problem: format!("{} is not UTF-8", checkpoints_path.display()),
         })?;
@@ -289,7 +289,7 @@ impl DirLog {
     /// Calls `f` with each run of complete entry lines (without terminators), in log order. An
     /// unfinished last line, being written as the log was opened, is left out, and so is the
     /// reserve of zero bytes a running writer keeps after the entries.
-    pub fn for_each_run(&self, mut f: impl FnMut(&[&[u8]])) -> Result<(), AuditError> {
+    pub fn for_each_run(&self, mut f: impl FnMut(&[&[u8]])) -> Result<(), LedgerError> {
         const RUN: u64 = 16 << 20;
         let Some(file) = &self.entries else {
             return Ok(());
@@ -322,7 +322,7 @@ impl DirLog {
         key: &VerifierKey,
         origin: &str,
         seen: Option<&Checkpoint>,
-    ) -> Result<Result<Verified, Vec<Problem>>, AuditError> {
+    ) -> Result<Result<Verified, Vec<Problem>>, LedgerError> {
         let mut checker = Checker::default();
         self.for_each_run(|run| checker.feed(run, Some(&self.hashes)))?;
         Ok(checker.finish(
@@ -359,7 +359,7 @@ impl Derived {
     }
 
     /// Makes what the derived files hold durable.
-    pub(crate) fn sync(&self) -> Result<(), AuditError> {
+    pub(crate) fn sync(&self) -> Result<(), LedgerError> {
         for (file, path) in &self.0 {
             file.sync_data().map_err(io(path))?;
         }
@@ -371,7 +371,7 @@ impl Derived {
 pub(crate) type Recovered = (Tree, ChunkedVec<u64>, Option<(Checkpoint, String)>);
 
 impl LogFiles {
-    pub(crate) fn open(dir: &Path) -> Result<LogFiles, AuditError> {
+    pub(crate) fn open(dir: &Path) -> Result<LogFiles, LedgerError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         Ok(LogFiles {
             dir: dir.to_path_buf(),
@@ -391,7 +391,7 @@ impl LogFiles {
     }
 
     /// Takes the cross-process write lock.
-    pub(crate) fn lock(&self) -> Result<(), AuditError> {
+    pub(crate) fn lock(&self) -> Result<(), LedgerError> {
         self.lock.lock().map_err(io(&self.path(LOCK_FILE)))
     }
 
@@ -404,7 +404,7 @@ impl LogFiles {
     /// modification time, and then every group's sync also writes the inode. Unobserved, the
     /// time moves only with the coarse clock (measured at 5,000 reads/s: 3.03 → 2.2 block
     /// requests per sync; BENCHMARKS.md).
-    fn len(mut file: &File, path: &Path) -> Result<u64, AuditError> {
+    fn len(mut file: &File, path: &Path) -> Result<u64, LedgerError> {
         file.seek(SeekFrom::End(0)).map_err(io(path))
     }
 
@@ -416,12 +416,12 @@ impl LogFiles {
     /// reproduce the root of every signed checkpoint; only the entries after it are read and
     /// checked in full (JSON, canonical form, index, leaf hash). An entry altered before the
     /// latest checkpoint is found by `accord audit verify` and when it is read
-    /// ([`crate::AuditLog::entries`]). When the fast path does not hold (no offsets from an older
+    /// ([`crate::Ledger::entries`]). When the fast path does not hold (no offsets from an older
     /// version, a derived file damaged, a checkpoint that does not match), every entry is read
     /// and checked, a run at a time, and the problem named exactly.
-    pub(crate) fn recover(&mut self, origin: &str, key: &VerifierKey) -> Result<Recovered, AuditError> {
+    pub(crate) fn recover(&mut self, origin: &str, key: &VerifierKey) -> Result<Recovered, LedgerError> {
         let checkpoints_path = self.path(CHECKPOINTS_FILE);
-        let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| AuditError::Broken {
+        let text = String::from_utf8(read_all(&checkpoints_path)?).map_err(|_| LedgerError::Broken {
             dir: self.dir.clone(),
             problem: "the checkpoints file is not UTF-8".into(),
         })?;
@@ -441,7 +441,7 @@ impl LogFiles {
         // (on some file systems) zeroed; those are recomputed, but any other hash that differs
         // from its entry stops the log. Offsets after it are recomputed in any case.
         let hashes_path = self.path(HASHES_FILE);
-        let read_stored = || -> Result<ChunkedVec<Hash>, AuditError> {
+        let read_stored = || -> Result<ChunkedVec<Hash>, LedgerError> {
             let mut stored = read_hashes(&hashes_path)?;
             let zero = stored.range(covered..usize::MAX).position(|h| h == &[0; 32]);
             if let Some(zero) = zero {
@@ -512,7 +512,7 @@ impl LogFiles {
     /// Whether stored offsets can be trusted for the entries they cover: ascending, within the
     /// entries file, and the last of them ends an entry with the stored leaf hash.
     /// `leaf` is the stored hash of the last entry the offsets should cover.
-    fn aligned(&self, ends: &[u64], leaf: Option<&Hash>) -> Result<bool, AuditError> {
+    fn aligned(&self, ends: &[u64], leaf: Option<&Hash>) -> Result<bool, LedgerError> {
         let (Some(&end), Some(leaf)) = (ends.last(), leaf) else {
             return Ok(false);
         };
@@ -532,7 +532,7 @@ impl LogFiles {
         mut checker: Checker,
         mut offsets: ChunkedVec<u64>,
         stored: &[Hash],
-    ) -> Result<(Checker, ChunkedVec<u64>), AuditError> {
+    ) -> Result<(Checker, ChunkedVec<u64>), LedgerError> {
         const RUN: usize = 16 << 20;
         let path = self.path(ENTRIES_FILE);
         let mut at = offsets.last().copied().unwrap_or(0);
@@ -565,7 +565,7 @@ impl LogFiles {
         if !run.is_empty() {
             tracing::warn!(
                 bytes = run.len(),
-                "cutting an unfinished audit entry left by a crash"
+                "cutting an unfinished ledger entry left by a crash"
             );
         }
         // Also drops a reserve (a crash may have left bytes of an unacknowledged group beyond the
@@ -579,19 +579,19 @@ impl LogFiles {
     }
 
     /// Why the log cannot be opened: it does not verify, or belongs to another key.
-    fn refusal(&self, problems: &[Problem], notes: &[String], key: &VerifierKey) -> AuditError {
+    fn refusal(&self, problems: &[Problem], notes: &[String], key: &VerifierKey) -> LedgerError {
         let first = problems.first().map(ToString::to_string).unwrap_or_default();
         if problems
             .iter()
             .all(|p| matches!(p.at, accord_ledger::verify::Where::Checkpoint(_)))
             && notes.iter().all(|n| key.open(n).is_err())
         {
-            AuditError::Identity {
+            LedgerError::Identity {
                 dir: self.dir.clone(),
                 reason: first,
             }
         } else {
-            AuditError::Broken {
+            LedgerError::Broken {
                 dir: self.dir.clone(),
                 problem: first,
             }
@@ -604,7 +604,7 @@ impl LogFiles {
         &mut self,
         tree: &mut Tree,
         offsets: &mut ChunkedVec<u64>,
-    ) -> Result<(), AuditError> {
+    ) -> Result<(), LedgerError> {
         let entries_path = self.path(ENTRIES_FILE);
         let known = offsets.last().copied().unwrap_or(0);
         let len = Self::len(&self.entries, &entries_path)?;
@@ -645,7 +645,7 @@ impl LogFiles {
             // Only another writer's crash leaves the file short, by its last group: leaves this
             // tree pushed since it last forgot some (at a checkpoint).
             if (k as u64) < tree.leaves_held_from() {
-                return Err(AuditError::Broken {
+                return Err(LedgerError::Broken {
                     dir: dir.clone(),
                     problem: format!(
                         "{HASHES_FILE} holds {k} leaf hashes, fewer than this process has forgotten; \
@@ -663,7 +663,7 @@ impl LogFiles {
         Ok(())
     }
 
-    fn zero_at(&self, at: u64) -> Result<bool, AuditError> {
+    fn zero_at(&self, at: u64) -> Result<bool, LedgerError> {
         let mut byte = [1u8];
         self.entries
             .read_exact_at(&mut byte, at)
@@ -678,7 +678,7 @@ impl LogFiles {
 
     /// Cuts the reserve off, leaving the entries file exactly its entries. Call under the lock
     /// right after [`LogFiles::catch_up`].
-    pub(crate) fn drop_reserve(&mut self, end: u64) -> Result<(), AuditError> {
+    pub(crate) fn drop_reserve(&mut self, end: u64) -> Result<(), LedgerError> {
         if self.size > end {
             let path = self.path(ENTRIES_FILE);
             self.entries.set_len(end).map_err(io(&path))?;
@@ -707,7 +707,7 @@ impl LogFiles {
         ends: &[u64],
         base: u64,
         records: u64,
-    ) -> Result<(), AuditError> {
+    ) -> Result<(), LedgerError> {
         let entries_path = self.path(ENTRIES_FILE);
         let (hashes_base, offsets_base) = (32 * records, 8 * records);
         self.left = None;
@@ -743,7 +743,7 @@ impl LogFiles {
     }
 
     /// Second handles on the derived files, to sync them without holding the log.
-    pub(crate) fn derived(&self) -> Result<Derived, AuditError> {
+    pub(crate) fn derived(&self) -> Result<Derived, LedgerError> {
         let handle = |file: &File, name: &str| {
             let path = self.path(name);
             file.try_clone().map(|f| (f, path.clone())).map_err(io(&path))
@@ -755,7 +755,7 @@ impl LogFiles {
     }
 
     /// Appends a signed checkpoint, durably, after making the hashes and offsets it covers durable.
-    pub(crate) fn append_checkpoint(&mut self, note: &str) -> Result<(), AuditError> {
+    pub(crate) fn append_checkpoint(&mut self, note: &str) -> Result<(), LedgerError> {
         self.hashes.sync_data().map_err(io(&self.path(HASHES_FILE)))?;
         self.offsets.sync_data().map_err(io(&self.path(OFFSETS_FILE)))?;
         let path = self.path(CHECKPOINTS_FILE);
@@ -765,7 +765,7 @@ impl LogFiles {
             .map_err(io(&path))
     }
 
-    pub(crate) fn read_entries(&self, from: u64, to: u64) -> Result<Vec<u8>, AuditError> {
+    pub(crate) fn read_entries(&self, from: u64, to: u64) -> Result<Vec<u8>, LedgerError> {
         let mut buf = vec![0u8; (to - from) as usize];
         self.entries
             .read_exact_at(&mut buf, from)
@@ -774,7 +774,7 @@ impl LogFiles {
     }
 
     /// Writes the verifier key beside the log (for convenience; pin it from a trusted copy).
-    pub(crate) fn write_key(&self, key: &VerifierKey) -> Result<(), AuditError> {
+    pub(crate) fn write_key(&self, key: &VerifierKey) -> Result<(), LedgerError> {
         let path = self.path(KEY_FILE);
         let text = format!("{key}\n");
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
