@@ -1117,13 +1117,13 @@ async fn metrics_are_exposed() {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no {name} in {text}"))
     };
-    let entries = gauge("accord_ledger_files_entries");
+    let entries = gauge("accord_audit_entries");
     assert_eq!(entries, n.node().ledger().unwrap().size());
-    assert!(entries > 0 && gauge("accord_ledger_files_bytes") > entries);
-    assert!(gauge("accord_ledger_files_unsigned_entries") <= entries);
-    assert_eq!(gauge("accord_ledger_files_failed"), 0);
+    assert!(entries > 0 && gauge("accord_audit_bytes") > entries);
+    assert!(gauge("accord_audit_unsigned_entries") <= entries);
+    assert_eq!(gauge("accord_audit_failed"), 0);
     // Known (not -1) and positive: the test's file system is not full.
-    assert!(gauge("accord_ledger_files_disk_available_bytes") > 0);
+    assert!(gauge("accord_audit_disk_available_bytes") > 0);
     assert_eq!(
         n.get_as("nobody", "/metrics").await.status,
         StatusCode::UNAUTHORIZED
