@@ -32,11 +32,17 @@ impl SystemClock {
     }
 }
 
+/// The system's wall-clock time, microseconds since the Unix epoch: for the few commands that
+/// run without a node (`convert`, `match` over files). Everything else asks the node's clock.
+pub fn system_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 impl Clock for SystemClock {
     fn now_micros(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        system_micros()
     }
 
     fn elapsed(&self) -> Duration {

@@ -130,11 +130,7 @@ pub fn report(
     let (by, identity) = crate::detect::node_identity(node, &now);
     let mut out: Vec<Value> = identity.into_iter().collect();
     out.extend(found.iter().map(|c| opinion(c, &by, &now)));
-    let bundle = json!({
-        "type": "bundle",
-        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
-        "objects": out,
-    });
+    let bundle = accord_stix::bundle(out);
     Ok((found, bundle))
 }
 

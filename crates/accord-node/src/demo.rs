@@ -1,5 +1,5 @@
 //! Demo data shipped inside the binary: the OASIS STIX 2.1 example bundles and MITRE ATT&CK for
-//! ICS 18.1 (licences in `crates/accord/demo/`), and the Accord handling extension-definition, so
+//! ICS 18.1 (licences in `crates/accord-node/demo/`), and the Accord handling extension-definition, so
 //! that `accord up` works on any machine.
 
 /// (file name, contents) of every demo document.

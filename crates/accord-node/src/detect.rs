@@ -561,6 +561,8 @@ pub struct MatchRequest {
     pub min_reliability: Option<char>,
     /// Whether the sightings are wanted as a STIX bundle.
     pub stix: bool,
+    /// When the sightings are made (microseconds since the Unix epoch).
+    pub now: i64,
 }
 
 /// Where a match run is, for whoever watches it.
@@ -683,11 +685,7 @@ pub fn run(
         .collect();
     if req.stix || req.ingest.is_some() {
         let node = || open();
-        let now = Timestamp::format_micros(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
-        );
+        let now = Timestamp::format_micros(req.now);
         let (by, identity) = match &req.sighted_by {
             Some(id) => (id.clone(), None),
             None => node_identity(&node()?, &now),
@@ -710,11 +708,7 @@ pub fn run(
                 &crate::ingest::import::Silent,
             )?);
         }
-        report.bundle = Some(json!({
-            "type": "bundle",
-            "id": format!("bundle--{}", uuid::Uuid::new_v4()),
-            "objects": objects,
-        }));
+        report.bundle = Some(accord_stix::bundle(objects));
     }
     Ok(report)
 }

@@ -33,6 +33,9 @@ pub enum NodeError {
     Obligations(#[from] accord_obligations::ObligationError),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    /// The node's own configuration, keys or files cannot be used: the operator's to fix.
+    #[error("{0}")]
+    Misconfigured(String),
     /// Stored data that does not read back as it was written.
     #[error("{0}")]
     Corrupt(String),
@@ -42,8 +45,7 @@ pub enum NodeError {
 }
 
 impl NodeError {
-    /// An I/O failure on `path`, with what was being done (`"cannot read"`, …) kept in the path's
-    /// message by the caller.
+    /// An I/O failure on `path` (the message says the path and the system's reason).
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> NodeError {
         let path = path.into();
         move |source| NodeError::Io { path, source }

@@ -37,10 +37,17 @@ pub struct ExportFilter {
 
 const PAGE: usize = 5000;
 
-/// Streams the matching objects the principal may receive to `out`.
-pub fn export(node: &Node, filter: &ExportFilter, format: Format, out: &mut dyn Write) -> Result<Read> {
+/// Streams the matching objects the principal may receive to `out`, which write errors name as
+/// `destination`.
+pub fn export(
+    node: &Node,
+    filter: &ExportFilter,
+    format: Format,
+    out: &mut dyn Write,
+    destination: &Path,
+) -> Result<Read> {
     let write = |e: std::io::Error| NodeError::Io {
-        path: "export output".into(),
+        path: destination.to_path_buf(),
         source: e,
     };
     let mut q = Query::new(&filter.collection);
@@ -106,7 +113,7 @@ pub fn export_to_file(node: &Node, filter: &ExportFilter, format: Format, path: 
     let tmp = path.with_extension("partial");
     let file = std::fs::File::create(&tmp).map_err(NodeError::io(&tmp))?;
     let mut w = std::io::BufWriter::new(file);
-    let read = export(node, filter, format, &mut w)?;
+    let read = export(node, filter, format, &mut w, &tmp)?;
     w.into_inner()
         .map_err(|e| NodeError::io(&tmp)(e.into_error()))?
         .sync_all()

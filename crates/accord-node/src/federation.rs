@@ -20,28 +20,17 @@ use crate::secrets::{SIGNING_KEY_FILE, random_key, write_private};
 
 /// The signed form of a released object, as canonical JSON. A version this node stored with
 /// another node's signature keeps it, with this node added to its path; a redacted copy
-/// (`original` is the stored version's hash, from [`accord_taxii::gate::Released::originals`])
-/// is signed by this node with the original's hash; anything else is signed by this node as its
-/// originator. The signing time is when this node stored the version, so sending it again yields
-/// the same bytes (Ed25519 is deterministic) and a receiver sees a repeat, not a conflicting
-/// version. Signing works on the stored canonical text without building the object.
+/// (`original` is the stored version's hash) is signed by this node with the original's hash;
+/// anything else is signed by this node as its originator. The signing time is when this node
+/// stored the version, so sending it again yields the same bytes (Ed25519 is deterministic) and a
+/// receiver sees a repeat, not a conflicting version. Signing works on the stored canonical text
+/// without building the object.
 pub fn sign_released(
     signer: &NodeSigner,
     original: Option<&ContentHash>,
     released: &StoredObject,
 ) -> Result<String> {
     let path = accord_provenance::claimed_path(&released.json);
-    sign_released_on_path(signer, original, released, path.as_deref())
-}
-
-/// As [`sign_released`], for a caller that has already read the version's claimed signer and path
-/// (`accord_provenance::claimed_path`), so that the text is not parsed for it twice.
-pub fn sign_released_on_path(
-    signer: &NodeSigner,
-    original: Option<&ContentHash>,
-    released: &StoredObject,
-    path: Option<&[String]>,
-) -> Result<String> {
     let foreign = path.is_some_and(|nodes| nodes[0] != signer.node());
     Ok(match (foreign, original.filter(|h| **h != released.hash)) {
         (true, None) => {
@@ -252,7 +241,7 @@ fn keyring(node: &Node, config: &Config) -> Result<Keyring> {
         for f in files {
             let text = std::fs::read_to_string(&f).map_err(NodeError::io(&f))?;
             ring.apply_rotation(&text)
-                .map_err(|e| NodeError::Invalid(format!("{}: {e}", f.display())))?;
+                .map_err(|e| NodeError::Misconfigured(format!("{}: {e}", f.display())))?;
         }
     }
     Ok(ring)
@@ -415,22 +404,23 @@ impl Node {
     /// Stores objects a partner sent (canonical JSON): each must carry a provenance signature
     /// that verifies against the partner's pinned keys (or those of a node it may relay for);
     /// the rest are quarantined (logged first) before anything is stored. The admitted ones take
-    /// the import path into `opts.collection`.
+    /// the import path into `opts.collection`. What was quarantined is returned even when the
+    /// import then fails.
     pub fn receive(
         &self,
         partner: &str,
         objects: Vec<String>,
         opts: &ImportOptions,
         progress: &dyn Progress,
-    ) -> Result<(ImportSummary, Vec<Quarantined>)> {
+    ) -> Result<(Vec<Quarantined>, Result<ImportSummary>)> {
         let (admitted, refused) = self.partners()?.sort_received(partner, objects)?;
         let quarantined = self.quarantine(&opts.collection, partner, refused)?;
         let opts = ImportOptions {
             from_partner: true,
             ..opts.clone()
         };
-        let summary = crate::ingest::import::import_objects(self, &admitted, &opts, progress)?;
-        Ok((summary, quarantined))
+        let imported = crate::ingest::import::import_objects(self, &admitted, &opts, progress);
+        Ok((quarantined, imported))
     }
 
     /// Imports files a partner sent, as [`Node::receive`] does.
@@ -446,7 +436,8 @@ impl Node {
             received.push(json.to_owned());
             Ok(())
         })?;
-        let (mut summary, quarantined) = self.receive(partner, received, opts, progress)?;
+        let (quarantined, summary) = self.receive(partner, received, opts, progress)?;
+        let mut summary = summary?;
         summary.rejected += invalid.len() as u64;
         Ok(Received {
             summary,

@@ -65,7 +65,7 @@ impl std::fmt::Debug for Gate {
 /// [`Sealed::disclose`], after the decision, redaction and share entries are durable. Work that
 /// must see them before (signing for a partner, setting aside what a partner cannot take) is
 /// done in place, through [`Released::sign`] and [`Released::set_aside`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Released {
     objects: Vec<StoredObject>,
     outcomes: Vec<Outcome>,
@@ -150,6 +150,25 @@ impl Channel {
     }
 }
 
+// Debug shows counts, never content: nothing leaves but through the ledger, not even a log line.
+impl std::fmt::Debug for Released {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Released")
+            .field("versions", &self.objects.len())
+            .field("decided", &self.outcomes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealed")
+            .field("versions", &self.objects.len())
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Released {
     /// How many versions may leave.
     pub fn len(&self) -> usize {
@@ -190,14 +209,15 @@ impl Released {
         }
     }
 
-    /// Sets aside, before anything is logged, the released versions `keep` refuses (it sees each
-    /// as it would leave): their decisions stay (they were taken), but they are not shared.
-    /// Returns the id and size of each version set aside.
-    pub fn set_aside(&mut self, keep: impl Fn(&StoredObject) -> bool) -> Vec<(String, usize)> {
+    /// Sets aside, before anything is logged, the released versions whose size in bytes, as they
+    /// would leave, `keep` refuses: their decisions stay (they were taken), but they are not
+    /// shared. Returns the id and size of each version set aside. Only sizes are shown: content
+    /// leaves through the ledger or not at all.
+    pub fn set_aside(&mut self, keep: impl Fn(usize) -> bool) -> Vec<(String, usize)> {
         let (mut objects, mut shared, mut aside) = (Vec::new(), Vec::new(), Vec::new());
         let released = std::mem::take(&mut self.objects).into_iter();
         for (o, s) in released.zip(std::mem::take(&mut self.shared)) {
-            if keep(&o) {
+            if keep(o.json.len()) {
                 objects.push(o);
                 shared.push(s);
             } else {
@@ -256,7 +276,6 @@ impl Released {
 }
 
 /// Released versions with their serialised ledger entries, waiting to be logged.
-#[derive(Debug)]
 pub struct Sealed {
     objects: Vec<StoredObject>,
     entries: Vec<accord_ledger_files::Prepared>,
@@ -265,15 +284,6 @@ pub struct Sealed {
 }
 
 impl Sealed {
-    /// How many versions will leave.
-    pub fn len(&self) -> usize {
-        self.objects.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
-    }
-
     /// The versions, once their entries are durably logged. The share is dated `now`, when the
     /// versions leave; the decisions keep the time they were taken (earlier, for a page read
     /// ahead).

@@ -34,3 +34,10 @@ pub mod validate;
 
 pub use error::{NodeError, Result};
 pub use node::Node;
+
+// The store's and the ledger's types that edges need, re-exported so that an edge depends on
+// neither crate, and so cannot open the store or write the ledger around the services.
+pub use accord_ledger_files::{Ledger, LedgerError, query as ledger_query};
+pub use accord_store::{
+    CollectionInfo, Query, StatusDetail, StatusRecord, StoreError, StoredObject, VersionFilter,
+};

@@ -4,7 +4,7 @@
 //! functions of a `&Node`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use accord_ledger::Event;
 use accord_ledger_files::Ledger;
@@ -30,14 +30,16 @@ pub struct Node(Arc<Inner>);
 struct Inner {
     dir: PathBuf,
     /// The configuration in force; replaced whole by [`Node::reload`].
-    config: RwLock<Arc<Config>>,
+    config: RwLock<Loaded>,
     store: Arc<dyn Backend>,
     /// Opened (and verified) on first use: commands that never log do not pay for it.
     ledger: OnceLock<Ledger>,
     gate: OnceLock<Arc<Gate>>,
     partners: OnceLock<Arc<Partners>>,
     /// The principals and pinned client certificates, fixed when the node opens.
-    directory: OnceLock<Arc<Directory>>,
+    directory: Arc<Directory>,
+    /// Held while the ledger, gate or partners are first built, so that each is built once.
+    init: Mutex<()>,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     tokens: TokenCache,
@@ -61,13 +63,33 @@ pub struct Initialised {
     pub collections: Vec<String>,
 }
 
+/// A configuration as loaded: parsed, and the text it was parsed from.
+#[derive(Debug, Clone)]
+struct Loaded {
+    config: Arc<Config>,
+    text: Arc<str>,
+}
+
+impl Loaded {
+    fn read(dir: &Path) -> Result<Loaded> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(NodeError::io(&path))?;
+        let config = Config::parse(&text, &path)?;
+        Ok(Loaded {
+            config: Arc::new(config),
+            text: text.into(),
+        })
+    }
+}
+
 /// The operator policy files a configuration names (relative to `dir`), and the SHA-256 (hex)
-/// of the configuration and those files: what labels the engine and what the ledger records
-/// when a configuration takes effect.
-fn policy_sources(dir: &Path, config: &Config) -> Result<(Vec<accord_policy::Source>, String)> {
+/// of the configuration file as written and those files: what labels the engine and what the
+/// ledger records when a configuration takes effect.
+fn policy_sources(dir: &Path, loaded: &Loaded) -> Result<(Vec<accord_policy::Source>, String)> {
     use sha2::Digest;
+    let config = &loaded.config;
     let mut digest = sha2::Sha256::new();
-    digest.update(toml::to_string(config).unwrap_or_default());
+    digest.update(loaded.text.as_bytes());
     let mut sources = Vec::new();
     for file in &config.policy.policy_files {
         let path = dir.join(file);
@@ -83,18 +105,18 @@ fn policy_sources(dir: &Path, config: &Config) -> Result<(Vec<accord_policy::Sou
 
 /// Builds the decision point from a configuration and the operator policy files it names
 /// (relative to `dir`), labelled with the SHA-256 of the configuration and policies.
-fn policy_engine(dir: &Path, config: &Config) -> Result<accord_policy::Engine> {
-    let model = accord_policy::Model::build(config.model_spec())
-        .map_err(|e| NodeError::Invalid(format!("{}: {e}", dir.join(CONFIG_FILE).display())))?;
-    let (sources, digest) = policy_sources(dir, config)?;
+fn policy_engine(dir: &Path, loaded: &Loaded) -> Result<accord_policy::Engine> {
+    let model = accord_policy::Model::build(loaded.config.model_spec())
+        .map_err(|e| NodeError::Misconfigured(format!("{}: {e}", dir.join(CONFIG_FILE).display())))?;
+    let (sources, digest) = policy_sources(dir, loaded)?;
     Ok(accord_policy::Engine::new(model, &sources)?.with_version(digest[..16].to_owned()))
 }
 
 /// The ledger entry for a configuration taking effect.
-fn config_event(dir: &Path, config: &Config, engine: &accord_policy::Engine, reason: &str) -> Result<Event> {
+fn config_event(dir: &Path, loaded: &Loaded, engine: &accord_policy::Engine, reason: &str) -> Result<Event> {
     Ok(Event::Config(accord_ledger::entry::ConfigChange {
         reason: reason.to_owned(),
-        config_sha256: policy_sources(dir, config)?.1,
+        config_sha256: policy_sources(dir, loaded)?.1,
         policy: engine.version().to_owned(),
     }))
 }
@@ -128,7 +150,7 @@ fn directory(config: &Config) -> Result<Directory> {
         if let Some(fp) = &p.client_certificate_sha256 {
             let mut bytes = [0u8; 32];
             hex::decode_to_slice(fp, &mut bytes).map_err(|e| {
-                NodeError::Invalid(format!("principal {}: client_certificate_sha256: {e}", p.name))
+                NodeError::Misconfigured(format!("principal {}: client_certificate_sha256: {e}", p.name))
             })?;
             dir.certificates.insert(bytes, p.name.clone());
         }
@@ -188,7 +210,8 @@ impl Node {
                 dir.display()
             )));
         }
-        let config = Config::load(&config_path)?;
+        let loaded = Loaded::read(dir)?;
+        let config = &loaded.config;
         let store = SqliteStore::open(dir.join(&config.store.path))?;
         for c in &config.collections {
             store.ensure_collection(&CollectionSpec {
@@ -198,14 +221,16 @@ impl Node {
                 alias: c.alias.clone(),
             })?;
         }
+        let directory = Arc::new(directory(config)?);
         Ok(Node(Arc::new(Inner {
             dir: dir.to_path_buf(),
-            config: RwLock::new(Arc::new(config)),
+            config: RwLock::new(loaded),
             store: Arc::new(store),
             ledger: OnceLock::new(),
             gate: OnceLock::new(),
             partners: OnceLock::new(),
-            directory: OnceLock::new(),
+            directory,
+            init: Mutex::new(()),
             clock,
             metrics: Arc::new(Metrics::new()),
             tokens: TokenCache::default(),
@@ -219,11 +244,33 @@ impl Node {
 
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
+        self.loaded().config
+    }
+
+    fn loaded(&self) -> Loaded {
         self.0
             .config
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Builds what `cell` holds, once, on first use: two threads asking at once do not both
+    /// open the ledger (which verifies it) or compile the policy.
+    fn once<T: Clone>(&self, cell: &OnceLock<T>, build: impl FnOnce() -> Result<T>) -> Result<T> {
+        if let Some(v) = cell.get() {
+            return Ok(v.clone());
+        }
+        let _building = self
+            .0
+            .init
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = cell.get() {
+            return Ok(v.clone());
+        }
+        let v = build()?;
+        Ok(cell.get_or_init(|| v).clone())
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -309,7 +356,7 @@ impl Node {
     fn signer(&self) -> Result<accord_ledger::NoteSigner> {
         let config = self.config();
         accord_ledger::NoteSigner::new(&config.ledger_origin(), &self.secret(secrets::NODE_KEY_FILE)?)
-            .map_err(|e| NodeError::Invalid(format!("[ledger] origin: {e}")))
+            .map_err(|e| NodeError::Misconfigured(format!("[ledger] origin: {e}")))
     }
 
     /// The verifier key of this node's transparency log.
@@ -319,54 +366,41 @@ impl Node {
 
     /// The decision point every disclosure passes, built on first use.
     pub(crate) fn gate(&self) -> Result<Arc<Gate>> {
-        if let Some(g) = self.0.gate.get() {
-            return Ok(g.clone());
-        }
-        let config = self.config();
-        let gate = Arc::new(Gate::new(
-            policy_engine(&self.0.dir, &config)?,
-            config.collection_defaults(),
-            self.secret(secrets::PSEUDONYM_KEY_FILE)?,
-            self.0.clock.clone(),
-        ));
-        Ok(self.0.gate.get_or_init(|| gate).clone())
+        self.once(&self.0.gate, || {
+            let loaded = self.loaded();
+            Ok(Arc::new(Gate::new(
+                policy_engine(&self.0.dir, &loaded)?,
+                loaded.config.collection_defaults(),
+                self.secret(secrets::PSEUDONYM_KEY_FILE)?,
+                self.0.clock.clone(),
+            )))
+        })
     }
 
-    /// The decision point in force (for `policy check`).
+    /// The decision point in force.
     pub fn policy_engine(&self) -> Result<Arc<accord_policy::Engine>> {
         Ok(self.gate()?.engine())
     }
 
+    /// Builds the decision point from the configuration and policy files as they are, without
+    /// touching the data directory (`accord policy check`).
+    pub fn check_policy(&self) -> Result<accord_policy::Engine> {
+        policy_engine(&self.0.dir, &self.loaded())
+    }
+
     /// The partners as the node sees them: pinned keys, and this node's provenance signer.
     pub fn partners(&self) -> Result<Arc<Partners>> {
-        if let Some(p) = self.0.partners.get() {
-            return Ok(p.clone());
-        }
-        let p = Arc::new(Partners::for_node(self)?);
-        Ok(self.0.partners.get_or_init(|| p).clone())
+        self.once(&self.0.partners, || Ok(Arc::new(Partners::for_node(self)?)))
     }
 
     /// The principals and pinned client certificates, fixed when the node was opened.
     pub fn directory(&self) -> Arc<Directory> {
-        if let Some(d) = self.0.directory.get() {
-            return d.clone();
-        }
-        // The configuration was checked when it loaded; a bad fingerprint there leaves the
-        // certificate unpinned and is reported by `check_directory`.
-        let d = Arc::new(directory(&self.config()).unwrap_or_default());
-        self.0.directory.get_or_init(|| d).clone()
-    }
-
-    /// Checks what [`Node::directory`] builds from the configuration (the server calls this at
-    /// start, so that a bad certificate fingerprint is an error rather than an unpinned partner).
-    pub fn check_directory(&self) -> Result<()> {
-        directory(&self.config()).map(|_| ())
+        self.0.directory.clone()
     }
 
     /// Logs that the configuration in force took effect (at start), before serving anything.
     pub fn log_config(&self, reason: &str) -> Result<()> {
-        let config = self.config();
-        let event = config_event(&self.0.dir, &config, &self.gate()?.engine(), reason)?;
+        let event = config_event(&self.0.dir, &self.loaded(), &self.gate()?.engine(), reason)?;
         self.log(vec![event])
     }
 
@@ -375,12 +409,12 @@ impl Node {
     /// before it takes effect. On any error the configuration in force stays. (Collections and
     /// principals stay as the node opened with.) Returns the new policy version.
     pub fn reload(&self) -> Result<String> {
-        let config = Config::load(&self.0.dir.join(CONFIG_FILE))?;
-        let engine = policy_engine(&self.0.dir, &config)?;
-        let event = config_event(&self.0.dir, &config, &engine, "reload")?;
-        let defaults = config.collection_defaults();
+        let loaded = Loaded::read(&self.0.dir)?;
+        let engine = policy_engine(&self.0.dir, &loaded)?;
+        let event = config_event(&self.0.dir, &loaded, &engine, "reload")?;
+        let defaults = loaded.config.collection_defaults();
         // Checked before anything changes: keys that do not parse keep the old ones.
-        let partners = crate::federation::PartnerTable::build(self, &config)?;
+        let partners = crate::federation::PartnerTable::build(self, &loaded.config)?;
         let version = engine.version().to_owned();
         // INVARIANT: a configuration change is logged before it takes effect.
         self.log(vec![event])?;
@@ -390,7 +424,7 @@ impl Node {
             .0
             .config
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(config);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = loaded;
         Ok(version)
     }
 

@@ -118,10 +118,9 @@ pub fn report(node: &Node, path: &Path, name: Option<&str>) -> Result<String> {
             .incident
             .clone()
             .unwrap_or_else(|| format!("incident--{}", uuid::Uuid::new_v4()));
-        let created = incident(node, &id)
-            .ok()
-            .and_then(|o| o.get("created").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| now.clone());
+        // A new version keeps the incident's `created`: the node reads it for itself (nothing is
+        // shown), whatever the policy would let its operator see.
+        let created = created_of(node, &id)?.unwrap_or_else(|| now.clone());
         report.to_incident(&id, &name, &created, &now)
     };
     let id = object
@@ -142,6 +141,26 @@ pub fn report(node: &Node, path: &Path, name: Option<&str>) -> Result<String> {
         )));
     }
     Ok(id)
+}
+
+/// The `created` of an incident already stored, if it is.
+fn created_of(node: &Node, id: &str) -> Result<Option<String>> {
+    let mut q = Query::new(&collection(node)?);
+    q.ids = vec![id.to_owned()];
+    // Every version carries the incident's `created`; the latest is as good as any.
+    q.versions = VersionFilter::last();
+    q.limit = 1;
+    let mut created = None;
+    node.scan(q, &mut |objects| {
+        for o in objects {
+            created = parse(&o.id, &o.json)?
+                .get("created")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        Ok(())
+    })?;
+    Ok(created)
 }
 
 fn submissions(node: &Node, incident: &str) -> Result<Vec<Submission>> {
@@ -319,8 +338,8 @@ pub fn list(node: &Node, pack: &Pack) -> Result<Vec<IncidentRow>> {
             open: open.len(),
             next: open
                 .iter()
-                .find(|o| !matches!(o.tracking, Tracking::Overdue))
-                .and_then(|o| {
+                .filter(|o| !matches!(o.tracking, Tracking::Overdue))
+                .find_map(|o| {
                     Some(NextDeadline {
                         regime: o.regime.clone(),
                         stage: o.stage.clone(),
@@ -341,9 +360,8 @@ pub fn stats(node: &Node, pack: &Pack) -> Result<Vec<ObligationStats>> {
     q.types = vec!["incident".into()];
     q.versions = VersionFilter::last();
     q.limit = PAGE;
-    loop {
-        let page = node.store().query(&q)?;
-        for o in page.objects.iter().filter(|o| is_report(&o.json)) {
+    node.scan(q, &mut |objects| {
+        for o in objects.iter().filter(|o| is_report(&o.json)) {
             for ob in timeline_of(node, pack, &parse(&o.id, &o.json)?)?.obligations() {
                 let slot = by.entry((ob.regime.clone(), ob.stage.clone())).or_default();
                 match &ob.tracking {
@@ -362,11 +380,8 @@ pub fn stats(node: &Node, pack: &Pack) -> Result<Vec<ObligationStats>> {
                 }
             }
         }
-        if !page.more {
-            break;
-        }
-        q.added_after = page.last_added();
-    }
+        Ok(())
+    })?;
     Ok(by
         .into_iter()
         .map(|((regime, stage), (sum, n, overdue))| ObligationStats {

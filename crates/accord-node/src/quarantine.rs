@@ -48,6 +48,60 @@ impl From<&QuarantineRecord> for Quarantined {
     }
 }
 
+/// The ledger entries and the records for refused objects, not yet logged or kept.
+pub(crate) fn prepare(
+    collection: &str,
+    sender: &str,
+    refused: Vec<Refused>,
+    now: i64,
+) -> (Vec<Event>, Vec<QuarantineRecord>) {
+    let records: Vec<QuarantineRecord> = refused
+        .into_iter()
+        .map(|r| QuarantineRecord {
+            seq: 0,
+            collection: collection.to_owned(),
+            object_id: serde_json::from_str::<Value>(&r.json)
+                .ok()
+                .and_then(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| "(no id)".to_owned()),
+            sender: sender.to_owned(),
+            reason: r.reason,
+            received_at: now,
+            json: r.json,
+        })
+        .collect();
+    let events = records
+        .iter()
+        .map(|q| {
+            Event::Quarantine(Quarantine {
+                collection: q.collection.clone(),
+                hash: ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
+                object: q.object_id.clone(),
+                reason: q.reason.clone(),
+                sender: q.sender.clone(),
+            })
+        })
+        .collect();
+    (events, records)
+}
+
+/// Keeps records whose `quarantine` entries are durable. Returns what was kept.
+pub(crate) fn keep(node: &Node, mut records: Vec<QuarantineRecord>) -> Result<Vec<Quarantined>> {
+    for q in &mut records {
+        q.seq = node.store().quarantine(q)?;
+    }
+    Ok(records.iter().map(Quarantined::from).collect())
+}
+
+/// The version a received object claims (`modified`, else `created`), if it claims one.
+fn version_of(json: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(json).ok()?;
+    v.get("modified")
+        .or_else(|| v.get("created"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 /// How many quarantined objects are read at once.
 const PAGE: usize = 1000;
 
@@ -60,44 +114,13 @@ impl Node {
         sender: &str,
         refused: Vec<Refused>,
     ) -> Result<Vec<Quarantined>> {
-        if refused.is_empty() {
+        let (events, records) = prepare(collection, sender, refused, self.clock().now_micros());
+        if records.is_empty() {
             return Ok(Vec::new());
         }
-        let now = self.clock().now_micros();
-        let mut records: Vec<QuarantineRecord> = refused
-            .into_iter()
-            .map(|r| QuarantineRecord {
-                seq: 0,
-                collection: collection.to_owned(),
-                object_id: serde_json::from_str::<Value>(&r.json)
-                    .ok()
-                    .and_then(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_else(|| "(no id)".to_owned()),
-                sender: sender.to_owned(),
-                reason: r.reason,
-                received_at: now,
-                json: r.json,
-            })
-            .collect();
         // INVARIANT: logged before it is kept, so that the log never lacks a quarantined object.
-        self.log(
-            records
-                .iter()
-                .map(|q| {
-                    Event::Quarantine(Quarantine {
-                        collection: q.collection.clone(),
-                        hash: ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
-                        object: q.object_id.clone(),
-                        reason: q.reason.clone(),
-                        sender: q.sender.clone(),
-                    })
-                })
-                .collect(),
-        )?;
-        for q in &mut records {
-            q.seq = self.store().quarantine(q)?;
-        }
-        Ok(records.iter().map(Quarantined::from).collect())
+        self.log(events)?;
+        keep(self, records)
     }
 
     /// Every quarantined object, in arrival order, without content.
@@ -129,7 +152,8 @@ impl Node {
                 hash: ContentHash::of_canonical(q.json.as_bytes()).to_hex(),
                 id: q.object_id.clone(),
                 original: None,
-                version: accord_stix::Timestamp::format_micros(q.received_at),
+                version: version_of(&q.json)
+                    .unwrap_or_else(|| accord_stix::Timestamp::format_micros(q.received_at)),
             });
         }
         let events = by_collection

@@ -90,10 +90,10 @@ impl Page {
         self.released.outcomes().len() - self.released.len()
     }
 
-    /// Sets aside, before anything is logged, the versions `keep` refuses as they would leave
-    /// (say, too large for the partner once signed): they are not shared. Returns the id and
-    /// size of each.
-    pub fn set_aside(&mut self, keep: impl Fn(&StoredObject) -> bool) -> Vec<(String, usize)> {
+    /// Sets aside, before anything is logged, the versions whose size as they would leave `keep`
+    /// refuses (say, too large for the partner once signed): they are not shared. Returns the id
+    /// and size of each.
+    pub fn set_aside(&mut self, keep: impl Fn(usize) -> bool) -> Vec<(String, usize)> {
         self.released.set_aside(keep)
     }
 
@@ -161,6 +161,25 @@ impl Node {
 }
 
 impl Node {
+    /// Reads every page of `q` for the node's own computations (aggregates such as the
+    /// obligation metrics), which no principal is shown: not a disclosure, so not logged. Never
+    /// hand what this reads to anyone; that is what [`Reader`] is for.
+    pub(crate) fn scan(
+        &self,
+        mut q: Query,
+        each: &mut dyn FnMut(Vec<StoredObject>) -> Result<()>,
+    ) -> Result<()> {
+        loop {
+            let page = self.store().query(&q)?;
+            let (more, last) = (page.more, page.last_added());
+            each(page.objects)?;
+            match (more, last) {
+                (true, Some(last)) => q.added_after = Some(last),
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// Whether any version of object `id` is in `collection`, told to no one: it lets an edge
     /// answer "not found" alike for what is absent and for what the policy withholds.
     pub fn has_object(&self, collection: &str, id: &str) -> Result<bool> {
@@ -187,16 +206,17 @@ impl Reader {
         self
     }
 
+    /// Whether what leaves carries this node's signature.
+    pub fn signs(&self) -> bool {
+        self.signed
+    }
+
     /// Sends nothing back to node `name`: versions whose provenance path names it are set aside
     /// before they are decided (loop prevention for a push to that node).
     #[must_use]
     pub fn not_back_to(mut self, name: &str) -> Self {
         self.not_back_to = Some(name.to_owned());
         self
-    }
-
-    pub fn principal(&self) -> &str {
-        &self.principal
     }
 
     fn recipient<'a>(&'a self, collection: &'a str) -> Recipient<'a> {
@@ -216,6 +236,15 @@ impl Reader {
             encrypted: self.encrypted,
             now: accord_stix::Timestamp::from_micros(now),
             default_tlp: None,
+        }
+    }
+
+    /// Sets aside the versions whose provenance path names the node nothing is sent back to.
+    fn not_echoed(&self, versions: &mut Vec<StoredObject>) {
+        if let Some(node) = &self.not_back_to {
+            versions.retain(|o| {
+                !accord_provenance::claimed_path(&o.json).is_some_and(|path| path.iter().any(|n| n == node))
+            });
         }
     }
 
@@ -302,10 +331,13 @@ impl Reader {
         let batch = self.node.store().withdrawals(collection, after, limit)?;
         let last = batch.last().map(|w| w.seq);
         let node_name = self.node.config().node.name.clone();
-        let revoked = batch
+        let mut revoked = batch
             .iter()
             .filter_map(|w| crate::federation::revoked_version(w, &node_name).transpose())
             .collect::<Result<Vec<_>>>()?;
+        let before = revoked.len();
+        self.not_echoed(&mut revoked);
+        let not_echoed = before - revoked.len();
         let page = Page {
             released: self.release(collection, revoked, now)?,
             collection: collection.to_owned(),
@@ -313,7 +345,7 @@ impl Reader {
             more: batch.len() >= limit,
             scanned: batch.len(),
             last: None,
-            not_echoed: 0,
+            not_echoed,
         };
         Ok((page, last, batch.len()))
     }

@@ -21,3 +21,12 @@ pub use jcs::ContentHash;
 pub use object::{CheckedObject, DEFAULT_MAX_OBJECT_BYTES, Rejection, check_bytes, check_value};
 pub use timestamp::Timestamp;
 pub use validate::{Finding, Report, Rule, Severity, validate};
+
+/// A STIX 2.1 bundle of `objects`, with a fresh id.
+pub fn bundle(objects: Vec<serde_json::Value>) -> serde_json::Value {
+    serde_json::json!({
+        "type": "bundle",
+        "id": format!("bundle--{}", uuid::Uuid::new_v4()),
+        "objects": objects,
+    })
+}

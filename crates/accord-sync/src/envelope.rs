@@ -4,8 +4,18 @@ use std::ops::Range;
 
 /// Bytes of the envelope `Client::add_objects` posts for `objects`.
 pub fn envelope_len(objects: &[String]) -> usize {
+    envelope_len_of(objects.iter().map(String::len))
+}
+
+/// Bytes of the envelope for objects of these sizes.
+pub fn envelope_len_of(sizes: impl IntoIterator<Item = usize>) -> usize {
     const FRAME: usize = r#"{"objects":[]}"#.len();
-    FRAME + objects.iter().map(String::len).sum::<usize>() + objects.len().saturating_sub(1)
+    let (mut bytes, mut n) = (FRAME, 0usize);
+    for size in sizes {
+        bytes += size;
+        n += 1;
+    }
+    bytes + n.saturating_sub(1)
 }
 
 /// Splits `objects` into consecutive runs, in order, whose envelopes are at most `limit` bytes

@@ -12,7 +12,7 @@ pub enum Error {
     #[error(transparent)]
     Node(#[from] accord_node::NodeError),
     #[error(transparent)]
-    Ledger(#[from] accord_ledger_files::LedgerError),
+    Ledger(#[from] accord_node::LedgerError),
     /// Something the partner, the node or the operator gave that cannot be used, named.
     #[error("{0}")]
     Invalid(String),

@@ -13,7 +13,7 @@ use accord_node::config::{PartnerConfig, SyncMapping};
 use accord_node::gate::Channel;
 use accord_node::ingest::import::{ImportOptions, Silent};
 use accord_node::read::{Page, Reader};
-use accord_store::{Query, VersionFilter};
+use accord_node::{Query, VersionFilter};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -67,6 +67,11 @@ pub fn sync_all(node: &Node, only: Option<&str>) -> Result<Vec<SyncReport>> {
             "no partner {o:?} in accord.toml [[partners]]"
         )));
     }
+    // What every partner's thread uses is opened once, here: a broken policy file, key or log is
+    // the run's error, not each partner's.
+    node.ledger()?;
+    node.partners()?;
+    node.policy_engine()?;
     std::thread::scope(|s| {
         let handles: Vec<_> = partners
             .iter()
@@ -210,8 +215,9 @@ impl Ctx<'_> {
             max_object_bytes: self.node.config().limits.max_object_bytes,
             from_partner: true,
         };
-        let (summary, quarantined) = self.node.receive(&self.partner.name, canonical, &opts, &Silent)?;
+        let (quarantined, summary) = self.node.receive(&self.partner.name, canonical, &opts, &Silent)?;
         report.quarantined += quarantined.len() as u64;
+        let summary = summary?;
         report.received += summary.new + summary.new_version;
         report.unchanged += summary.unchanged;
         for r in summary.rejections.iter().filter(|r| r.error.is_some()) {
@@ -335,8 +341,7 @@ impl Ctx<'_> {
         report.withheld += page.withheld() as u64;
         let limit = Backoff::default().run(|| client.max_content_length())?;
         if let Some(limit) = limit {
-            let fits =
-                |o: &accord_store::StoredObject| crate::envelope_len(std::slice::from_ref(&o.json)) <= limit;
+            let fits = |len: usize| crate::envelope_len_of([len]) <= limit;
             for (id, len) in page.set_aside(fits) {
                 report.refused.push(too_large(&id, len, limit));
             }

@@ -26,7 +26,7 @@ mod tls;
 pub use address::{check_url, is_loopback};
 pub use backoff::Backoff;
 pub use client::{Client, Endpoint, Page, Status};
-pub use envelope::{envelope_len, envelopes};
+pub use envelope::{envelope_len, envelope_len_of, envelopes};
 pub use https::{Https, MAX_BODY, Response};
 pub use tls::client_config;
 

@@ -268,7 +268,7 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
 /// Runs an oversight query against a data directory or a node.
 pub fn query(
     source: &Source,
-    filter: &accord_ledger_files::query::Filter,
+    filter: &accord_node::ledger_query::Filter,
     limit: usize,
 ) -> Result<serde_json::Value> {
     match source {

@@ -51,10 +51,10 @@ impl From<accord_node::NodeError> for TaxiiError {
     }
 }
 
-impl From<accord_store::StoreError> for TaxiiError {
-    fn from(e: accord_store::StoreError) -> Self {
+impl From<accord_node::StoreError> for TaxiiError {
+    fn from(e: accord_node::StoreError) -> Self {
         match e {
-            accord_store::StoreError::UnknownCollection(c) => {
+            accord_node::StoreError::UnknownCollection(c) => {
                 TaxiiError::NotFound(format!("unknown collection {c:?}"))
             }
             other => {
@@ -65,12 +65,12 @@ impl From<accord_store::StoreError> for TaxiiError {
     }
 }
 
-impl From<accord_ledger_files::LedgerError> for TaxiiError {
-    fn from(e: accord_ledger_files::LedgerError) -> Self {
+impl From<accord_node::LedgerError> for TaxiiError {
+    fn from(e: accord_node::LedgerError) -> Self {
         match e {
             // A proof that cannot be made for the sizes asked is the request's fault; a leaf hash
             // that cannot be read back, or does not match the tree, is the node's.
-            accord_ledger_files::LedgerError::Proof(ref p)
+            accord_node::LedgerError::Proof(ref p)
                 if !matches!(
                     p,
                     accord_ledger::ProofError::LeafUnavailable { .. }
@@ -79,7 +79,7 @@ impl From<accord_ledger_files::LedgerError> for TaxiiError {
             {
                 TaxiiError::BadRequest(p.to_string())
             }
-            accord_ledger_files::LedgerError::Range { .. } => TaxiiError::BadRequest(e.to_string()),
+            accord_node::LedgerError::Range { .. } => TaxiiError::BadRequest(e.to_string()),
             other => {
                 // Nothing is disclosed without its ledger entry: fail closed.
                 tracing::error!(error = %other, "ledger failure");

@@ -5,8 +5,8 @@
 use accord_node::access::{Action, Principal, authorize};
 use accord_node::gate::Channel;
 use accord_node::read::{SealedPage, Taken};
+use accord_node::{Query, StatusRecord, StoredObject, VersionFilter};
 use accord_stix::Timestamp;
-use accord_store::{Query, StatusRecord, StoredObject, VersionFilter};
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
@@ -212,7 +212,7 @@ pub async fn api_root(
 
 fn status_body(s: &StatusRecord) -> Value {
     let details =
-        |v: &[accord_store::StatusDetail]| serde_json::to_value(v).unwrap_or(Value::Array(Vec::new()));
+        |v: &[accord_node::StatusDetail]| serde_json::to_value(v).unwrap_or(Value::Array(Vec::new()));
     json!({
         "id": s.id,
         "status": if s.complete { "complete" } else { "pending" },
@@ -358,6 +358,8 @@ async fn list(
         )
         .encrypted(state.tls);
     let reader = if content { reader } else { reader.signed(false) };
+    // Signing is CPU work for every core: never on an async worker.
+    let small = small && !reader.signs();
     let taken = match &filters.next {
         Some(token) if !small => reader.take_ahead(token, &q).await,
         _ => Taken::Nothing,
@@ -577,11 +579,11 @@ pub async fn delete_object(
 ) -> Result<Response> {
     check_accept(&headers)?;
     let c = collection(root(&state, &name)?, &cid)?;
+    authorize(&who, Action::Delete, &c.id)?;
     check_object_id(&oid)?;
     let filters = query::parse(raw.as_deref(), query::DELETE_ENDPOINT)?;
     // Objects are stored as STIX 2.1; a spec_version filter without 2.1 matches nothing.
     if !filters.spec_versions.is_empty() && !filters.spec_versions.iter().any(|v| v == "2.1") {
-        authorize(&who, Action::Delete, &c.id)?;
         return Err(TaxiiError::NotFound(format!(
             "no matching version of {oid} in collection {cid}"
         )));

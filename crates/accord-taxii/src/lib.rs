@@ -175,16 +175,25 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves TAXII 2.1 for `node` on `listener` until `shutdown` resolves: TLS as configured (a
-/// development certificate is made on first use), POSTs processed in the background (statuses
-/// left pending by an earlier run first). In-flight requests and queued POSTs finish before this
-/// returns. `ready` is told the address once the server accepts connections.
-pub async fn run(
+/// A TAXII server ready to run for a node: its API roots and TLS configuration, built and
+/// checked before anything starts, so that a bad certificate or API root fails the start before
+/// the node logs or schedules anything.
+pub struct Prepared {
     node: Node,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()>,
-    ready: impl FnOnce(std::net::SocketAddr),
-) -> Result<(), ServeError> {
+    model: ServerModel,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Prepares the TAXII server of `node`: API roots from its configuration, TLS as configured.
+pub fn prepare(node: &Node) -> Result<Prepared, ServeError> {
     let config = node.config();
     let model = ServerModel::from_config(&config, node.cursor_key()?).map_err(ServeError::Roots)?;
     let tls = if config.server.plain_http {
@@ -196,19 +205,38 @@ pub async fn run(
             &dir.join(&config.server.tls_key),
         )?)
     };
-    let addr = listener.local_addr()?;
-    let (ingest, worker) = Ingestor::start(&node);
-    let state = AppState::new(Shared {
-        cursors: query::Cursors::new(node.cursor_key()?),
-        node,
-        model: Arc::new(model),
-        ingest,
-        tls: tls.is_some(),
-        public_host: addr.to_string(),
-    });
-    ready(addr);
-    server::serve(listener, app(state), tls, shutdown).await?;
-    tracing::info!("connections drained; finishing queued requests");
-    worker.finish().await;
-    Ok(())
+    Ok(Prepared {
+        node: node.clone(),
+        model,
+        tls,
+    })
+}
+
+impl Prepared {
+    /// Serves on `listener` until `shutdown` resolves: POSTs processed in the background
+    /// (statuses left pending by an earlier run first). In-flight requests and queued POSTs
+    /// finish before this returns. `ready` is told the address once connections are accepted.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+        ready: impl FnOnce(std::net::SocketAddr),
+    ) -> Result<(), ServeError> {
+        let Prepared { node, model, tls } = self;
+        let addr = listener.local_addr()?;
+        let (ingest, worker) = Ingestor::start(&node);
+        let state = AppState::new(Shared {
+            cursors: query::Cursors::new(node.cursor_key()?),
+            node,
+            model: Arc::new(model),
+            ingest,
+            tls: tls.is_some(),
+            public_host: addr.to_string(),
+        });
+        ready(addr);
+        server::serve(listener, app(state), tls, shutdown).await?;
+        tracing::info!("connections drained; finishing queued requests");
+        worker.finish().await;
+        Ok(())
+    }
 }

@@ -23,7 +23,7 @@ pub const MAX_ENTRIES: u64 = 10_000;
 type Params = std::collections::HashMap<String, String>;
 
 /// A request by a principal that may read the ledger, with its query parameters and the ledger.
-pub struct Oversight(Params, accord_ledger_files::Ledger);
+pub struct Oversight(Params, accord_node::Ledger);
 
 impl FromRequestParts<AppState> for Oversight {
     type Rejection = TaxiiError;
@@ -148,7 +148,7 @@ pub async fn consistency(Oversight(p, log): Oversight) -> Result<Response> {
 /// Oversight questions: entries about an object, under an agreement, for a principal, of some
 /// kinds, between two times. With `agreement`, also who received objects under it.
 pub async fn query(Oversight(p, log): Oversight) -> Result<Response> {
-    let filter = accord_ledger_files::query::Filter {
+    let filter = accord_node::ledger_query::Filter {
         object: p.get("object").cloned(),
         agreement: p.get("agreement").cloned(),
         principal: p.get("principal").cloned(),
@@ -160,6 +160,6 @@ pub async fn query(Oversight(p, log): Oversight) -> Result<Response> {
         until: p.get("until").cloned(),
     };
     let limit = number(&p, "limit")?.unwrap_or(1000).min(MAX_ENTRIES) as usize;
-    let body = blocking(move || Ok(accord_ledger_files::query::scan(&log, &filter, limit)?)).await?;
+    let body = blocking(move || Ok(accord_node::ledger_query::scan(&log, &filter, limit)?)).await?;
     Ok(axum::Json(body).into_response())
 }

@@ -1,8 +1,8 @@
 //! TAXII query parameters (`added_after`, `limit`, `next`, `match[…]`) and the opaque, signed
 //! `next` cursor that keeps a client on the same filtered set while writes arrive.
 
+use accord_node::VersionFilter;
 use accord_stix::Timestamp;
-use accord_store::VersionFilter;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};

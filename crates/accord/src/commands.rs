@@ -88,6 +88,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     &filter,
                     format,
                     &mut std::io::BufWriter::new(std::io::stdout().lock()),
+                    Path::new("standard output"),
                 )?,
             };
             Ok(Outcome::note(format!(
@@ -131,6 +132,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 ingest,
                 min_reliability,
                 stix: json,
+                now: accord_node::clock::system_micros(),
             };
             run_match(&open, &req, &events)
         }
@@ -519,9 +521,14 @@ fn run_match(
             text = import_text(stored);
         }
     }
+    // Sightings that could not be stored: what was wrong with them, not the bundle.
+    let json = match &r.stored {
+        Some(stored) if failed => serde_json::to_value(stored).ok(),
+        _ => r.bundle,
+    };
     Ok(Outcome {
         text,
-        json: r.bundle,
+        json,
         note,
         code: u8::from(failed),
     })
@@ -551,9 +558,7 @@ fn read_input(input: &Path) -> Result<String> {
 
 fn convert(inputs: &[PathBuf], o: &ConvertOptions, output: Option<&Path>) -> Result<Outcome> {
     use accord_convert::Format as To;
-    let now_micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let now_micros = accord_node::clock::system_micros();
     let now = accord_stix::Timestamp::format_micros(now_micros);
     let (text, summary, problems) = if o.to == ConvertTo::Stix {
         let input = match o.from {
@@ -577,11 +582,7 @@ fn convert(inputs: &[PathBuf], o: &ConvertOptions, output: Option<&Path>) -> Res
             .iter()
             .filter(|x| x["type"] == "indicator")
             .count();
-        let bundle = json!({
-            "type": "bundle",
-            "id": format!("bundle--{}", uuid::Uuid::new_v4()),
-            "objects": imported.objects,
-        });
+        let bundle = accord_stix::bundle(imported.objects);
         let problems: Vec<String> = imported.problems.iter().map(ToString::to_string).collect();
         (
             format!("{}\n", serde_json::to_string_pretty(&bundle)?),
@@ -785,7 +786,7 @@ fn policy(node: &Node, action: PolicyAction) -> Result<Outcome> {
             Ok(Outcome::new(text, &results).failed_if(failed > 0))
         }
         PolicyAction::Check => {
-            let engine = node.policy_engine()?;
+            let engine = node.check_policy()?;
             let model = engine.model();
             let files = &node.config().policy.policy_files;
             let summary = json!({
@@ -954,7 +955,7 @@ fn audit(data_dir: &Path, action: AuditAction) -> Result<Outcome> {
             until,
             limit,
         } => {
-            let filter = accord_ledger_files::query::Filter {
+            let filter = accord_node::ledger_query::Filter {
                 object,
                 agreement,
                 principal,

@@ -159,9 +159,10 @@ pub async fn serve_node(
     ready: impl FnOnce(SocketAddr),
 ) -> Result<()> {
     node.ensure_secrets()?;
-    // What could be wrong in the configuration is found now, not at the first request.
-    node.check_directory()?;
+    // What could be wrong in the configuration is found now, before anything is logged or
+    // scheduled, not at the first request.
     node.partners()?;
+    let taxii = accord_taxii::prepare(&node)?;
     let addr = listen.unwrap_or(node.config().server.listen);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -183,7 +184,7 @@ pub async fn serve_node(
     jobs.add(tokio::spawn(accord_sync::exchange::on_schedule(node.clone())));
     #[cfg(unix)]
     jobs.add(tokio::spawn(reload_on_hangup(node.clone())));
-    accord_taxii::run(node.clone(), listener, shutdown, ready).await?;
+    taxii.run(listener, shutdown, ready).await?;
     jobs.abort();
     let last = tokio::task::spawn_blocking(move || ledger.close()).await??;
     if let Some(note) = last {

@@ -179,7 +179,13 @@ pub fn import(
         let (positions, objects) = valid_objects(held);
         match node.store().put_all_or_nothing(&opts.collection, &objects)? {
             Ok(outcomes) => {
-                node.log(vec![super::entry(origin, &opts.collection, &objects, &outcomes)])?;
+                node.log(vec![super::entry(
+                    origin,
+                    &opts.collection,
+                    &objects,
+                    &outcomes,
+                    0,
+                )])?;
                 tally(&mut summary, &positions, &objects, &outcomes);
                 summary.committed = true;
                 progress.committed(outcomes.len() as u64);

@@ -48,12 +48,15 @@ pub(crate) fn store(
     Ok(outcomes)
 }
 
-/// The ledger entry for a stored batch: what landed (or was already there), by whom.
+/// The ledger entry for a stored batch: what landed (or was already there), by whom, and how many
+/// objects failed: the conflicts among `outcomes`, and `rejected` that never reached the store
+/// (invalid, or quarantined).
 pub(crate) fn entry(
     origin: Origin<'_>,
     collection: &str,
     objects: &[CheckedObject],
     outcomes: &[PutOutcome],
+    rejected: usize,
 ) -> Event {
     let versions = objects
         .iter()
@@ -77,10 +80,11 @@ pub(crate) fn entry(
         collection: collection.to_owned(),
         status: origin.status.map(str::to_owned),
         objects: versions,
-        failed: outcomes
-            .iter()
-            .filter(|o| matches!(o, PutOutcome::Conflict { .. }))
-            .count() as u64,
+        failed: (rejected
+            + outcomes
+                .iter()
+                .filter(|o| matches!(o, PutOutcome::Conflict { .. }))
+                .count()) as u64,
     })
 }
 
@@ -96,7 +100,7 @@ pub(crate) fn commit(
     if !objects.is_empty() {
         // INVARIANT: acknowledged means logged: the entry is durable before the caller reports
         // the objects as stored.
-        node.log(vec![entry(origin, collection, objects, &outcomes)])?;
+        node.log(vec![entry(origin, collection, objects, &outcomes, 0)])?;
     }
     Ok(outcomes)
 }

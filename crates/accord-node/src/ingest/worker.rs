@@ -344,6 +344,8 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
     }
     let mut finished = Vec::with_capacity(group.len());
     let mut events = Vec::with_capacity(group.len());
+    let mut kept_apart = Vec::new();
+    let now = node.clock().now_micros();
     for (c, outcomes) in group.into_iter().zip(outcomes) {
         let Checked {
             mut status,
@@ -351,7 +353,12 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
             quarantined,
             valid,
         } = c;
-        node.quarantine(&status.collection, &status.principal, quarantined)?;
+        let (refused, records) =
+            crate::quarantine::prepare(&status.collection, &status.principal, quarantined, now);
+        events.extend(refused);
+        kept_apart.extend(records);
+        // Failures so far: invalid and quarantined objects (each is in the status already).
+        let rejected = failed.len();
         events.push(super::entry(
             Origin {
                 principal: &status.principal,
@@ -361,6 +368,7 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
             &status.collection,
             &valid,
             &outcomes,
+            rejected,
         ));
         let mut successes = Vec::with_capacity(valid.len());
         for (o, outcome) in valid.into_iter().zip(outcomes) {
@@ -398,9 +406,11 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
         status.complete = true;
         finished.push(status);
     }
-    // INVARIANT: logged before the statuses complete: a crash in between resumes the requests,
-    // which logs them again, rather than completing them unlogged.
+    // INVARIANT: quarantines and ingests are logged before quarantined objects are kept and
+    // before the statuses complete: a crash in between resumes the requests, which logs them
+    // again, rather than completing them unlogged.
     node.log(events)?;
+    crate::quarantine::keep(node, kept_apart)?;
     Ok(node.store().finish_statuses(&finished)?)
 }
 
