@@ -181,6 +181,11 @@ struct Spans {
     node: Option<toml::Spanned<toml::Value>>,
 }
 
+/// How long a small POST waits for its group to commit, by default (milliseconds).
+pub const DEFAULT_COMPLETE_WITHIN_MS: u64 = 100;
+/// The most objects a POST may have to be answered complete, by default.
+pub const DEFAULT_COMPLETE_MAX_OBJECTS: usize = 500;
+
 /// The TAXII server.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -198,6 +203,12 @@ pub struct ServerConfig {
     /// Objects per page when the client gives no `limit`, and the most it may ask for.
     pub page_size: usize,
     pub max_page_size: usize,
+    /// A POST of at most `complete_max_objects` objects, with no more than that many queued ahead
+    /// of it, is answered with its final status when its group commits within this many
+    /// milliseconds; otherwise, or with 0, it is answered `pending` (BENCHMARKS.md measures the
+    /// default).
+    pub complete_within_ms: u64,
+    pub complete_max_objects: usize,
 }
 
 impl Default for ServerConfig {
@@ -213,6 +224,8 @@ impl Default for ServerConfig {
             default_api_root: Some("api".into()),
             page_size: 1000,
             max_page_size: 10_000,
+            complete_within_ms: DEFAULT_COMPLETE_WITHIN_MS,
+            complete_max_objects: DEFAULT_COMPLETE_MAX_OBJECTS,
         }
     }
 }
@@ -589,7 +602,6 @@ impl Config {
     }
 }
 
-/// The commented configuration `accord init` writes.
 /// A name usable in a signed-note key name: no spaces, no '+'.
 pub fn key_name(name: &str) -> String {
     name.chars()
@@ -613,6 +625,7 @@ impl Config {
     }
 }
 
+/// The commented configuration `accord init` writes.
 pub fn default_config_text(name: &str, default_collection: &str, demo_collection: &str) -> String {
     format!(
         r#"# Accord node configuration. Reloaded on start; every key is checked, and an unknown key is an error.
@@ -662,6 +675,12 @@ default_api_root = "api"
 # Objects per page when a client gives no `limit`, and the most a client may ask for.
 page_size = 1000
 max_page_size = 10000
+# A POST of at most `complete_max_objects` objects (with no more than that many queued ahead of
+# it) is answered with its final status (`complete`) when its objects and their log entry are
+# durable within `complete_within_ms`; otherwise it is answered `pending` and completes in the
+# background. 0 answers every POST `pending` at once.
+complete_within_ms = {complete_within_ms}
+complete_max_objects = {complete_max_objects}
 
 [[api_roots]]
 name = "api"
@@ -808,6 +827,8 @@ onward_sharing = "tlp"
 "#,
         max = accord_stix::DEFAULT_MAX_OBJECT_BYTES,
         origin = key_name(name),
+        complete_within_ms = DEFAULT_COMPLETE_WITHIN_MS,
+        complete_max_objects = DEFAULT_COMPLETE_MAX_OBJECTS,
     )
 }
 

@@ -78,6 +78,8 @@ const CASES: &[(&str, Check)] = cases![
     unfinished_statuses_keep_their_payloads_oldest_first,
     finishing_statuses_records_them_and_drops_their_payloads,
     a_status_created_complete_is_not_unfinished,
+    finishing_a_status_never_created_records_it,
+    creating_a_status_already_finished_keeps_the_finished_one,
     // Tokens.
     a_token_reads_back_as_added,
     token_ids_are_unique,
@@ -1251,6 +1253,37 @@ fn a_status_created_complete_is_not_unfinished(store: &dyn Backend) {
         .expect("a new status is created");
     assert_eq!(store.status("status-1").expect("a status can be read"), Some(st));
     assert!(store.unfinished_statuses().expect("listed").is_empty());
+}
+
+fn finishing_a_status_never_created_records_it(store: &dyn Backend) {
+    let done = finished(status("status-1", &["indicator--a", "indicator--b"]));
+    store
+        .finish_statuses(std::slice::from_ref(&done))
+        .expect("a status never created can be finished");
+    assert_eq!(
+        store.status("status-1").expect("a status can be read"),
+        Some(done)
+    );
+    assert!(store.unfinished_statuses().expect("listed").is_empty());
+}
+
+fn creating_a_status_already_finished_keeps_the_finished_one(store: &dyn Backend) {
+    let st = status("status-1", &["indicator--a"]);
+    let done = finished(st.clone());
+    store
+        .finish_statuses(std::slice::from_ref(&done))
+        .expect("a status never created can be finished");
+    store
+        .create_status(&st, b"payload")
+        .expect("creating a finished status is not an error");
+    assert_eq!(
+        store.status("status-1").expect("a status can be read"),
+        Some(done)
+    );
+    assert!(
+        store.unfinished_statuses().expect("listed").is_empty(),
+        "a finished status is never resumed"
+    );
 }
 
 // Tokens.

@@ -306,11 +306,19 @@ pub struct StatusRecord {
     pub pendings: Vec<StatusDetail>,
 }
 
-/// Durable status resources. A status is created with its request payload before the request is
-/// acknowledged, so that processing can resume after a crash; the payload is dropped once complete.
+/// Durable status resources. A request answered `pending` has its status created with its payload
+/// before the answer, so that processing can resume after a crash; the payload is dropped once
+/// complete. A request answered `complete` in its own response is only ever finished.
 pub trait StatusStore: Send + Sync {
+    /// Creates a status unless one with its id exists (finished meanwhile), which then stands.
     fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()>;
-    /// Records the final state of each status and drops their payloads, in one transaction.
+    /// Records the final state of each status, creating those never created, and drops their
+    /// payloads, in one transaction.
+    ///
+    /// This need not wait for the disk (it must survive the process being killed, not a power
+    /// loss): a request answered `pending` is resumed from its durable pending status if its
+    /// final one is lost, and one answered `complete` had its final status in the answer, with
+    /// its objects and its log entry (which names the status) durable before it.
     fn finish_statuses(&self, statuses: &[StatusRecord]) -> Result<()>;
     fn status(&self, id: &str) -> Result<Option<StatusRecord>>;
     /// Statuses still pending, with their payloads, oldest first.

@@ -17,7 +17,7 @@ use accord_node::{Query, VersionFilter};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::{Auth, Backoff, Client, Endpoint};
+use crate::{Auth, Backoff, Client, Endpoint, Status};
 
 /// What one synchronisation with one partner did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -264,7 +264,7 @@ impl Ctx<'_> {
                 // A page may need several envelopes; the cursor moves once the last is complete.
                 let posted = self.post(client, &backoff, &m.remote, &objects)?;
                 let n = posted.len();
-                in_flight.extend(posted.into_iter().map(|id| (Some(id), None)));
+                in_flight.extend(posted.into_iter().map(|status| (Some(status), None)));
                 match in_flight.back_mut() {
                     Some((_, cursor)) if n > 0 => *cursor = Some(last),
                     _ => in_flight.push_back((None, Some(last))),
@@ -368,8 +368,8 @@ impl Ctx<'_> {
                 return Ok(());
             };
             let objects = self.send(client, &reader, page, report)?;
-            for id in self.post(client, &backoff, &m.remote, &objects)? {
-                report.revoked += self.complete(client, &backoff, &id, report)?;
+            for status in self.post(client, &backoff, &m.remote, &objects)? {
+                report.revoked += self.complete(client, &backoff, status, report)?;
             }
             self.set_position("push-withdrawals", &local, last)?;
             if read < PUSH_PAGE {
@@ -380,25 +380,25 @@ impl Ctx<'_> {
     }
 
     /// Posts `objects` in as many envelopes as the partner's `max_content_length` needs and
-    /// returns their status ids. Each object fits in one request alone ([`Ctx::release`] set
-    /// aside those that do not).
+    /// returns their statuses as answered (a partner may answer `complete` at once). Each object
+    /// fits in one request alone ([`Ctx::release`] set aside those that do not).
     fn post(
         &self,
         client: &Client,
         backoff: &Backoff,
         remote: &str,
         objects: &[String],
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<Status>> {
         if objects.is_empty() {
             return Ok(Vec::new());
         }
         let limit = backoff.run(|| client.max_content_length())?;
-        let mut ids = Vec::new();
+        let mut statuses = Vec::new();
         for run in crate::envelopes(objects, limit) {
             let part = &objects[run];
-            ids.push(backoff.run(|| client.add_objects(remote, part))?.id);
+            statuses.push(backoff.run(|| client.add_objects(remote, part))?);
         }
-        Ok(ids)
+        Ok(statuses)
     }
 
     /// Waits for one posted envelope to complete, counts it, and moves the push cursor to where
@@ -407,15 +407,15 @@ impl Ctx<'_> {
         &self,
         client: &Client,
         backoff: &Backoff,
-        posted: Option<(Option<String>, Option<i64>)>,
+        posted: Option<(Option<Status>, Option<i64>)>,
         local: &str,
         report: &mut SyncReport,
     ) -> Result<()> {
-        let Some((id, cursor)) = posted else {
+        let Some((status, cursor)) = posted else {
             return Ok(());
         };
-        if let Some(id) = id {
-            self.complete(client, backoff, &id, report)?;
+        if let Some(status) = status {
+            self.complete(client, backoff, status, report)?;
         }
         match cursor {
             Some(at) => self.set_position("push", local, at),
@@ -423,10 +423,20 @@ impl Ctx<'_> {
         }
     }
 
-    /// Waits for a posted envelope's status to complete and counts what the partner accepted
-    /// (returned) and refused.
-    fn complete(&self, client: &Client, backoff: &Backoff, id: &str, report: &mut SyncReport) -> Result<u64> {
-        let status = client.wait(id, backoff, Duration::from_secs(300))?;
+    /// Waits for a posted envelope's status to complete (unless it was answered complete) and
+    /// counts what the partner accepted (returned) and refused.
+    fn complete(
+        &self,
+        client: &Client,
+        backoff: &Backoff,
+        posted: Status,
+        report: &mut SyncReport,
+    ) -> Result<u64> {
+        let status = if posted.status == "complete" {
+            posted
+        } else {
+            client.wait(&posted.id, backoff, Duration::from_secs(300))?
+        };
         if status.status != "complete" {
             return Err(Error::Invalid(format!(
                 "status {} still {} after five minutes ({} pending)",

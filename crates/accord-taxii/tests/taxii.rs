@@ -1024,6 +1024,170 @@ async fn every_read_is_logged_and_provable_without_content() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 }
 
+/// The ingest entries of the log, as the oversight body reads them.
+async fn ingest_entries(n: &TestNode) -> Vec<Value> {
+    let q = n.get_as("auditor", "/audit/v1/query?kind=ingest").await;
+    assert_eq!(q.status, StatusCode::OK, "{}", q.body);
+    q.body["entries"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_post_is_complete_in_its_own_response() {
+    let n = node().await;
+    let r = n.post("c1", &json!({"objects": [malware(1)]})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        (
+            &r.body["status"],
+            &r.body["total_count"],
+            &r.body["success_count"],
+            &r.body["pending_count"]
+        ),
+        (&json!("complete"), &json!(1), &json!(1), &json!(0)),
+        "{}",
+        r.body
+    );
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // Readable at once, logged under its status, and its status resource says the same.
+    assert_eq!(
+        ids(&n
+            .get("/api/collections/c1/objects/malware--00000000-0000-4000-8000-000000000001/")
+            .await
+            .body),
+        ["malware--00000000-0000-4000-8000-000000000001"]
+    );
+    let logged = ingest_entries(&n).await;
+    assert!(
+        logged.iter().any(|e| e["status"] == id.as_str()
+            && e["objects"][0]["id"] == "malware--00000000-0000-4000-8000-000000000001"),
+        "{logged:?}"
+    );
+    assert_eq!(n.get(&format!("/api/status/{id}/")).await.body, r.body);
+    assert!(
+        accord_store::StatusStore::unfinished_statuses(&n.store())
+            .unwrap()
+            .is_empty()
+    );
+
+    // Valid and invalid objects together: complete, each failure with its finding.
+    let r = n
+        .post(
+            "c1",
+            &json!({"objects": [
+                malware(2),
+                {"type": "indicator", "spec_version": "2.1", "id": "indicator--00000000-0000-4000-8000-999999999999"},
+                "not an object",
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.body["status"], "complete", "{}", r.body);
+    assert_eq!(
+        (&r.body["success_count"], &r.body["failure_count"]),
+        (&json!(1), &json!(2))
+    );
+    let failures = r.body["failures"].as_array().unwrap();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["id"] == "indicator--00000000-0000-4000-8000-999999999999"
+                && f["message"].as_str().unwrap().contains("required-property")),
+        "{failures:?}"
+    );
+    assert!(
+        failures.iter().any(|f| f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("$.objects[2]: invalid STIX: error [not-an-object]")),
+        "{failures:?}"
+    );
+}
+
+/// Puts `settings` in force in the node's `[server]` section.
+fn set_server(n: &TestNode, settings: &str) {
+    let text = config(10 << 20, &EVERYONE).replace(
+        "max_page_size = 500\n",
+        &format!("max_page_size = 500\n{settings}\n"),
+    );
+    assert!(text.contains(settings));
+    std::fs::write(n.dir.path().join("accord.toml"), text).unwrap();
+    n.node().reload().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn larger_or_slower_posts_are_pending_and_complete_as_before() {
+    let n = node().await;
+    let poll = |id: String| {
+        let n = &n;
+        async move {
+            for _ in 0..500 {
+                let s = n.get(&format!("/api/status/{id}/")).await;
+                assert_eq!(
+                    s.status,
+                    StatusCode::OK,
+                    "a pending status is durable when answered"
+                );
+                if s.body["status"] == "complete" {
+                    return s.body;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("status {id} never completed");
+        }
+    };
+    // Over the bound: pending at once, complete later.
+    set_server(&n, "complete_max_objects = 2");
+    let r = n
+        .post(
+            "c1",
+            &json!({"objects": (1..=3).map(malware).collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["status"]),
+        (StatusCode::ACCEPTED, &json!("pending")),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["pending_count"], 3);
+    let done = poll(r.body["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(done["success_count"], 3);
+    // Within the bound in objects, but 0 ms to wait: pending.
+    set_server(&n, "complete_within_ms = 0");
+    let r = n.post("c1", &json!({"objects": [malware(4)]})).await;
+    assert_eq!(r.body["status"], "pending", "{}", r.body);
+    assert_eq!(
+        poll(r.body["id"].as_str().unwrap().to_owned()).await["success_count"],
+        1
+    );
+    // Not done in time: answered pending, durable then, and completed by the writer either way
+    // (its finished status stands if the writer got there first).
+    set_server(&n, "complete_within_ms = 1\ncomplete_max_objects = 10000");
+    let r = n
+        .post(
+            "c1",
+            &json!({"objects": (10..4010).map(malware).collect::<Vec<_>>()}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "pending", "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(poll(id.clone()).await["success_count"], 4000);
+    assert!(
+        accord_store::StatusStore::unfinished_statuses(&n.store())
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ingest_entries(&n)
+            .await
+            .iter()
+            .filter(|e| e["status"] == id.as_str())
+            .count(),
+        1,
+        "logged once"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn status_survives_restart_and_pending_work_resumes() {
     let dir = tempfile::tempdir().unwrap();

@@ -757,22 +757,7 @@ fn the_ledger_survives_kill_9_during_a_burst_of_decisions() {
         json_out(&o)["bearer"].as_str().unwrap().to_owned()
     };
     let (analyst, oversight) = (token("demo-analyst"), token("demo-oversight"));
-    let mut server = Command::new(env!("CARGO_BIN_EXE_accord"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
-    let addr = log
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.split("serving TAXII 2.1 on ").nth(1).map(str::to_owned))
-        .expect("server address");
-    std::thread::spawn(move || for _ in log {}); // keep draining the server's log
-    let base = format!("http://{addr}");
+    let (mut server, base) = serve(&dir);
     let default_collection = read_collection_id(&dir);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let readers: Vec<_> = (0..3)
@@ -891,6 +876,114 @@ fn the_ledger_survives_kill_9_during_a_burst_of_decisions() {
     // The node starts again on the recovered log and keeps appending to it.
     assert!(accord(&dir, &["audit", "checkpoint"]).status.success());
     assert!(verify(&dir, &key, &[]).0);
+}
+
+/// Makes the node serve plain HTTP on a free loopback port.
+fn plain_http_on_any_port(dir: &Path) {
+    let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
+    let cfg = cfg
+        .replace("listen = \"127.0.0.1:8443\"", "listen = \"127.0.0.1:0\"")
+        .replace("plain_http = false", "plain_http = true");
+    std::fs::write(dir.join("accord.toml"), cfg).unwrap();
+}
+
+/// Starts `accord serve` and returns it with its base URL, once it accepts connections.
+fn serve(dir: &Path) -> (std::process::Child, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("serving TAXII 2.1 on ").nth(1).map(str::to_owned))
+        .expect("server address");
+    std::thread::spawn(move || for _ in log {}); // keep draining the server's log
+    (server, format!("http://{addr}"))
+}
+
+#[test]
+fn a_post_answered_complete_survives_kill_9() {
+    let (_tmp, dir) = init();
+    plain_http_on_any_port(&dir);
+    let o = accord(
+        &dir,
+        &["--json", "token", "create", "--principal", "demo-analyst"],
+    );
+    let bearer = json_out(&o)["bearer"].as_str().unwrap().to_owned();
+    let coll = read_collection_id(&dir);
+    let mut answered = Vec::new();
+    // Each round: one object posted, answered complete, and the node killed at once.
+    for round in 0..3 {
+        let (mut server, base) = serve(&dir);
+        let object = indicator(
+            &format!("2016-04-0{}T20:03:00.000Z", round + 7),
+            &format!("round {round}"),
+        );
+        let status: Value = ureq::post(&format!("{base}/api/collections/{coll}/objects/"))
+            .set("Authorization", &format!("Bearer {bearer}"))
+            .set("Accept", "application/taxii+json;version=2.1")
+            .set("Content-Type", "application/taxii+json;version=2.1")
+            .send_string(&format!("{{\"objects\": [{object}]}}"))
+            .unwrap()
+            .into_json()
+            .unwrap();
+        server.kill().unwrap(); // SIGKILL, right after the answer
+        server.wait().unwrap();
+        assert_eq!(
+            (&status["status"], &status["success_count"]),
+            (&Value::from("complete"), &Value::from(1)),
+            "{status}"
+        );
+        answered.push((status["id"].as_str().unwrap().to_owned(), object));
+    }
+    // Verifying opens the log as the next start would: a torn tail is cut.
+    let (ok, line) = verify(&dir, &vkey(&dir), &[]);
+    assert!(ok, "{line}");
+    let store = SqliteStore::open(dir.join("accord.db")).unwrap();
+    let mut q = Query::new(&coll);
+    q.versions = VersionFilter::all();
+    let stored: Vec<String> = store
+        .query(&q)
+        .unwrap()
+        .objects
+        .into_iter()
+        .map(|o| o.json)
+        .collect();
+    let ledger = std::fs::read_to_string(dir.join("ledger").join(accord_ledger_files::ENTRIES_FILE)).unwrap();
+    let ingests: Vec<accord_ledger::entry::Ingest> = ledger
+        .lines()
+        // The entries file is allocated ahead in zeros.
+        .take_while(|l| !l.starts_with('\0'))
+        .filter_map(
+            |l| match serde_json::from_str::<accord_ledger::Entry>(l).unwrap().event {
+                accord_ledger::Event::Ingest(i) => Some(i),
+                _ => None,
+            },
+        )
+        .collect();
+    for (id, object) in &answered {
+        let canonical = accord_stix::check_bytes(object.as_bytes(), 1 << 20)
+            .unwrap()
+            .canonical;
+        assert!(
+            stored.contains(&canonical),
+            "answered complete, then lost: {object}"
+        );
+        assert!(
+            ingests
+                .iter()
+                .any(|i| i.status.as_deref() == Some(id) && i.objects.len() == 1),
+            "no ingest entry for status {id}"
+        );
+        let status = accord_store::StatusStore::status(&store, id).unwrap().unwrap();
+        assert!(status.complete && status.successes.len() == 1, "{status:?}");
+    }
 }
 
 fn read_collection_id(dir: &Path) -> String {

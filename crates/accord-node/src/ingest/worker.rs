@@ -1,15 +1,17 @@
-//! TAXII POSTs, processed in the background: a durable status is created before the request is
-//! answered (202), objects are then checked and stored, and the status is completed with
-//! per-object successes and failures. Unfinished statuses are resumed at start-up.
+//! TAXII POSTs. A small request, when the writer is not behind, is checked, stored and logged
+//! while its client waits, and answered with its final status; any other request gets a durable
+//! `pending` status before it is answered (202) and completes in the background, with per-object
+//! successes and failures. Unfinished statuses are resumed at start-up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use accord_stix::input;
 use accord_store::{PutOutcome, StatusDetail, StatusRecord};
 use rayon::prelude::*;
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::Origin;
@@ -20,10 +22,16 @@ use crate::quarantine::Refused;
 /// One accepted request waiting to be processed.
 #[derive(Debug)]
 struct Job {
-    pub status: StatusRecord,
-    pub payload: Vec<u8>,
-    pub max_object_bytes: usize,
+    status: StatusRecord,
+    payload: Arc<Vec<u8>>,
+    max_object_bytes: usize,
+    /// Told the final status once it is durable, when the client waits for it.
+    waiter: Option<oneshot::Sender<StatusRecord>>,
 }
+
+/// Fewer objects than this are checked on the calling thread: handing them to other threads would
+/// cost a small request more than it saves.
+const PARALLEL_FROM: usize = 64;
 
 /// Objects whose provenance is checked at once: enough for batch signature verification to pay,
 /// few enough to spread a request over the cores.
@@ -33,8 +41,12 @@ const INBOUND_CHUNK: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Ingestor {
     tx: mpsc::Sender<Job>,
+    /// Straight to the writer: requests whose clients wait are checked as they are accepted.
+    checked: std::sync::mpsc::SyncSender<Checked>,
     /// Requests accepted and not yet handed to the writer.
     upstream: Arc<AtomicUsize>,
+    /// Objects accepted and not yet stored: how far behind the writer is.
+    queued: Arc<AtomicUsize>,
 }
 
 /// Handle that finishes the worker on shutdown.
@@ -63,9 +75,12 @@ impl Ingestor {
     pub fn start(node: &Node) -> (Ingestor, IngestWorker) {
         let (tx, mut rx) = mpsc::channel::<Job>(64);
         let upstream = Arc::new(AtomicUsize::new(0));
-        let coming = upstream.clone();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (coming, behind, resuming) = (upstream.clone(), queued.clone(), queued.clone());
         let node = node.clone();
         let max_object_bytes = node.config().limits.max_object_bytes;
+        let (checked_tx, checked_rx) = std::sync::mpsc::sync_channel::<Checked>(64);
+        let checked = checked_tx.clone();
         let handle = tokio::task::spawn_blocking(move || {
             let resumed = match node.store().unfinished_statuses() {
                 Ok(list) => list,
@@ -74,29 +89,35 @@ impl Ingestor {
                     Vec::new()
                 }
             };
-            let (checked_tx, checked_rx) = std::sync::mpsc::sync_channel::<Checked>(64);
             let writer = std::thread::Builder::new()
                 .name("accord-ingest-writer".into())
                 .spawn({
                     let node = node.clone();
-                    move || write_loop(&node, &checked_rx, &coming)
+                    move || write_loop(&node, &checked_rx, &coming, &behind)
                 });
-            // Checking is queued work that uses whatever the cores have left: accepting the next
-            // request (whose client waits for its 202) and answering reads go first.
+            // Checking requests answered `pending` is queued work that uses whatever the cores
+            // have left: accepting the next request (whose client waits for its 202) and
+            // answering reads go first.
             let checkers = crate::background::pool("accord-check");
             let send = |job: Job| {
+                // A request whose client waits for its status is not background work.
                 let checked = match &checkers {
-                    Some(pool) => pool.install(|| check(&node, job)),
-                    None => check(&node, job),
+                    Some(pool) if job.waiter.is_none() => pool.install(|| check(&node, job)),
+                    _ => check(&node, job),
                 };
                 checked_tx.send(checked).is_ok()
             };
+            // Resumed requests count as queued, as accepted ones do (not as upstream: the writer
+            // has no reason to wait for them).
+            let backlog = resumed.iter().map(|(s, _)| s.pendings.len()).sum();
+            resuming.fetch_add(backlog, Ordering::AcqRel);
             for (status, payload) in resumed {
                 tracing::info!(status = %status.id, "resuming an interrupted request");
                 if !send(Job {
                     status,
-                    payload,
+                    payload: Arc::new(payload),
                     max_object_bytes,
+                    waiter: None,
                 }) {
                     break;
                 }
@@ -116,13 +137,27 @@ impl Ingestor {
                 Err(e) => tracing::error!(error = %e, "cannot start the ingest writer"),
             }
         });
-        (Ingestor { tx, upstream }, IngestWorker { handle })
+        (
+            Ingestor {
+                tx,
+                checked,
+                upstream,
+                queued,
+            },
+            IngestWorker { handle },
+        )
     }
 
-    /// Accepts a POST of `payload` to `collection` by `principal`: every object is listed as
-    /// pending (or failed, if it is not even a JSON object) in a status that is durable, with the
-    /// payload, before this returns; the objects are then processed in the background. Returns
-    /// the status to answer with.
+    /// Accepts a POST of `payload` to `collection` by `principal` and returns the status to
+    /// answer with.
+    ///
+    /// A request of at most `[server] complete_max_objects` objects, with no more than that many
+    /// queued ahead of it, is processed while this waits, up to `complete_within_ms`: its final
+    /// status (`complete`, with successes and failures) is returned once its objects, its log
+    /// entry and the status itself are durable. Any other request, or one not finished in time,
+    /// is returned `pending`, its status durable with the payload before this returns, and
+    /// completes in the background. Objects that are not even JSON objects fail at once, each
+    /// with its own message.
     pub async fn accept(
         &self,
         node: &Node,
@@ -133,39 +168,97 @@ impl Ingestor {
     ) -> Result<StatusRecord> {
         let now = node.clock().now_micros();
         let (coll, principal, root) = (collection.to_owned(), principal.to_owned(), api_root.to_owned());
-        let n = node.clone();
-        let (status, payload) = tokio::task::spawn_blocking(move || {
+        let config = node.config();
+        let within = Duration::from_millis(config.server.complete_within_ms);
+        let bound = config.server.complete_max_objects;
+        let max_object_bytes = config.limits.max_object_bytes;
+        let (tx, rx) = oneshot::channel();
+        let (n, ingestor) = (node.clone(), self.clone());
+        // The prescan, and for a request its client waits for, the check, in one blocking task.
+        let (status, payload, waits) = blocking(move || {
             let status = prescan(&payload, &coll, &principal, &root, now)?;
-            // INVARIANT: durable before the client hears 202: a crash from here on resumes
-            // processing at start-up.
-            n.store().create_status(&status, &payload)?;
-            Ok::<_, NodeError>((status, payload))
+            let payload = Arc::new(payload);
+            let waits = !status.complete
+                && !within.is_zero()
+                && status.pendings.len() <= bound
+                && ingestor.queued.load(Ordering::Acquire) <= bound;
+            if waits {
+                ingestor.count_in(&status);
+                let job = Job {
+                    status: status.clone(),
+                    payload: payload.clone(),
+                    max_object_bytes,
+                    waiter: Some(tx),
+                };
+                if ingestor.checked.send(check(&n, job)).is_err() {
+                    ingestor.count_out(&status);
+                    return Err(NodeError::Unavailable);
+                }
+            }
+            Ok((status, payload, waits))
         })
-        .await
-        .map_err(|e| NodeError::Internal(e.to_string()))??;
-        if !status.complete {
-            self.submit(Job {
-                status: status.clone(),
-                payload,
-                max_object_bytes: node.config().limits.max_object_bytes,
-            })
-            .await?;
+        .await?;
+        if !waits {
+            self.durable(node, &status, &payload).await?;
+            if !status.complete {
+                self.count_in(&status);
+                let job = Job {
+                    status: status.clone(),
+                    payload,
+                    max_object_bytes,
+                    waiter: None,
+                };
+                if self.tx.send(job).await.is_err() {
+                    self.count_out(&status);
+                    return Err(NodeError::Unavailable);
+                }
+            }
+            return Ok(status);
         }
-        Ok(status)
+        match tokio::time::timeout(within, rx).await {
+            Ok(Ok(done)) => Ok(done),
+            // Not stored in time, or its group failed: from here on it is an ordinary pending
+            // request. Should the writer finish it meanwhile, its finished status stands.
+            _ => {
+                self.durable(node, &status, &payload).await?;
+                Ok(status)
+            }
+        }
     }
 
-    async fn submit(&self, job: Job) -> Result<()> {
-        self.upstream.fetch_add(1, Ordering::AcqRel);
-        self.tx.send(job).await.map_err(|_| {
-            self.upstream.fetch_sub(1, Ordering::AcqRel);
-            NodeError::Unavailable
-        })
+    /// Records a status to answer with, and the payload to resume it from, durably.
+    async fn durable(&self, node: &Node, status: &StatusRecord, payload: &Arc<Vec<u8>>) -> Result<()> {
+        let (n, status, payload) = (node.clone(), status.clone(), payload.clone());
+        // INVARIANT: durable before the client hears 202 `pending`: a crash from here on resumes
+        // processing at start-up.
+        blocking(move || Ok(n.store().create_status(&status, &payload)?)).await
     }
+
+    /// Counts a request on its way to the writer, and its objects as queued.
+    fn count_in(&self, status: &StatusRecord) {
+        self.upstream.fetch_add(1, Ordering::AcqRel);
+        self.queued.fetch_add(status.pendings.len(), Ordering::AcqRel);
+    }
+
+    /// Takes back [`Ingestor::count_in`] for a request that never reached the worker.
+    fn count_out(&self, status: &StatusRecord) {
+        self.upstream.fetch_sub(1, Ordering::AcqRel);
+        self.queued.fetch_sub(status.pendings.len(), Ordering::AcqRel);
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| NodeError::Internal(e.to_string()))?
 }
 
 /// A request whose objects have been checked, waiting to be stored.
 struct Checked {
     status: StatusRecord,
+    waiter: Option<oneshot::Sender<StatusRecord>>,
+    /// The objects this request counted in [`Ingestor::queued`].
+    queued: usize,
     valid: Vec<accord_stix::CheckedObject>,
     failures: Vec<StatusDetail>,
     /// Valid objects whose provenance did not verify.
@@ -180,19 +273,22 @@ fn check(node: &Node, job: Job) -> Checked {
         mut status,
         payload,
         max_object_bytes,
+        waiter,
     } = job;
+    let queued = status.pendings.len();
     let mut valid = Vec::new();
     // Every object is re-checked here, so the prescan's failures are recomputed, not carried over:
     // each object ends in exactly one of successes and failures.
     let mut failures = Vec::new();
     match input::split_envelope(&payload) {
         Ok(doc) => {
-            let results: Vec<_> = doc
-                .items
-                .par_iter()
-                .map(|item| doc.check(item, max_object_bytes))
-                .collect();
-            for result in results {
+            let one = |item: &input::RawItem<'_>| (item.index, doc.check(item, max_object_bytes));
+            let results: Vec<_> = if doc.items.len() < PARALLEL_FROM {
+                doc.items.iter().map(one).collect()
+            } else {
+                doc.items.par_iter().map(one).collect()
+            };
+            for (index, result) in results {
                 match result {
                     Ok(o) => valid.push(o),
                     Err(rejection) => {
@@ -200,10 +296,16 @@ fn check(node: &Node, job: Job) -> Checked {
                             accord_stix::Rejection::Invalid(r) => r.object_id.clone().unwrap_or_default(),
                             _ => String::new(),
                         };
+                        // Without an id, the object's place in the envelope says which it is.
+                        let message = if id.is_empty() {
+                            format!("$.objects[{index}]: {rejection}")
+                        } else {
+                            rejection.to_string()
+                        };
                         failures.push(StatusDetail {
                             id,
                             version: String::new(),
-                            message: Some(rejection.to_string()),
+                            message: Some(message),
                         });
                     }
                 }
@@ -230,18 +332,20 @@ fn check(node: &Node, job: Job) -> Checked {
         .as_ref()
         .map(|p| (p, p.is_partner_principal(&status.principal)));
     if inbound.is_none() || inbound.is_some_and(|(_, partner)| partner) {
-        let verdicts: Vec<std::result::Result<(), String>> = valid
-            .par_chunks(INBOUND_CHUNK)
-            .flat_map_iter(|chunk| {
-                let canonical: Vec<&str> = chunk.iter().map(|o| o.canonical.as_str()).collect();
-                let mut verdicts = match inbound {
-                    Some((p, _)) => p.check(&status.principal, &canonical),
-                    None => vec![Err("the partners' keys cannot be read".to_owned()); chunk.len()],
-                };
-                verdicts.resize(chunk.len(), Err("no provenance verdict".into()));
-                verdicts
-            })
-            .collect();
+        let verify = |chunk: &[accord_stix::CheckedObject]| {
+            let canonical: Vec<&str> = chunk.iter().map(|o| o.canonical.as_str()).collect();
+            let mut verdicts = match inbound {
+                Some((p, _)) => p.check(&status.principal, &canonical),
+                None => vec![Err("the partners' keys cannot be read".to_owned()); chunk.len()],
+            };
+            verdicts.resize(chunk.len(), Err("no provenance verdict".into()));
+            verdicts
+        };
+        let verdicts: Vec<std::result::Result<(), String>> = if valid.len() <= INBOUND_CHUNK {
+            verify(&valid)
+        } else {
+            valid.par_chunks(INBOUND_CHUNK).flat_map_iter(verify).collect()
+        };
         let (kept, refused): (Vec<_>, Vec<_>) = valid.into_iter().zip(verdicts).partition(|(_, v)| v.is_ok());
         valid = kept.into_iter().map(|(o, _)| o).collect();
         for (o, verdict) in refused {
@@ -259,26 +363,37 @@ fn check(node: &Node, job: Job) -> Checked {
     }
     Checked {
         status,
+        waiter,
+        queued,
         valid,
         failures,
         quarantined,
     }
 }
 
-/// How long the writer keeps grouping requests at most, and how long it waits for the next one
-/// before it commits what it has. Grouping matters: each commit rewrites the index pages it touches,
-/// so many small commits cost far more than one large one. While requests keep arriving, groups grow
-/// to `GROUP` objects or for `GROUP_WAIT`; when they stop, the group is committed after `GROUP_IDLE`,
-/// or at once when no accepted request is still being checked (waiting could only delay these
-/// statuses). Statuses are already answered (202), so this only delays their completion. A shorter
-/// wait lets the writer start on a burst while it is still being posted: with 400 ms, 20,000 objects
-/// posted back to back ingested at 31,000–45,000 objects/s end to end, with 100 ms at 40,000–48,000;
-/// committing at once when nothing more is coming took it from a mean of 38,400 to 48,100 over
-/// seven alternating pairs; a million ingest at the same rate in every case (BENCHMARKS.md).
-const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
-const GROUP_IDLE: std::time::Duration = std::time::Duration::from_millis(40);
+/// How long the writer keeps grouping requests that nobody waits for at most, and how long it
+/// waits for the next one before it commits what it has. Grouping matters: each commit rewrites the
+/// index pages it touches, so many small commits cost far more than one large one. While requests
+/// keep arriving, groups grow to `GROUP` objects or for `GROUP_WAIT`; when they stop, the group is
+/// committed after `GROUP_IDLE`, or at once when no accepted request is still being checked
+/// (waiting could only delay these statuses). Such statuses are already answered (202 `pending`),
+/// so this only delays their completion. A shorter wait lets the writer start on a burst while it
+/// is still being posted: with 400 ms, 20,000 objects posted back to back ingested at
+/// 31,000–45,000 objects/s end to end, with 100 ms at 40,000–48,000; committing at once when
+/// nothing more is coming took it from a mean of 38,400 to 48,100 over seven alternating pairs; a
+/// million ingest at the same rate in every case (BENCHMARKS.md).
+///
+/// A group that a client waits for never waits: it takes what is already queued (what arrived
+/// while the previous group was committed) and commits, as databases batch commits.
+const GROUP_WAIT: Duration = Duration::from_millis(100);
+const GROUP_IDLE: Duration = Duration::from_millis(40);
 
-fn write_loop(node: &Node, rx: &std::sync::mpsc::Receiver<Checked>, upstream: &AtomicUsize) {
+fn write_loop(
+    node: &Node,
+    rx: &std::sync::mpsc::Receiver<Checked>,
+    upstream: &AtomicUsize,
+    queued: &AtomicUsize,
+) {
     // Requests resumed at start-up were never counted.
     let received = || {
         let _ = upstream.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
@@ -287,13 +402,14 @@ fn write_loop(node: &Node, rx: &std::sync::mpsc::Receiver<Checked>, upstream: &A
         received();
         let deadline = std::time::Instant::now() + GROUP_WAIT;
         let mut size = first.valid.len();
+        let mut waited_for = first.waiter.is_some();
         let mut group = vec![first];
         while size < GROUP {
             let left = deadline
                 .saturating_duration_since(std::time::Instant::now())
                 .min(GROUP_IDLE);
-            // Nothing accepted is on its way: waiting would only delay these statuses.
-            let next = if upstream.load(Ordering::Acquire) == 0 {
+            // A client waits, or nothing accepted is on its way: take only what is queued.
+            let next = if waited_for || upstream.load(Ordering::Acquire) == 0 {
                 rx.try_recv().map_err(|_| ())
             } else {
                 rx.recv_timeout(left).map_err(|_| ())
@@ -302,23 +418,40 @@ fn write_loop(node: &Node, rx: &std::sync::mpsc::Receiver<Checked>, upstream: &A
                 Ok(more) => {
                     received();
                     size += more.valid.len();
+                    waited_for |= more.waiter.is_some();
                     group.push(more);
                 }
                 Err(_) => break,
             }
         }
         tracing::debug!(requests = group.len(), objects = size, "storing a group");
-        if let Err(e) = store_group(node, group) {
-            // The statuses stay pending and are resumed at the next start.
-            tracing::error!(error = %e, "storing a group of requests failed; they will resume at the next start");
+        let stored: usize = group.iter().map(|c| c.queued).sum();
+        let waiters: Vec<_> = group.iter_mut().map(|c| c.waiter.take()).collect();
+        match store_group(node, group) {
+            Ok(finished) => {
+                for (waiter, status) in waiters.into_iter().zip(finished) {
+                    if let Some(waiter) = waiter {
+                        // The client may have gone: its status is durable all the same.
+                        let _ = waiter.send(status);
+                    }
+                }
+            }
+            // Waiting clients are answered `pending` when their waiter is dropped, and their
+            // statuses made durable then; the others are durable already.
+            Err(e) => tracing::error!(
+                error = %e,
+                "storing a group of requests failed; they will resume at the next start"
+            ),
         }
+        queued.fetch_sub(stored, Ordering::AcqRel);
     }
 }
 
 /// Stores a group of checked requests (one transaction when they share a collection), quarantines
 /// what did not verify, logs an ingest entry per request, and only then completes the statuses.
-/// On an error the statuses stay pending and resume at the next start.
-fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
+/// On an error the statuses stay pending and resume at the next start. Returns the finished
+/// statuses, in the order of the group.
+fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>> {
     let collection = group
         .first()
         .map(|c| c.status.collection.clone())
@@ -352,6 +485,7 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
             failures: mut failed,
             quarantined,
             valid,
+            ..
         } = c;
         let (refused, records) =
             crate::quarantine::prepare(&status.collection, &status.principal, quarantined, now);
@@ -411,7 +545,8 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<()> {
     // again, rather than completing them unlogged.
     node.log(events)?;
     crate::quarantine::keep(node, kept_apart)?;
-    Ok(node.store().finish_statuses(&finished)?)
+    node.store().finish_statuses(&finished)?;
+    Ok(finished)
 }
 
 /// The id and version of an object as far as they can be read without validating it.
@@ -466,7 +601,7 @@ pub fn prescan(
             Err(e) => status.failures.push(StatusDetail {
                 id: String::new(),
                 version: String::new(),
-                message: Some(format!("object {} is not a STIX object: {e}", item.index)),
+                message: Some(format!("$.objects[{}] is not a STIX object: {e}", item.index)),
             }),
         }
     }

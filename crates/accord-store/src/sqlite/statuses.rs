@@ -10,6 +10,23 @@ fn status_json(status: &StatusRecord) -> Result<String> {
     serde_json::to_string(status).map_err(|e| StoreError::Corrupt(format!("status {}: {e}", status.id)))
 }
 
+/// Records finished statuses, `(id, record)`, in one transaction.
+fn finish(c: &mut rusqlite::Connection, records: &[(String, String)]) -> Result<()> {
+    // INVARIANT: one transaction for all of them: after a crash every status of the batch is
+    // finished, or none is and all are resumed from their payloads.
+    let tx = c.transaction().map_err(db("starting a status update"))?;
+    for (id, record) in records {
+        // A request answered in its own response was never recorded as pending.
+        tx.prepare_cached(
+            "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, 1, ?2, NULL)
+             ON CONFLICT (id) DO UPDATE SET complete = 1, record = excluded.record, payload = NULL",
+        )
+        .and_then(|mut s| s.execute(params![id, record]))
+        .map_err(db("finishing a status"))?;
+    }
+    tx.commit().map_err(db("committing statuses"))
+}
+
 fn parse_status(text: &str) -> Result<StatusRecord> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored status: {e}")))
 }
@@ -19,7 +36,10 @@ impl StatusStore for SqliteStore {
         let record = status_json(status)?;
         self.with_statuses(|c| {
             c.execute(
-                "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)",
+                // A request answered `pending` after waiting for its group may already have been
+                // finished by the writer: the finished status stands.
+                "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO NOTHING",
                 params![
                     status.id,
                     status.complete,
@@ -39,18 +59,14 @@ impl StatusStore for SqliteStore {
             .map(|s| Ok((s.id.clone(), status_json(s)?)))
             .collect::<Result<_>>()?;
         self.with_statuses(|c| {
-            // INVARIANT: one transaction for all of them: after a crash every status of the batch
-            // is finished, or none is and all are resumed from their payloads.
-            let tx = c.transaction().map_err(db("starting a status update"))?;
-            for (id, record) in &records {
-                tx.prepare_cached(
-                    "UPDATE statuses SET complete = 1, record = ?2, payload = NULL WHERE id = ?1",
-                )
-                .and_then(|mut s| s.execute(params![id, record]))
-                .map_err(db("finishing a status"))?;
-            }
-            tx.commit().map_err(db("committing statuses"))?;
-            Ok(())
+            // Committed to the log file without waiting for the disk (see the trait): it survives
+            // the process being killed, and the next durable commit makes it durable too.
+            c.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(db("finishing statuses"))?;
+            let done = finish(c, &records);
+            c.pragma_update(None, "synchronous", "FULL")
+                .map_err(db("finishing statuses"))?;
+            done
         })
     }
 
