@@ -153,8 +153,8 @@ impl Ingestor {
     ///
     /// A request of at most `[server] complete_max_objects` objects, with no more than that many
     /// queued ahead of it, is processed while this waits, up to `complete_within_ms`: its final
-    /// status (`complete`, with successes and failures) is returned once its objects, its log
-    /// entry and the status itself are durable. Any other request, or one not finished in time,
+    /// status (`complete`, with successes and failures) is returned once its objects and its
+    /// log entry are durable and the status is recorded. Any other request, or one not finished in time,
     /// is returned `pending`, its status durable with the payload before this returns, and
     /// completes in the background. Objects that are not even JSON objects fail at once, each
     /// with its own message.
@@ -199,7 +199,7 @@ impl Ingestor {
         })
         .await?;
         if !waits {
-            self.durable(node, &status, &payload).await?;
+            durable(node, &status, &payload).await?;
             if !status.complete {
                 self.count_in(&status);
                 let job = Job {
@@ -220,18 +220,10 @@ impl Ingestor {
             // Not stored in time, or its group failed: from here on it is an ordinary pending
             // request. Should the writer finish it meanwhile, its finished status stands.
             _ => {
-                self.durable(node, &status, &payload).await?;
+                durable(node, &status, &payload).await?;
                 Ok(status)
             }
         }
-    }
-
-    /// Records a status to answer with, and the payload to resume it from, durably.
-    async fn durable(&self, node: &Node, status: &StatusRecord, payload: &Arc<Vec<u8>>) -> Result<()> {
-        let (n, status, payload) = (node.clone(), status.clone(), payload.clone());
-        // INVARIANT: durable before the client hears 202 `pending`: a crash from here on resumes
-        // processing at start-up.
-        blocking(move || Ok(n.store().create_status(&status, &payload)?)).await
     }
 
     /// Counts a request on its way to the writer, and its objects as queued.
@@ -245,6 +237,14 @@ impl Ingestor {
         self.upstream.fetch_sub(1, Ordering::AcqRel);
         self.queued.fetch_sub(status.pendings.len(), Ordering::AcqRel);
     }
+}
+
+/// Records a status to answer with, and the payload to resume it from, durably.
+async fn durable(node: &Node, status: &StatusRecord, payload: &Arc<Vec<u8>>) -> Result<()> {
+    let (n, status, payload) = (node.clone(), status.clone(), payload.clone());
+    // INVARIANT: durable before the client hears 202 `pending`: a crash from here on resumes
+    // processing at start-up.
+    blocking(move || Ok(n.store().create_status(&status, &payload)?)).await
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -431,7 +431,9 @@ fn write_loop(
             Ok(finished) => {
                 for (waiter, status) in waiters.into_iter().zip(finished) {
                     if let Some(waiter) = waiter {
-                        // The client may have gone: its status is durable all the same.
+                        // INVARIANT: a client hears `complete` only after `store_group` has made
+                        // the objects and their ingest entry durable and recorded the status.
+                        // It may have gone: its status is recorded all the same.
                         let _ = waiter.send(status);
                     }
                 }
