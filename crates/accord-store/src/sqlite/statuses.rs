@@ -35,6 +35,9 @@ impl StatusStore for SqliteStore {
     fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()> {
         let record = status_json(status)?;
         self.with_statuses(|c| {
+            // This commit waits for the disk, whatever level the last write used.
+            c.pragma_update(None, "synchronous", "FULL")
+                .map_err(db("creating a status"))?;
             c.execute(
                 // A request answered `pending` after waiting for its group may already have been
                 // finished by the writer: the finished status stands.
@@ -60,13 +63,11 @@ impl StatusStore for SqliteStore {
             .collect::<Result<_>>()?;
         self.with_statuses(|c| {
             // Committed to the log file without waiting for the disk (see the trait): it survives
-            // the process being killed, and the next durable commit makes it durable too.
+            // the process being killed, and the next durable commit makes it durable too. Each
+            // write sets the level it needs.
             c.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(db("finishing statuses"))?;
-            let done = finish(c, &records);
-            c.pragma_update(None, "synchronous", "FULL")
-                .map_err(db("finishing statuses"))?;
-            done
+            finish(c, &records)
         })
     }
 
@@ -92,5 +93,47 @@ impl StatusStore for SqliteStore {
                 .map(|(t, p)| Ok((parse_status(&t)?, p)))
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::StatusDetail;
+
+    fn synchronous(store: &SqliteStore) -> i64 {
+        store
+            .with_statuses(|c| {
+                c.query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(db("reading the level"))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_pending_status_waits_for_the_disk_even_after_statuses_were_finished_without() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("db")).unwrap();
+        let status = |id: &str, complete| StatusRecord {
+            id: id.into(),
+            api_root: "api".into(),
+            collection: "c".into(),
+            principal: "p".into(),
+            request_timestamp: 1,
+            complete,
+            total: 1,
+            successes: Vec::new(),
+            failures: Vec::new(),
+            pendings: vec![StatusDetail {
+                id: "indicator--a".into(),
+                version: "v".into(),
+                message: None,
+            }],
+        };
+        store.finish_statuses(&[status("one", true)]).unwrap();
+        assert_eq!(synchronous(&store), 1, "finishing does not wait for the disk");
+        store.create_status(&status("two", false), b"payload").unwrap();
+        assert_eq!(synchronous(&store), 2, "FULL: a pending status is fsynced");
     }
 }
