@@ -310,8 +310,9 @@ pub struct StatusRecord {
 /// before the answer, so that processing can resume after a crash; the payload is dropped once
 /// complete. A request answered `complete` in its own response is only ever finished.
 pub trait StatusStore: Send + Sync {
-    /// Creates a status unless one with its id exists (finished meanwhile), which then stands.
-    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()>;
+    /// Creates a status, durably, unless one with its id exists (finished meanwhile), which then
+    /// stands; returns whether it created it.
+    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<bool>;
     /// Records the final state of each status, creating those never created, and drops their
     /// payloads, in one transaction.
     ///

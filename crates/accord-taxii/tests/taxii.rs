@@ -1186,6 +1186,18 @@ async fn larger_or_slower_posts_are_pending_and_complete_as_before() {
         1,
         "logged once"
     );
+    // Counted out just after the statuses are recorded.
+    for _ in 0..500 {
+        if n.state.ingest.backlog() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        n.state.ingest.backlog(),
+        0,
+        "every object accepted is counted out once stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

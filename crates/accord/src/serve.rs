@@ -146,6 +146,7 @@ fn run(node: Node, listen: Option<SocketAddr>, ready: impl FnOnce(SocketAddr)) -
     // first touch: with them, about half of the first 500-object POST's time and 15% of later
     // ones went to zeroing. A server's requests touch fresh memory in small pieces; a batch
     // import (a little faster with them) keeps them.
+    #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
         tracing::warn!(error = %e, "cannot turn transparent huge pages off");
     }

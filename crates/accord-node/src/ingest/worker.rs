@@ -170,15 +170,18 @@ impl Ingestor {
         let (coll, principal, root) = (collection.to_owned(), principal.to_owned(), api_root.to_owned());
         let config = node.config();
         let within = Duration::from_millis(config.server.complete_within_ms);
+        // The wait is bounded from here, checking included.
+        let deadline = tokio::time::Instant::now() + within;
         let bound = config.server.complete_max_objects;
         let max_object_bytes = config.limits.max_object_bytes;
         let (tx, rx) = oneshot::channel();
         let (n, ingestor) = (node.clone(), self.clone());
-        // The prescan, and for a request its client waits for, the check, in one blocking task.
+        // The prescan, and for a request its client waits for, the check, in one blocking task
+        // (which runs to its end even if the client goes away).
         let (status, payload, waits) = blocking(move || {
             let status = prescan(&payload, &coll, &principal, &root, now)?;
             let payload = Arc::new(payload);
-            let waits = !status.complete
+            let mut waits = !status.complete
                 && !within.is_zero()
                 && status.pendings.len() <= bound
                 && ingestor.queued.load(Ordering::Acquire) <= bound;
@@ -190,40 +193,79 @@ impl Ingestor {
                     max_object_bytes,
                     waiter: Some(tx),
                 };
-                if ingestor.checked.send(check(&n, job)).is_err() {
-                    ingestor.count_out(&status);
-                    return Err(NodeError::Unavailable);
+                match ingestor.checked.try_send(check(&n, job)) {
+                    Ok(()) => {}
+                    // The writer is behind after all: this one is answered pending.
+                    Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                        ingestor.count_out(&status);
+                        waits = false;
+                    }
+                    Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                        ingestor.count_out(&status);
+                        return Err(NodeError::Unavailable);
+                    }
                 }
             }
             Ok((status, payload, waits))
         })
         .await?;
         if !waits {
-            durable(node, &status, &payload).await?;
-            if !status.complete {
-                self.count_in(&status);
-                let job = Job {
-                    status: status.clone(),
-                    payload,
-                    max_object_bytes,
-                    waiter: None,
-                };
-                if self.tx.send(job).await.is_err() {
-                    self.count_out(&status);
-                    return Err(NodeError::Unavailable);
-                }
-            }
-            return Ok(status);
+            // Not cancelled with the request: once its status is durable, the request must
+            // reach the worker, and its counts must be taken back if it cannot.
+            let (ingestor, node, status) = (self.clone(), node.clone(), status.clone());
+            return tokio::spawn(
+                async move { ingestor.pending(&node, status, payload, max_object_bytes).await },
+            )
+            .await
+            .map_err(|e| NodeError::Internal(e.to_string()))?;
         }
-        match tokio::time::timeout(within, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(done)) => Ok(done),
             // Not stored in time, or its group failed: from here on it is an ordinary pending
             // request. Should the writer finish it meanwhile, its finished status stands.
             _ => {
-                durable(node, &status, &payload).await?;
-                Ok(status)
+                if durable(node, &status, &payload).await? {
+                    return Ok(status);
+                }
+                // Finished after all, while its pending status was being written: answered
+                // with the final one, whose objects and log entry are durable.
+                node.status(&status.id)?.ok_or_else(|| {
+                    NodeError::Internal(format!("status {} finished but not found", status.id))
+                })
             }
         }
+    }
+
+    /// Answers `pending`: the status and payload durable, then the request queued for the worker.
+    async fn pending(
+        &self,
+        node: &Node,
+        status: StatusRecord,
+        payload: Arc<Vec<u8>>,
+        max_object_bytes: usize,
+    ) -> Result<StatusRecord> {
+        // A fresh id: always created.
+        durable(node, &status, &payload).await?;
+        if status.complete {
+            return Ok(status);
+        }
+        self.count_in(&status);
+        let job = Job {
+            status: status.clone(),
+            payload,
+            max_object_bytes,
+            waiter: None,
+        };
+        if self.tx.send(job).await.is_err() {
+            self.count_out(&status);
+            return Err(NodeError::Unavailable);
+        }
+        Ok(status)
+    }
+
+    /// Objects accepted and not yet stored.
+    pub fn backlog(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
     }
 
     /// Counts a request on its way to the writer, and its objects as queued.
@@ -239,8 +281,9 @@ impl Ingestor {
     }
 }
 
-/// Records a status to answer with, and the payload to resume it from, durably.
-async fn durable(node: &Node, status: &StatusRecord, payload: &Arc<Vec<u8>>) -> Result<()> {
+/// Records a status to answer with, and the payload to resume it from, durably; false if the
+/// request was finished meanwhile (its final status stands).
+async fn durable(node: &Node, status: &StatusRecord, payload: &Arc<Vec<u8>>) -> Result<bool> {
     let (n, status, payload) = (node.clone(), status.clone(), payload.clone());
     // INVARIANT: durable before the client hears 202 `pending`: a crash from here on resumes
     // processing at start-up.

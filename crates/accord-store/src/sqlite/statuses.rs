@@ -32,27 +32,28 @@ fn parse_status(text: &str) -> Result<StatusRecord> {
 }
 
 impl StatusStore for SqliteStore {
-    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<()> {
+    fn create_status(&self, status: &StatusRecord, payload: &[u8]) -> Result<bool> {
         let record = status_json(status)?;
         self.with_statuses(|c| {
             // This commit waits for the disk, whatever level the last write used.
             c.pragma_update(None, "synchronous", "FULL")
                 .map_err(db("creating a status"))?;
-            c.execute(
-                // A request answered `pending` after waiting for its group may already have been
-                // finished by the writer: the finished status stands.
-                "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO NOTHING",
-                params![
-                    status.id,
-                    status.complete,
-                    record,
-                    // The payload is only needed to resume processing an unfinished request.
-                    if status.complete { None } else { Some(payload) }
-                ],
-            )
-            .map_err(db("creating a status"))?;
-            Ok(())
+            let created = c
+                .execute(
+                    // A request answered `pending` after waiting for its group may already have
+                    // been finished by the writer: the finished status stands.
+                    "INSERT INTO statuses (id, complete, record, payload) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO NOTHING",
+                    params![
+                        status.id,
+                        status.complete,
+                        record,
+                        // The payload is only needed to resume processing an unfinished request.
+                        if status.complete { None } else { Some(payload) }
+                    ],
+                )
+                .map_err(db("creating a status"))?;
+            Ok(created == 1)
         })
     }
 
