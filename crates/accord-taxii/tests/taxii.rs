@@ -294,6 +294,17 @@ fn malware(n: u32) -> Value {
     })
 }
 
+/// The incomplete indicator the POST tests send is among `failures`, with its finding.
+fn assert_missing_properties_reported(failures: &[Value]) {
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["id"] == "indicator--00000000-0000-4000-8000-999999999999"
+                && f["message"].as_str().unwrap().contains("required-property")),
+        "{failures:?}"
+    );
+}
+
 fn ids(env: &Value) -> Vec<String> {
     env["objects"]
         .as_array()
@@ -425,13 +436,7 @@ async fn add_objects_and_status() {
     assert_eq!(s["failure_count"], 2);
     assert_eq!(s["pending_count"], 0);
     let failures = s["failures"].as_array().unwrap();
-    assert!(
-        failures
-            .iter()
-            .any(|f| f["id"] == "indicator--00000000-0000-4000-8000-999999999999"
-                && f["message"].as_str().unwrap().contains("required-property")),
-        "{failures:?}"
-    );
+    assert_missing_properties_reported(failures);
     // Re-sending is idempotent and reported as such.
     let again = n.add("c1", vec![malware(1)]).await;
     assert_eq!(again["successes"][0]["message"], "already present");
@@ -1090,13 +1095,7 @@ async fn a_small_post_is_complete_in_its_own_response() {
         (&json!(1), &json!(2))
     );
     let failures = r.body["failures"].as_array().unwrap();
-    assert!(
-        failures
-            .iter()
-            .any(|f| f["id"] == "indicator--00000000-0000-4000-8000-999999999999"
-                && f["message"].as_str().unwrap().contains("required-property")),
-        "{failures:?}"
-    );
+    assert_missing_properties_reported(failures);
     assert!(
         failures.iter().any(|f| f["message"]
             .as_str()
