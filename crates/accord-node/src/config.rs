@@ -209,6 +209,17 @@ pub struct ServerConfig {
     /// default).
     pub complete_within_ms: u64,
     pub complete_max_objects: usize,
+    /// Seconds a client has for its TLS handshake, and then for each request's headers (a
+    /// keep-alive HTTP/1.1 connection waiting for its next request is waiting for headers).
+    pub header_timeout_s: u64,
+    /// Seconds a connection may stay open with no traffic in either direction.
+    pub idle_timeout_s: u64,
+    /// Connections open at once, in all and from one IP address; more are closed at once and
+    /// counted in `accord_connections_refused_total`.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// Concurrent HTTP/2 streams per connection.
+    pub http2_max_streams: u32,
 }
 
 impl Default for ServerConfig {
@@ -226,6 +237,11 @@ impl Default for ServerConfig {
             max_page_size: 10_000,
             complete_within_ms: DEFAULT_COMPLETE_WITHIN_MS,
             complete_max_objects: DEFAULT_COMPLETE_MAX_OBJECTS,
+            header_timeout_s: 10,
+            idle_timeout_s: 60,
+            max_connections: 1024,
+            max_connections_per_address: 128,
+            http2_max_streams: 100,
         }
     }
 }
@@ -518,6 +534,18 @@ impl Config {
                 "server.default_api_root {d:?} is not an api root"
             )));
         }
+        let srv = &self.server;
+        for (name, value) in [
+            ("header_timeout_s", srv.header_timeout_s as usize),
+            ("idle_timeout_s", srv.idle_timeout_s as usize),
+            ("max_connections", srv.max_connections),
+            ("max_connections_per_address", srv.max_connections_per_address),
+            ("http2_max_streams", srv.http2_max_streams as usize),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("server.{name} must be at least 1")));
+            }
+        }
         if self.server.plain_http && !self.server.listen.ip().is_loopback() {
             return Err(invalid(format!(
                 "server.plain_http is only allowed on a loopback address, not {}",
@@ -681,6 +709,17 @@ max_page_size = 10000
 # background. 0 answers every POST `pending` at once.
 complete_within_ms = {complete_within_ms}
 complete_max_objects = {complete_max_objects}
+# Connection limits. A client has `header_timeout_s` for its TLS handshake and for each request's
+# headers (also the longest an HTTP/1.1 keep-alive connection waits for its next request); a
+# connection with no traffic for `idle_timeout_s` is closed after its current response. More
+# connections than `max_connections` (or than `max_connections_per_address` from one IP address)
+# are closed at once and counted in /metrics (`accord_connections_refused_total`). `accord serve`
+# raises its open-file limit to fit `max_connections`, and refuses to start if it cannot.
+header_timeout_s = 10
+idle_timeout_s = 60
+max_connections = 1024
+max_connections_per_address = 128
+http2_max_streams = 100
 
 [[api_roots]]
 name = "api"

@@ -34,6 +34,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
     regime: String,
     stage: String,
@@ -58,6 +63,8 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     ingested: Family<CollectionLabels, Counter>,
     read_ahead: Family<OutcomeLabels, Counter>,
+    connections_open: Gauge,
+    connections_refused: Family<ReasonLabels, Counter>,
     time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
     submitted: Family<StageLabels, Gauge>,
     overdue: Family<StageLabels, Gauge>,
@@ -82,6 +89,18 @@ impl Metrics {
         });
         let ingested = Family::<CollectionLabels, Counter>::default();
         let read_ahead = Family::<OutcomeLabels, Counter>::default();
+        let connections_open = Gauge::default();
+        let connections_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "connections_open",
+            "Client connections open (TLS handshake included)",
+            connections_open.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections closed at once, by reason: the node's limit (max_connections), the address's (max_connections_per_address), or an accept error",
+            connections_refused.clone(),
+        );
         let time_to_notify = Family::<StageLabels, Gauge<f64, AtomicU64>>::default();
         let submitted = Family::<StageLabels, Gauge>::default();
         let overdue = Family::<StageLabels, Gauge>::default();
@@ -148,6 +167,8 @@ impl Metrics {
             latency,
             ingested,
             read_ahead,
+            connections_open,
+            connections_refused,
             time_to_notify,
             submitted,
             overdue,
@@ -185,6 +206,18 @@ impl Metrics {
                 .get_or_create(&OutcomeLabels { outcome })
                 .inc_by(n as u64);
         }
+    }
+
+    /// A connection opened (`+1`) or closed (`-1`).
+    pub fn connections_open(&self, delta: i64) {
+        self.connections_open.inc_by(delta);
+    }
+
+    /// A connection refused: `reason` is `limit`, `address_limit` or `accept_error`.
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Replaces the reporting-obligation gauges with a fresh computation.

@@ -119,6 +119,43 @@ impl TaxiiError {
     }
 }
 
+/// Most bytes of a foreign error body (an extractor's or the framework's) kept as the description.
+const FOREIGN_DESCRIPTION: usize = 512;
+
+/// Gives every error response the TAXII error body. The handlers' own errors have it already;
+/// this catches the rest at one place: rejections by extractors (a path segment that is not
+/// UTF-8, say), the framework's 405 and 413, so that no route answers an error in plain text.
+pub(crate) async fn taxii_error_bodies(resp: Response) -> Response {
+    let status = resp.status();
+    let is_taxii = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/taxii+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_taxii {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, FOREIGN_DESCRIPTION * 4)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let mut description: String = text.chars().take(FOREIGN_DESCRIPTION).collect();
+    if description.is_empty() {
+        description = status.canonical_reason().unwrap_or("error").to_owned();
+    }
+    let body = ErrorBody {
+        title: status.canonical_reason().unwrap_or("Error"),
+        description,
+        http_status: status.as_u16().to_string(),
+    };
+    let mut resp = Response::from_parts(parts, serde_json::to_string(&body).unwrap_or_default().into());
+    let headers = resp.headers_mut();
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE_TAXII));
+    resp
+}
+
 impl IntoResponse for TaxiiError {
     fn into_response(self) -> Response {
         let (status, title) = self.status();

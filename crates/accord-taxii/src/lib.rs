@@ -135,6 +135,7 @@ pub fn app(state: AppState) -> Router {
     r.fallback(handlers::not_found)
         // Each API root enforces its own max_content_length (413) in the handler.
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::map_response(error::taxii_error_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -234,7 +235,9 @@ impl Prepared {
             public_host: addr.to_string(),
         });
         ready(addr);
-        server::serve(listener, app(state), tls, shutdown).await?;
+        let limits = server::Limits::from_config(&state.node.config().server).fit_open_files();
+        let metrics = state.node.metrics().clone();
+        server::serve(listener, app(state), tls, limits, metrics, shutdown).await?;
         tracing::info!("connections drained; finishing queued requests");
         worker.finish().await;
         Ok(())

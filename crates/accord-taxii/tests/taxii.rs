@@ -14,7 +14,7 @@ use accord_taxii::access::PeerCertificate;
 use accord_taxii::query::Cursors;
 use accord_taxii::{AppState, ServerModel, Shared};
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -509,6 +509,43 @@ async fn max_content_length_is_413_with_or_without_content_length() {
     let r = n.call(streamed).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.body["http_status"], "413");
+}
+
+/// Errors the handlers never see (rejected by an extractor or by the router) still carry the
+/// TAXII error body, naming what was wrong.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_error_has_the_taxii_error_body() {
+    let n = node().await;
+    let bad_utf8 = n.get("/api/collections/c1/objects/indicator--%FF%FE/").await;
+    let wrong_method = n
+        .call(
+            Request::put("/api/collections/c1/objects/")
+                .header("authorization", &n.basic["alice"])
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    for (r, status) in [
+        (&bad_utf8, StatusCode::BAD_REQUEST),
+        (&wrong_method, StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        assert_eq!(r.status, status, "{}", r.body);
+        assert!(
+            r.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/taxii+json"),
+            "{:?}",
+            r.headers
+        );
+        assert_eq!(r.body["http_status"], status.as_u16().to_string(), "{}", r.body);
+        assert!(r.body["description"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    assert!(
+        bad_utf8.body["description"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        bad_utf8.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1096,13 +1133,16 @@ async fn a_small_post_is_complete_in_its_own_response() {
     );
     let failures = r.body["failures"].as_array().unwrap();
     assert_missing_properties_reported(failures);
+    // An object without a readable id is named by its place in the envelope, in the id too.
     assert!(
-        failures.iter().any(|f| f["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("$.objects[2]: invalid STIX: error [not-an-object]")),
+        failures.iter().any(|f| f["id"] == "$.objects[2]"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("$.objects[2]: invalid STIX: error [not-an-object]")),
         "{failures:?}"
     );
+    assert!(failures.iter().all(|f| f["id"] != ""), "{failures:?}");
 }
 
 /// Puts `settings` in force in the node's `[server]` section.
@@ -1453,4 +1493,139 @@ async fn each_principal_sees_what_the_policy_allows() {
     let r = n.call(req).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(ids(&r.body), Vec::<String>::new());
+}
+
+/// Reads from a raw connection until the server closes it; how long that took, or `None` if it
+/// stayed open for `within`.
+async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(start + within), s.read(&mut buf)).await
+        {
+            Ok(Ok(0) | Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A hostile client cannot exhaust the server: connections beyond the limits are closed at once
+/// and counted; silent, trickling and idle connections are closed after their timeouts; the
+/// places they held are free again afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_are_bounded_in_number_and_time() {
+    use accord_taxii::server::{Limits, serve};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::{TcpSocket, TcpStream};
+    let n = node().await;
+    let limits = Limits {
+        header_timeout: Duration::from_millis(400),
+        idle_timeout: Duration::from_millis(400),
+        max_connections: 3,
+        max_per_address: 2,
+        http2_max_streams: 4,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics = n.node().metrics().clone();
+    let server = tokio::spawn(serve(
+        listener,
+        accord_taxii::app(n.state.clone()),
+        None,
+        limits,
+        metrics,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let from = |ip: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        async move {
+            let s = TcpSocket::new_v4().unwrap();
+            s.bind((ip, 0).into()).unwrap();
+            s.connect(addr).await.unwrap()
+        }
+    };
+    let refused = |reason: &str| {
+        let text = n.node().metrics().render();
+        let line = format!("accord_connections_refused_total{{reason=\"{reason}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .map_or(0, |v| v.trim().parse::<u64>().unwrap())
+    };
+    let short = Duration::from_millis(150);
+
+    // Two from one address are served; a third from it is closed at once.
+    let mut a1 = from("127.0.0.1").await;
+    let mut a2 = from("127.0.0.1").await;
+    let mut a3 = from("127.0.0.1").await;
+    assert!(
+        closed_within(&mut a3, short).await.is_some(),
+        "third from one address stays open"
+    );
+    assert_eq!(refused("address_limit"), 1);
+    // One more from another address fills the node; the next is closed at once.
+    let mut b1 = from("127.0.0.2").await;
+    let mut c1 = from("127.0.0.3").await;
+    assert!(
+        closed_within(&mut c1, short).await.is_some(),
+        "a connection beyond the limit stays open"
+    );
+    assert_eq!(refused("limit"), 1);
+    assert!(
+        closed_within(&mut a1, short).await.is_none(),
+        "an admitted connection was closed early"
+    );
+
+    // Trickling a request's headers does not keep a connection open past the header timeout.
+    let trickle = tokio::spawn(async move {
+        let _ = b1.write_all(b"GET /taxii2/ HTTP/1.1\r\nHost: x\r\n").await;
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if b1.write_all(b"X-A: b\r\n").await.is_err() {
+                break;
+            }
+        }
+        b1
+    });
+    // Silent connections are closed after the timeout, not before and not much after.
+    let silent = closed_within(&mut a1, Duration::from_secs(5))
+        .await
+        .expect("silent connection held");
+    assert!(
+        silent >= Duration::from_millis(200),
+        "closed too early: {silent:?}"
+    );
+    assert!(closed_within(&mut a2, Duration::from_secs(5)).await.is_some());
+    let mut b1 = trickle.await.unwrap();
+    assert!(
+        closed_within(&mut b1, Duration::from_millis(100)).await.is_some(),
+        "trickled headers held the connection"
+    );
+
+    // The places are free again: a keep-alive client is served, then closed once idle.
+    let mut k = TcpStream::connect(addr).await.unwrap();
+    k.write_all(
+        format!(
+            "GET /taxii2/ HTTP/1.1\r\nHost: x\r\nAccept: {TAXII}\r\nAuthorization: {}\r\n\r\n",
+            n.basic["alice"]
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut k, &mut head)
+        .await
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert!(
+        closed_within(&mut k, Duration::from_secs(5)).await.is_some(),
+        "idle keep-alive connection held"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }

@@ -321,7 +321,12 @@ fn token(node: &Node, action: TokenAction) -> Result<Outcome> {
             if !node.revoke_token(&id)? {
                 bail!("no active token {id:?}");
             }
-            Ok(Outcome::new(format!("revoked {id}"), &json!({"revoked": id})))
+            // A server in another process trusts its cached lookup for TOKEN_CACHE_TTL more.
+            let ttl = accord_node::access::TOKEN_CACHE_TTL.as_secs();
+            Ok(Outcome::new(
+                format!("revoked {id}; a running `accord serve` refuses it within {ttl} s"),
+                &json!({"revoked": id, "refused_by_running_servers_within_s": ttl}),
+            ))
         }
     }
 }

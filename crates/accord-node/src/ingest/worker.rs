@@ -311,6 +311,12 @@ struct Checked {
 /// Most objects the writer puts in one transaction when grouping requests.
 const GROUP: usize = 65_536;
 
+/// Where an object that has no readable id sits in a POSTed envelope, as a JSON path: what a
+/// failure names in place of the id.
+fn envelope_position(index: usize) -> String {
+    format!("$.objects[{index}]")
+}
+
 fn check(node: &Node, job: Job) -> Checked {
     let Job {
         mut status,
@@ -336,14 +342,17 @@ fn check(node: &Node, job: Job) -> Checked {
                     Ok(o) => valid.push(o),
                     Err(rejection) => {
                         let id = match &rejection {
-                            accord_stix::Rejection::Invalid(r) => r.object_id.clone().unwrap_or_default(),
-                            _ => String::new(),
+                            accord_stix::Rejection::Invalid(r) => r.object_id.clone(),
+                            _ => None,
                         };
-                        // Without an id, the object's place in the envelope says which it is.
-                        let message = if id.is_empty() {
-                            format!("$.objects[{index}]: {rejection}")
-                        } else {
-                            rejection.to_string()
+                        // Without an id, the object's place in the envelope says which it is,
+                        // in the id (what clients match failures by) and in the message.
+                        let (id, message) = match id {
+                            Some(id) => (id, rejection.to_string()),
+                            None => (
+                                envelope_position(index),
+                                format!("{}: {rejection}", envelope_position(index)),
+                            ),
                         };
                         failures.push(StatusDetail {
                             id,
@@ -639,14 +648,17 @@ pub fn prescan(
     for item in &doc.items {
         match Head::of(item.bytes) {
             Ok(h) => status.pendings.push(StatusDetail {
-                id: h.id.unwrap_or_default(),
+                id: h.id.unwrap_or_else(|| envelope_position(item.index)),
                 version: h.modified.or(h.created).unwrap_or_default(),
                 message: None,
             }),
             Err(e) => status.failures.push(StatusDetail {
-                id: String::new(),
+                id: envelope_position(item.index),
                 version: String::new(),
-                message: Some(format!("$.objects[{}] is not a STIX object: {e}", item.index)),
+                message: Some(format!(
+                    "{} is not a STIX object: {e}",
+                    envelope_position(item.index)
+                )),
             }),
         }
     }
