@@ -38,6 +38,40 @@ impl Node {
     /// Deletes the `versions` of object `id` from `collection` for `who` (authorised to delete
     /// from it), logged first. An object deleted whole becomes a withdrawal that partners are told
     /// of. Returns how many versions were removed; none found is `NotFound`.
+    /// Whether `who` speaks for the creator of `stored`'s object, the only organisation that may
+    /// version or delete it (see [`accord_store::authorship`]); refused, and the refusal logged,
+    /// otherwise.
+    fn may_version(&self, who: &Principal, stored: &accord_store::StoredObject) -> Result<()> {
+        let origin = crate::ingest::Origin {
+            principal: &who.name,
+            status: None,
+            partner: None,
+        };
+        let authors = crate::ingest::Authors::of_texts(self, origin, std::iter::once(stored.json.as_str()))?;
+        let claims = authors.claims_for(std::iter::once(stored.id.as_str()));
+        let recorded = self.store().creator(&stored.id)?;
+        match claims
+            .first()
+            .map(|c| accord_store::authorship(c, recorded.as_deref()))
+        {
+            Some(accord_store::Authorship::Creator) => Ok(()),
+            refused => {
+                let refused = refused.unwrap_or(accord_store::Authorship::CreatorUnknown);
+                let why = crate::ingest::refusal_of(
+                    &stored.id,
+                    Some(&stored.version),
+                    &accord_store::PutOutcome::Refused(refused),
+                )
+                .unwrap_or_default();
+                tracing::warn!(principal = %who.name, object = %stored.id, "refused: {why}");
+                Err(NodeError::Forbidden(format!(
+                    "{} may not delete: {why}",
+                    who.name
+                )))
+            }
+        }
+    }
+
     pub fn delete_object(
         &self,
         who: &Principal,
@@ -51,10 +85,11 @@ impl Node {
         q.ids = vec![id.to_owned()];
         q.versions = versions.clone();
         q.limit = 100_000;
-        let doomed: Vec<Version> = self
-            .store()
-            .query(&q)?
-            .objects
+        let found = self.store().query(&q)?.objects;
+        if let Some(stored) = found.last() {
+            self.may_version(who, stored)?;
+        }
+        let doomed: Vec<Version> = found
             .into_iter()
             .map(|o| Version {
                 id: o.id,

@@ -94,7 +94,7 @@ pub fn up(dir: &std::path::Path, progress: &dyn crate::ingest::import::Progress)
         collection: node.collection_id(Some("demo"))?,
         strict: false,
         max_object_bytes: node.config().limits.max_object_bytes,
-        from_partner: false,
+        from_partner: None,
     };
     let import = crate::ingest::import::import(&node, &sources, &opts, progress)?;
     let mut replaced = Vec::new();

@@ -698,7 +698,7 @@ pub fn run(
                 collection: node.collection_id(Some(collection))?,
                 strict: true,
                 max_object_bytes: node.config().limits.max_object_bytes,
-                from_partner: false,
+                from_partner: None,
             };
             let lines: Vec<String> = objects.iter().map(ToString::to_string).collect();
             report.stored = Some(crate::ingest::import::import_objects(

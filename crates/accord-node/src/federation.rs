@@ -175,6 +175,7 @@ fn admit(
 #[derive(Debug, Clone)]
 struct Partner {
     name: String,
+    organisation: String,
     signed: bool,
     relays_for: Vec<String>,
 }
@@ -201,6 +202,7 @@ impl PartnerTable {
                     p.name.clone(),
                     Partner {
                         name: p.name.clone(),
+                        organisation: p.organisation.clone(),
                         signed: p.signed,
                         relays_for: p.relays_for.clone(),
                     },
@@ -281,6 +283,16 @@ impl Partners {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The partner node whose principal `principal` is.
+    pub fn partner_of(&self, principal: &str) -> Option<String> {
+        self.table().by_principal.get(principal).cloned()
+    }
+
+    /// The organisation of partner node `name` (as it signs).
+    pub fn organisation_of(&self, name: &str) -> Option<String> {
+        self.table().by_name.get(name).map(|p| p.organisation.clone())
     }
 
     /// Whether `principal` is a partner node's principal (its POSTs are verified, its reads
@@ -416,7 +428,7 @@ impl Node {
         let (admitted, refused) = self.partners()?.sort_received(partner, objects)?;
         let quarantined = self.quarantine(&opts.collection, partner, refused)?;
         let opts = ImportOptions {
-            from_partner: true,
+            from_partner: Some(partner.to_owned()),
             ..opts.clone()
         };
         let imported = crate::ingest::import::import_objects(self, &admitted, &opts, progress);

@@ -132,7 +132,7 @@ pub fn report(node: &Node, path: &Path, name: Option<&str>) -> Result<String> {
     let origin = Origin {
         principal: accord_policy::sharing::NODE_PRINCIPAL,
         status: None,
-        from_partner: false,
+        partner: None,
     };
     let outcomes = crate::ingest::commit(node, origin, &collection(node)?, &mut [checked])?;
     if let Some(accord_store::PutOutcome::Conflict { existing }) = outcomes.first() {

@@ -32,7 +32,7 @@ fn import(node: &Node, objects: &[Value]) {
         collection: node.collection_id(None).unwrap(),
         strict: true,
         max_object_bytes: 1 << 20,
-        from_partner: false,
+        from_partner: None,
     };
     let summary = import_objects(node, &lines, &opts, &Silent).unwrap();
     assert!(summary.committed && !summary.has_rejections(), "{summary:?}");

@@ -579,6 +579,17 @@ pub fn inbound(
         .collect()
 }
 
+/// The node an object's provenance extension names as its signer, without verifying anything:
+/// for objects whose signature was verified on arrival.
+pub fn claimed_signer(canonical: &str) -> Option<String> {
+    let ext = accord_stix::jcs::select(canonical, &["extensions"])?;
+    ext.get("extensions")?
+        .get(EXTENSION_ID)?
+        .get("signer")?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// Whether two copies of an object (JSON text) are the same apart from their provenance
 /// extension: one version signed again after a key rotation, or relayed along another path.
 pub fn same_apart_from_provenance(a: &str, b: &str) -> bool {

@@ -10,8 +10,8 @@ use accord_stix::{CheckedObject, ContentHash, Timestamp, check_value};
 use serde_json::json;
 
 use crate::{
-    Backend, CollectionSpec, Page, PutOutcome, QuarantineRecord, Query, StatusDetail, StatusRecord, Store,
-    StoreError, StoredObject, SubmissionRecord, TokenRecord, VersionFilter,
+    Authorship, Backend, Claim, CollectionSpec, Page, PutOutcome, QuarantineRecord, Query, StatusDetail,
+    StatusRecord, Store, StoreError, StoredObject, SubmissionRecord, TokenRecord, VersionFilter,
 };
 
 /// A factory for fresh, empty backends.
@@ -46,6 +46,11 @@ const CASES: &[(&str, Check)] = cases![
     repeats_within_a_batch_see_earlier_ones,
     all_or_nothing_stores_nothing_on_a_conflict,
     settle_conflicts_turns_copies_deemed_the_same_into_unchanged,
+    // Authorship.
+    only_the_creator_may_version_an_object_in_any_collection,
+    the_creator_named_at_first_binds_later_versions,
+    claims_within_a_batch_see_earlier_ones,
+    all_or_nothing_stores_nothing_when_a_claim_is_refused,
     // Reading.
     paging_neither_skips_nor_repeats_across_writes,
     added_after_is_exclusive,
@@ -215,6 +220,152 @@ fn put(store: &dyn Store, collection: &str, objects: &[CheckedObject]) -> Vec<Pu
     out
 }
 
+/// Puts `objects` into `collection` as `writer` writes them, each naming `named` as its creator.
+fn put_as(
+    store: &dyn Store,
+    collection: &str,
+    objects: &[CheckedObject],
+    writer: &str,
+    named: Option<&str>,
+) -> Vec<PutOutcome> {
+    let claims: Vec<Claim<'_>> = objects
+        .iter()
+        .map(|o| Claim {
+            object_id: &o.id,
+            named_creator: named,
+            writer,
+        })
+        .collect();
+    let out = store
+        .put_claimed(collection, objects, &claims)
+        .expect("put_claimed into an existing collection succeeds");
+    assert_eq!(out.len(), objects.len(), "one outcome per object, in input order");
+    out
+}
+
+fn not_creator(creator: &str) -> PutOutcome {
+    PutOutcome::Refused(Authorship::NotCreator {
+        creator: creator.into(),
+    })
+}
+
+fn only_the_creator_may_version_an_object_in_any_collection(store: &dyn Backend) {
+    setup(store);
+    ensure(store, OTHER, None);
+    let v1 = indicator(1, "2020-01-01T00:00:00.000Z", "a");
+    let v2 = indicator(1, "2020-02-01T00:00:00.000Z", "b");
+    assert!(matches!(
+        put_as(store, COLL, &[v1], "org-a", None)[0],
+        PutOutcome::New { .. }
+    ));
+    assert_eq!(
+        put_as(store, COLL, &[v2.clone()], "org-b", None),
+        vec![not_creator("org-a")]
+    );
+    // Nor by writing it into another collection of the same node.
+    assert_eq!(
+        put_as(store, OTHER, &[v2.clone()], "org-b", None),
+        vec![not_creator("org-a")]
+    );
+    assert!(matches!(
+        put_as(store, COLL, &[v2], "org-a", None)[0],
+        PutOutcome::NewVersion { .. }
+    ));
+    assert_eq!(
+        all(store, VersionFilter::all()).len(),
+        2,
+        "the refused version was stored"
+    );
+    assert_eq!(
+        store.creator(&indicator_id(1)).expect("creator").as_deref(),
+        Some("org-a")
+    );
+    assert_eq!(store.creator(&indicator_id(99)).expect("creator"), None);
+}
+
+fn the_creator_named_at_first_binds_later_versions(store: &dyn Backend) {
+    setup(store);
+    let v1 = indicator(2, "2020-01-01T00:00:00.000Z", "a");
+    let v2 = indicator(2, "2020-02-01T00:00:00.000Z", "b");
+    // Naming another organisation as creator is not writing as it.
+    assert_eq!(
+        put_as(store, COLL, &[v1.clone()], "org-a", Some("org-b")),
+        vec![not_creator("org-b")]
+    );
+    assert!(matches!(
+        put_as(store, COLL, &[v1], "org-b", Some("org-b"))[0],
+        PutOutcome::New { .. }
+    ));
+    // A later version cannot take the object over by naming its writer.
+    assert_eq!(
+        put_as(store, COLL, &[v2], "org-a", Some("org-a")),
+        vec![not_creator("org-b")]
+    );
+}
+
+fn claims_within_a_batch_see_earlier_ones(store: &dyn Backend) {
+    setup(store);
+    let v1 = indicator(3, "2020-01-01T00:00:00.000Z", "a");
+    let v2 = indicator(3, "2020-02-01T00:00:00.000Z", "b");
+    let objects = [v1, v2];
+    let claims = [
+        Claim {
+            object_id: &objects[0].id,
+            named_creator: None,
+            writer: "org-a",
+        },
+        Claim {
+            object_id: &objects[1].id,
+            named_creator: None,
+            writer: "org-b",
+        },
+    ];
+    let out = store
+        .put_claimed(COLL, &objects, &claims)
+        .expect("put_claimed into an existing collection succeeds");
+    assert!(matches!(out[0], PutOutcome::New { .. }), "{out:?}");
+    assert_eq!(out[1], not_creator("org-a"));
+}
+
+fn all_or_nothing_stores_nothing_when_a_claim_is_refused(store: &dyn Backend) {
+    setup(store);
+    put_as(
+        store,
+        COLL,
+        &[indicator(4, "2020-01-01T00:00:00.000Z", "a")],
+        "org-a",
+        None,
+    );
+    let batch = [
+        indicator(5, "2020-01-01T00:00:00.000Z", "new"),
+        indicator(4, "2020-02-01T00:00:00.000Z", "b"),
+    ];
+    let claims: Vec<Claim<'_>> = batch
+        .iter()
+        .map(|o| Claim {
+            object_id: &o.id,
+            named_creator: None,
+            writer: "org-b",
+        })
+        .collect();
+    let out = store
+        .put_all_or_nothing_claimed(COLL, &batch, &claims)
+        .expect("put_all_or_nothing_claimed into an existing collection succeeds");
+    assert!(out.is_err(), "{out:?}");
+    assert_eq!(all(store, VersionFilter::all()).len(), 1);
+    // Nor was the new object's creator recorded: org-a may still create it.
+    assert!(matches!(
+        put_as(
+            store,
+            COLL,
+            &[indicator(5, "2020-01-01T00:00:00.000Z", "new")],
+            "org-a",
+            None
+        )[0],
+        PutOutcome::New { .. }
+    ));
+}
+
 fn query(store: &dyn Store, q: &Query) -> Page {
     store
         .query(q)
@@ -245,7 +396,9 @@ fn date_added_of(outcome: &PutOutcome) -> i64 {
         PutOutcome::New { date_added }
         | PutOutcome::NewVersion { date_added }
         | PutOutcome::Unchanged { date_added } => *date_added,
-        PutOutcome::Conflict { .. } => panic!("expected a stored outcome, got {outcome:?}"),
+        PutOutcome::Conflict { .. } | PutOutcome::Refused(_) => {
+            panic!("expected a stored outcome, got {outcome:?}")
+        }
     }
 }
 

@@ -64,7 +64,7 @@ pub struct CollectionInfo {
 }
 
 /// What happened to one submitted object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum PutOutcome {
     /// The first version of this object in the collection.
@@ -75,11 +75,13 @@ pub enum PutOutcome {
     Unchanged { date_added: i64 },
     /// Another content is stored under the same id and version: rejected.
     Conflict { existing: ContentHash },
+    /// The writer is not the object's creator ([`authorship`]): rejected.
+    Refused(Authorship),
 }
 
 impl PutOutcome {
     pub fn is_stored(&self) -> bool {
-        !matches!(self, PutOutcome::Conflict { .. })
+        !matches!(self, PutOutcome::Conflict { .. } | PutOutcome::Refused(_))
     }
 }
 
@@ -189,15 +191,35 @@ pub trait Store: Send + Sync {
     fn collection(&self, id: &str) -> Result<Option<CollectionInfo>>;
     fn collections(&self) -> Result<Vec<CollectionInfo>>;
     /// Stores a batch in one transaction. When this returns `Ok`, every stored version is durable.
-    /// Outcomes are in input order.
-    fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>>;
-    /// Stores the whole batch in one transaction only if no object conflicts; otherwise stores
-    /// nothing and returns the outcomes (with the conflicts) as `Err`.
+    /// Outcomes are in input order. `claims` (none, or one per object) are answered in the same
+    /// transaction ([`AuthorshipStore`]): an object whose writer is not its creator is not stored
+    /// ([`PutOutcome::Refused`]).
+    fn put_claimed(
+        &self,
+        collection: &str,
+        objects: &[CheckedObject],
+        claims: &[Claim<'_>],
+    ) -> Result<Vec<PutOutcome>>;
+    /// Stores the whole batch in one transaction only if no object conflicts or is refused;
+    /// otherwise stores nothing and returns the outcomes as `Err`.
+    fn put_all_or_nothing_claimed(
+        &self,
+        collection: &str,
+        objects: &[CheckedObject],
+        claims: &[Claim<'_>],
+    ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>>;
+    /// [`Store::put_claimed`] without claims (storage tests, tools).
+    fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>> {
+        self.put_claimed(collection, objects, &[])
+    }
+    /// [`Store::put_all_or_nothing_claimed`] without claims.
     fn put_all_or_nothing(
         &self,
         collection: &str,
         objects: &[CheckedObject],
-    ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>>;
+    ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>> {
+        self.put_all_or_nothing_claimed(collection, objects, &[])
+    }
     /// One indexed range scan in `date_added` order.
     fn query(&self, query: &Query) -> Result<Page>;
     /// What a read of the collection depends on (a read-ahead relies on it).
@@ -414,8 +436,71 @@ pub trait SyncStore: Send + Sync {
 }
 
 /// Everything a node needs from its storage.
-pub trait Backend: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore + SyncStore {}
-impl<T: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore + SyncStore> Backend for T {}
+/// What a writer asks before storing a version of an object: to be its creator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub object_id: &'a str,
+    /// The organisation the object's `created_by_ref` names (`None`: absent, or an identity no
+    /// configured organisation has).
+    pub named_creator: Option<&'a str>,
+    /// The organisation writing: the poster's, or for an object signed by its originator and
+    /// relayed through federation, the signer's.
+    pub writer: &'a str,
+}
+
+/// The answer to a [`Claim`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "authorship", rename_all = "kebab-case")]
+pub enum Authorship {
+    /// The writer is the creator (recorded now, for an object not seen before).
+    Creator,
+    /// Another organisation created the object: only it may create versions of it.
+    NotCreator { creator: String },
+    /// The object was stored before creators were recorded and names no known creator: nobody
+    /// can be shown to be its creator, so nobody may version it.
+    CreatorUnknown,
+}
+
+/// The creator recorded for an object stored before creators were recorded.
+pub const UNKNOWN_CREATOR: &str = "";
+
+/// STIX 2.1 §3.6: only an object's creator may create versions of it. The creator is the
+/// organisation recorded when the object first arrived: the one its `created_by_ref` named,
+/// else the one that wrote it. A later version cannot change it by naming another creator.
+/// `recorded` is what the store holds for the object ([`AuthorshipStore::creator`]).
+pub fn authorship(claim: &Claim<'_>, recorded: Option<&str>) -> Authorship {
+    let creator = match recorded {
+        Some(UNKNOWN_CREATOR) => match claim.named_creator {
+            Some(named) => named,
+            None => return Authorship::CreatorUnknown,
+        },
+        Some(recorded) => recorded,
+        None => claim.named_creator.unwrap_or(claim.writer),
+    };
+    if creator == claim.writer {
+        Authorship::Creator
+    } else {
+        Authorship::NotCreator {
+            creator: creator.to_owned(),
+        }
+    }
+}
+
+/// Who created each object, as recorded when it first arrived ([`Store::put_claimed`]).
+pub trait AuthorshipStore: Send + Sync {
+    /// The creator recorded for an object ([`UNKNOWN_CREATOR`] for one stored before creators
+    /// were recorded; `None` if the object was never stored).
+    fn creator(&self, object_id: &str) -> Result<Option<String>>;
+}
+
+pub trait Backend:
+    Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore + SyncStore + AuthorshipStore
+{
+}
+impl<T: Store + StatusStore + TokenStore + SubmissionStore + QuarantineStore + SyncStore + AuthorshipStore>
+    Backend for T
+{
+}
 
 /// Validates a collection id: it appears in URLs and file names.
 pub fn check_collection_id(id: &str) -> Result<()> {

@@ -3,7 +3,10 @@
 //! suite comes from the `testsuite` feature, which this crate's dev-dependency on itself enables.
 #![allow(clippy::unwrap_used)]
 
-use accord_store::{CollectionSpec, Query, SqliteStore, StatusRecord, StatusStore, Store, conformance};
+use accord_store::{
+    AuthorshipStore, CollectionSpec, PutOutcome, Query, SqliteStore, StatusRecord, StatusStore, Store,
+    conformance,
+};
 
 #[test]
 fn sqlite_passes_conformance() {
@@ -55,7 +58,7 @@ fn data_survives_reopen() {
 /// A database from before retention was indexed (schema 8) has it read from the stored objects
 /// when it is opened.
 #[test]
-fn migration_indexes_the_retention_of_stored_versions() {
+fn migrations_index_retention_and_record_unknown_creators() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("accord.db");
     {
@@ -71,10 +74,11 @@ fn migration_indexes_the_retention_of_stored_versions() {
         )
         .unwrap();
     }
-    // Back to schema 8: no column, no index.
+    // Back to schema 8: no column, no index, no creators.
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "DROP INDEX objects_by_expiry; ALTER TABLE objects DROP COLUMN expires; PRAGMA user_version = 8;",
+        "DROP INDEX objects_by_expiry; ALTER TABLE objects DROP COLUMN expires; DROP TABLE origins;
+         PRAGMA user_version = 8;",
     )
     .unwrap();
     drop(c);
@@ -91,6 +95,32 @@ fn migration_indexes_the_retention_of_stored_versions() {
             .unwrap()
             .as_micros()
     );
+    // Stored before creators were recorded: the creator is unknown, so no one may version the
+    // object unless a version names its creator.
+    let id = conformance::retained(2, "2020-01-01T00:00:00.000Z", "x").id;
+    assert_eq!(
+        s.creator(&id).unwrap().as_deref(),
+        Some(accord_store::UNKNOWN_CREATOR)
+    );
+    let next = [conformance::retained(
+        2,
+        "2021-01-01T00:00:00.000Z",
+        "2030-01-01T00:00:00Z",
+    )];
+    let claim = |named| accord_store::Claim {
+        object_id: &next[0].id,
+        named_creator: named,
+        writer: "org-a",
+    };
+    assert_eq!(
+        s.put_claimed("c", &next, &[claim(None)]).unwrap(),
+        [PutOutcome::Refused(accord_store::Authorship::CreatorUnknown)]
+    );
+    assert!(matches!(
+        s.put_claimed("c", &next, &[claim(Some("org-a"))]).unwrap()[0],
+        PutOutcome::NewVersion { .. }
+    ));
+    assert_eq!(s.creator(&id).unwrap().as_deref(), Some("org-a"));
 }
 
 /// A status is committed with its payload before the request is acknowledged, so that processing

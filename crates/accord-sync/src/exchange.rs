@@ -213,7 +213,7 @@ impl Ctx<'_> {
             collection: collection.to_owned(),
             strict: false,
             max_object_bytes: self.node.config().limits.max_object_bytes,
-            from_partner: true,
+            from_partner: Some(self.partner.name.clone()),
         };
         let (quarantined, summary) = self.node.receive(&self.partner.name, canonical, &opts, &Silent)?;
         report.quarantined += quarantined.len() as u64;

@@ -94,6 +94,7 @@ id = "bank-de"
 name = "Bank"
 jurisdiction = "DE"
 role = "operator"
+identity = "identity--00000000-0000-4000-8000-0000000ba4c0"
 
 [[agreements]]
 id = "de-fr"
@@ -139,6 +140,7 @@ purposes = ["detection"]"#,
             "de-bank",
             "bank-de",
             r#"read = ["c1"]
+write = ["c1"]
 purposes = ["detection"]"#,
         ),
     ];
@@ -253,11 +255,24 @@ impl TestNode {
     }
 
     async fn post(&self, coll: &str, body: &Value) -> Resp {
+        self.post_as("alice", coll, body).await
+    }
+
+    async fn post_as(&self, who: &str, coll: &str, body: &Value) -> Resp {
         let req = Request::post(format!("/api/collections/{coll}/objects/"))
             .header("accept", TAXII)
             .header("content-type", TAXII)
-            .header("authorization", &self.basic["alice"])
+            .header("authorization", &self.basic[who])
             .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(req).await
+    }
+
+    async fn delete_as(&self, who: &str, coll: &str, id: &str) -> Resp {
+        let req = Request::delete(format!("/api/collections/{coll}/objects/{id}/"))
+            .header("accept", TAXII)
+            .header("authorization", &self.basic[who])
+            .body(Body::empty())
             .unwrap();
         self.call(req).await
     }
@@ -1628,4 +1643,84 @@ async fn connections_are_bounded_in_number_and_time() {
     );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// STIX 2.1 §3.6: only an object's creator may version it. A writer of another organisation can
+/// neither post a new version of it, nor claim to be its creator, nor delete it; its creator can.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_creator_may_version_or_delete_an_object() {
+    let n = node().await;
+    let posted = |r: &Resp| {
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+        assert_eq!(r.body["status"], "complete", "{}", r.body);
+        (
+            r.body["success_count"].as_u64().unwrap(),
+            r.body["failures"].as_array().cloned().unwrap_or_default(),
+        )
+    };
+    let home = indicator(1, "2026-01-01T00:00:00.000Z");
+    let id = home["id"].as_str().unwrap().to_owned();
+    assert_eq!(posted(&n.post("c1", &json!({"objects": [home]})).await).0, 1);
+
+    // Another organisation's newer version, relabelled: refused, naming the creator.
+    let mut takeover = indicator(1, "2026-02-01T00:00:00.000Z");
+    takeover["object_marking_refs"] = json!(["marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487"]);
+    let (ok, failures) = posted(&n.post_as("de-bank", "c1", &json!({"objects": [takeover]})).await);
+    assert_eq!(ok, 0);
+    let message = failures[0]["message"].as_str().unwrap();
+    assert!(
+        failures[0]["id"] == id.as_str() && message.contains("only its creator, organisation \"org\""),
+        "{failures:?}"
+    );
+    let versions = n
+        .get(&format!("/api/collections/c1/objects/{id}/versions/"))
+        .await;
+    assert_eq!(
+        versions.body["versions"].as_array().unwrap().len(),
+        1,
+        "{}",
+        versions.body
+    );
+
+    // Nor may it delete the object; its creator may.
+    assert_eq!(
+        n.delete_as("de-bank", "c1", &id).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // An object naming the bank's identity as creator is the bank's: the home CSIRT cannot post
+    // one (impersonation), nor version the bank's.
+    let mut banks = indicator(2, "2026-01-01T00:00:00.000Z");
+    banks["created_by_ref"] = json!("identity--00000000-0000-4000-8000-0000000ba4c0");
+    let (ok, failures) = posted(&n.post("c1", &json!({"objects": [banks.clone()]})).await);
+    assert_eq!(ok, 0, "{failures:?}");
+    assert_eq!(
+        posted(
+            &n.post_as("de-bank", "c1", &json!({"objects": [banks.clone()]}))
+                .await
+        )
+        .0,
+        1
+    );
+    banks["modified"] = json!("2026-03-01T00:00:00.000Z");
+    assert_eq!(
+        posted(&n.post("c1", &json!({"objects": [banks.clone()]})).await).0,
+        0
+    );
+    assert_eq!(
+        posted(&n.post_as("de-bank", "c1", &json!({"objects": [banks]})).await).0,
+        1
+    );
+
+    // The creator versions and deletes its own.
+    let next = indicator(1, "2026-02-01T00:00:00.000Z");
+    assert_eq!(posted(&n.post("c1", &json!({"objects": [next]})).await).0, 1);
+    assert_eq!(n.delete_as("alice", "c1", &id).await.status, StatusCode::OK);
+    // The refused ones count as failed in the log's ingest entries.
+    let failed: u64 = ingest_entries(&n)
+        .await
+        .iter()
+        .map(|e| e["failed"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(failed >= 3, "{failed}");
 }

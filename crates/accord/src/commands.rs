@@ -41,7 +41,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 collection: node.collection_id(collection.as_deref())?,
                 strict,
                 max_object_bytes: node.config().limits.max_object_bytes,
-                from_partner: from_partner.is_some(),
+                from_partner: from_partner.clone(),
             };
             match from_partner {
                 Some(partner) => import_from_partner(&node, &partner, &paths, &opts),

@@ -44,8 +44,8 @@ pub struct ImportOptions {
     pub collection: String,
     pub strict: bool,
     pub max_object_bytes: usize,
-    /// Whether the objects come from a partner node (see [`Origin::from_partner`]).
-    pub from_partner: bool,
+    /// The partner node the objects come from, if any (see [`Origin::partner`]).
+    pub from_partner: Option<String>,
 }
 
 /// Progress callbacks, called from the import threads.
@@ -125,13 +125,9 @@ fn tally(
             PutOutcome::New { .. } => summary.new += 1,
             PutOutcome::NewVersion { .. } => summary.new_version += 1,
             PutOutcome::Unchanged { .. } => summary.unchanged += 1,
-            PutOutcome::Conflict { existing } => {
+            PutOutcome::Conflict { .. } | PutOutcome::Refused(_) => {
                 summary.rejected += 1;
-                let msg = format!(
-                    "version conflict: {} version {} is already stored with different content ({existing})",
-                    obj.id,
-                    obj.version_text.as_deref().unwrap_or("(unversioned)")
-                );
+                let msg = super::refusal(obj, outcome).unwrap_or_default();
                 summary.rejections.push(ObjectRecord::conflict(pos, &obj.id, msg));
             }
         }
@@ -150,7 +146,7 @@ pub fn import(
     let origin = Origin {
         principal: accord_policy::sharing::NODE_PRINCIPAL,
         status: None,
-        from_partner: opts.from_partner,
+        partner: opts.from_partner.as_deref(),
     };
     let mut summary = ImportSummary {
         collection: opts.collection.clone(),
@@ -177,7 +173,12 @@ pub fn import(
             return Ok(summary);
         }
         let (positions, objects) = valid_objects(held);
-        match node.store().put_all_or_nothing(&opts.collection, &objects)? {
+        let authors = super::Authors::of(node, origin, &objects)?;
+        let claims = authors.claims(&objects);
+        match node
+            .store()
+            .put_all_or_nothing_claimed(&opts.collection, &objects, &claims)?
+        {
             Ok(outcomes) => {
                 node.log(vec![super::entry(
                     origin,

@@ -308,6 +308,24 @@ struct Checked {
     quarantined: Vec<Refused>,
 }
 
+impl Checked {
+    /// The partner node whose principal posted this request, if any.
+    fn partner(&self, node: &Node) -> Result<Option<String>> {
+        Ok(node.partners()?.partner_of(&self.status.principal))
+    }
+
+    /// The facts of its objects' claims to be written by their creators.
+    fn authors(&self, node: &Node) -> Result<super::Authors> {
+        let partner = self.partner(node)?;
+        let origin = Origin {
+            principal: &self.status.principal,
+            status: Some(&self.status.id),
+            partner: partner.as_deref(),
+        };
+        super::Authors::of(node, origin, &self.valid)
+    }
+}
+
 /// Most objects the writer puts in one transaction when grouping requests.
 const GROUP: usize = 65_536;
 
@@ -514,11 +532,15 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
     if group.iter().all(|c| c.status.collection == collection) {
         // One transaction for every object of every request in the group, in arrival order.
         let counts: Vec<usize> = group.iter().map(|c| c.valid.len()).collect();
+        let mut authors = super::Authors::default();
+        for c in &group {
+            authors.extend(c.authors(node)?);
+        }
         let mut all: Vec<accord_stix::CheckedObject> = group
             .iter_mut()
             .flat_map(|c| std::mem::take(&mut c.valid))
             .collect();
-        let mut flat = super::store(node, &collection, &mut all, true)?.into_iter();
+        let mut flat = super::store(node, &collection, &mut all, &authors, true)?.into_iter();
         let mut objects = all.into_iter();
         for (c, n) in group.iter_mut().zip(counts) {
             outcomes.push(flat.by_ref().take(n).collect());
@@ -526,7 +548,14 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
         }
     } else {
         for c in &mut group {
-            outcomes.push(super::store(node, &c.status.collection, &mut c.valid, true)?);
+            let authors = c.authors(node)?;
+            outcomes.push(super::store(
+                node,
+                &c.status.collection,
+                &mut c.valid,
+                &authors,
+                true,
+            )?);
         }
     }
     let mut finished = Vec::with_capacity(group.len());
@@ -541,6 +570,7 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
             valid,
             ..
         } = c;
+        let partner = node.partners()?.partner_of(&status.principal);
         let (refused, records) =
             crate::quarantine::prepare(&status.collection, &status.principal, quarantined, now);
         events.extend(refused);
@@ -551,7 +581,7 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
             Origin {
                 principal: &status.principal,
                 status: Some(&status.id),
-                from_partner: true,
+                partner: partner.as_deref(),
             },
             &status.collection,
             &valid,
@@ -579,12 +609,10 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
                     id: o.id,
                     message: Some("already present".into()),
                 }),
-                PutOutcome::Conflict { existing } => failed.push(StatusDetail {
+                PutOutcome::Conflict { .. } | PutOutcome::Refused(_) => failed.push(StatusDetail {
                     version: o.version_text.clone().unwrap_or_default(),
+                    message: super::refusal(&o, &outcome),
                     id: o.id,
-                    message: Some(format!(
-                        "version conflict: this version is stored with different content ({existing})"
-                    )),
                 }),
             }
         }

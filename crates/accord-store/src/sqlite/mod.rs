@@ -9,6 +9,7 @@
 
 mod federation;
 mod objects;
+mod origins;
 mod schema;
 mod statuses;
 mod submissions;

@@ -12,8 +12,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{SqliteStore, db, federation, now_micros};
 use crate::{
-    CollectionInfo, CollectionSpec, ExpiredVersion, Page, PutOutcome, Query, Result, Revision, Store,
-    StoreError, StoredObject, VersionFilter, Withdrawal, check_collection_id,
+    Authorship, Claim, CollectionInfo, CollectionSpec, ExpiredVersion, Page, PutOutcome, Query, Result,
+    Revision, Store, StoreError, StoredObject, VersionFilter, Withdrawal, check_collection_id,
 };
 
 impl SqliteStore {
@@ -22,8 +22,16 @@ impl SqliteStore {
         &self,
         collection: &str,
         objects: &[CheckedObject],
+        claims: &[Claim<'_>],
         all_or_nothing: bool,
     ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>> {
+        if !claims.is_empty() && claims.len() != objects.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} claims for {} objects",
+                claims.len(),
+                objects.len()
+            )));
+        }
         self.with_writer(|c| {
             // INVARIANT: one transaction per batch, so that it is durable (or absent) as a whole.
             // `Immediate` takes the write lock before `last_added` is read below, so nothing else
@@ -46,7 +54,17 @@ impl SqliteStore {
             let mut written: HashMap<&str, Vec<Existing>> = HashMap::new();
             let mut outcomes = Vec::with_capacity(objects.len());
             let mut revised = false;
-            for (obj, key) in objects.iter().zip(&keys) {
+            let mut answers = super::origins::Claims::new(&tx);
+            for (i, (obj, key)) in objects.iter().zip(&keys).enumerate() {
+                // INVARIANT: only an object's creator may version it (STIX 2.1 §3.6), decided in
+                // the transaction that stores the version.
+                if let Some(claim) = claims.get(i) {
+                    let verdict = answers.answer(claim)?;
+                    if verdict != Authorship::Creator {
+                        outcomes.push(PutOutcome::Refused(verdict));
+                        continue;
+                    }
+                }
                 let mut versions = written.remove(obj.id.as_str()).unwrap_or_else(|| {
                     let group = stored.get_mut(key).map(std::mem::take).unwrap_or_default();
                     let (mine, others): (Vec<_>, Vec<_>) =
@@ -119,7 +137,7 @@ fn read_collection(c: &Connection, id: &str) -> Result<Option<CollectionInfo>> {
 }
 
 /// FNV-1a, 64-bit: a stable hash (unlike std's) for the compact id index key.
-fn id_key(object_id: &str) -> i64 {
+pub(super) fn id_key(object_id: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in object_id.bytes() {
         h ^= u64::from(b);
@@ -428,17 +446,23 @@ impl Store for SqliteStore {
         })
     }
 
-    fn put_batch(&self, collection: &str, objects: &[CheckedObject]) -> Result<Vec<PutOutcome>> {
-        self.put(collection, objects, false)
-            .map(|r| r.unwrap_or_else(|outcomes| outcomes))
-    }
-
-    fn put_all_or_nothing(
+    fn put_claimed(
         &self,
         collection: &str,
         objects: &[CheckedObject],
+        claims: &[Claim<'_>],
+    ) -> Result<Vec<PutOutcome>> {
+        self.put(collection, objects, claims, false)
+            .map(|r| r.unwrap_or_else(|outcomes| outcomes))
+    }
+
+    fn put_all_or_nothing_claimed(
+        &self,
+        collection: &str,
+        objects: &[CheckedObject],
+        claims: &[Claim<'_>],
     ) -> Result<std::result::Result<Vec<PutOutcome>, Vec<PutOutcome>>> {
-        self.put(collection, objects, true)
+        self.put(collection, objects, claims, true)
     }
 
     fn query(&self, q: &Query) -> Result<Page> {

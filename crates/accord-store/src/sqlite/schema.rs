@@ -120,6 +120,17 @@ ALTER TABLE objects ADD COLUMN expires INTEGER;
 UPDATE objects SET expires = accord_retention_until(json) WHERE json LIKE '%"retention_until"%';
 CREATE INDEX objects_by_expiry ON objects(coll, expires) WHERE expires IS NOT NULL;
 "#,
+    // 10: each object's creator, the organisation that alone may version it (`AuthorshipStore`).
+    // Objects stored before are recorded with an unknown creator ('').
+    r"
+CREATE TABLE origins (
+    id_key       INTEGER NOT NULL,
+    id           TEXT NOT NULL,
+    organisation TEXT NOT NULL,
+    PRIMARY KEY (id_key, id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO origins SELECT DISTINCT id_key, object_id, '' FROM objects;
+",
 ];
 
 /// The status database's schema. Statuses live in their own file so that accepting a request
