@@ -186,6 +186,9 @@ pub const DEFAULT_COMPLETE_WITHIN_MS: u64 = 100;
 /// The most objects a POST may have to be answered complete, by default.
 pub const DEFAULT_COMPLETE_MAX_OBJECTS: usize = 500;
 
+/// Bytes of POSTed bodies held at once, by default.
+pub const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT: usize = 256 << 20;
+
 /// The TAXII server.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -220,6 +223,9 @@ pub struct ServerConfig {
     pub max_connections_per_address: usize,
     /// Concurrent HTTP/2 streams per connection.
     pub http2_max_streams: u32,
+    /// Bytes of POSTed bodies held at once, from reading to storing their objects; more wait
+    /// their turn. At least every API root's `max_content_length`.
+    pub max_body_bytes_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -242,6 +248,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_connections_per_address: 128,
             http2_max_streams: 100,
+            max_body_bytes_in_flight: DEFAULT_MAX_BODY_BYTES_IN_FLIGHT,
         }
     }
 }
@@ -546,6 +553,16 @@ impl Config {
                 return Err(invalid(format!("server.{name} must be at least 1")));
             }
         }
+        if let Some(root) = self
+            .api_roots()
+            .iter()
+            .find(|r| r.max_content_length > srv.max_body_bytes_in_flight)
+        {
+            return Err(invalid(format!(
+                "server.max_body_bytes_in_flight ({}) is less than api root {:?}'s max_content_length ({}): such a request could never be read",
+                srv.max_body_bytes_in_flight, root.name, root.max_content_length
+            )));
+        }
         if self.server.plain_http && !self.server.listen.ip().is_loopback() {
             return Err(invalid(format!(
                 "server.plain_http is only allowed on a loopback address, not {}",
@@ -720,6 +737,10 @@ idle_timeout_s = 60
 max_connections = 1024
 max_connections_per_address = 128
 http2_max_streams = 100
+# Bytes of POSTed bodies held at once, from reading to storing their objects (parsed, a body
+# takes about three times its size); more wait their turn. At least every API root's
+# max_content_length. README "Memory" gives the worst case.
+max_body_bytes_in_flight = 268435456
 
 [[api_roots]]
 name = "api"

@@ -259,12 +259,12 @@ fn only_the_creator_may_version_an_object_in_any_collection(store: &dyn Backend)
         PutOutcome::New { .. }
     ));
     assert_eq!(
-        put_as(store, COLL, &[v2.clone()], "org-b", None),
+        put_as(store, COLL, std::slice::from_ref(&v2), "org-b", None),
         vec![not_creator("org-a")]
     );
     // Nor by writing it into another collection of the same node.
     assert_eq!(
-        put_as(store, OTHER, &[v2.clone()], "org-b", None),
+        put_as(store, OTHER, std::slice::from_ref(&v2), "org-b", None),
         vec![not_creator("org-a")]
     );
     assert!(matches!(
@@ -289,7 +289,7 @@ fn the_creator_named_at_first_binds_later_versions(store: &dyn Backend) {
     let v2 = indicator(2, "2020-02-01T00:00:00.000Z", "b");
     // Naming another organisation as creator is not writing as it.
     assert_eq!(
-        put_as(store, COLL, &[v1.clone()], "org-a", Some("org-b")),
+        put_as(store, COLL, std::slice::from_ref(&v1), "org-a", Some("org-b")),
         vec![not_creator("org-b")]
     );
     assert!(matches!(

@@ -49,7 +49,7 @@ fn data_survives_reopen() {
     let out = s
         .put_batch("c", &[conformance::indicator(2, "2020-01-01T00:00:00.000Z", "b")])
         .unwrap();
-    let accord_store::PutOutcome::New { date_added } = out[0] else {
+    let PutOutcome::New { date_added } = out[0] else {
         panic!("{out:?}")
     };
     assert!(date_added > before);

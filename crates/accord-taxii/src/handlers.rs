@@ -607,14 +607,19 @@ pub async fn add_objects(
     authorize(&who, Action::Write, &c.id)?;
     check_content_type(&headers)?;
     let limit = r.max_content_length;
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared
         && len > limit as u64
     {
         return Err(TaxiiError::TooLarge { size: len, limit });
     }
+    // Held from before the body is read until its objects are stored; a body of unknown length
+    // is counted at the most it may be.
+    let held = usize::try_from(declared.unwrap_or(limit as u64)).unwrap_or(limit);
+    let reserved = state.ingest.reserve(held).await?;
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| TaxiiError::TooLarge {
@@ -623,7 +628,7 @@ pub async fn add_objects(
         })?;
     let status = state
         .ingest
-        .accept(&state.node, bytes.to_vec(), &c.id, &who.name, &name)
+        .accept(&state.node, Vec::from(bytes), reserved, &c.id, &who.name, &name)
         .await?;
     Ok(taxii_json(StatusCode::ACCEPTED, &status_body(&status)))
 }

@@ -1724,3 +1724,40 @@ async fn only_the_creator_may_version_or_delete_an_object() {
         .sum();
     assert!(failed >= 3, "{failed}");
 }
+
+/// POSTed bodies take their share of `max_body_bytes_in_flight` from before they are read until
+/// their objects are stored: when the budget is spent, the next POST waits its turn instead of
+/// adding its bytes to memory, and every share is given back.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_bodies_wait_for_their_share_of_memory() {
+    let n = node().await;
+    let budget = n.node().config().server.max_body_bytes_in_flight;
+    let everything = n.state.ingest.reserve(budget).await.unwrap();
+    assert_eq!(n.state.ingest.bytes_held(), budget);
+    let post = {
+        let state = n.state.clone();
+        let auth = n.basic["alice"].clone();
+        let body = json!({"objects": [malware(7)]}).to_string();
+        tokio::spawn(async move {
+            let req = Request::post("/api/collections/c1/objects/")
+                .header("accept", TAXII)
+                .header("content-type", TAXII)
+                .header("content-length", body.len())
+                .header("authorization", auth)
+                .body(Body::from(body))
+                .unwrap();
+            accord_taxii::app(state).oneshot(req).await.unwrap().status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!post.is_finished(), "a POST went ahead with the budget spent");
+    drop(everything);
+    let status = tokio::time::timeout(Duration::from_secs(10), post)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let ok = n.post("c1", &json!({"objects": [malware(8)]})).await;
+    assert_eq!(ok.body["status"], "complete", "{}", ok.body);
+    assert_eq!(n.state.ingest.bytes_held(), 0, "a share was not given back");
+}

@@ -27,7 +27,18 @@ struct Job {
     max_object_bytes: usize,
     /// Told the final status once it is durable, when the client waits for it.
     waiter: Option<oneshot::Sender<StatusRecord>>,
+    /// Its share of the bytes requests may hold, returned once its objects are stored.
+    bytes: BodyBytes,
 }
+
+/// A request body's share of `[server] max_body_bytes_in_flight`, from [`Ingestor::reserve`],
+/// held until the request's objects are stored: its bytes, their parsed and canonical forms
+/// live until then.
+#[derive(Debug, Default)]
+pub struct BodyBytes(
+    // Held, never read: dropping it gives the bytes back.
+    #[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>,
+);
 
 /// Fewer objects than this are checked on the calling thread: handing them to other threads would
 /// cost a small request more than it saves.
@@ -47,6 +58,9 @@ pub struct Ingestor {
     upstream: Arc<AtomicUsize>,
     /// Objects accepted and not yet stored: how far behind the writer is.
     queued: Arc<AtomicUsize>,
+    /// Bytes of request bodies held, from reading to storing (`[server] max_body_bytes_in_flight`).
+    bodies: Arc<tokio::sync::Semaphore>,
+    body_budget: usize,
 }
 
 /// Handle that finishes the worker on shutdown.
@@ -79,6 +93,7 @@ impl Ingestor {
         let (coming, behind, resuming) = (upstream.clone(), queued.clone(), queued.clone());
         let node = node.clone();
         let max_object_bytes = node.config().limits.max_object_bytes;
+        let body_budget = node.config().server.max_body_bytes_in_flight;
         let (checked_tx, checked_rx) = std::sync::mpsc::sync_channel::<Checked>(64);
         let checked = checked_tx.clone();
         let handle = tokio::task::spawn_blocking(move || {
@@ -118,6 +133,7 @@ impl Ingestor {
                     payload: Arc::new(payload),
                     max_object_bytes,
                     waiter: None,
+                    bytes: BodyBytes::default(),
                 }) {
                     break;
                 }
@@ -143,6 +159,8 @@ impl Ingestor {
                 checked,
                 upstream,
                 queued,
+                bodies: Arc::new(tokio::sync::Semaphore::new(body_budget)),
+                body_budget,
             },
             IngestWorker { handle },
         )
@@ -158,10 +176,30 @@ impl Ingestor {
     /// is returned `pending`, its status durable with the payload before this returns, and
     /// completes in the background. Objects that are not even JSON objects fail at once, each
     /// with its own message.
+    /// Waits until a body of `bytes` may be held (`[server] max_body_bytes_in_flight`), so that
+    /// concurrent large requests wait their turn instead of taking memory together. A body
+    /// larger than the whole budget waits for all of it.
+    pub async fn reserve(&self, bytes: usize) -> Result<BodyBytes> {
+        let n = u32::try_from(bytes.clamp(1, self.body_budget)).unwrap_or(u32::MAX);
+        let permit = self
+            .bodies
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| NodeError::Unavailable)?;
+        Ok(BodyBytes(Some(permit)))
+    }
+
+    /// Bytes of request bodies held now.
+    pub fn bytes_held(&self) -> usize {
+        self.body_budget.saturating_sub(self.bodies.available_permits())
+    }
+
     pub async fn accept(
         &self,
         node: &Node,
         payload: Vec<u8>,
+        bytes: BodyBytes,
         collection: &str,
         principal: &str,
         api_root: &str,
@@ -178,9 +216,10 @@ impl Ingestor {
         let (n, ingestor) = (node.clone(), self.clone());
         // The prescan, and for a request its client waits for, the check, in one blocking task
         // (which runs to its end even if the client goes away).
-        let (status, payload, waits) = blocking(move || {
+        let (status, payload, waits, bytes) = blocking(move || {
             let status = prescan(&payload, &coll, &principal, &root, now)?;
             let payload = Arc::new(payload);
+            let mut bytes = Some(bytes);
             let mut waits = !status.complete
                 && !within.is_zero()
                 && status.pendings.len() <= bound
@@ -192,12 +231,14 @@ impl Ingestor {
                     payload: payload.clone(),
                     max_object_bytes,
                     waiter: Some(tx),
+                    bytes: bytes.take().unwrap_or_default(),
                 };
                 match ingestor.checked.try_send(check(&n, job)) {
                     Ok(()) => {}
                     // The writer is behind after all: this one is answered pending.
-                    Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                    Err(std::sync::mpsc::TrySendError::Full(checked)) => {
                         ingestor.count_out(&status);
+                        bytes = Some(checked.bytes);
                         waits = false;
                     }
                     Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
@@ -206,16 +247,18 @@ impl Ingestor {
                     }
                 }
             }
-            Ok((status, payload, waits))
+            Ok((status, payload, waits, bytes.unwrap_or_default()))
         })
         .await?;
         if !waits {
             // Not cancelled with the request: once its status is durable, the request must
             // reach the worker, and its counts must be taken back if it cannot.
             let (ingestor, node, status) = (self.clone(), node.clone(), status.clone());
-            return tokio::spawn(
-                async move { ingestor.pending(&node, status, payload, max_object_bytes).await },
-            )
+            return tokio::spawn(async move {
+                ingestor
+                    .pending(&node, status, payload, max_object_bytes, bytes)
+                    .await
+            })
             .await
             .map_err(|e| NodeError::Internal(e.to_string()))?;
         }
@@ -243,6 +286,7 @@ impl Ingestor {
         status: StatusRecord,
         payload: Arc<Vec<u8>>,
         max_object_bytes: usize,
+        bytes: BodyBytes,
     ) -> Result<StatusRecord> {
         // A fresh id: always created.
         durable(node, &status, &payload).await?;
@@ -255,6 +299,7 @@ impl Ingestor {
             payload,
             max_object_bytes,
             waiter: None,
+            bytes,
         };
         if self.tx.send(job).await.is_err() {
             self.count_out(&status);
@@ -306,6 +351,8 @@ struct Checked {
     failures: Vec<StatusDetail>,
     /// Valid objects whose provenance did not verify.
     quarantined: Vec<Refused>,
+    /// Released when the request's objects are stored.
+    bytes: BodyBytes,
 }
 
 impl Checked {
@@ -341,6 +388,7 @@ fn check(node: &Node, job: Job) -> Checked {
         payload,
         max_object_bytes,
         waiter,
+        bytes,
     } = job;
     let queued = status.pendings.len();
     let mut valid = Vec::new();
@@ -438,6 +486,7 @@ fn check(node: &Node, job: Job) -> Checked {
         valid,
         failures,
         quarantined,
+        bytes,
     }
 }
 
