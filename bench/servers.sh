@@ -13,6 +13,8 @@ start_accord() {
     rm -rf "$OUT/node"
     "$ACCORD" init "$OUT/node" > /dev/null
     sed -i "s/^listen = .*/listen = \"127.0.0.1:$PORT\"/; s/^plain_http = false/plain_http = true/" "$OUT/node/accord.toml"
+    # A caller's own changes to the configuration (a sed script), if any.
+    if [ -n "${ACCORD_SED:-}" ]; then sed -i "$ACCORD_SED" "$OUT/node/accord.toml"; fi
     cat >> "$OUT/node/accord.toml" <<'TOML'
 
 [[principals]]

@@ -34,6 +34,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -63,6 +68,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     ingested: Family<CollectionLabels, Counter>,
     read_ahead: Family<OutcomeLabels, Counter>,
+    ingest_warnings: Family<RuleLabels, Counter>,
     connections_open: Gauge,
     connections_refused: Family<ReasonLabels, Counter>,
     time_to_notify: Family<StageLabels, Gauge<f64, AtomicU64>>,
@@ -89,6 +95,12 @@ impl Metrics {
         });
         let ingested = Family::<CollectionLabels, Counter>::default();
         let read_ahead = Family::<OutcomeLabels, Counter>::default();
+        let ingest_warnings = Family::<RuleLabels, Counter>::default();
+        registry.register(
+            "ingest_warnings",
+            "Warnings on object versions newly stored, by validation rule (an unknown marking definition, say: such objects are withheld from everyone the policy cannot place)",
+            ingest_warnings.clone(),
+        );
         let connections_open = Gauge::default();
         let connections_refused = Family::<ReasonLabels, Counter>::default();
         registry.register(
@@ -167,6 +179,7 @@ impl Metrics {
             latency,
             ingested,
             read_ahead,
+            ingest_warnings,
             connections_open,
             connections_refused,
             time_to_notify,
@@ -206,6 +219,11 @@ impl Metrics {
                 .get_or_create(&OutcomeLabels { outcome })
                 .inc_by(n as u64);
         }
+    }
+
+    /// A warning on an object version newly stored.
+    pub fn ingest_warning(&self, rule: &'static str) {
+        self.ingest_warnings.get_or_create(&RuleLabels { rule }).inc();
     }
 
     /// A connection opened (`+1`) or closed (`-1`).

@@ -1761,3 +1761,26 @@ async fn request_bodies_wait_for_their_share_of_memory() {
     assert_eq!(ok.body["status"], "complete", "{}", ok.body);
     assert_eq!(n.state.ingest.bytes_held(), 0, "a share was not given back");
 }
+
+/// An object stored with warnings says so: in its status (the writer learns what to fix) and in
+/// /metrics, counted by rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn warnings_reach_the_status_and_the_metrics() {
+    let n = node().await;
+    let mut warned = indicator(1, "2026-01-01T00:00:00.000Z");
+    warned["indicator_types"] = json!(["made-up-type"]);
+    let r = n.post("c1", &json!({"objects": [warned, malware(2)]})).await;
+    assert_eq!(r.body["status"], "complete", "{}", r.body);
+    let successes = r.body["successes"].as_array().unwrap();
+    let message = |i: usize| successes[i]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        message(0).contains("open-vocabulary") && message(0).contains("indicator_types"),
+        "{successes:?}"
+    );
+    assert_eq!(message(1), "", "{successes:?}");
+    let text = n.get("/metrics").await.body.as_str().unwrap().to_owned();
+    assert!(
+        text.contains("accord_ingest_warnings_total{rule=\"open-vocabulary\"} 1"),
+        "{text}"
+    );
+}

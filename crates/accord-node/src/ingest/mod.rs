@@ -124,6 +124,13 @@ pub(crate) fn store(
     }
     let store = node.store();
     let mut outcomes = store.put_claimed(collection, objects, &authors.claims(objects))?;
+    for (o, outcome) in objects.iter().zip(&outcomes) {
+        if matches!(outcome, PutOutcome::New { .. } | PutOutcome::NewVersion { .. }) {
+            for w in &o.warnings {
+                node.metrics().ingest_warning(w.rule.name());
+            }
+        }
+    }
     if from_partner {
         let same = accord_provenance::same_apart_from_provenance;
         accord_store::settle_conflicts(store, collection, objects, &mut outcomes, &same)?;

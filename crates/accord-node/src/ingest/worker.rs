@@ -647,10 +647,12 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
             match outcome {
                 PutOutcome::New { date_added } | PutOutcome::NewVersion { date_added } => {
                     node.metrics().objects_ingested(&status.collection, 1);
+                    // Stored, with what its writer should know (an unknown marking, say).
+                    let warnings: Vec<String> = o.warnings.iter().map(ToString::to_string).collect();
                     successes.push(StatusDetail {
                         version: version(date_added),
                         id: o.id,
-                        message: None,
+                        message: (!warnings.is_empty()).then(|| warnings.join("; ")),
                     });
                 }
                 PutOutcome::Unchanged { date_added } => successes.push(StatusDetail {
