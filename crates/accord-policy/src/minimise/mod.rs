@@ -1,8 +1,9 @@
-//! Data minimisation on egress, in three parts: `detect` (what is personal data where: a table
-//! of STIX types and properties, and detectors for free text), `transform` (drop, generalise,
-//! pseudonymise with a keyed HMAC stable per agreement, or mask, as the redaction profile says)
-//! and `references` (new deterministic SCO ids, references rewritten to them, references to
-//! withheld objects removed).
+//! Data minimisation on egress, in four parts: `detect` (what is personal data where: a table
+//! of STIX types and properties, and detectors for every other string an object holds),
+//! `transform` (drop, generalise, pseudonymise with a keyed HMAC stable per agreement, or mask,
+//! as the redaction profile says), `pattern` (the same inside indicator patterns, parsed and
+//! printed back canonically) and `references` (new deterministic SCO ids, references rewritten
+//! to them, references to withheld objects removed).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,10 +16,12 @@ use sha2::Sha256;
 use crate::profile::{Profile, Transform};
 
 mod detect;
+mod pattern;
 mod references;
 mod transform;
 
 pub use detect::{Holds, PERSONAL_DATA, People, Property, Rule, When, individual_name};
+pub use pattern::UNREADABLE as UNREADABLE_PATTERN;
 pub use references::is_redactable;
 pub use transform::generalise_ip;
 
