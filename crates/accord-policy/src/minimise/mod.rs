@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::profile::{Profile, Transform};
+use crate::profile::{Category, Profile, Transform};
 
 mod detect;
 mod pattern;
@@ -71,6 +71,8 @@ pub fn agreement_key(master: &[u8; 32], agreement: &str) -> [u8; 32] {
 struct Ctx {
     id: String,
     records: Vec<Redaction>,
+    /// The values redacted so far (never recorded), whose hashes must not stay behind.
+    redacted: Vec<(String, Category)>,
 }
 
 impl Ctx {
@@ -78,6 +80,7 @@ impl Ctx {
         Ctx {
             id: id.to_owned(),
             records: Vec::new(),
+            redacted: Vec::new(),
         }
     }
 

@@ -120,6 +120,9 @@ impl Minimiser<'_> {
             return Ok(());
         };
         let (category, t) = (prop.category, self.profile.transform(prop.category));
+        if t != Transform::Keep {
+            hits.value(s, category);
+        }
         // LIKE and MATCHES compare with a pattern, not a value: it is replaced as a whole.
         let whole = matches!(op, Op::Like | Op::Matches);
         let new = match prop.holds {

@@ -20,25 +20,35 @@ use super::{Ctx, Minimiser, type_of};
 use crate::handling::HANDLING_EXTENSION_ID;
 use crate::profile::{Category, Transform};
 
-/// The categories a rewrite hid, each once with its transform (what is recorded).
+/// The categories a rewrite hid, each once with its transform (what is recorded), and the
+/// values it replaced (never recorded: their hashes are looked for, `hashes_of_redacted`).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Hits(Vec<(Category, Transform)>);
+pub(super) struct Hits {
+    found: Vec<(Category, Transform)>,
+    values: Vec<(String, Category)>,
+}
 
 impl Hits {
     pub(super) fn add(&mut self, category: Category, t: Transform) {
-        if !self.0.contains(&(category, t)) {
-            self.0.push((category, t));
+        if !self.found.contains(&(category, t)) {
+            self.found.push((category, t));
         }
+    }
+
+    /// `value`, of `category`, was replaced.
+    pub(super) fn value(&mut self, value: &str, category: Category) {
+        self.values.push((value.to_owned(), category));
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.found.is_empty()
     }
 
     fn note(self, cx: &mut Ctx, at: &str) {
-        for (c, t) in self.0 {
+        for (c, t) in self.found {
             cx.note(at, c.as_str(), t);
         }
+        cx.redacted.extend(self.values);
     }
 }
 
@@ -161,6 +171,7 @@ impl Minimiser<'_> {
                 }
             }
         }
+        self.hashes_of_redacted(o, cx, path);
         if self.people.any() && p.individual != Transform::Keep {
             let mut whole = Value::Object(std::mem::take(o));
             self.scrub_people(&mut whole, "", cx, &mut path.to_owned());
@@ -174,6 +185,19 @@ impl Minimiser<'_> {
     /// Applies the profile to one property its type's rule lists. False when the object must
     /// be withheld.
     fn property(&self, o: &mut Map<String, Value>, prop: &Property, cx: &mut Ctx, path: &str) -> bool {
+        let (name, category) = (prop.name, prop.category);
+        let before = o.get(name).and_then(Value::as_str).map(str::to_owned);
+        let kept = self.holds(o, prop, cx, path);
+        if let Some(v) = before
+            && o.get(name).and_then(Value::as_str) != Some(v.as_str())
+        {
+            cx.redacted.push((v, category));
+        }
+        kept
+    }
+
+    /// `property`, by how the property holds its data.
+    fn holds(&self, o: &mut Map<String, Value>, prop: &Property, cx: &mut Ctx, path: &str) -> bool {
         let (name, category) = (prop.name, prop.category);
         let t = self.profile.transform(category);
         match prop.holds {
@@ -402,6 +426,7 @@ impl Minimiser<'_> {
         if free_text && p.url != Transform::Keep {
             for m in URL.find_iter(text) {
                 if let Some(new) = self.url(m.as_str(), p.url) {
+                    hits.value(m.as_str(), Category::Url);
                     out.push_str(&self.plain(&text[at..m.start()], free_text, hits));
                     out.push_str(&new);
                     hits.add(Category::Url, p.url);
@@ -419,9 +444,12 @@ impl Minimiser<'_> {
         let mut out = text.to_owned();
         if free_text && p.email != Transform::Keep && EMAIL.is_match(&out) {
             out = EMAIL
-                .replace_all(&out, |c: &regex::Captures<'_>| match p.email {
-                    Transform::Mask => "[email redacted]".to_owned(),
-                    t => self.email(&c[0], t),
+                .replace_all(&out, |c: &regex::Captures<'_>| {
+                    hits.value(&c[0], Category::Email);
+                    match p.email {
+                        Transform::Mask => "[email redacted]".to_owned(),
+                        t => self.email(&c[0], t),
+                    }
                 })
                 .into_owned();
             hits.add(Category::Email, p.email);
@@ -436,6 +464,7 @@ impl Minimiser<'_> {
                         return c[0].to_owned();
                     }
                     hit = true;
+                    hits.value(&c[0], Category::Phone);
                     match p.phone {
                         Transform::Pseudonymise => format!("phone-{}", self.pseudonym("phone", &c[0])),
                         Transform::Drop => String::new(),
@@ -460,6 +489,7 @@ impl Minimiser<'_> {
                         return c[0].to_owned();
                     }
                     hit = true;
+                    hits.value(user, Category::HomeDirectory);
                     let replacement = match p.home_directory {
                         Transform::Pseudonymise => format!("user-{}", self.pseudonym("home", user)),
                         Transform::Drop => String::new(),
@@ -473,6 +503,77 @@ impl Minimiser<'_> {
             }
         }
         out
+    }
+
+    /// Hashes of the values redacted from this object (SHA-256, as written or in lower case),
+    /// wherever the object holds them: an entry of a `hashes` dictionary is removed, any other
+    /// string masked. A hash of an e-mail address identifies it as well as the address does.
+    fn hashes_of_redacted(&self, o: &mut Map<String, Value>, cx: &mut Ctx, path: &str) {
+        if cx.redacted.is_empty() {
+            return;
+        }
+        let mut digests: Vec<(String, Category)> = Vec::new();
+        for (v, c) in &cx.redacted {
+            for form in [v.clone(), v.to_lowercase()] {
+                digests.push((hex::encode(<Sha256 as sha2::Digest>::digest(form.as_bytes())), *c));
+            }
+        }
+        let found = |s: &str| {
+            digests
+                .iter()
+                .find(|(d, _)| d.eq_ignore_ascii_case(s))
+                .map(|(_, c)| *c)
+        };
+        fn scrub(
+            v: &mut Value,
+            in_hashes: bool,
+            path: &mut String,
+            found: &dyn Fn(&str) -> Option<Category>,
+            cx: &mut Ctx,
+        ) {
+            match v {
+                Value::Array(a) => {
+                    let len = path.len();
+                    for (i, x) in a.iter_mut().enumerate() {
+                        path.push_str(&format!("[{i}]"));
+                        scrub(x, false, path, found, cx);
+                        path.truncate(len);
+                    }
+                }
+                Value::Object(m) => {
+                    let len = path.len();
+                    let mut keys: Vec<String> = m.keys().cloned().collect();
+                    keys.sort_unstable();
+                    for k in keys {
+                        path.push('.');
+                        path.push_str(&k);
+                        let hit = m.get(&k).and_then(Value::as_str).and_then(found);
+                        match (hit, in_hashes) {
+                            (Some(c), true) => {
+                                m.remove(&k);
+                                cx.note(path, c.as_str(), Transform::Drop);
+                            }
+                            (Some(c), false) => {
+                                m.insert(k.clone(), format!("[{} redacted]", c.as_str()).into());
+                                cx.note(path, c.as_str(), Transform::Mask);
+                            }
+                            (None, _) => {
+                                if let Some(x) = m.get_mut(&k) {
+                                    scrub(x, k == "hashes", path, found, cx);
+                                }
+                            }
+                        }
+                        path.truncate(len);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut whole = Value::Object(std::mem::take(o));
+        scrub(&mut whole, false, &mut path.to_owned(), &found, cx);
+        if let Value::Object(m) = whole {
+            *o = m;
+        }
     }
 
     /// Minimises every string inside one property: the free-text detectors on each, and, under
