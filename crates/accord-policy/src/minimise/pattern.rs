@@ -36,13 +36,13 @@ impl Minimiser<'_> {
         };
         let mut hits = Hits::default();
         if o.get("pattern_type").and_then(Value::as_str) != Some("stix") {
-            return match self.text(text, true, &mut hits) {
+            return match self.free(text, &mut hits) {
                 Some(new) => Minimised::Rewritten(new, hits),
                 None => Minimised::Unchanged,
             };
         }
-        // Whatever the profile keeps, a pattern that cannot be read cannot be shown to hold
-        // nothing it drops.
+        // A profile that keeps everything looks for nothing; any other cannot tell that a
+        // pattern it cannot read holds nothing it transforms.
         if self.profile.keeps_everything() {
             return Minimised::Unchanged;
         }
@@ -109,12 +109,7 @@ impl Minimiser<'_> {
         hits: &mut Hits,
     ) -> Result<(), &'static str> {
         let Some(prop) = personal else {
-            let mut new = self.text(s, true, hits);
-            if let Some(n) = self.names(new.as_deref().unwrap_or(s.as_str())) {
-                hits.add(Category::Individual, self.profile.individual);
-                new = Some(n);
-            }
-            if let Some(n) = new {
+            if let Some(n) = self.free(s, hits) {
                 *s = n;
             }
             return Ok(());
@@ -157,6 +152,18 @@ impl Minimiser<'_> {
             *s = if op == Op::Matches { regex::escape(&n) } else { n };
         }
         Ok(())
+    }
+}
+
+impl Minimiser<'_> {
+    /// Text in a pattern: the free-text detectors and names of individuals.
+    fn free(&self, s: &str, hits: &mut Hits) -> Option<String> {
+        let mut new = self.text(s, true, hits);
+        if let Some(n) = self.names(new.as_deref().unwrap_or(s)) {
+            hits.add(Category::Individual, self.profile.individual);
+            new = Some(n);
+        }
+        new
     }
 }
 
