@@ -1,5 +1,6 @@
 //! Fuzzes egress: any JSON object (given a STIX type), with arbitrary markings, handling
-//! extension and references, is decided and minimised for a partner under the strict profile.
+//! extension and references, is decided and minimised for a partner under the strict profile;
+//! what leaves from a valid object must pass the validator.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -35,5 +36,12 @@ fuzz_target!(|data: &[u8]| {
     let req = Request { principal: "p", action: Action::Read, purpose: None, encrypted: true, now, default_tlp: None };
     let markings = std::collections::HashMap::new();
     let resolve = |id: &str| objects.iter().find(|o| o.get("id").and_then(Value::as_str) == Some(id)).cloned().map(Value::Object);
-    let _ = accord_policy::disclose(&ENGINE, &req, &objects, &markings, &[3; 32], &resolve, &["Jane Doe".to_owned()]);
+    let out = accord_policy::disclose(&ENGINE, &req, &objects, &markings, &[3; 32], &resolve, &["Jane Doe".to_owned()]);
+    // Egress never makes valid STIX invalid: what leaves from a valid object is valid.
+    if accord_stix::validate(&Value::Object(objects[0].clone())).is_valid() {
+        for o in &out.objects {
+            let report = accord_stix::validate(&Value::Object(o.clone().into_owned()));
+            assert!(report.is_valid(), "released object is invalid: {report:?}");
+        }
+    }
 });

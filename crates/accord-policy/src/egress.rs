@@ -1,7 +1,8 @@
 //! Egress: what every read path calls. `disclose` decides each object version, removes the
-//! granularly marked parts the recipient may not see, strips the producer when IEP says so, and
-//! minimises personal data with the agreement's redaction profile; it is the reference. The fast
-//! path production takes over stored text, `release`, gives the same results.
+//! granularly marked parts the recipient may not see, strips the producer when IEP says so,
+//! minimises personal data with the agreement's redaction profile, and drops the selectors of
+//! granular markings whose parts are gone (what leaves stays valid STIX); it is the reference.
+//! The fast path production takes over stored text, `release`, gives the same results.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::decision::{Decision, Effect, Reason, Request};
 use crate::engine::{Decider, Engine};
 use crate::handling::MarkingSource;
-use crate::minimise::{Minimiser, People, Redaction, agreement_key, is_redactable};
+use crate::minimise::{Minimiser, People, Redaction, UNREADABLE_PATTERN, agreement_key, is_redactable};
 use crate::profile::Transform;
 
 mod release;
@@ -81,6 +82,44 @@ fn remove_selector(object: &mut Map<String, Value>, selector: &str) -> bool {
         _ => {}
     }
     true
+}
+
+/// Drops the selectors of granular markings that no longer resolve (what they marked was
+/// removed), and markings left with none: a marking on nothing is invalid STIX.
+fn prune_granular_markings(object: &mut Map<String, Value>) {
+    let Some(Value::Array(list)) = object.get("granular_markings") else {
+        return;
+    };
+    let root = Value::Object(object.clone());
+    let resolves = |s: &Value| {
+        s.as_str()
+            .is_none_or(|s| accord_stix::validate::resolve_selector(&root, s).is_some())
+    };
+    if list.iter().all(|m| {
+        m.get("selectors")
+            .and_then(Value::as_array)
+            .is_none_or(|sels| sels.iter().all(&resolves))
+    }) {
+        return;
+    }
+    let kept: Vec<Value> = list
+        .iter()
+        .filter_map(|m| {
+            let mut m = m.clone();
+            if let Some(Value::Array(sels)) = m.get_mut("selectors") {
+                sels.retain(&resolves);
+                if sels.is_empty() {
+                    return None;
+                }
+            }
+            Some(m)
+        })
+        .collect();
+    if kept.is_empty() {
+        object.remove("granular_markings");
+    } else {
+        object.insert("granular_markings".into(), Value::Array(kept));
+    }
 }
 
 fn index<'v>(v: &'v mut Value, token: &str) -> Option<&'v mut Value> {
@@ -208,14 +247,22 @@ pub fn disclose_with<'a>(
                 match applied {
                     Ok(r) => redactions.extend(r),
                     Err(w) => {
+                        let text = if w.0.iter().any(|r| r.category == UNREADABLE_PATTERN) {
+                            format!(
+                                "withheld by redaction profile {:?}: its pattern does not parse, so its personal data cannot be minimised",
+                                profile.name
+                            )
+                        } else {
+                            format!(
+                                "withheld by redaction profile {:?}: the object is personal data",
+                                profile.name
+                            )
+                        };
                         redactions.extend(w.0);
                         decision.effect = Effect::Deny;
                         std::sync::Arc::make_mut(&mut decision.reasons).push(Reason {
                             policy: "minimisation".into(),
-                            text: format!(
-                                "withheld by redaction profile {:?}: the object is personal data",
-                                profile.name
-                            ),
+                            text,
                         });
                     }
                 }
@@ -223,6 +270,8 @@ pub fn disclose_with<'a>(
         }
         if decision.allowed() && !redactions.is_empty() {
             decision.effect = Effect::AllowWithRedaction;
+            // INVARIANT: what egress releases from valid STIX is valid STIX.
+            prune_granular_markings(object.to_mut());
         }
         // INVARIANT: deny by default: only what an allowing decision covers leaves, and any
         // redaction that cannot be made (a required marked property, a withheld object) denies.

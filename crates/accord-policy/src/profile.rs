@@ -177,6 +177,13 @@ impl Profile {
         }
     }
 
+    /// Whether the profile keeps every category as it is (as `none` does).
+    pub fn keeps_everything(&self) -> bool {
+        Category::ALL
+            .iter()
+            .all(|c| self.transform(*c) == Transform::Keep)
+    }
+
     /// Checks that each category uses a transform that makes sense for it.
     pub fn check(&self) -> Result<(), String> {
         if self.name.is_empty() {

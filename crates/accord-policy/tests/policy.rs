@@ -10,7 +10,8 @@ use std::sync::Arc;
 use accord_policy::cedar::Source;
 use accord_policy::decision::{Action, Effect, Request};
 use accord_policy::egress::{Lookups, Release, Stored, Verdict, release};
-use accord_policy::{Engine, Model, ModelSpec, Outcome};
+use accord_policy::profile::Category;
+use accord_policy::{Engine, Model, ModelSpec, Outcome, Transform};
 use accord_stix::Timestamp;
 use accord_stix::markings::{Marking, classify};
 use proptest::strategy::Strategy;
@@ -164,6 +165,13 @@ fn build_object(name: &str, spec: &Value, model: &Value) -> Map<String, Value> {
     if spec["pii"] == true {
         o["description"] = "Phishing reported by jane.doe@example.org, call +49 30 1234 5678".into();
     }
+    if let Some(p) = spec["pattern"].as_str() {
+        o["pattern"] = p.into();
+    }
+    // Any other properties, as given (custom properties, extensions, external references).
+    for (k, v) in spec["properties"].as_object().into_iter().flatten() {
+        o[k] = v.clone();
+    }
     let mut refs: Vec<Value> = spec["tlp"]
         .as_array()
         .unwrap()
@@ -197,7 +205,10 @@ fn build_object(name: &str, spec: &Value, model: &Value) -> Map<String, Value> {
     if let Some(h) = spec["handling"].as_object() {
         let mut ext = h.clone();
         ext.insert("extension_type".into(), "property-extension".into());
-        o["extensions"] = json!({ accord_policy::HANDLING_EXTENSION_ID: ext });
+        if !o["extensions"].is_object() {
+            o["extensions"] = json!({});
+        }
+        o["extensions"][accord_policy::HANDLING_EXTENSION_ID] = ext.into();
     }
     o.as_object().unwrap().clone()
 }
@@ -298,6 +309,24 @@ fn decision_table() {
         // A denied object never leaves; an allowed one always does.
         if (got == "deny") != out.objects.is_empty() {
             problems.push("disclosed objects disagree with the decision".into());
+        }
+        // What leaves is valid STIX, and holds none of the values the case says must not leave,
+        // wherever they were written.
+        for o in &out.objects {
+            let report = accord_stix::validate(&Value::Object(o.clone()));
+            if !report.is_valid() {
+                let errors: Vec<String> = report
+                    .errors()
+                    .map(|f| format!("{} {}", f.path, f.message))
+                    .collect();
+                problems.push(format!("released object is invalid: {errors:?}"));
+            }
+        }
+        let text = serde_json::to_string(&out.objects).unwrap();
+        for v in case["absent"].as_array().into_iter().flatten() {
+            if text.contains(v.as_str().unwrap()) {
+                problems.push(format!("{v} leaves in {text}"));
+            }
         }
         if !problems.is_empty() {
             failures.push(format!(
@@ -1363,25 +1392,110 @@ fn egress_markings() -> HashMap<String, Marking> {
 }
 
 /// Free text, now and then naming people and their contacts.
-fn free_text(r: &mut Rng, n: usize) -> String {
+fn free_text(r: &mut Rng, n: usize, raw: &mut Raw) -> String {
     let parts = [
         "Beacon to the C2 node".to_owned(),
         format!("reported by user{n}@corp.example"),
         "call +49 30 1234 5678".to_owned(),
-        format!("dump in /home/user{n}/tmp"),
+        format!("dump in /home/hd{n}/tmp"),
         format!("seen on {}'s laptop", r.pick(&NAMES)),
         "on 2025-01-01 at 10:00".to_owned(),
+        format!("upload to https://fu{n}:pw@files.example/put?t=fq{n}"),
     ];
+    raw.extend([
+        (format!("user{n}@corp.example"), "email"),
+        ("+49 30 1234 5678".to_owned(), "phone"),
+        (format!("hd{n}"), "home-directory"),
+        (format!("fu{n}"), "url"),
+        (format!("fq{n}"), "url"),
+    ]);
     r.subset(&parts, 35).join("; ")
 }
 
 type Objects = Vec<Map<String, Value>>;
 
+/// Personal values a batch holds, each with its category (`Category::as_str`): wherever they
+/// were written, none may leave to a recipient whose profile does not keep that category.
+type Raw = Vec<(String, &'static str)>;
+
+/// Whether `v` occurs in `text` as a whole token (not inside a longer name, number or address).
+fn occurs(text: &str, v: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.match_indices(v)
+        .any(|(at, _)| !word(text[..at].chars().next_back()) && !word(text[at + v.len()..].chars().next()))
+}
+
+/// Indicator patterns with personal data at every kind of place a pattern can hold it, one that
+/// does not parse, and one without; the values each holds.
+fn random_pattern(r: &mut Rng, i: usize) -> (String, Raw, bool) {
+    let (pattern, raw, network): (String, Raw, bool) = match r.below(9) {
+        0 => (
+            format!("[email-addr:value = 'pat{i}@corp.example']"),
+            vec![(format!("pat{i}@corp.example"), "email")],
+            false,
+        ),
+        1 => (
+            format!("[user-account:account_login = 'acct{i}x'] AND [file:name = 'a.exe']"),
+            vec![(format!("acct{i}x"), "user-account")],
+            false,
+        ),
+        2 => (
+            format!("[url:value = 'https://pu{i}:pw@portal.example/x?pq{i}=1'] REPEATS 2 TIMES"),
+            vec![(format!("pu{i}"), "url"), (format!("pq{i}"), "url")],
+            false,
+        ),
+        3 => (
+            format!("[directory:path = '/home/ph{i}/x' OR process:cwd LIKE 'C:\\\\Users\\\\pw{i}\\\\%']"),
+            vec![
+                (format!("ph{i}"), "home-directory"),
+                (format!("pw{i}"), "home-directory"),
+            ],
+            false,
+        ),
+        4 => (
+            format!(
+                "[email-message:from_ref.value LIKE 'from{i}@corp.example' AND email-message:to_refs[*].value IN ('to{i}@corp.example', 'cc{i}@corp.example')]"
+            ),
+            vec![
+                (format!("from{i}@corp.example"), "email"),
+                (format!("to{i}@corp.example"), "email"),
+                (format!("cc{i}@corp.example"), "email"),
+            ],
+            false,
+        ),
+        5 => (
+            format!(
+                "[network-traffic:dst_ref.value = '203.0.113.{i}'] FOLLOWEDBY [ipv4-addr:value IN ('203.0.113.{}', '10.9.8.7')]",
+                100 + i
+            ),
+            vec![
+                (format!("203.0.113.{i}"), "network"),
+                (format!("203.0.113.{}", 100 + i), "network"),
+            ],
+            true,
+        ),
+        6 => (
+            format!("[x-crm:x_contact = 'cx{i}@corp.example']"),
+            vec![(format!("cx{i}@corp.example"), "email")],
+            false,
+        ),
+        // Does not parse: it cannot be minimised, so it must not leave where a profile applies.
+        7 => (
+            format!("[email-addr:value = 'broken{i}@corp.example'"),
+            vec![(format!("broken{i}@corp.example"), "email")],
+            false,
+        ),
+        _ => ("[ipv4-addr:value = '198.51.100.7']".to_owned(), Vec::new(), false),
+    };
+    (pattern, raw, network)
+}
+
 /// One random batch: objects with random handling (TLP 1.0 and 2.0, IEP, unknown markings,
 /// statements, granular markings, creators, the handling extension) and personal data (SCOs,
 /// individuals, free text), referring to each other and to objects only in the store.
-fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
+fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects, Raw) {
     let n = 6 + r.below(10);
+    let mut raw: Raw = Vec::new();
     let sdo_id = |ty: &str, i: usize| format!("{ty}--{:08x}-0000-4000-8000-{i:012x}", seed);
     // Objects only in the store: an individual named in free text, and an e-mail address.
     let mut store_only = vec![
@@ -1405,29 +1519,75 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
     let mut objects: Vec<Value> = Vec::new();
     for i in 0..n {
         let kind = r.below(12);
+        let (pattern, pattern_raw, network) = random_pattern(r, i);
         let mut o = match kind {
-            0 | 1 => json!({"type": "indicator", "spec_version": "2.1", "id": sdo_id("indicator", i),
+            0 | 1 => {
+                raw.extend(
+                    pattern_raw
+                        .into_iter()
+                        .filter(|(_, c)| *c != "network" || network),
+                );
+                raw.extend([
+                    (format!("ru{i}"), "url"),
+                    (format!("rq{i}"), "url"),
+                    (format!("ed{i}@corp.example"), "email"),
+                    (format!("ei{i}@corp.example"), "email"),
+                ]);
+                json!({"type": "indicator", "spec_version": "2.1", "id": sdo_id("indicator", i),
                 "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
-                "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z",
-                "labels": ["c2", "botnet"], "external_references": [{"source_name": "s", "url": format!("https://u{i}:pw@ref.example/?id={i}")}]}),
-            2 => json!({"type": "identity", "spec_version": "2.1", "id": sdo_id("identity", i),
+                "pattern": pattern, "pattern_type": "stix", "valid_from": "2025-01-01T00:00:00Z",
+                "labels": ["c2", "botnet"], "external_references": [{"source_name": "s", "url": format!("https://ru{i}:pw@ref.example/?id=rq{i}"),
+                    "description": format!("from ed{i}@corp.example"), "external_id": format!("ticket ei{i}@corp.example")}]})
+            }
+            2 => {
+                raw.extend([
+                    (format!("person{i}@mail.example"), "email"),
+                    ("+44 20 7946 0958".to_owned(), "phone"),
+                ]);
+                json!({"type": "identity", "spec_version": "2.1", "id": sdo_id("identity", i),
                 "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
                 "name": r.pick(&NAMES), "identity_class": if r.chance(70) { "individual" } else { "organization" },
-                "contact_information": format!("person{i}@mail.example, +44 20 7946 0958")}),
+                "contact_information": format!("person{i}@mail.example, +44 20 7946 0958")})
+            }
             3 => {
+                raw.push((format!("user{seed}x{i}@corp.example"), "email"));
                 json!({"type": "email-addr", "spec_version": "2.1", "value": format!("user{seed}x{i}@corp.example"),
                 "display_name": r.pick(&NAMES)})
             }
-            4 => json!({"type": "user-account", "spec_version": "2.1", "user_id": format!("u{seed}x{i}"),
-                "account_login": format!("login{i}"), "credential": "hunter2", "display_name": r.pick(&NAMES)}),
+            4 => {
+                raw.extend([
+                    (format!("u{seed}x{i}"), "user-account"),
+                    (format!("lg{seed}x{i}"), "user-account"),
+                    ("hunter2".to_owned(), "user-account"),
+                    (format!("uh{i}"), "home-directory"),
+                ]);
+                let mut a = json!({"type": "user-account", "spec_version": "2.1", "user_id": format!("u{seed}x{i}"),
+                "account_login": format!("lg{seed}x{i}"), "credential": "hunter2", "display_name": r.pick(&NAMES)});
+                if r.chance(50) {
+                    a["extensions"] =
+                        json!({"unix-account-ext": {"home_dir": format!("/home/uh{i}"), "shell": "/bin/sh"}});
+                }
+                a
+            }
             5 => json!({"type": "ipv4-addr", "spec_version": "2.1", "value": format!("192.0.2.{i}")}),
-            6 => json!({"type": "url", "spec_version": "2.1",
-                "value": if r.chance(50) { format!("https://u:p@portal.example/{i}?s=1") } else { format!("https://portal.example/{i}") }}),
+            6 => {
+                raw.extend([(format!("su{i}"), "url"), (format!("sq{i}"), "url")]);
+                json!({"type": "url", "spec_version": "2.1",
+                "value": if r.chance(50) { format!("https://su{i}:p@portal.example/{i}?s=sq{i}") } else { format!("https://portal.example/{i}") }})
+            }
             7 => {
+                raw.push((format!("user{seed}x{i}"), "home-directory"));
                 json!({"type": "directory", "spec_version": "2.1", "path": format!("/home/user{seed}x{i}/Downloads")})
             }
-            8 => json!({"type": "note", "spec_version": "2.1", "id": sdo_id("note", i),
-                "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z", "content": "see"}),
+            8 => {
+                raw.extend([
+                    (format!("nc{i}@corp.example"), "email"),
+                    (format!("nu{i}"), "url"),
+                ]);
+                json!({"type": "note", "spec_version": "2.1", "id": sdo_id("note", i),
+                "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z",
+                "content": if r.chance(50) { format!("ask nc{i}@corp.example, or see https://nu{i}:pw@x.example/") } else { "see".to_owned() }})
+            }
             9 => json!({"type": "sighting", "spec_version": "2.1", "id": sdo_id("sighting", i),
                 "created": "2025-01-01T00:00:00.000Z", "modified": "2025-01-01T00:00:00.000Z"}),
             10 => json!({"type": "relationship", "spec_version": "2.1", "id": sdo_id("relationship", i),
@@ -1437,7 +1597,30 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
                 "first_observed": "2025-01-01T00:00:00Z", "last_observed": "2025-01-01T00:00:00Z", "number_observed": 1}),
         };
         if r.chance(60) && matches!(kind, 0..=2 | 8..=11) {
-            o["description"] = free_text(r, i).into();
+            o["description"] = free_text(r, i, &mut raw).into();
+        }
+        // Custom properties and extensions, nested.
+        if r.chance(25) {
+            o["x_report"] = json!({"by": format!("xr{i}@corp.example"), "calls": ["+49 30 1234 5678"],
+                "seen_at": format!("/Users/xh{i}/Desktop")});
+            raw.extend([
+                (format!("xr{i}@corp.example"), "email"),
+                ("+49 30 1234 5678".to_owned(), "phone"),
+                (format!("xh{i}"), "home-directory"),
+            ]);
+        }
+        if r.chance(20) {
+            if !o["extensions"].is_object() {
+                o["extensions"] = json!({});
+            }
+            o["extensions"]["extension-definition--a1b2c3d4-0000-4000-8000-000000000001"] = json!({
+                "extension_type": "property-extension", "owner": format!("ex{i}@corp.example"),
+                "link": format!("https://eu{i}:pw@crm.example/c?eq{i}=1")});
+            raw.extend([
+                (format!("ex{i}@corp.example"), "email"),
+                (format!("eu{i}"), "url"),
+                (format!("eq{i}"), "url"),
+            ]);
         }
         // Markings: mostly the shared handling; otherwise any mix.
         if r.chance(55) {
@@ -1451,44 +1634,6 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
                 .collect();
             let refs: Vec<&str> = (0..1 + r.below(2)).map(|_| *r.pick(&pool)).collect();
             o["object_marking_refs"] = json!(refs);
-        }
-        if r.chance(20) {
-            let selectors = [
-                "description",
-                "labels.[0]",
-                "labels",
-                "external_references.[0].url",
-                "name",
-                "pattern",
-                "value",
-                "display_name",
-            ];
-            let refs = [
-                tlp_id("red"),
-                tlp_id("amber+strict"),
-                tlp_id("amber"),
-                tlp_id("green"),
-                TLP1[3],
-                UNKNOWN,
-                IEP_ATTRIBUTION,
-                STATEMENT,
-            ];
-            let list: Vec<Value> = (0..1 + r.below(2))
-                .map(|_| {
-                    let sel = r.subset(&selectors, 30);
-                    let sel = if sel.is_empty() {
-                        vec![*r.pick(&selectors)]
-                    } else {
-                        sel
-                    };
-                    if r.chance(10) {
-                        json!({"lang": "de", "selectors": sel})
-                    } else {
-                        json!({"marking_ref": r.pick(&refs), "selectors": sel})
-                    }
-                })
-                .collect();
-            o["granular_markings"] = list.into();
         }
         if r.chance(50) {
             o["created_by_ref"] = if r.chance(90) {
@@ -1516,7 +1661,95 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
             if r.chance(10) {
                 ext["purposes"] = json!(["detection"]);
             }
-            o["extensions"] = json!({ accord_policy::HANDLING_EXTENSION_ID: ext });
+            if !o["extensions"].is_object() {
+                o["extensions"] = json!({});
+            }
+            o["extensions"][accord_policy::HANDLING_EXTENSION_ID] = ext;
+        }
+        // The victims' addresses in a pattern are personal where the indicator says so.
+        if network && matches!(kind, 0 | 1) {
+            let ext = o["extensions"]
+                .as_object_mut()
+                .and_then(|e| e.get_mut(accord_policy::HANDLING_EXTENSION_ID))
+                .and_then(Value::as_object_mut);
+            match ext {
+                Some(ext) => {
+                    let mut cats = ext.get("personal_data_categories").cloned().unwrap_or(json!([]));
+                    if let Some(list) = cats.as_array_mut() {
+                        list.push("network-identifier".into());
+                    }
+                    ext.insert("personal_data_categories".into(), cats);
+                }
+                None => {
+                    if !o["extensions"].is_object() {
+                        o["extensions"] = json!({});
+                    }
+                    o["extensions"][accord_policy::HANDLING_EXTENSION_ID] = json!({"extension_type": "property-extension",
+                        "personal_data_categories": ["network-identifier"]});
+                }
+            }
+        }
+        if o["type"] == "ipv4-addr"
+            && o["extensions"][accord_policy::HANDLING_EXTENSION_ID]["personal_data_categories"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == "network-identifier"))
+        {
+            raw.push((o["value"].as_str().unwrap().to_owned(), "network"));
+        }
+        if r.chance(25) {
+            let selectors: Vec<&str> = [
+                "description",
+                "labels.[0]",
+                "labels",
+                "external_references.[0].url",
+                "name",
+                "pattern",
+                "value",
+                "display_name",
+                "content",
+                "contact_information",
+                "credential",
+                "x_report.by",
+                "x_report.calls.[0]",
+                "external_references.[0].description",
+                "extensions",
+            ]
+            .into_iter()
+            // Only selectors that resolve: the input is valid STIX, so what leaves must be.
+            .filter(|s| accord_stix::validate::resolve_selector(&o, s).is_some())
+            .collect();
+            let refs = [
+                tlp_id("red"),
+                tlp_id("amber+strict"),
+                tlp_id("amber"),
+                tlp_id("green"),
+                TLP1[3],
+                UNKNOWN,
+                IEP_ATTRIBUTION,
+                STATEMENT,
+            ];
+            let list: Vec<Value> = (0..1 + r.below(2))
+                .map(|_| {
+                    if selectors.is_empty() {
+                        return None;
+                    }
+                    let sel = r.subset(&selectors, 30);
+                    let sel = if sel.is_empty() {
+                        vec![*r.pick(&selectors)]
+                    } else {
+                        sel
+                    };
+                    Some(if r.chance(10) {
+                        json!({"lang": "de", "selectors": sel})
+                    } else {
+                        json!({"marking_ref": r.pick(&refs), "selectors": sel})
+                    })
+                })
+                .collect::<Option<_>>()
+                .unwrap_or_default();
+            if !list.is_empty() {
+                o["granular_markings"] = list.into();
+            }
         }
         objects.push(o);
     }
@@ -1533,9 +1766,21 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
         ids.push(o["id"].as_str().unwrap().to_owned());
     }
     ids.extend(store_only.iter().map(|o| o["id"].as_str().unwrap().to_owned()));
+    // References of the types STIX allows each property (the store always has some of each).
+    let of = |types: &dyn Fn(&str) -> bool| -> Vec<String> {
+        ids.iter()
+            .filter(|id| id.split_once("--").is_some_and(|(t, _)| types(t)))
+            .cloned()
+            .collect()
+    };
+    let sco = |t: &str| accord_stix::spec::type_spec(t).is_some_and(|s| !s.id_contributing.is_empty());
+    let observable = of(&|t| sco(t) || t == "relationship");
+    let sdo = of(&|t| !sco(t) && !matches!(t, "relationship" | "sighting"));
+    let places = of(&|t| t == "identity");
+    let related = of(&|t| !matches!(t, "relationship" | "sighting"));
     for o in &mut objects {
         match o["type"].as_str().unwrap() {
-            "note" | "observed-data" => {
+            "note" => {
                 o["object_refs"] = json!(
                     r.subset(&ids, 40)
                         .into_iter()
@@ -1543,13 +1788,21 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
                         .collect::<Vec<_>>()
                 )
             }
+            "observed-data" => {
+                o["object_refs"] = json!(
+                    r.subset(&observable, 40)
+                        .into_iter()
+                        .chain([r.pick(&observable).clone()])
+                        .collect::<Vec<_>>()
+                )
+            }
             "sighting" => {
-                o["sighting_of_ref"] = r.pick(&ids).clone().into();
-                o["where_sighted_refs"] = json!([r.pick(&ids)]);
+                o["sighting_of_ref"] = r.pick(&sdo).clone().into();
+                o["where_sighted_refs"] = json!([r.pick(&places)]);
             }
             "relationship" => {
-                o["source_ref"] = r.pick(&ids).clone().into();
-                o["target_ref"] = r.pick(&ids).clone().into();
+                o["source_ref"] = r.pick(&related).clone().into();
+                o["target_ref"] = r.pick(&related).clone().into();
             }
             _ => {}
         }
@@ -1565,7 +1818,7 @@ fn egress_batch(r: &mut Rng, seed: u64) -> (Objects, Objects) {
         .into_iter()
         .map(|o| o.as_object().unwrap().clone())
         .collect();
-    (objects, store_only)
+    (objects, store_only, raw)
 }
 
 /// The members an object's handling is derived from, alone.
@@ -1591,7 +1844,13 @@ fn fast_path_releases_what_disclose_releases() {
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     for seed in 0..BATCHES {
         let mut r = Rng(1_000_000 + seed);
-        let (objects, store_only) = egress_batch(&mut r, seed);
+        let (objects, store_only, raw) = egress_batch(&mut r, seed);
+        for o in &objects {
+            let report = accord_stix::validate(&Value::Object(o.clone()));
+            if !report.is_valid() {
+                failures.push(format!("seed {seed}: invalid fixture {o:?}: {report:?}"));
+            }
+        }
         for o in &objects {
             let full = accord_policy::Handling::derive(o, &model, &markings, None);
             let head = accord_policy::Handling::derive(&handling_head(o), &model, &markings, None);
@@ -1663,10 +1922,47 @@ fn fast_path_releases_what_disclose_releases() {
             let mut released = reference.objects.iter();
             for (k, f) in fast.iter().enumerate() {
                 let expected = &reference.outcomes[k];
-                let want = expected
+                let object: Option<&Map<String, Value>> = expected
                     .decision
                     .allowed()
-                    .then(|| canonical(released.next().unwrap()));
+                    .then(|| released.next().unwrap().as_ref());
+                if let Some(o) = object {
+                    // What leaves is valid STIX (the inputs are) ...
+                    let report = accord_stix::validate(&Value::Object(o.clone()));
+                    if !report.is_valid() {
+                        let errors: Vec<String> = report
+                            .errors()
+                            .map(|f| format!("{} {}", f.path, f.message))
+                            .collect();
+                        failures.push(format!(
+                            "seed {seed} {req:?}: released object is invalid: {errors:?}\n{o:?}"
+                        ));
+                    }
+                    // ... and holds no personal value of the batch that its profile transforms,
+                    // wherever it was written.
+                    let profile = expected
+                        .decision
+                        .profile
+                        .as_deref()
+                        .and_then(|p| model.profiles.get(p));
+                    let text = canonical(o);
+                    for (v, category) in &raw {
+                        let category = Category::ALL
+                            .into_iter()
+                            .find(|c| c.as_str() == *category)
+                            .unwrap();
+                        if profile.is_some_and(|p| p.transform(category) != Transform::Keep)
+                            && occurs(&text, v)
+                        {
+                            failures.push(format!(
+                                "seed {seed} {req:?}: {v} ({}) leaves under profile {:?}: {text}",
+                                category.as_str(),
+                                expected.decision.profile
+                            ));
+                        }
+                    }
+                }
+                let want = object.map(canonical);
                 let got = f
                     .text(stored[k].json)
                     .map(|t| canonical(&serde_json::from_str(&t).unwrap()));
@@ -1694,6 +1990,18 @@ fn fast_path_releases_what_disclose_releases() {
                 });
                 for rd in &f.outcome.redactions {
                     seen.insert(rd.category);
+                    if rd.path == "$.pattern" {
+                        seen.insert("pattern");
+                    }
+                    if rd.path.starts_with("$.extensions.extension-definition--") {
+                        seen.insert("extension");
+                    }
+                    if rd.path.starts_with("$.external_references") {
+                        seen.insert("external reference");
+                    }
+                    if rd.path.starts_with("$.x_report") {
+                        seen.insert("custom property");
+                    }
                 }
             }
         }
@@ -1728,6 +2036,10 @@ fn fast_path_releases_what_disclose_releases() {
         "home-directory",
         "reference",
         "derived-id",
+        "pattern",
+        "extension",
+        "external reference",
+        "custom property",
     ] {
         assert!(seen.contains(kind), "never {kind}: {seen:?}");
     }

@@ -1,7 +1,9 @@
 //! Detection: what is personal data, and where. A table (`PERSONAL_DATA`) says which STIX
 //! types and properties hold which category, the way `accord_stix::spec` tables the STIX model;
-//! detectors find e-mail addresses, phone numbers, home directories and names of individuals in
-//! free text. `Minimiser::needs` asks all of them without changing anything.
+//! detectors find e-mail addresses, phone numbers, URLs with user-info or queries, home
+//! directories and names of individuals in every other string an object holds (`walks_top`,
+//! `walks_into`: free text, custom properties, extensions, external references) and in
+//! patterns. `Minimiser::needs` asks all of them without changing anything.
 
 use std::sync::LazyLock;
 
@@ -73,7 +75,7 @@ const fn prop(name: &'static str, category: Category, holds: Holds) -> Property 
 }
 
 /// Which STIX types and properties hold personal data. Free text, contact properties and names
-/// of individuals are looked for in every object besides (see `is_free_text`, `is_contact_key`).
+/// of individuals are looked for in every object besides (see `walks_top`, `is_contact_key`).
 pub const PERSONAL_DATA: [Rule; 10] = {
     use Category as C;
     use Holds as H;
@@ -180,7 +182,7 @@ pub(super) fn rule_for(o: &Map<String, Value>, ty: &str) -> Option<&'static Rule
 }
 
 /// Whether the handling extension declares `network-identifier` personal data.
-fn declares_network(o: &Map<String, Value>) -> bool {
+pub(super) fn declares_network(o: &Map<String, Value>) -> bool {
     o.get("extensions")
         .and_then(|e| e.get(HANDLING_EXTENSION_ID))
         .and_then(|h| h.get("personal_data_categories"))
@@ -200,6 +202,9 @@ pub(super) static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("regex")
 });
+/// A URL with an authority, as written in text (whether it has personal parts is `url_parts`').
+pub(super) static URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)\b[a-z][a-z0-9+.-]*://[^\s'"<>]+"#).expect("regex"));
 pub(super) static HOME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(/home/|/Users/|[A-Z]:\\Users\\|[A-Z]:/Users/)([^/\\\s:*?<>|]+)").expect("regex")
 });
@@ -216,19 +221,46 @@ pub(super) fn names_may_occur_in(key: &str) -> bool {
 
 /// Contact details, on any object.
 pub(super) fn is_contact_key(k: &str) -> bool {
-    k == "contact_information"
-        || (k.starts_with("x_")
-            && ["name", "contact", "email", "phone", "person"]
-                .iter()
-                .any(|w| k.contains(w)))
+    k == "contact_information" || (k.starts_with("x_") && is_contact_word(k))
 }
 
-/// Free text, on any object: searched for e-mail addresses, phone numbers and home directories.
-pub(super) fn is_free_text(k: &str) -> bool {
-    matches!(
-        k,
-        "description" | "content" | "abstract" | "explanation" | "objective" | "contact_information"
-    ) || k.starts_with("x_")
+/// A custom key (an `x_…` property, or one inside a custom property or extension) that says
+/// its value is a contact detail.
+pub(super) fn is_contact_word(k: &str) -> bool {
+    ["name", "contact", "email", "phone", "person"]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+/// Whether the strings of top-level property `k` of a `ty` object are searched for personal
+/// data: every property but identifiers, references, timestamps, markings, hashes, binary and
+/// vocabulary values, and the pattern (minimised as a pattern). Custom properties are.
+pub(super) fn walks_top(ty: &str, k: &str) -> bool {
+    use accord_stix::spec::Kind;
+    if !names_may_occur_in(k) || !walks_into(k) {
+        return false;
+    }
+    match accord_stix::spec::type_spec(ty).and_then(|s| s.prop(k)) {
+        None => true,
+        Some(p) => matches!(
+            p.kind,
+            Kind::Str
+                | Kind::Strs
+                | Kind::Dict
+                | Kind::Obj(_)
+                | Kind::Objs(_)
+                | Kind::ExternalReferences
+                | Kind::MimeParts
+                | Kind::Extensions
+                | Kind::Any
+        ),
+    }
+}
+
+/// Whether the value under `k`, inside a property being searched, is searched too: not
+/// references, hashes (of content, not of text) or an extension's type.
+pub(super) fn walks_into(k: &str) -> bool {
+    !(k.ends_with("_ref") || k.ends_with("_refs") || matches!(k, "hashes" | "extension_type"))
 }
 
 /// Names of individuals, matched as whole words, ignoring ASCII case.
@@ -289,18 +321,20 @@ impl Minimiser<'_> {
     // when it is); it may be true where `apply` then changes nothing.
     pub fn needs(&self, o: &Map<String, Value>, resolve: &dyn Fn(&str) -> Option<Value>) -> bool {
         let p = self.profile;
-        // One pass for contacts and free text, on every object.
-        let mut ty = "";
+        let ty = o.get("type").and_then(Value::as_str).unwrap_or_default();
+        // Contacts and every string searched, on every object.
+        let structured = super::transform::structured_properties(ty);
         for (k, v) in o {
-            if k == "type" {
-                ty = v.as_str().unwrap_or_default();
-            }
-            if let Some(t) = v.as_str()
-                && ((p.contact != Transform::Keep && is_contact_key(k))
-                    || (is_free_text(k) && self.text_may_change(t, true)))
+            if (p.contact != Transform::Keep && is_contact_key(k) && v.is_string())
+                || (walks_top(ty, k)
+                    && !structured.contains(&k.as_str())
+                    && self.strings_may_change(v, k == "extensions", k.starts_with("x_")))
             {
                 return true;
             }
+        }
+        if self.pattern(o) != super::pattern::Minimised::Unchanged {
+            return true;
         }
         if let Some(rule) = rule_for(o, ty) {
             let t = p.transform(rule.category);
@@ -344,12 +378,44 @@ impl Minimiser<'_> {
         }
     }
 
-    /// Whether `text_field` could change this text (no allocation).
+    /// Whether `text` could change this text (no allocation).
     pub(super) fn text_may_change(&self, text: &str, free_text: bool) -> bool {
         let p = self.profile;
         (free_text && p.email != Transform::Keep && EMAIL.is_match(text))
             || (free_text && p.phone != Transform::Keep && PHONE.is_match(text))
             || (p.home_directory != Transform::Keep && HOME.is_match(text))
+            || (free_text
+                && p.url != Transform::Keep
+                && URL
+                    .find_iter(text)
+                    .any(|m| super::transform::url_parts(m.as_str()).is_some()))
+    }
+
+    /// Whether `walk` (or `extensions`, for the `extensions` dictionary) could change `v`.
+    fn strings_may_change(&self, v: &Value, extensions: bool, custom: bool) -> bool {
+        match v {
+            Value::String(s) => self.text_may_change(s, true),
+            Value::Array(a) => a.iter().any(|x| self.strings_may_change(x, false, custom)),
+            Value::Object(m) => m.iter().any(|(k, x)| {
+                if extensions {
+                    k != HANDLING_EXTENSION_ID
+                        && self.strings_may_change(
+                            x,
+                            false,
+                            accord_stix::spec::predefined_extension(k).is_none(),
+                        )
+                } else {
+                    let custom = custom || k.starts_with("x_");
+                    walks_into(k)
+                        && ((custom
+                            && self.profile.contact != Transform::Keep
+                            && is_contact_word(k)
+                            && x.is_string())
+                            || self.strings_may_change(x, false, custom))
+                }
+            }),
+            _ => false,
+        }
     }
 
     /// Whether any string of `v` (outside identifiers, references, timestamps and patterns)
@@ -388,7 +454,7 @@ mod tests {
             if renames || withholds {
                 assert!(
                     super::super::is_redactable(rule.stix_type),
-                    "{} is missing from REDACTABLE",
+                    "{} is not redactable",
                     rule.stix_type
                 );
             }

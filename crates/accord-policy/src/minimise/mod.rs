@@ -1,8 +1,9 @@
-//! Data minimisation on egress, in three parts: `detect` (what is personal data where: a table
-//! of STIX types and properties, and detectors for free text), `transform` (drop, generalise,
-//! pseudonymise with a keyed HMAC stable per agreement, or mask, as the redaction profile says)
-//! and `references` (new deterministic SCO ids, references rewritten to them, references to
-//! withheld objects removed).
+//! Data minimisation on egress, in four parts: `detect` (what is personal data where: a table
+//! of STIX types and properties, and detectors for every other string an object holds),
+//! `transform` (drop, generalise, pseudonymise with a keyed HMAC stable per agreement, or mask,
+//! as the redaction profile says), `pattern` (the same inside indicator patterns, parsed and
+//! printed back canonically) and `references` (new deterministic SCO ids, references rewritten
+//! to them, references to withheld objects removed).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,13 +13,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::profile::{Profile, Transform};
+use crate::profile::{Category, Profile, Transform};
 
 mod detect;
+mod pattern;
 mod references;
 mod transform;
 
 pub use detect::{Holds, PERSONAL_DATA, People, Property, Rule, When, individual_name};
+pub use pattern::UNREADABLE as UNREADABLE_PATTERN;
 pub use references::is_redactable;
 pub use transform::generalise_ip;
 
@@ -68,6 +71,8 @@ pub fn agreement_key(master: &[u8; 32], agreement: &str) -> [u8; 32] {
 struct Ctx {
     id: String,
     records: Vec<Redaction>,
+    /// The values redacted so far (never recorded), whose hashes must not stay behind.
+    redacted: Vec<(String, Category)>,
 }
 
 impl Ctx {
@@ -75,6 +80,7 @@ impl Ctx {
         Ctx {
             id: id.to_owned(),
             records: Vec::new(),
+            redacted: Vec::new(),
         }
     }
 

@@ -15,18 +15,12 @@ pub(super) enum Fate {
     Dropped,
 }
 
-/// Types whose redaction can change their id or withhold them, so references to them need
-/// checking: the personal SCOs and individuals, a file (its id covers its directory), and the
-/// relationships, sightings and containers that are withheld when what they relate or hold is.
-const REDACTABLE: [&str; 15] = [
-    "email-addr",
-    "user-account",
+/// Objects other than SCOs whose redaction can withhold them, so references to them need
+/// checking: individuals, and the relationships, sightings and containers that are withheld
+/// when what they relate or hold is. Every SCO with a deterministic id is checked too: any
+/// string it holds may be minimised, and with it its id.
+const REDACTABLE: [&str; 8] = [
     "identity",
-    "ipv4-addr",
-    "ipv6-addr",
-    "url",
-    "directory",
-    "file",
     "relationship",
     "sighting",
     "observed-data",
@@ -45,6 +39,7 @@ const CONTAINERS: [&str; 5] = ["observed-data", "report", "grouping", "note", "o
 /// Whether redaction can change the id of, or withhold, objects of this type.
 pub fn is_redactable(ty: &str) -> bool {
     REDACTABLE.contains(&ty)
+        || accord_stix::spec::type_spec(ty).is_some_and(|s| !s.id_contributing.is_empty())
 }
 
 impl Minimiser<'_> {
@@ -115,11 +110,13 @@ impl Minimiser<'_> {
         resolve: &dyn Fn(&str) -> Option<Value>,
     ) -> bool {
         let ty = type_of(o);
-        let keys: Vec<String> = o
+        // In key order, so that redactions are recorded alike however the object was read.
+        let mut keys: Vec<String> = o
             .keys()
             .filter(|k| k.ends_with("_ref") || k.ends_with("_refs") || *k == "extensions")
             .cloned()
             .collect();
+        keys.sort_unstable();
         for k in keys {
             if k.ends_with("_ref") {
                 let Some(target) = o.get(&k).and_then(Value::as_str).map(str::to_owned) else {
@@ -191,7 +188,7 @@ impl Minimiser<'_> {
         let Some((ty, _)) = target.split_once("--") else {
             return Fate::Same;
         };
-        if !REDACTABLE.contains(&ty) {
+        if !is_redactable(ty) {
             return Fate::Same;
         }
         if let Some(f) = self.fates.borrow().get(target) {
