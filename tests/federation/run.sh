@@ -68,6 +68,7 @@ roles = ["partner-node"]
 read = ["*"]
 write = ["default"]
 purposes = ["detection", "situational-awareness"]
+default_purpose = "detection"
 
 [[principals]]
 name = "node-c"
@@ -76,6 +77,7 @@ roles = ["partner-node"]
 read = ["*"]
 write = []
 purposes = ["detection", "situational-awareness"]
+default_purpose = "detection"
 TOML
 # B reaches C over mTLS: a client certificate C pins for its principal node-b, no token.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=node-b" \
@@ -91,6 +93,7 @@ roles = ["partner-node"]
 read = ["*"]
 write = ["default"]
 purposes = ["detection", "situational-awareness"]
+default_purpose = "detection"
 TOML
 token b node-a > "$WORK/node-a/secrets/b.token"
 token a demo-partner > "$WORK/node-b/secrets/a.token"

@@ -29,6 +29,9 @@ pub struct Config {
     pub organisations: Vec<accord_policy::sharing::Organisation>,
     #[serde(default)]
     pub purposes: Vec<accord_policy::sharing::Purpose>,
+    /// Personal-data categories beyond the built-in vocabulary.
+    #[serde(default)]
+    pub data_categories: Vec<accord_policy::sharing::DataCategory>,
     #[serde(default)]
     pub agreements: Vec<accord_policy::sharing::Agreement>,
     #[serde(default)]
@@ -174,6 +177,7 @@ impl Default for LedgerConfig {
 struct Spans {
     organisations: Vec<toml::Spanned<toml::Value>>,
     purposes: Vec<toml::Spanned<toml::Value>>,
+    data_categories: Vec<toml::Spanned<toml::Value>>,
     agreements: Vec<toml::Spanned<toml::Value>>,
     redaction_profiles: Vec<toml::Spanned<toml::Value>>,
     principals: Vec<toml::Spanned<toml::Value>>,
@@ -286,9 +290,11 @@ pub struct PrincipalConfig {
     pub write: Vec<String>,
     /// SHA-256 (hex) of the client certificate that identifies a partner node over mTLS.
     pub client_certificate_sha256: Option<String>,
-    /// Purposes this principal may declare (`X-Accord-Purpose`); the first is its default.
+    /// Purposes this principal may declare (`X-Accord-Purpose`).
     #[serde(default)]
     pub purposes: Vec<String>,
+    /// The purpose of requests that declare none; required with several purposes.
+    pub default_purpose: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -385,6 +391,7 @@ impl Config {
             let entry = match e.section {
                 "organisations" => spans.organisations.get(e.index),
                 "purposes" => spans.purposes.get(e.index),
+                "data_categories" => spans.data_categories.get(e.index),
                 "agreements" => spans.agreements.get(e.index),
                 "redaction_profiles" => spans.redaction_profiles.get(e.index),
                 "principals" => spans.principals.get(e.index),
@@ -410,6 +417,7 @@ impl Config {
             node_organisation: self.node.organisation.clone(),
             organisations: self.organisations.clone(),
             purposes: self.purposes.clone(),
+            data_categories: self.data_categories.clone(),
             agreements: self.agreements.clone(),
             profiles: self.redaction_profiles.clone(),
             settings: self.policy.clone(),
@@ -421,6 +429,7 @@ impl Config {
                     organisation: p.organisation.clone(),
                     roles: p.roles.clone(),
                     purposes: p.purposes.clone(),
+                    default_purpose: p.default_purpose.clone(),
                 })
                 .collect(),
         }
@@ -762,6 +771,8 @@ roles = ["analyst"]
 read = ["*"]
 write = ["default"]
 purposes = ["situational-awareness", "detection", "incident-response", "blocking"]
+# The purpose of requests that declare none (required when a principal has several purposes).
+default_purpose = "situational-awareness"
 
 # An oversight body: it reads the transparency log (/audit/v1/…, `accord audit`), never objects.
 [[principals]]
@@ -780,6 +791,7 @@ roles = ["partner-node"]
 read = ["*"]
 write = []
 purposes = ["detection", "situational-awareness"]
+default_purpose = "detection"
 
 # The transparency log, the ledger (ledger/): every policy decision, share, redaction, ingest, deletion,
 # configuration change and token, as an RFC 9162 Merkle tree with Ed25519-signed checkpoints
@@ -814,7 +826,7 @@ calendar_files = []
 default_tlp = "amber"
 # Redaction profile for disclosures outside this organisation that rely on no agreement.
 default_redaction_profile = "strict"
-# Purpose of principals that declare none.
+# The only purpose of principals that declare no purposes.
 default_purpose = "situational-awareness"
 # Operator Cedar policies, relative to this directory, added to the shipped ones
 # (`accord policy check` validates them; `accord policy explain` shows which one decided).
@@ -868,6 +880,15 @@ role = "csirt"
 # pull = [{{ remote = "THEIR-COLLECTION-ID", local = "default" }}]
 # push = [{{ local = "default", remote = "THEIR-COLLECTION-ID" }}]
 # sync_interval_secs = 300
+
+# Personal-data categories beyond the built-in ones (email, phone, name, contact, user-account,
+# network-identifier, online-identifier, location, victim, financial, government-identifier, and
+# GDPR Art. 9/10: health, genetic, biometric, racial-or-ethnic-origin, political-opinions,
+# religious-or-philosophical-beliefs, trade-union-membership, sex-life-or-sexual-orientation,
+# criminal-offences). Agreements may name only these; a misspelt name is an error.
+# [[data_categories]]
+# name = "vehicle-registration"
+# description = "licence plates"
 
 # Sharing agreements: parties, TLP levels and purposes that may flow, legal bases and personal-data
 # categories permitted across borders, the redaction profile applied on egress (`strict`, `none`,
@@ -939,6 +960,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("principals[2]") && err.contains("nobody"), "{err}");
+        // Several purposes and no default purpose: refused, naming the principal and its line.
+        let text = default_config_text("n", "a1b2", "c3d4").replacen(
+            "default_purpose = \"situational-awareness\"\n",
+            "",
+            1,
+        );
+        let err = Config::parse(&text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"demo-analyst\"") && err.contains("default_purpose"),
+            "{err}"
+        );
+        // An agreement naming a category outside the vocabulary: refused, naming both.
+        let text = default_config_text("n", "a1b2", "c3d4").replace(
+            "data_categories = [\"email\", \"network-identifier\"]",
+            "data_categories = [\"emial\"]",
+        );
+        let err = Config::parse(&text, Path::new("accord.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"example-bilateral\"") && err.contains("\"emial\""),
+            "{err}"
+        );
     }
 
     #[test]

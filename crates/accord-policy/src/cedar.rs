@@ -492,7 +492,7 @@ mod tests {
                  "onward_sharing": "none"}
             ],
             "principals": [
-                {"name": "analyst", "organisation": "home", "roles": ["analyst"], "purposes": ["detection", "blocking"]},
+                {"name": "analyst", "organisation": "home", "roles": ["analyst"], "purposes": ["detection", "blocking"], "default_purpose": "detection"},
                 {"name": "teller", "organisation": "bank"},
                 {"name": "partner", "organisation": "abroad", "purposes": ["detection"]},
                 {"name": "reporter", "organisation": "news"}

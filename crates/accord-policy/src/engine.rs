@@ -163,12 +163,11 @@ impl Engine {
                 format!("unknown principal {:?}", req.principal),
             )),
             Some(principal) => {
-                // A request that declares no purpose uses the principal's first declared one.
+                // A request that declares no purpose uses the principal's default purpose.
                 let purpose = req
                     .purpose
-                    .map(str::to_owned)
-                    .or_else(|| principal.purposes.first().cloned())
-                    .unwrap_or_else(|| model.settings.default_purpose.clone());
+                    .unwrap_or_else(|| model.default_purpose(principal))
+                    .to_owned();
                 if model.purposes.contains_key(&purpose) {
                     let candidates = agreements_in_force(model, &principal.organisation, req.now);
                     Ok((principal, purpose, candidates))
@@ -213,7 +212,7 @@ impl Engine {
     }
 
     /// Derives the facts of `case`, then asks Cedar under each agreement in force in turn (the
-    /// first that allows is the one the disclosure relies on), or under none when there is none.
+    /// first that allows is the one the disclosure relies on), then relying on no agreement.
     fn evaluate(&self, case: &Case, mut trace: Option<&mut Vec<Evaluation>>) -> ClassOutcome {
         // INVARIANT: deny by default. Anything short of a Cedar permit (no facts, an error
         // building or evaluating the request, no agreement under which a policy permits)
@@ -229,10 +228,10 @@ impl Engine {
                 relation: Relation::Other,
             };
         };
-        let mut runs: Vec<_> = facts.agreements.iter().map(|a| Some(*a)).collect();
-        if runs.is_empty() {
-            runs.push(None);
-        }
+        // INVARIANT: an agreement only adds. The disclosure relying on no agreement is always
+        // tried too, so what the relation alone gives (CLEAR to anyone, AMBER to a declared
+        // client, …) is never taken away by an agreement whose terms are narrower.
+        let runs = facts.agreements.iter().map(|a| Some(*a)).chain([None]);
         let mut denials = Vec::new();
         for run in runs {
             let agreement = run.map(|a| a.agreement.id.clone());

@@ -88,8 +88,12 @@ impl ObjectFacts {
 }
 
 /// Positions (in the model) of the agreements in force at `now` between this node's
-/// organisation and `organisation`.
+/// organisation and `organisation`. None for this node's organisation itself: its own principals
+/// rely on no agreement (every agreement names it, but none is between it and itself).
 pub fn agreements_in_force(model: &Model, organisation: &str, now: Timestamp) -> Vec<usize> {
+    if organisation == model.node_organisation {
+        return Vec::new();
+    }
     model
         .agreements
         .iter()
@@ -153,10 +157,12 @@ impl<'a> DisclosureFacts<'a> {
         let relation = model.relation_bound(&org.id, !agreements.is_empty());
         let f = &case.object;
         let node_j = &model.node_org().jurisdiction;
-        let cross_border = org.jurisdiction != *node_j
-            || f.origin_jurisdiction
-                .as_ref()
-                .is_some_and(|o| *o != org.jurisdiction);
+        // Reading what this organisation holds, in house, transfers nothing.
+        let cross_border = relation != Relation::Own
+            && (org.jurisdiction != *node_j
+                || f.origin_jurisdiction
+                    .as_ref()
+                    .is_some_and(|o| *o != org.jurisdiction));
         // Objects from a party whose agreement says onward sharing "none" stay in this
         // organisation (the originator itself may have them back).
         let onward_blocked = relation != Relation::Own

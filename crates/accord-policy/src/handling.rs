@@ -247,6 +247,14 @@ impl Handling {
                 recipients: strings(ext.get("recipients")),
             })
             .unwrap_or_default();
+        // Unknown is not no: a category outside the vocabulary is named, and no agreement permits it.
+        for c in &declared.personal_data_categories {
+            if !model.data_categories.contains(c) {
+                warnings.push(format!(
+                    "personal_data_categories: unknown category {c:?} (not in the vocabulary; no agreement permits it)"
+                ));
+            }
+        }
         let (retention_until, warning) = parse_retention(declared.retention_until.as_deref());
         warnings.extend(warning);
 

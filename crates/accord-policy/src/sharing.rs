@@ -143,7 +143,7 @@ pub struct Settings {
     /// Redaction profile for disclosures outside this organisation that rely on no agreement
     /// (TLP:CLEAR to anyone, TLP:AMBER to clients).
     pub default_redaction_profile: String,
-    /// Purpose of principals that declare none.
+    /// Purpose of principals that declare no purposes (and no `default_purpose`).
     pub default_purpose: String,
     /// Files of operator Cedar policies (relative to the data directory), added to the shipped ones.
     pub policy_files: Vec<String>,
@@ -167,10 +167,70 @@ pub struct PrincipalSpec {
     pub organisation: String,
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Purposes this principal may declare; empty means the default purpose only.
+    /// Purposes this principal may declare; empty means its default purpose only.
     #[serde(default)]
     pub purposes: Vec<String>,
+    /// The purpose of its requests that declare none. Required when it may declare several
+    /// purposes; with exactly one, that one; with none, `policy.default_purpose`.
+    #[serde(default)]
+    pub default_purpose: Option<String>,
 }
+
+/// A category of personal data, as agreements and the handling extension name it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCategory {
+    pub name: String,
+    /// What it covers (shown to operators; the policy matches names only).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// The personal-data categories Accord knows; an operator's `[[data_categories]]` add to them.
+/// The special categories of GDPR Art. 9 and Art. 10 are named as the articles name them.
+pub const BUILTIN_DATA_CATEGORIES: [(&str, &str); 20] = [
+    ("email", "e-mail addresses of natural persons"),
+    ("phone", "telephone numbers"),
+    ("name", "names of natural persons"),
+    ("contact", "postal addresses and other contact details"),
+    ("user-account", "account names, user ids and credentials"),
+    (
+        "network-identifier",
+        "IP and MAC addresses, host names and other identifiers of a person's device or connection",
+    ),
+    (
+        "online-identifier",
+        "cookie, device and advertising identifiers; URLs carrying user information",
+    ),
+    ("location", "location data"),
+    ("victim", "that a named person or organisation was affected"),
+    ("financial", "payment card and bank account data"),
+    (
+        "government-identifier",
+        "national identity, passport, tax and social security numbers",
+    ),
+    ("health", "data concerning health (GDPR Art. 9)"),
+    ("genetic", "genetic data (GDPR Art. 9)"),
+    (
+        "biometric",
+        "biometric data used to identify a person (GDPR Art. 9)",
+    ),
+    ("racial-or-ethnic-origin", "racial or ethnic origin (GDPR Art. 9)"),
+    ("political-opinions", "political opinions (GDPR Art. 9)"),
+    (
+        "religious-or-philosophical-beliefs",
+        "religious or philosophical beliefs (GDPR Art. 9)",
+    ),
+    ("trade-union-membership", "trade union membership (GDPR Art. 9)"),
+    (
+        "sex-life-or-sexual-orientation",
+        "sex life or sexual orientation (GDPR Art. 9)",
+    ),
+    (
+        "criminal-offences",
+        "criminal convictions and offences (GDPR Art. 10)",
+    ),
+];
 
 /// Everything the model is built from.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -179,6 +239,8 @@ pub struct ModelSpec {
     pub node_organisation: String,
     pub organisations: Vec<Organisation>,
     pub purposes: Vec<Purpose>,
+    /// Personal-data categories beyond [`BUILTIN_DATA_CATEGORIES`].
+    pub data_categories: Vec<DataCategory>,
     pub agreements: Vec<Agreement>,
     pub profiles: Vec<Profile>,
     pub settings: Settings,
@@ -235,6 +297,8 @@ pub struct Model {
     pub node_organisation: String,
     pub organisations: HashMap<String, Organisation>,
     pub purposes: HashMap<String, Purpose>,
+    /// The personal-data categories agreements and objects may name.
+    pub data_categories: BTreeSet<String>,
     pub agreements: Vec<AgreementInForce>,
     pub profiles: HashMap<String, Profile>,
     pub settings: Settings,
@@ -362,6 +426,29 @@ impl Model {
             }
         }
 
+        let mut data_categories: BTreeSet<String> = BUILTIN_DATA_CATEGORIES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        for (i, c) in spec.data_categories.iter().enumerate() {
+            if c.name.is_empty() {
+                return Err(err(
+                    "data_categories",
+                    i,
+                    &c.name,
+                    "name must not be empty".into(),
+                ));
+            }
+            if !data_categories.insert(c.name.clone()) {
+                return Err(err(
+                    "data_categories",
+                    i,
+                    &c.name,
+                    "is already a category (built in or declared above)".into(),
+                ));
+            }
+        }
+
         let mut profiles = HashMap::new();
         for (name, p) in builtin_profiles() {
             profiles.insert(name, p);
@@ -426,6 +513,17 @@ impl Model {
             if let Some(p) = a.purposes.iter().find(|p| !purposes.contains_key(*p)) {
                 return Err(fail(format!("unknown purpose {p:?}")));
             }
+            // A misspelt category would silently deny every object carrying the real one.
+            if let Some(c) = a.data_categories.iter().find(|c| !data_categories.contains(*c)) {
+                return Err(fail(format!(
+                    "unknown personal-data category {c:?} in data_categories (declare it in [[data_categories]], or use one of: {})",
+                    data_categories
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
             if !profiles.contains_key(&a.redaction_profile) {
                 return Err(fail(format!(
                     "unknown redaction profile {:?}",
@@ -465,7 +563,41 @@ impl Model {
             if let Some(x) = p.purposes.iter().find(|x| !purposes.contains_key(*x)) {
                 return Err(err("principals", i, &p.name, format!("unknown purpose {x:?}")));
             }
-            principals.insert(p.name.clone(), p.clone());
+            let mut p = p.clone();
+            // The purpose of requests that declare none is never guessed from the list's order.
+            match (&p.default_purpose, p.purposes.as_slice()) {
+                (Some(d), []) if !purposes.contains_key(d) => {
+                    return Err(err(
+                        "principals",
+                        i,
+                        &p.name,
+                        format!("unknown default_purpose {d:?}"),
+                    ));
+                }
+                (Some(d), []) => p.purposes = vec![d.clone()],
+                (Some(d), list) if !list.contains(d) => {
+                    return Err(err(
+                        "principals",
+                        i,
+                        &p.name,
+                        format!("default_purpose {d:?} is not one of its purposes {list:?}"),
+                    ));
+                }
+                (Some(_), _) => {}
+                (None, []) => {}
+                (None, [only]) => p.default_purpose = Some(only.clone()),
+                (None, list) => {
+                    return Err(err(
+                        "principals",
+                        i,
+                        &p.name,
+                        format!(
+                            "may declare several purposes {list:?} but names no default_purpose for requests that declare none; set default_purpose to one of them"
+                        ),
+                    ));
+                }
+            }
+            principals.insert(p.name.clone(), p);
         }
 
         // The node itself (exports run by its operator): its organisation, every purpose.
@@ -480,12 +612,14 @@ impl Model {
                     all.sort();
                     all
                 },
+                default_purpose: Some(settings.default_purpose.clone()),
             },
         );
         Ok(Model {
             node_organisation: spec.node_organisation,
             organisations,
             purposes,
+            data_categories,
             agreements,
             profiles,
             settings,
@@ -507,6 +641,33 @@ impl Model {
         } else {
             p.purposes.clone()
         }
+    }
+
+    /// The purpose of a principal's requests that declare none: its `default_purpose` (set by
+    /// `build` when it may declare exactly one), else `policy.default_purpose`.
+    pub fn default_purpose<'a>(&'a self, p: &'a PrincipalSpec) -> &'a str {
+        p.default_purpose
+            .as_deref()
+            .unwrap_or(&self.settings.default_purpose)
+    }
+
+    /// The personal-data categories `object`'s handling extension names that are not in the
+    /// vocabulary (for a warning: no agreement can permit them, so partners are denied it).
+    pub fn unknown_data_categories(
+        &self,
+        object: &serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<String> {
+        object
+            .get("extensions")
+            .and_then(|e| e.get(accord_stix::handling::HANDLING_EXTENSION_ID))
+            .and_then(|h| h.get("personal_data_categories"))
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .filter(|c| !self.data_categories.contains(*c))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// How the recipient organisation stands to this node's organisation.
@@ -539,15 +700,18 @@ impl Model {
         })
     }
 
-    /// Agreements in force between this node's organisation and `recipient`.
+    /// Agreements in force between this node's organisation and `recipient` (none when the
+    /// recipient is this organisation).
     pub fn agreements_between<'a>(
         &'a self,
         recipient: &'a str,
         now: Timestamp,
     ) -> impl Iterator<Item = &'a AgreementInForce> + 'a {
-        self.agreements
-            .iter()
-            .filter(move |a| a.in_force(now) && a.binds(&self.node_organisation, recipient))
+        self.agreements.iter().filter(move |a| {
+            recipient != self.node_organisation
+                && a.in_force(now)
+                && a.binds(&self.node_organisation, recipient)
+        })
     }
 }
 

@@ -296,8 +296,9 @@ fn decision_table() {
                 problems.push(format!("missing reason {r}"));
             }
         }
-        if let Some(a) = case["agreement"].as_str()
-            && outcome.decision.agreement.as_deref() != Some(a)
+        // `"agreement": null` says the disclosure relies on no agreement.
+        if let Some(a) = case.get("agreement")
+            && outcome.decision.agreement.as_deref() != a.as_str()
         {
             problems.push(format!("agreement {:?}", outcome.decision.agreement));
         }
@@ -436,7 +437,11 @@ mod reference {
         } else {
             declared.clone()
         };
-        if !declared.iter().any(|d| d == purpose) || o.unknown_marking || o.expired {
+        let own = *org_id == w.node;
+        let originated = o.originator.as_deref() == Some(w.node.as_str());
+        // An unknown marking hides an object from everyone but the organisation that made it.
+        if !declared.iter().any(|d| d == purpose) || (o.unknown_marking && !(originated && own)) || o.expired
+        {
             return false;
         }
         let (_, action, notifies) = PURPOSES.iter().find(|p| p.0 == purpose).copied().unwrap();
@@ -455,16 +460,16 @@ mod reference {
         let binds = |a: &Agreement, x: &str| {
             a.in_force && a.parties.iter().any(|p| p == &w.node) && a.parties.iter().any(|p| p == x)
         };
-        let own = *org_id == w.node;
         let client = !own && w.clients.contains(org_id);
-        let originated = o.originator.as_deref() == Some(w.node.as_str());
         let named = o.recipients.iter().any(|r| r == principal || r == org_id);
         let origin = o.origin.clone().or_else(|| {
             o.originator
                 .as_ref()
                 .map(|x| w.orgs.iter().find(|y| &y.id == x).unwrap().jurisdiction.clone())
         });
-        let cross = org.jurisdiction != node.jurisdiction || origin.is_some_and(|j| j != org.jurisdiction);
+        // Reading in house is no transfer.
+        let cross =
+            !own && (org.jurisdiction != node.jurisdiction || origin.is_some_and(|j| j != org.jurisdiction));
         let onward_blocked = !own
             && !originated
             && o.originator
@@ -473,25 +478,28 @@ mod reference {
         if onward_blocked || (org.public && tlp != "clear") {
             return false;
         }
-        let candidates: Vec<Option<&Agreement>> = {
-            let v: Vec<Option<&Agreement>> = w
-                .agreements
-                .iter()
-                .filter(|a| binds(a, org_id))
-                .map(Some)
-                .collect();
-            if v.is_empty() { vec![None] } else { v }
-        };
+        // Each agreement with the recipient's organisation (none for this organisation itself),
+        // and always relying on none: an agreement never takes away what the relation gives.
+        let candidates: Vec<Option<&Agreement>> = w
+            .agreements
+            .iter()
+            .filter(|a| !own && binds(a, org_id))
+            .map(Some)
+            .chain([None])
+            .collect();
         let has_all = |a: &Agreement| o.categories.iter().all(|c| a.categories.contains(c));
         candidates.into_iter().any(|a| {
             let carries = |l: &str| a.is_some_and(|a| a.tlp.iter().any(|t| t == l));
+            // TLP 2.0 for every object; objects originated here may go further under an
+            // agreement carrying their level; RED only to named recipients, reached through an
+            // agreement carrying RED unless they are this organisation or a declared client.
             let permitted = tlp == "clear"
                 || (originated && own)
                 || (originated && tlp != "red" && carries(tlp))
-                || (tlp == "red" && named)
-                || (!originated && tlp == "green" && (own || client || carries("green")))
-                || (!originated && tlp == "amber" && (own || client))
-                || (!originated && tlp == "amber+strict" && own);
+                || (tlp == "red" && named && (own || client || carries("red")))
+                || (tlp == "green" && (own || client || carries("green")))
+                || (tlp == "amber" && (own || client))
+                || (tlp == "amber+strict" && own);
             let purpose_ok = own || a.is_none_or(|a| a.purposes.iter().any(|p| p == purpose));
             let categories_ok = own || a.is_none_or(has_all);
             let border_ok = !cross
@@ -557,7 +565,7 @@ fn random_world(r: &mut Rng) -> (reference::World, Model) {
             "onward_sharing": if a.onward_none { "none" } else { "tlp" },
             "valid_until": if a.in_force { "2099-01-01T00:00:00Z" } else { "2020-01-01T00:00:00Z" },
         })).collect::<Vec<_>>(),
-        "principals": world.principals.iter().map(|(n, o, p)| json!({"name": n, "organisation": o, "purposes": p})).collect::<Vec<_>>(),
+        "principals": world.principals.iter().map(|(n, o, p)| json!({"name": n, "organisation": o, "purposes": p, "default_purpose": p.first()})).collect::<Vec<_>>(),
     });
     let model = Model::build(serde_json::from_value(spec).unwrap()).unwrap();
     (world, model)
@@ -1354,9 +1362,9 @@ fn egress_model() -> Model {
         ],
         "settings": {"default_redaction_profile": "mixed"},
         "principals": [
-            {"name": "analyst", "organisation": "home", "purposes": ["detection", "blocking", "incident-response"]},
+            {"name": "analyst", "organisation": "home", "purposes": ["detection", "blocking", "incident-response"], "default_purpose": "detection"},
             {"name": "teller", "organisation": "bank"},
-            {"name": "fr-analyst", "organisation": "cert-fr", "purposes": ["detection", "victim-notification", "situational-awareness"]},
+            {"name": "fr-analyst", "organisation": "cert-fr", "purposes": ["detection", "victim-notification", "situational-awareness"], "default_purpose": "detection"},
             {"name": "nl-analyst", "organisation": "cert-nl", "purposes": ["detection"]},
             {"name": "isac-bot", "organisation": "isac"},
             {"name": "us-analyst", "organisation": "cert-us", "purposes": ["detection"]},
@@ -2107,4 +2115,136 @@ fn cedar_requests_conform_to_the_schema() {
         }
     }
     assert!(decided > 1000, "{decided}");
+}
+
+/// The table's model with one change to its JSON.
+fn table_model_with(change: impl FnOnce(&mut Value)) -> Result<Model, accord_policy::ModelError> {
+    let mut data: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/data/decisions.json").unwrap()).unwrap();
+    change(&mut data["model"]);
+    Model::build(serde_json::from_value(data["model"].take()).unwrap())
+}
+
+/// `explain` for this organisation's own principals shows the one evaluation that applied
+/// (relying on no agreement), not one per partner agreement; a partner's shows its agreement
+/// and the evaluation relying on none.
+#[test]
+fn explain_shows_only_the_agreements_that_applied() {
+    let t = load_table();
+    let object = &t.objects["green-received"];
+    let explain = |principal: &str| {
+        let req = Request {
+            principal,
+            action: Action::Read,
+            purpose: None,
+            encrypted: true,
+            now: now(),
+            default_tlp: None,
+        };
+        t.engine.explain(&req, object, &t.markings)
+    };
+    let own = explain("analyst");
+    let tried: Vec<Option<&str>> = own.evaluations.iter().map(|e| e.agreement.as_deref()).collect();
+    assert_eq!(tried, [None], "{tried:?}");
+    assert_eq!(own.decision.agreement, None);
+    let partner = explain("fr-node");
+    let tried: Vec<Option<&str>> = partner
+        .evaluations
+        .iter()
+        .map(|e| e.agreement.as_deref())
+        .collect();
+    assert_eq!(
+        tried,
+        [Some("eu-csirts")],
+        "the first that permits ends the search"
+    );
+    let stranger = explain("nl");
+    let tried: Vec<Option<&str>> = stranger
+        .evaluations
+        .iter()
+        .map(|e| e.agreement.as_deref())
+        .collect();
+    assert_eq!(tried, [Some("nl-red")], "{tried:?}");
+    let denied = explain("us");
+    let tried: Vec<Option<&str>> = denied
+        .evaluations
+        .iter()
+        .map(|e| e.agreement.as_deref())
+        .collect();
+    assert_eq!(tried, [None], "the expired agreement is not in force: {tried:?}");
+}
+
+/// The default purpose is explicit: several purposes without `default_purpose` is an error
+/// naming the principal; a default outside its purposes too; exactly one purpose is the default.
+#[test]
+fn default_purpose_is_explicit() {
+    let err = table_model_with(|m| {
+        m["principals"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("default_purpose");
+    })
+    .unwrap_err();
+    assert_eq!(
+        (err.section, err.index, err.name.as_str()),
+        ("principals", 0, "analyst")
+    );
+    assert!(err.to_string().contains("default_purpose"), "{err}");
+    let err = table_model_with(|m| m["principals"][0]["default_purpose"] = "research".into()).unwrap_err();
+    assert!(err.to_string().contains("\"research\""), "{err}");
+    let model = table_model();
+    let one = &model.principals["bank"];
+    assert_eq!(model.default_purpose(one), "detection");
+    assert_eq!(
+        model.default_purpose(&model.principals["ciso"]),
+        "situational-awareness"
+    );
+    assert_eq!(model.default_purpose(&model.principals["water"]), "detection");
+    // Several purposes and no default: the first purpose is not taken silently.
+    assert!(table_model_with(|m| m["principals"][1]["default_purpose"] = Value::Null).is_err());
+}
+
+/// Data categories are a vocabulary: an agreement naming an unknown one is refused on load,
+/// naming the category and the agreement; declared ones are accepted; an object's unknown
+/// categories are listed for a warning.
+#[test]
+fn data_categories_are_a_declared_vocabulary() {
+    let err =
+        table_model_with(|m| m["agreements"][0]["data_categories"] = json!(["email", "emial"])).unwrap_err();
+    assert_eq!((err.section, err.name.as_str()), ("agreements", "eu-csirts"));
+    assert!(err.to_string().contains("\"emial\""), "{err}");
+    let declared = table_model_with(|m| {
+        m["agreements"][0]["data_categories"] = json!(["email", "licence-plate"]);
+        m["data_categories"] = json!([{"name": "licence-plate", "description": "vehicle registrations"}]);
+    })
+    .unwrap();
+    assert!(declared.data_categories.contains("licence-plate"));
+    let twice = table_model_with(|m| m["data_categories"] = json!([{"name": "email"}])).unwrap_err();
+    assert_eq!(twice.section, "data_categories");
+
+    let t = load_table();
+    let mut object = t.objects["pd-basis"].clone();
+    object["extensions"][accord_policy::HANDLING_EXTENSION_ID]["personal_data_categories"] =
+        json!(["email", "emial", "health"]);
+    assert_eq!(t.engine.model().unknown_data_categories(&object), ["emial"]);
+    assert!(
+        t.engine
+            .model()
+            .unknown_data_categories(&t.objects["pd-basis"])
+            .is_empty()
+    );
+    let req = Request {
+        principal: "analyst",
+        action: Action::Read,
+        purpose: None,
+        encrypted: true,
+        now: now(),
+        default_tlp: None,
+    };
+    let d = t.engine.decide(&req, &object, &t.markings);
+    assert!(
+        d.warnings.iter().any(|w| w.contains("\"emial\"")),
+        "{:?}",
+        d.warnings
+    );
 }

@@ -2,6 +2,9 @@
 //! of objects, or JSON lines. Objects are not parsed here, only located, so that each one is
 //! checked (and can fail) on its own, with positions relative to the whole document.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 use serde_json::value::RawValue;
 
 use crate::id::parse_identifier;
@@ -35,6 +38,8 @@ pub struct Document<'a> {
     pub items: Vec<RawItem<'a>>,
     /// Problems with the envelope itself (e.g. a bundle id that is not an identifier).
     pub envelope_problems: Vec<String>,
+    /// The ids of the marking definitions among the items, found on first use.
+    markings: OnceLock<HashSet<String>>,
 }
 
 /// What the caller knows about the layout.
@@ -81,6 +86,7 @@ pub fn split(input: &[u8], hint: Hint) -> Result<Document<'_>, JsonError> {
                 layout: Layout::Array,
                 items: raw_items(input, &items),
                 envelope_problems: Vec::new(),
+                markings: OnceLock::new(),
             })
         }
         Some(b'{') => match json::top_level_members(text) {
@@ -133,6 +139,7 @@ pub fn split_envelope(input: &[u8]) -> Result<Document<'_>, JsonError> {
         layout: Layout::Array,
         items,
         envelope_problems: Vec::new(),
+        markings: OnceLock::new(),
     })
 }
 
@@ -161,6 +168,7 @@ fn split_object<'a>(input: &'a [u8], members: Vec<(String, &'a RawValue)>) -> Do
             layout: Layout::Object,
             items: vec![whole],
             envelope_problems: Vec::new(),
+            markings: OnceLock::new(),
         };
     }
     let mut problems = Vec::new();
@@ -193,6 +201,7 @@ fn split_object<'a>(input: &'a [u8], members: Vec<(String, &'a RawValue)>) -> Do
         layout: Layout::Bundle { id },
         items,
         envelope_problems: problems,
+        markings: OnceLock::new(),
     }
 }
 
@@ -216,15 +225,41 @@ fn split_lines(input: &[u8]) -> Document<'_> {
         layout: Layout::JsonLines,
         items,
         envelope_problems: Vec::new(),
+        markings: OnceLock::new(),
     }
 }
 
 impl<'a> Document<'a> {
-    /// Checks one item, with JSON error positions relative to the whole document.
+    /// Checks one item, with JSON error positions relative to the whole document. A marking
+    /// definition among the document's items counts as known to the others.
     pub fn check(&self, item: &RawItem<'a>, max_bytes: usize) -> Result<CheckedObject, Rejection> {
-        object::check_bytes(item.bytes, max_bytes).map_err(|r| match r {
+        let markings = self.markings();
+        let defined = |id: &str| markings.contains(id);
+        object::check_bytes_in(item.bytes, max_bytes, &defined).map_err(|r| match r {
             Rejection::Json(e) => Rejection::Json(shift(e, self.input, item.offset)),
             other => other,
+        })
+    }
+
+    /// The ids of the marking definitions this document carries. Only items whose text holds
+    /// the string `"marking-definition"` (a type, not a reference, which goes on with `--`) are
+    /// parsed for it.
+    pub fn markings(&self) -> &HashSet<String> {
+        self.markings.get_or_init(|| {
+            #[derive(serde::Deserialize)]
+            struct Head {
+                #[serde(rename = "type")]
+                type_name: Option<String>,
+                id: Option<String>,
+            }
+            let finder = memchr::memmem::Finder::new(b"\"marking-definition\"");
+            self.items
+                .iter()
+                .filter(|i| finder.find(i.bytes).is_some())
+                .filter_map(|i| serde_json::from_slice::<Head>(i.bytes).ok())
+                .filter(|h| h.type_name.as_deref() == Some("marking-definition"))
+                .filter_map(|h| h.id)
+                .collect()
         })
     }
 

@@ -71,13 +71,18 @@ impl Rejection {
 
 /// Validates a parsed value and, if it has no errors, canonicalises and hashes it.
 pub fn check_value(value: Value) -> Result<CheckedObject, Rejection> {
-    check_parsed(value, None)
+    check_parsed(value, None, &|_| false)
 }
 
 /// [`check_value`], given the text `value` was parsed from when there is one: text that is
 /// already canonical (what a node sends) is kept as it is instead of being written again.
-fn check_parsed(value: Value, source: Option<&[u8]>) -> Result<CheckedObject, Rejection> {
-    let report = validate::validate(&value);
+/// `defined_marking` tells the marking definitions defined in the same input.
+fn check_parsed(
+    value: Value,
+    source: Option<&[u8]>,
+    defined_marking: &dyn Fn(&str) -> bool,
+) -> Result<CheckedObject, Rejection> {
+    let report = validate::validate_in(&value, defined_marking);
     if !report.is_valid() {
         return Err(Rejection::Invalid(report));
     }
@@ -111,6 +116,15 @@ fn check_parsed(value: Value, source: Option<&[u8]>) -> Result<CheckedObject, Re
 /// Parses, validates, canonicalises and hashes one object from its bytes.
 /// JSON error positions are relative to `bytes`.
 pub fn check_bytes(bytes: &[u8], max_bytes: usize) -> Result<CheckedObject, Rejection> {
+    check_bytes_in(bytes, max_bytes, &|_| false)
+}
+
+/// [`check_bytes`] for one object of an input whose marking definitions `defined_marking` knows.
+pub(crate) fn check_bytes_in(
+    bytes: &[u8],
+    max_bytes: usize,
+    defined_marking: &dyn Fn(&str) -> bool,
+) -> Result<CheckedObject, Rejection> {
     if bytes.len() > max_bytes {
         return Err(Rejection::TooLarge {
             size: bytes.len(),
@@ -118,5 +132,5 @@ pub fn check_bytes(bytes: &[u8], max_bytes: usize) -> Result<CheckedObject, Reje
         });
     }
     let value = json::parse_value(bytes).map_err(Rejection::Json)?;
-    check_parsed(value, Some(bytes))
+    check_parsed(value, Some(bytes), defined_marking)
 }

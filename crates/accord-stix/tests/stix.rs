@@ -371,3 +371,59 @@ proptest! {
         let _ = validate(&Value::Object(obj));
     }
 }
+
+/// A marking reference that is neither a fixed TLP id nor defined in the same input is a warning
+/// (`unknown-marking-ref`) at the reference, in object-level and granular markings; one defined
+/// in the same document, or a TLP id, is not.
+#[test]
+fn unknown_marking_references_are_warned_about() {
+    let iep = "marking-definition--a0a0a0a0-0000-4000-8000-000000000001";
+    let unknown = "marking-definition--a0a0a0a0-0000-4000-8000-0000000000ff";
+    let clear = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
+    let indicator = serde_json::json!({
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+        "created": "2016-04-06T20:03:00.000Z", "modified": "2016-04-06T20:03:00.000Z",
+        "pattern": "[ipv4-addr:value = '198.51.100.7']", "pattern_type": "stix",
+        "valid_from": "2016-04-06T20:03:00Z", "description": "x",
+        "object_marking_refs": [clear, iep, unknown],
+        "granular_markings": [{"marking_ref": unknown, "selectors": ["description"]},
+                              {"marking_ref": iep, "selectors": ["pattern"]}],
+    });
+    let definition = serde_json::json!({
+        "type": "marking-definition", "spec_version": "2.1", "id": iep,
+        "created": "2024-01-01T00:00:00.000Z", "name": "a statement",
+        "definition_type": "statement", "definition": {"statement": "ours"},
+    });
+    let bundle = serde_json::json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+        "objects": [indicator, definition]});
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    let doc = input::split(&bytes, Hint::Auto).unwrap();
+    let checked = doc.check(&doc.items[0], usize::MAX).unwrap();
+    let found: Vec<(&str, Severity)> = checked
+        .warnings
+        .iter()
+        .filter(|f| f.rule == Rule::UnknownMarkingRef)
+        .map(|f| (f.path.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("$.object_marking_refs[2]", Severity::Warning),
+            ("$.granular_markings[0].marking_ref", Severity::Warning)
+        ],
+        "{:?}",
+        checked.warnings
+    );
+    assert!(checked.warnings.iter().all(|f| !f.message.contains(iep)));
+    assert!(checked.warnings.iter().any(|f| f.message.contains(unknown)));
+    // On its own, the statement's definition is not in the input either.
+    let alone = validate(&bundle["objects"][0]);
+    assert!(alone.is_valid());
+    assert_eq!(
+        alone
+            .warnings()
+            .filter(|f| f.rule == Rule::UnknownMarkingRef)
+            .count(),
+        4
+    );
+}

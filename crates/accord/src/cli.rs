@@ -131,7 +131,7 @@ pub enum Command {
         /// (default: this node's own organisation).
         #[arg(long = "for", default_value = accord_policy::sharing::NODE_PRINCIPAL)]
         principal: String,
-        /// Declared purpose (default: the principal's first).
+        /// Declared purpose (default: the principal's `default_purpose`).
         #[arg(long)]
         purpose: Option<String>,
         /// Sign every object with this node's provenance key (for partners to verify).

@@ -18,14 +18,17 @@ enum Seg<'a> {
 pub(super) struct Cx<'a> {
     /// The whole object, for rules that look beyond the current property (granular selectors).
     pub(super) root: &'a Value,
+    /// Whether a marking-definition id is defined in the same input.
+    pub(super) defined_marking: &'a dyn Fn(&str) -> bool,
     path: Vec<Seg<'a>>,
     findings: Vec<Finding>,
 }
 
 impl<'a> Cx<'a> {
-    pub(super) fn new(root: &'a Value) -> Self {
+    pub(super) fn new(root: &'a Value, defined_marking: &'a dyn Fn(&str) -> bool) -> Self {
         Cx {
             root,
+            defined_marking,
             path: Vec::with_capacity(8),
             findings: Vec::new(),
         }

@@ -125,6 +125,7 @@ pub(super) fn validate_object<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) 
     }
     time::check_versioning(obj, spec, type_name, cx);
     type_rules(type_name, spec, obj, cx);
+    marking::check_marking_refs(obj, cx);
 }
 
 /// The rules particular to one type. Each built-in type is handled by exactly one of these.

@@ -85,6 +85,49 @@ pub(super) fn check_marking_definition<'a>(obj: &'a Map<String, Value>, cx: &mut
     }
 }
 
+/// Marking references this node cannot interpret: neither a fixed TLP id nor a definition in the
+/// same input. The object is valid, but the policy withholds it from partners (an unknown
+/// marking may restrict in a way this node cannot honour), so the operator should know at once.
+pub(super) fn check_marking_refs<'a>(obj: &'a Map<String, Value>, cx: &mut Cx<'a>) {
+    let defined = cx.defined_marking;
+    let unknown = |id: &str| {
+        id.starts_with("marking-definition--") && markings::tlp_by_id(id).is_none() && !defined(id)
+    };
+    let message = |id: &str| {
+        format!(
+            "marking definition {id} is neither a TLP marking nor defined in this input; \
+             until this node knows it, the object is withheld from every other organisation"
+        )
+    };
+    let mut found = Vec::new();
+    if let Some(refs) = obj.get("object_marking_refs").and_then(Value::as_array) {
+        for (i, r) in refs.iter().enumerate() {
+            if let Some(id) = r.as_str().filter(|id| unknown(id)) {
+                found.push(("object_marking_refs", i, None, id));
+            }
+        }
+    }
+    if let Some(list) = obj.get("granular_markings").and_then(Value::as_array) {
+        for (i, g) in list.iter().enumerate() {
+            if let Some(id) = g
+                .get("marking_ref")
+                .and_then(Value::as_str)
+                .filter(|id| unknown(id))
+            {
+                found.push(("granular_markings", i, Some("marking_ref"), id));
+            }
+        }
+    }
+    for (key, i, inner, id) in found {
+        cx.at_key(key, |cx| {
+            cx.at_index(i, |cx| match inner {
+                Some(k) => cx.at_key(k, |cx| cx.warn(Rule::UnknownMarkingRef, message(id))),
+                None => cx.warn(Rule::UnknownMarkingRef, message(id)),
+            })
+        });
+    }
+}
+
 /// `granular_markings`: each with exactly one of marking_ref and lang, and selectors that
 /// resolve against this object (a marking on nothing is a mistake, not a no-op).
 pub(super) fn check_granular_markings<'a>(value: &'a Value, cx: &mut Cx<'a>) {

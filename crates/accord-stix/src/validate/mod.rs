@@ -38,17 +38,24 @@ pub use report::{Finding, Report, Rule, Severity};
 
 use cx::{Cx, kind_name};
 
-/// Validates one object. Never panics, whatever the input.
+/// Validates one object on its own (no other marking definition is known). Never panics,
+/// whatever the input.
 pub fn validate(value: &Value) -> Report {
+    validate_in(value, &|_| false)
+}
+
+/// Validates one object of an input in which `defined_marking` tells the marking-definition ids
+/// defined (a marking reference that is neither a fixed TLP id nor defined is a warning).
+pub fn validate_in(value: &Value, defined_marking: &dyn Fn(&str) -> bool) -> Report {
     let Some(obj) = value.as_object() else {
-        let mut cx = Cx::new(value);
+        let mut cx = Cx::new(value, defined_marking);
         cx.err(
             Rule::NotAnObject,
             format!("expected a JSON object, found {}", kind_name(value)),
         );
         return cx.finish(None);
     };
-    let mut cx = Cx::new(value);
+    let mut cx = Cx::new(value, defined_marking);
     let object_id = obj.get("id").and_then(Value::as_str).map(str::to_owned);
     driver::validate_object(obj, &mut cx);
     cx.finish(object_id)

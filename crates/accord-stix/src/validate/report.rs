@@ -67,6 +67,7 @@ rules! {
     KillChainPhase = "kill-chain-phase": "warning: kill chain and phase names should be lowercase with hyphens",
     Deprecated = "deprecated": "warning: a deprecated construct",
     UnknownMarking = "unknown-marking": "warning: a marking-definition that claims TLP but is not one of the fixed ids",
+    UnknownMarkingRef = "unknown-marking-ref": "warning: a marking reference that is neither a fixed TLP id nor defined in the same input (the policy withholds the object from partners)",
 }
 
 impl Serialize for Rule {
