@@ -97,19 +97,33 @@ fn incident(node: &Node, id: &str) -> Result<Map<String, Value>> {
 }
 
 /// Stores an incident report read from `path`: a STIX `incident` with the extension (a new
-/// version of it if it exists), or a bare report (a new incident named `name`). Gives its id.
+/// version of it if it exists), or a bare report in JSON or TOML (`.toml`; a new incident named
+/// `name`), checked against the pack. Gives its id.
 pub fn report(node: &Node, path: &Path, name: Option<&str>) -> Result<String> {
+    let pack = pack(node)?;
     let text = std::fs::read_to_string(path).map_err(NodeError::io(path))?;
     let at = |e: &dyn std::fmt::Display| NodeError::Invalid(format!("{}: {e}", path.display()));
-    let value: Value = serde_json::from_str(&text).map_err(|e| at(&format!("not JSON: {e}")))?;
     let now = accord_stix::Timestamp::format_micros(node.clock().now_micros());
+    let toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let value: Value = if toml {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).map_err(|e| at(&format!("not JSON: {e}")))?
+    };
     let object = if value.get("type").and_then(Value::as_str) == Some("incident") {
         let map = value.as_object().cloned().unwrap_or_default();
-        Report::from_incident(&map).map_err(|e| at(&e))?;
+        let report = Report::from_incident(&map).map_err(|e| at(&e))?;
+        pack.check_report(&report).map_err(|e| at(&e))?;
         value
     } else {
-        let report: Report =
-            serde_json::from_value(value).map_err(|e| at(&format!("not an incident report: {e}")))?;
+        let report = if toml {
+            Report::from_toml(&text)
+        } else {
+            Report::from_value(value)
+        }
+        .map_err(|e| at(&format!("not an incident report: {e}")))?;
+        // Checked against the pack before it is stored: a key no regime asks is a typo.
+        pack.check_report(&report).map_err(|e| at(&e))?;
         let name = name.map_or_else(
             || format!("Incident reported by {}", report.organisation.name),
             str::to_owned,
@@ -448,6 +462,12 @@ pub fn render(t: &Timeline, name: &str, id: &str) -> String {
             let _ = writeln!(out, "    {}", o.citation);
         }
     }
+    if !t.missing.is_empty() {
+        let _ = writeln!(out, "\nfacts that would change an outcome if supplied:");
+        for m in &t.missing {
+            let _ = writeln!(out, "  {:<44} decides {}", m.field, m.decides.join(", "));
+        }
+    }
     let not_applicable: Vec<&str> = t
         .regimes
         .iter()
@@ -462,6 +482,11 @@ pub fn render(t: &Timeline, name: &str, id: &str) -> String {
     out
 }
 
+/// The commented blank incident report for the pack in force.
+pub fn template(pack: &Pack) -> String {
+    accord_obligations::template::template(pack)
+}
+
 /// An obligation's state in words.
 pub fn tracking(t: &Tracking) -> String {
     match t {
@@ -470,9 +495,9 @@ pub fn tracking(t: &Tracking) -> String {
         Tracking::Pending => "pending".into(),
         Tracking::DueSoon => "DUE SOON".into(),
         Tracking::Overdue => "OVERDUE".into(),
-        Tracking::Met { at } => format!("met ({at})"),
-        Tracking::Late { at } => format!("submitted late ({at})"),
-        Tracking::Submitted { at } => format!("submitted ({at})"),
+        Tracking::Met { at } => format!("met: submitted {at}"),
+        Tracking::Late { at } => format!("LATE: submitted {at}"),
+        Tracking::Submitted { at } => format!("submitted {at}"),
         Tracking::CannotDetermine { needs } => format!("cannot determine: needs {}", needs.join(", ")),
     }
 }

@@ -6,7 +6,7 @@ use jiff::{Timestamp, ToSpan, Zoned, tz::TimeZone};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::rules::{Condition, Deadline, Regime, Stage, Status};
+use crate::rules::{self, Condition, Deadline, Regime, Stage, Status};
 use crate::{Calendar, ObligationError, Pack, Report};
 
 /// EU member states (ISO 3166-1 alpha-2), for `@EU` in conditions.
@@ -122,6 +122,19 @@ pub struct Timeline {
     /// When it was computed.
     pub at: String,
     pub regimes: Vec<RegimeResult>,
+    /// Facts the report does not give that would change an outcome if supplied, each with what
+    /// it would decide. Facts that are given, or that no undecided outcome reads, are not here:
+    /// three-valued evaluation means an outcome decided without a fact stays decided with it.
+    pub missing: Vec<MissingFact>,
+}
+
+/// A fact not given that would decide something.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingFact {
+    /// Its path in the report (`clocks.EVENT` for a clock a deadline waits on).
+    pub field: String,
+    /// What it would decide: a regime's applicability (`regime`), or a stage (`regime/stage`).
+    pub decides: Vec<String>,
 }
 
 impl Timeline {
@@ -165,53 +178,45 @@ fn in_set(value: &str, set: &[String]) -> bool {
 
 fn eval(c: &Condition, doc: &Value, reasons: &mut Vec<String>) -> Truth {
     if let Some(field) = &c.field {
-        let value = lookup(doc, field);
         let why = c.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
-        let (truth, test) = if let Some(want) = c.exists {
-            (
-                if value.is_some() == want {
-                    Truth::Yes
-                } else {
-                    Truth::No
-                },
-                if want {
-                    "is present".to_owned()
-                } else {
-                    "is absent".to_owned()
-                },
-            )
-        } else if let Some(v) = value {
-            let (hit, test) = if !c.any_of.is_empty() {
-                let hit = match v {
-                    Value::Array(items) => items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .any(|s| in_set(s, &c.any_of)),
-                    Value::String(s) => in_set(s, &c.any_of),
-                    _ => false,
-                };
-                (hit, format!("is one of {}", c.any_of.join(", ")))
-            } else if let Some(want) = &c.equals {
-                (v == want, format!("is {want}"))
-            } else {
-                let limit = c.greater_than.unwrap_or(f64::INFINITY);
-                (
-                    v.as_f64().is_some_and(|x| x > limit),
-                    format!("is greater than {limit}"),
-                )
-            };
-            (if hit { Truth::Yes } else { Truth::No }, test)
-        } else {
+        // INVARIANT: obligations never guess: an absent fact is unknown, never a no.
+        let Some(v) = lookup(doc, field) else {
             reasons.push(format!(
                 "{field}: not given, so cannot tell whether it {}{why}",
                 if c.any_of.is_empty() { "holds" } else { "matches" }
             ));
             return Truth::Unknown(vec![field.clone()]);
         };
-        let shown = value.map(|v| v.to_string()).unwrap_or_else(|| "absent".into());
-        let verdict = if matches!(truth, Truth::Yes) { "yes" } else { "no" };
-        reasons.push(format!("{field} {test}: {verdict} ({shown}){why}"));
-        return truth;
+        // `None`: the value is not of the kind the test reads (an operator attribute), which
+        // decides nothing.
+        let (hit, test) = if !c.any_of.is_empty() {
+            let hit = match v {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(|s| in_set(s, &c.any_of)))
+                    .collect::<Option<Vec<bool>>>()
+                    .map(|hits| hits.contains(&true)),
+                Value::String(s) => Some(in_set(s, &c.any_of)),
+                _ => None,
+            };
+            (hit, format!("is one of {}", c.any_of.join(", ")))
+        } else if let Some(want) = &c.equals {
+            (Some(v == want), format!("is {want}"))
+        } else {
+            let limit = c.greater_than.unwrap_or(f64::INFINITY);
+            (v.as_f64().map(|x| x > limit), format!("is greater than {limit}"))
+        };
+        let Some(hit) = hit else {
+            reasons.push(format!(
+                "{field} {test}: cannot tell, {v} is not a value this test reads{why}"
+            ));
+            return Truth::Unknown(vec![field.clone()]);
+        };
+        reasons.push(format!(
+            "{field} {test}: {} ({v}){why}",
+            if hit { "yes" } else { "no" }
+        ));
+        return if hit { Truth::Yes } else { Truth::No };
     }
     let combine = |parts: Vec<Truth>, all: bool| -> Truth {
         let mut needs = Vec::new();
@@ -466,7 +471,18 @@ impl Context<'_> {
         let Some(roll) = &stage.roll else {
             return Ok((at, None));
         };
-        let types = &self.report.organisation.entity_types;
+        let Some(types) = self.report.organisation.entity_types.as_deref() else {
+            // Unknown types cannot show the entity is not excepted: the earlier deadline stands.
+            return Ok((
+                at,
+                (!roll.except_entity_types.is_empty()).then(|| {
+                    format!(
+                        "weekend and holiday relief ({}) not applied: organisation.entity_types not given",
+                        roll.citation
+                    )
+                }),
+            ));
+        };
         if let Some(t) = roll.except_entity_types.iter().find(|t| types.contains(t)) {
             return Ok((
                 at,
@@ -530,6 +546,32 @@ pub fn evaluate(
     submissions: &[Submission],
     now: Timestamp,
 ) -> Result<Timeline, ObligationError> {
+    pack.check_report(report)?;
+    // The facts as the rules read them: entity types with those they imply, and a payment whose
+    // time is known as a payment made.
+    let mut facts = report.clone();
+    let mut derived = Vec::new();
+    if let Some(given) = &report.organisation.entity_types {
+        let expanded = pack.vocabulary.expand(given)?;
+        facts.organisation.entity_types = Some(expanded.all);
+        derived = expanded
+            .implied
+            .into_iter()
+            .map(|(t, from)| {
+                let source = pack
+                    .vocabulary
+                    .entity_types
+                    .get(&from)
+                    .map(|e| e.source.as_str())
+                    .unwrap_or_default();
+                format!("organisation.entity_types: {t}, implied by {from} ({source})")
+            })
+            .collect();
+    }
+    if facts.clocks.ransom_paid.is_some() {
+        facts.ransom_paid = Some(true);
+    }
+    let report = &facts;
     let doc = serde_json::to_value(report).map_err(|e| ObligationError::Report {
         field: "report".into(),
         message: e.to_string(),
@@ -543,7 +585,10 @@ pub fn evaluate(
     };
     let mut regimes = Vec::new();
     for regime in &pack.regimes {
-        let mut reasons = Vec::new();
+        let reads_types = rules::leaves(&regime.applies)
+            .iter()
+            .any(|l| l.field.as_deref() == Some("organisation.entity_types"));
+        let mut reasons = if reads_types { derived.clone() } else { Vec::new() };
         let applicability = match eval(&regime.applies, &doc, &mut reasons) {
             Truth::Yes => Applicability::Applies,
             Truth::No => Applicability::NotApplicable,
@@ -636,10 +681,47 @@ pub fn evaluate(
             notes: regime.notes.clone(),
         });
     }
+    let missing = missing_facts(&regimes);
     Ok(Timeline {
         at: now.to_string(),
         regimes,
+        missing,
     })
+}
+
+/// The facts that undecided outcomes wait for, each with what it would decide.
+fn missing_facts(regimes: &[RegimeResult]) -> Vec<MissingFact> {
+    let mut by: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut add = |field: String, what: String| {
+        let e = by.entry(field).or_default();
+        if !e.contains(&what) {
+            e.push(what);
+        }
+    };
+    for r in regimes {
+        if let Applicability::CannotDetermine { needs } = &r.applicability {
+            for n in needs.iter().filter(|n| rules::known_field(n)) {
+                add(n.clone(), r.id.clone());
+            }
+        }
+        for o in &r.obligations {
+            let what = format!("{}/{}", r.id, o.stage);
+            match &o.tracking {
+                Tracking::CannotDetermine { needs } => {
+                    for n in needs.iter().filter(|n| rules::known_field(n)) {
+                        add(n.clone(), what.clone());
+                    }
+                }
+                Tracking::Waiting { on } if crate::report::CLOCK_EVENTS.contains(&on.as_str()) => {
+                    add(format!("clocks.{on}"), what);
+                }
+                _ => {}
+            }
+        }
+    }
+    by.into_iter()
+        .map(|(field, decides)| MissingFact { field, decides })
+        .collect()
 }
 
 struct Computed {

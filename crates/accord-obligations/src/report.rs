@@ -1,6 +1,9 @@
 //! The incident report: who is reporting, where the incident has effect, the separate clock
 //! events, and the facts the regimes' conditions read. Stored as a STIX 2.1 `incident` with the
-//! Accord incident-report extension (see `schema/incident-report.schema.json`).
+//! Accord incident-report extension (see `extension/accord-incident-report.schema.json`).
+//!
+//! Unknown is not no: a fact the report leaves out (an absent list, an absent `true`/`false`) is
+//! unknown, and a regime that needs it "cannot determine"; an empty list or `false` is a no.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,13 +17,17 @@ pub struct Report {
     pub incident: Option<String>,
     pub organisation: Organisation,
     /// ISO 3166-1 alpha-2 codes (and US-XX subdivisions) where the incident has effect.
-    #[serde(default)]
-    pub affected_jurisdictions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected_jurisdictions: Option<Vec<String>>,
     #[serde(default)]
     pub clocks: Clocks,
     /// Open vocabulary, e.g. ransomware, data-breach, ddos, intrusion, supply-chain.
-    #[serde(default)]
-    pub incident_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_types: Option<Vec<String>>,
+    /// A ransom or extortion payment was made, by the entity or on its behalf (its time, when
+    /// known, is `clocks.ransom_paid`, which implies this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ransom_paid: Option<bool>,
     #[serde(default)]
     pub impact: Impact,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,13 +57,12 @@ pub struct Organisation {
     /// IANA time zone of the entity (deadlines are shown in it where the regime says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
-    #[serde(default)]
-    pub sectors: Vec<String>,
-    /// e.g. nis2-essential, nis2-important, financial-entity, credit-institution, sec-registrant,
-    /// hipaa-covered-entity, nydfs-covered-entity, us-banking-organisation, cii-owner, soci-asset,
-    /// data-controller, data-fiduciary, manufacturer, trust-service-provider.
-    #[serde(default)]
-    pub entity_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sectors: Option<Vec<String>>,
+    /// The closed vocabulary of `vocabulary.toml` (and operator rule files); a type implies
+    /// others (a credit institution is a financial entity), derived on evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_types: Option<Vec<String>>,
     /// Operator-specific facts rules may read (`organisation.attributes.NAME`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub attributes: Map<String, Value>,
@@ -118,8 +124,8 @@ impl Clocks {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Impact {
-    #[serde(default)]
-    pub services: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users_affected: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,17 +140,27 @@ pub struct Impact {
 #[serde(deny_unknown_fields)]
 pub struct PersonalData {
     /// Whether personal data was breached at all.
-    pub breach: bool,
-    #[serde(default)]
-    pub categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_subjects: Option<u64>,
-    /// Likely to result in a risk to individuals (GDPR Art. 33) …
+    /// GDPR Art. 33(1): likely to result in a risk to the rights and freedoms of natural persons
+    /// (`false`: "unlikely to result in a risk", no notification to the authority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk: Option<bool>,
-    /// … and a high risk (Art. 34).
+    pub risk_to_rights: Option<bool>,
+    /// GDPR Art. 34(1): likely to result in a high risk to those rights and freedoms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high_risk: Option<bool>,
+    /// LGPD Art. 48: may cause relevant risk or damage to the data subjects (risco ou dano
+    /// relevante).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relevant_risk_or_damage: Option<bool>,
+    /// PIPEDA s.10.1: reasonable to believe the breach creates a real risk of significant harm to
+    /// an individual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_risk_of_significant_harm: Option<bool>,
     /// Unsecured protected health information (HIPAA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsecured_phi: Option<bool>,
@@ -158,7 +174,7 @@ pub struct PersonalData {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Assessments {
-    /// NIS2 significant incident (Art. 23(3)).
+    /// NIS2 significant incident (Art. 23(3)); other regimes' tests are under `reportable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub significant: Option<bool>,
     /// DORA major ICT-related incident (Delegated Regulation 2024/1772).
@@ -168,12 +184,47 @@ pub struct Assessments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<bool>,
     /// The incident falls under a regime's list of reportable types or impact thresholds
-    /// (CERT-In, SOCI, Singapore, CIRCIA…), keyed by regime id.
+    /// (CERT-In, SOCI, Singapore, CIRCIA…), keyed by regime id; each regime's `assessment` says
+    /// what it asks and which values it takes (checked by `Pack::check_report`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub reportable: Map<String, Value>,
 }
 
+/// Fields that were split because they carried two legal tests: the old name, and what to give.
+const SPLIT: &[(&str, &str)] = &[(
+    "/personal_data/risk",
+    "was split because GDPR and LGPD ask different questions: give risk_to_rights (GDPR Art. 33(1): \
+     likely to result in a risk to the rights and freedoms of natural persons) and \
+     relevant_risk_or_damage (LGPD Art. 48: may cause relevant risk or damage) instead",
+)];
+
 impl Report {
+    /// Reads a report from its JSON properties; errors name the field.
+    pub fn from_value(value: Value) -> Result<Report, crate::ObligationError> {
+        for (pointer, message) in SPLIT {
+            if value.pointer(pointer).is_some() {
+                return Err(crate::ObligationError::Report {
+                    field: pointer.trim_start_matches('/').replace('/', "."),
+                    message: (*message).to_owned(),
+                });
+            }
+        }
+        serde_json::from_value(value).map_err(|e| crate::ObligationError::Report {
+            field: "report".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads a report written in TOML (as `accord obligations template` writes it); errors name
+    /// the line, or the field.
+    pub fn from_toml(text: &str) -> Result<Report, crate::ObligationError> {
+        let value: toml::Value = toml::from_str(text).map_err(|e| crate::ObligationError::Report {
+            field: "report".into(),
+            message: format!("not TOML: {e}"),
+        })?;
+        Report::from_value(toml_to_json(value))
+    }
+
     /// Reads the report from a STIX `incident` carrying the Accord incident-report extension.
     pub fn from_incident(object: &Map<String, Value>) -> Result<Report, crate::ObligationError> {
         let bad = |field: &str, message: String| crate::ObligationError::Report {
@@ -199,11 +250,16 @@ impl Report {
                 )
             })?;
         ext.remove("extension_type");
-        let mut report: Report = serde_json::from_value(Value::Object(ext)).map_err(|e| {
-            bad(
-                &format!("extensions.{}", crate::INCIDENT_EXTENSION_ID),
-                format!("{id}: {e}"),
-            )
+        let mut report = Report::from_value(Value::Object(ext)).map_err(|e| match e {
+            crate::ObligationError::Report { field, message } => bad(
+                &if field == "report" {
+                    format!("extensions.{}", crate::INCIDENT_EXTENSION_ID)
+                } else {
+                    format!("extensions.{}.{field}", crate::INCIDENT_EXTENSION_ID)
+                },
+                format!("{id}: {message}"),
+            ),
+            other => other,
         })?;
         report.incident = Some(id.to_owned());
         Ok(report)
@@ -226,5 +282,18 @@ impl Report {
             "name": name,
             "extensions": { crate::INCIDENT_EXTENSION_ID: ext },
         })
+    }
+}
+
+/// TOML as JSON; a TOML date-time becomes its RFC 3339 text.
+fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => Value::from(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
     }
 }

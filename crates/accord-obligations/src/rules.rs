@@ -2,6 +2,8 @@
 //! which it applies, and its stages (recipient, deadline rule, required content). Files are
 //! checked on load: unknown keys, unknown fields in conditions, unknown clock events, stages that
 //! refer to later or missing stages, and missing citations are errors naming the file and line.
+//! A regime that reads `assessments.reportable.<its id>` declares what that assessment asks and
+//! which values it takes, so that reports can be checked against it.
 
 use serde::Deserialize;
 
@@ -35,8 +37,69 @@ pub struct Regime {
     pub notes: Vec<String>,
     #[serde(default)]
     pub unconfirmed: Vec<String>,
+    /// What `assessments.reportable.<id>` asks, if the regime reads it.
+    #[serde(default)]
+    pub assessment: Option<Assessment>,
+    /// Entity types this file adds to the vocabulary.
+    #[serde(default)]
+    pub entity_types: Vec<crate::vocabulary::EntityType>,
     pub applies: Condition,
     pub stages: Vec<Stage>,
+}
+
+/// The regime's own assessment (`assessments.reportable.<regime id>`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assessment {
+    /// The question, in words, with its citation.
+    pub question: String,
+    /// The values it takes; none: `true` or `false`. With values, a report gives one of them or
+    /// a list of them.
+    #[serde(default)]
+    pub values: Vec<String>,
+}
+
+impl Assessment {
+    /// Whether `v` is a value this assessment takes; the error says what it takes.
+    pub fn check(&self, v: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value;
+        let ok = match v {
+            Value::Bool(_) => self.values.is_empty(),
+            Value::String(s) => self.values.contains(s),
+            Value::Array(items) => {
+                !self.values.is_empty()
+                    && items
+                        .iter()
+                        .all(|i| i.as_str().is_some_and(|s| self.values.contains(&s.to_owned())))
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{v} is not an answer to \"{}\": {}",
+                self.question,
+                self.takes()
+            ))
+        }
+    }
+
+    /// What it takes, in words.
+    pub fn takes(&self) -> String {
+        if self.values.is_empty() {
+            "give true or false".into()
+        } else {
+            format!(
+                "give one of {} (or a list of them)",
+                self.values
+                    .iter()
+                    .map(|v| format!("{v:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
 }
 
 /// A condition over the report. Leaves test one field; `all` / `any` / `not` combine.
@@ -59,9 +122,9 @@ pub struct Condition {
     pub equals: Option<serde_json::Value>,
     #[serde(default)]
     pub greater_than: Option<f64>,
-    /// The field is present (true) or absent (false); never "cannot determine".
+    /// Not a test: kept to say why (an absent fact is unknown, so presence cannot be a no).
     #[serde(default)]
-    pub exists: Option<bool>,
+    pub exists: Option<serde_json::Value>,
     /// Why this condition matters, in words, for explanations.
     #[serde(default)]
     pub why: Option<String>,
@@ -147,6 +210,7 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "organisation.entity_types",
     "affected_jurisdictions",
     "incident_types",
+    "ransom_paid",
     "impact.services",
     "impact.users_affected",
     "impact.duration_hours",
@@ -155,8 +219,10 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "personal_data.breach",
     "personal_data.categories",
     "personal_data.data_subjects",
-    "personal_data.risk",
+    "personal_data.risk_to_rights",
     "personal_data.high_risk",
+    "personal_data.relevant_risk_or_damage",
+    "personal_data.real_risk_of_significant_harm",
     "personal_data.unsecured_phi",
     "personal_data.max_residents_one_state",
     "cross_border_impact",
@@ -166,7 +232,8 @@ pub const KNOWN_FIELDS: &[&str] = &[
     "status",
 ];
 
-fn known_field(path: &str) -> bool {
+/// Whether a condition may read `path`.
+pub fn known_field(path: &str) -> bool {
     KNOWN_FIELDS.contains(&path)
         || path
             .strip_prefix("clocks.")
@@ -199,6 +266,12 @@ impl Regime {
             jiff::tz::TimeZone::get(&regime.time_zone)
                 .map_err(|e| at("time_zone", format!("time_zone {:?}: {e}", regime.time_zone)))?;
         }
+        let own = format!("assessments.reportable.{}", regime.id);
+        let conditions =
+            std::iter::once(&regime.applies).chain(regime.stages.iter().filter_map(|s| s.when.as_ref()));
+        for c in conditions {
+            check_assessment(c, &own, regime.assessment.as_ref()).map_err(|m| at(&own, m))?;
+        }
         check_condition(&regime.applies).map_err(|m| at("[applies]", m))?;
         let mut earlier: Vec<&str> = Vec::new();
         for stage in &regime.stages {
@@ -220,18 +293,66 @@ impl Regime {
     }
 }
 
+/// Every condition leaf, depth first.
+pub fn leaves(c: &Condition) -> Vec<&Condition> {
+    let mut out: Vec<&Condition> = c.field.iter().map(|_| c).collect();
+    for sub in c.all.iter().chain(&c.any).chain(c.not.as_deref()) {
+        out.extend(leaves(sub));
+    }
+    out
+}
+
+/// A regime reads only its own assessment, declares it, and tests it with values it takes.
+fn check_assessment(c: &Condition, own: &str, declared: Option<&Assessment>) -> Result<(), String> {
+    for leaf in leaves(c) {
+        let Some(field) = leaf.field.as_deref() else {
+            continue;
+        };
+        if !field.starts_with("assessments.reportable.") {
+            continue;
+        }
+        if field != own {
+            return Err(format!(
+                "condition on {field:?}: a regime reads only its own assessment, {own}"
+            ));
+        }
+        let Some(a) = declared else {
+            return Err(format!(
+                "condition on {field:?}: declare the assessment (assessment = {{ question = \"…\", values = […] }})"
+            ));
+        };
+        let tested: Vec<serde_json::Value> = leaf
+            .any_of
+            .iter()
+            .map(|v| serde_json::Value::String(v.clone()))
+            .chain(leaf.equals.clone())
+            .collect();
+        for v in &tested {
+            a.check(v).map_err(|m| format!("condition on {field:?}: {m}"))?;
+        }
+    }
+    Ok(())
+}
+
 fn check_condition(c: &Condition) -> Result<(), String> {
     for sub in c.all.iter().chain(&c.any).chain(c.not.as_deref()) {
         check_condition(sub)?;
     }
+    // INVARIANT: obligations never guess: no test may answer no because a fact is absent.
+    if c.exists.is_some() {
+        return Err(
+            "`exists` is not a test: an absent fact is unknown, not false; test a fact with equals \
+             (e.g. ransom_paid = true), and start deadlines from clock events"
+                .into(),
+        );
+    }
     let tests = usize::from(!c.any_of.is_empty())
         + usize::from(c.equals.is_some())
-        + usize::from(c.greater_than.is_some())
-        + usize::from(c.exists.is_some());
+        + usize::from(c.greater_than.is_some());
     match &c.field {
         Some(f) if !known_field(f) => Err(format!("condition on unknown field {f:?}")),
         Some(f) if tests != 1 => Err(format!(
-            "condition on {f:?} needs exactly one of any_of, equals, greater_than, exists"
+            "condition on {f:?} needs exactly one of any_of, equals, greater_than"
         )),
         None if tests > 0 => Err("a test (any_of, equals, …) without a field".into()),
         None if c.all.is_empty() && c.any.is_empty() && c.not.is_none() => Err("an empty condition".into()),

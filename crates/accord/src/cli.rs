@@ -308,8 +308,9 @@ pub enum PolicyAction {
 
 #[derive(Subcommand, Debug)]
 pub enum ObligationsAction {
-    /// Store an incident report (a JSON report, or a STIX incident with the Accord incident-report
-    /// extension; a new version replaces the old one) and show its obligations.
+    /// Store an incident report (a report in TOML, as `template` writes it, or JSON; or a STIX
+    /// incident with the Accord incident-report extension; a new version replaces the old one) and
+    /// show its obligations, and the facts that would still change one.
     Report {
         file: PathBuf,
         /// Name of a new incident (for a bare report).
@@ -339,6 +340,13 @@ pub enum ObligationsAction {
     },
     /// Check the rule pack (shipped and operator files) and list the regimes.
     Rules,
+    /// Write a blank incident report (TOML) with every fact commented: what it means, the entity
+    /// types and each regime's own assessment with the values it takes.
+    Template {
+        /// Write it to this file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -833,21 +833,41 @@ fn obligations(node: &Node, action: ObligationsAction) -> Result<Outcome> {
         ObligationsAction::List => {
             let rows = ob::list(node, &pack)?;
             let mut text = String::new();
+            if rows.is_empty() {
+                text.push_str("no incident reports; add one with `accord obligations report FILE`\n");
+            } else {
+                let _ = writeln!(
+                    text,
+                    "{:<46}  {:>4}  {:>7}  {:>8}  {:<50}  NAME",
+                    "INCIDENT", "OPEN", "OVERDUE", "DUE SOON", "NEXT DEADLINE (UTC), STAGE"
+                );
+            }
             for r in &rows {
                 let next = r.next.as_ref().map_or_else(
                     || "none".to_owned(),
-                    |n| format!("{}/{} by {}", n.regime, n.stage, n.deadline),
+                    |n| format!("{}  {}/{}", n.deadline, n.regime, n.stage),
                 );
                 let _ = writeln!(
                     text,
-                    "{}  {}  open {}  overdue {}  due soon {}  next {next}",
-                    r.incident, r.name, r.open, r.overdue, r.due_soon
+                    "{:<46}  {:>4}  {:>7}  {:>8}  {next:<50}  {}",
+                    r.incident, r.open, r.overdue, r.due_soon, r.name
                 );
             }
-            if rows.is_empty() {
-                text.push_str("no incident reports; add one with `accord obligations report FILE`\n");
-            }
             Ok(Outcome::new(text, &rows))
+        }
+        ObligationsAction::Template { output } => {
+            let text = ob::template(&pack);
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+                    Ok(Outcome::note(format!(
+                        "wrote a blank incident report to {}; fill it in, then `accord obligations report {}`\n",
+                        path.display(),
+                        path.display()
+                    )))
+                }
+                None => Ok(Outcome::new(text.clone(), &json!({"template": text}))),
+            }
         }
         ObligationsAction::Submit {
             incident,
@@ -868,9 +888,13 @@ fn obligations(node: &Node, action: ObligationsAction) -> Result<Outcome> {
                 reference: &reference,
             };
             let o = ob::submit(node, &pack, &incident, &new)?;
+            let deadline = o
+                .deadline_utc
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" (deadline {d})"));
             Ok(Outcome::new(
                 format!(
-                    "recorded {regime}/{stage} for {incident}: {}",
+                    "recorded {regime}/{stage} for {incident}: {}{deadline}\n",
                     ob::tracking(&o.tracking)
                 ),
                 &o,

@@ -1072,7 +1072,7 @@ fn obligations_report_show_submit_and_list() {
         &report,
         r#"{"organisation":{"name":"Example Bank AG","home_jurisdiction":"DE","time_zone":"Europe/Berlin","entity_types":["financial-entity","data-controller"]},
             "clocks":{"aware":"2026-04-02T10:00:00Z","classified_major":"2026-04-02T18:00:00Z"},
-            "personal_data":{"breach":true,"risk":true},
+            "personal_data":{"breach":true,"risk_to_rights":true},
             "assessments":{"major":true}}"#,
     )
     .unwrap();
@@ -1218,6 +1218,75 @@ fn obligations_report_show_submit_and_list() {
         shares.len(),
         "each read decided and shared once: {q}"
     );
+    // Output for people (issue 27.15): the submission and the list are sentences and a table,
+    // not debug text or JSON.
+    let o = accord(
+        &dir,
+        &[
+            "obligations",
+            "submit",
+            &id,
+            "--regime",
+            "eu-dora",
+            "--stage",
+            "intermediate",
+            "--reference",
+            "BaFin-43",
+            "--at",
+            "2026-04-08T09:00:00Z",
+        ],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && text.contains("met: submitted 2026-04-08T09:00:00") && !text.contains('{'),
+        "{text}"
+    );
+    let o = accord(&dir, &["obligations", "list"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("INCIDENT") && text.contains(&id) && text.contains("Outage"),
+        "{text}"
+    );
+    assert!(!text.contains('{') && !text.contains('"'), "{text}");
+    // The template (issue 26.8): a commented TOML report that `report` reads back once filled in,
+    // and whose answer lists the facts that would change an outcome.
+    let template = tmp.path().join("incident.toml");
+    let o = accord(
+        &dir,
+        &["obligations", "template", "-o", template.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&template).unwrap();
+    assert!(
+        text.contains("credit-institution") && text.contains("\"in-cert-in\" ="),
+        "{text}"
+    );
+    let filled = text
+        .replacen("name = \"\"", "name = \"Example Bank AG\"", 1)
+        .replacen("home_jurisdiction = \"\"", "home_jurisdiction = \"DE\"", 1)
+        .replacen(
+            "# entity_types = []",
+            "entity_types = [\"credit-institution\"]",
+            1,
+        );
+    std::fs::write(&template, filled).unwrap();
+    let o = accord(&dir, &["obligations", "report", template.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("facts that would change an outcome if supplied:")
+            && text.contains("assessments.major"),
+        "{text}"
+    );
+    // A reportable key no regime asks is refused, naming the key.
+    std::fs::write(
+        &report,
+        r#"{"organisation":{"name":"x","home_jurisdiction":"IN"},"assessments":{"reportable":{"in-certin":true}}}"#,
+    )
+    .unwrap();
+    let o = accord(&dir, &["obligations", "report", report.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("assessments.reportable.in-certin"));
     // A report that is not one is refused with where.
     std::fs::write(&report, r#"{"organisation":{"name":"x"},"clock":{}}"#).unwrap();
     let o = accord(&dir, &["obligations", "report", report.to_str().unwrap()]);
