@@ -131,7 +131,7 @@ impl Filter {
                     parameter: "kind",
                     problem: format!("{k:?} is not a kind of entry (one of {})", KINDS.join(", ")),
                 })?;
-            kinds.push(family(*known));
+            kinds.push(family(known));
         }
         for (parameter, value) in [
             ("object", &params.object),
