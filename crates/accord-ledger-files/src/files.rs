@@ -277,6 +277,21 @@ impl DirLog {
         })
     }
 
+    /// Opens a log directory to read its entries only (a query): the hashes and checkpoints,
+    /// 32 bytes an entry, are not read into memory.
+    pub fn open_entries(dir: &Path) -> Result<DirLog, LedgerError> {
+        let path = dir.join(ENTRIES_FILE);
+        let entries = File::open(&path).map_err(io(&path))?;
+        let len = entries.metadata().map_err(io(&path))?.len();
+        Ok(DirLog {
+            hashes: Vec::new(),
+            checkpoints: Vec::new(),
+            path,
+            entries: Some(entries),
+            len,
+        })
+    }
+
     /// Bytes of the entries file as opened (a running writer's reserve included).
     pub fn len(&self) -> u64 {
         self.len
@@ -290,6 +305,17 @@ impl DirLog {
     /// unfinished last line, being written as the log was opened, is left out, and so is the
     /// reserve of zero bytes a running writer keeps after the entries.
     pub fn for_each_run(&self, mut f: impl FnMut(&[&[u8]])) -> Result<(), LedgerError> {
+        self.try_for_each_run(|run| {
+            f(run);
+            Ok::<(), LedgerError>(())
+        })
+    }
+
+    /// [`DirLog::for_each_run`], stopping at the first error `f` gives.
+    pub fn try_for_each_run<E: From<LedgerError>>(
+        &self,
+        mut f: impl FnMut(&[&[u8]]) -> Result<(), E>,
+    ) -> Result<(), E> {
         const RUN: u64 = 16 << 20;
         let Some(file) = &self.entries else {
             return Ok(());
@@ -306,7 +332,7 @@ impl DirLog {
                 .map_err(io(&self.path))?;
             // A running writer's reserve of zeros follows the entries.
             let (end, complete) = entry_ends(&run);
-            f(&lines(&run[..complete]));
+            f(&lines(&run[..complete]))?;
             if end < run.len() {
                 return Ok(());
             }

@@ -353,6 +353,30 @@ impl Ledger {
         Ok(lines)
     }
 
+    /// Where a run of entries from `start` ends when it may hold at most `bytes` bytes: at least
+    /// one entry past `start`, never past the log's size. Readers that must stay in bounded
+    /// memory read such runs.
+    pub fn run_end(&self, start: u64, bytes: u64) -> u64 {
+        let view = read(&self.inner.view);
+        let size = view.tree.size();
+        if start >= size {
+            return size;
+        }
+        let at = |i: u64| view.offsets.get(i as usize).copied().unwrap_or(u64::MAX);
+        let base = at(start);
+        // The largest end in start+1..=size whose run fits.
+        let (mut lo, mut hi) = (start + 1, size);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if at(mid).saturating_sub(base) <= bytes {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    }
+
     /// The leaf hash of entry `index` (`None` past the end). Hashes the tree no longer holds
     /// are read from the hashes file and checked against it.
     pub fn leaf(&self, index: u64) -> Result<Option<Hash>, LedgerError> {

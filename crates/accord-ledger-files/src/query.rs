@@ -1,24 +1,201 @@
 //! Oversight queries over the log's entries: who received what under which agreement, and every
-//! decision about an object. A byte search finds candidate lines; only those are parsed.
+//! decision about an object. Parameters are checked before anything is read (times are instants,
+//! kinds are known ones); a byte search finds candidate lines and only those are parsed; answers
+//! come a bounded page at a time, with a cursor to the next.
 
 use std::collections::BTreeMap;
 
 use accord_ledger::{Entry, Event};
+use accord_stix::Timestamp;
 use memchr::memmem;
 
-/// What to look for. Every given criterion must hold.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// Entries about this object id (decisions, shares, redactions, ingests, deletions).
+use crate::{Ledger, LedgerError};
+
+/// Every kind of entry a query may ask for (`Event::kind`).
+pub const KINDS: &[&str] = &[
+    "decision",
+    "decisions",
+    "share",
+    "redaction",
+    "ingest",
+    "deletion",
+    "expiry",
+    "submission",
+    "config",
+    "token",
+    "quarantine",
+];
+
+/// Entries in a page when the request does not say.
+pub const DEFAULT_LIMIT: usize = 1000;
+/// Most entries in a page.
+pub const MAX_LIMIT: usize = 10_000;
+/// Most bytes of entries in a page (an entry larger than this alone is a page of its own).
+pub const MAX_PAGE_BYTES: u64 = 4 << 20;
+/// Bytes of the log read at once while a page is looked for (or one entry, if larger).
+pub const RUN_BYTES: u64 = 4 << 20;
+
+/// A query as given, in text: HTTP parameters or command-line options. [`Filter::parse`]
+/// checks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
     pub object: Option<String>,
-    /// Entries relying on this agreement.
     pub agreement: Option<String>,
     pub principal: Option<String>,
-    /// Entry kinds (decision, share, …); empty means all.
-    pub kinds: Vec<String>,
-    /// RFC 3339 bounds on the entry time, inclusive.
+    /// Entry kinds; none means all.
+    pub kind: Vec<String>,
+    /// RFC 3339 times (any offset) or dates (a UTC day), inclusive.
     pub since: Option<String>,
     pub until: Option<String>,
+}
+
+/// A parameter that cannot be used, named as it was given (`since`, `kind`…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{parameter}: {problem}")]
+pub struct ParamError {
+    pub parameter: &'static str,
+    pub problem: String,
+}
+
+/// Why a query has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("parameter {0}")]
+    Param(#[from] ParamError),
+    /// The log holds an entry this version cannot read: the answer would be incomplete.
+    #[error("entry {index}: {problem}")]
+    Entry { index: u64, problem: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// A checked query. Every given criterion must hold.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    params: Params,
+    /// Kinds asked for; `decision` and `decisions` (grouped, as written now) are one to ask for.
+    kinds: Vec<&'static str>,
+    since: Option<Timestamp>,
+    /// Inclusive.
+    until: Option<Timestamp>,
+}
+
+fn family(kind: &str) -> &str {
+    if kind == "decisions" { "decision" } else { kind }
+}
+
+/// A bound: an RFC 3339 time with any offset, or a date, which stands for its whole UTC day
+/// (from its first instant for `since`, to its last for `until`).
+fn bound(parameter: &'static str, text: &str, end_of_day: bool) -> Result<Timestamp, ParamError> {
+    let b = text.as_bytes();
+    let is_date = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    let wrong = |why: String| ParamError {
+        parameter,
+        problem: format!(
+            "{why}; give an RFC 3339 time such as 2026-11-30T13:00:00+01:00, or a date such as 2026-11-30"
+        ),
+    };
+    if !is_date {
+        return Timestamp::parse_rfc3339(text).map_err(|e| wrong(e.to_string()));
+    }
+    let day = Timestamp::parse(&format!("{text}T00:00:00Z"))
+        .map_err(|_| wrong(format!("{text:?} is not a real date")))?;
+    Ok(if end_of_day {
+        Timestamp {
+            seconds: day.seconds + 86_399,
+            nanos: 999_999_999,
+            fraction_digits: 9,
+        }
+    } else {
+        day
+    })
+}
+
+impl Filter {
+    /// Checks a query: each time is parsed as an instant, each kind must be a known one. The
+    /// error names the parameter.
+    pub fn parse(params: &Params) -> Result<Filter, ParamError> {
+        let mut kinds = Vec::new();
+        for k in &params.kind {
+            let known = KINDS
+                .iter()
+                .find(|known| **known == k.as_str())
+                .ok_or_else(|| ParamError {
+                    parameter: "kind",
+                    problem: format!("{k:?} is not a kind of entry (one of {})", KINDS.join(", ")),
+                })?;
+            kinds.push(family(known));
+        }
+        for (parameter, value) in [
+            ("object", &params.object),
+            ("agreement", &params.agreement),
+            ("principal", &params.principal),
+        ] {
+            if value.as_deref() == Some("") {
+                return Err(ParamError {
+                    parameter,
+                    problem: "is empty".into(),
+                });
+            }
+        }
+        let since = params
+            .since
+            .as_deref()
+            .map(|s| bound("since", s, false))
+            .transpose()?;
+        let until = params
+            .until
+            .as_deref()
+            .map(|u| bound("until", u, true))
+            .transpose()?;
+        Ok(Filter {
+            params: params.clone(),
+            kinds,
+            since,
+            until,
+        })
+    }
+
+    /// The query as it was given (to ask a node for the same).
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Whether `entry`, which happened at `time`, is one the query asks for.
+    pub fn matches(&self, entry: &Entry, time: Option<Timestamp>) -> bool {
+        if self.since.is_some_and(|s| time.is_none_or(|t| t < s))
+            || self.until.is_some_and(|u| time.is_none_or(|t| t > u))
+        {
+            return false;
+        }
+        if !self.kinds.is_empty() && !self.kinds.contains(&family(entry.event.kind())) {
+            return false;
+        }
+        let p = &self.params;
+        if let Some(id) = &p.object
+            && !mentions(&entry.event, id)
+        {
+            return false;
+        }
+        if let Some(a) = &p.agreement
+            && !agreement_of(&entry.event, p.object.as_deref()).contains(a)
+        {
+            return false;
+        }
+        if let Some(who) = &p.principal
+            && principal_of(&entry.event) != Some(who.as_str())
+        {
+            return false;
+        }
+        true
+    }
 }
 
 fn agreement_of(event: &Event, object: Option<&str>) -> Vec<String> {
@@ -66,136 +243,103 @@ fn principal_of(event: &Event) -> Option<&str> {
     }
 }
 
-impl Filter {
-    pub fn matches(&self, entry: &Entry) -> bool {
-        // RFC 3339 UTC times of one fixed format compare as strings; a bound may be a date.
-        if self.since.as_deref().is_some_and(|s| entry.time.as_str() < s) {
-            return false;
-        }
-        if self
-            .until
-            .as_deref()
-            .is_some_and(|u| entry.time.as_str() > u && !entry.time.starts_with(u))
-        {
-            return false;
-        }
-        // `decision` and `decisions` (grouped, as written now) are one kind to ask for.
-        fn family(k: &str) -> &str {
-            if k == "decisions" { "decision" } else { k }
-        }
-        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| family(k) == family(entry.event.kind())) {
-            return false;
-        }
-        if let Some(id) = &self.object
-            && !mentions(&entry.event, id)
-        {
-            return false;
-        }
-        if let Some(a) = &self.agreement
-            && !agreement_of(&entry.event, self.object.as_deref()).contains(a)
-        {
-            return false;
-        }
-        if let Some(p) = &self.principal
-            && principal_of(&entry.event) != Some(p.as_str())
-        {
-            return false;
-        }
-        true
-    }
-
-    /// Starts answering: feed it the log's lines in order, then take the answer.
-    pub fn answer(&self, limit: usize) -> Answerer<'_> {
-        // Every string criterion appears verbatim (as a JSON string) in a matching line.
-        let needles: Vec<Vec<u8>> = [&self.object, &self.agreement, &self.principal]
-            .into_iter()
-            .flatten()
-            .map(|s| serde_json::to_vec(s).unwrap_or_default())
-            .collect();
-        Answerer {
-            filter: self,
-            needles,
-            limit,
-            answer: Answer {
-                recipients: self.agreement.as_ref().map(|_| Vec::new()),
-                ..Answer::default()
-            },
-            by: BTreeMap::new(),
-        }
-    }
-}
-
-/// What an oversight query found.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Answer {
-    /// Matching entries, all of them.
-    pub total: u64,
-    /// The first `limit` matching entries, in log order.
-    pub entries: Vec<Entry>,
-    /// With an agreement: the principals that received objects under it (from share entries).
-    pub recipients: Option<Vec<Recipient>>,
-}
-
 /// A principal that received objects under an agreement.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recipient {
     pub principal: String,
     /// Object versions received.
     pub objects: u64,
+    /// Times of the first and last share entries counted, in log order.
     pub first: String,
     pub last: String,
 }
 
-/// An answer being built over the log, a chunk of lines at a time, in bounded memory.
+/// Adds what a later part of the log (the next page) says to `into`.
+pub fn merge_recipients(into: &mut Vec<Recipient>, later: Vec<Recipient>) {
+    for r in later {
+        match into.iter_mut().find(|i| i.principal == r.principal) {
+            Some(i) => {
+                i.objects += r.objects;
+                i.last = r.last;
+            }
+            None => into.push(r),
+        }
+    }
+    into.sort_by(|a, b| a.principal.cmp(&b.principal));
+}
+
+/// One query over a run of the log, an entry at a time, in log order: which entries match, and
+/// (with an agreement) who received objects under it. Holds one entry at a time.
 #[derive(Debug)]
-pub struct Answerer<'f> {
+pub struct Scan<'f> {
     filter: &'f Filter,
-    needles: Vec<Vec<u8>>,
-    limit: usize,
-    answer: Answer,
+    /// Every string criterion appears verbatim (as a JSON string) in a matching line.
+    finders: Vec<memmem::Finder<'static>>,
     /// principal → (objects, first, last).
     by: BTreeMap<String, (u64, String, String)>,
 }
 
-impl Answerer<'_> {
-    pub fn feed<'a>(&mut self, lines: impl IntoIterator<Item = &'a [u8]>) {
-        let finders: Vec<memmem::Finder<'_>> = self.needles.iter().map(memmem::Finder::new).collect();
-        for line in lines {
-            if !finders.iter().all(|f| f.find(line).is_some()) {
-                continue;
-            }
-            let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
-                continue;
-            };
-            if !self.filter.matches(&entry) {
-                continue;
-            }
-            self.answer.total += 1;
-            if let (Some(agreement), Event::Share(s)) = (&self.filter.agreement, &entry.event) {
-                let n = s
-                    .objects
-                    .iter()
-                    .filter(|o| o.agreement.as_ref() == Some(agreement))
-                    .count() as u64;
-                if n > 0 {
-                    let slot = self
-                        .by
-                        .entry(s.principal.clone())
-                        .or_insert_with(|| (0, entry.time.clone(), entry.time.clone()));
-                    slot.0 += n;
-                    slot.2.clone_from(&entry.time);
-                }
-            }
-            if self.answer.entries.len() < self.limit {
-                self.answer.entries.push(entry);
-            }
+impl<'f> Scan<'f> {
+    pub fn new(filter: &'f Filter) -> Scan<'f> {
+        let p = &filter.params;
+        let finders = [&p.object, &p.agreement, &p.principal]
+            .into_iter()
+            .flatten()
+            .map(|s| memmem::Finder::new(&serde_json::to_vec(s).unwrap_or_default()).into_owned())
+            .collect();
+        Scan {
+            filter,
+            finders,
+            by: BTreeMap::new(),
         }
     }
 
-    pub fn finish(mut self) -> Answer {
-        if let Some(r) = &mut self.answer.recipients {
-            *r = self
+    /// The entry stored as `line` at `index`, if the query asks for it. An entry that cannot be
+    /// read is an error, not a miss: the answer would silently leave it out.
+    pub fn check(&self, index: u64, line: &[u8]) -> Result<Option<Entry>, QueryError> {
+        if !self.finders.iter().all(|f| f.find(line).is_some()) {
+            return Ok(None);
+        }
+        let entry = serde_json::from_slice::<Entry>(line).map_err(|e| QueryError::Entry {
+            index,
+            problem: format!("cannot be read: {e}"),
+        })?;
+        let time = if self.filter.since.is_some() || self.filter.until.is_some() {
+            Some(Timestamp::parse(&entry.time).map_err(|e| QueryError::Entry {
+                index,
+                problem: format!("time: {e}"),
+            })?)
+        } else {
+            None
+        };
+        Ok(self.filter.matches(&entry, time).then_some(entry))
+    }
+
+    /// Counts a matching entry's objects shared under the query's agreement.
+    pub fn count(&mut self, entry: &Entry) {
+        let (Some(agreement), Event::Share(s)) = (&self.filter.params.agreement, &entry.event) else {
+            return;
+        };
+        let n = s
+            .objects
+            .iter()
+            .filter(|o| o.agreement.as_ref() == Some(agreement))
+            .count() as u64;
+        if n > 0 {
+            let slot = self
                 .by
+                .entry(s.principal.clone())
+                .or_insert_with(|| (0, entry.time.clone(), entry.time.clone()));
+            slot.0 += n;
+            slot.2.clone_from(&entry.time);
+        }
+    }
+
+    /// With an agreement: who received objects under it in the entries counted.
+    pub fn recipients(self) -> Option<Vec<Recipient>> {
+        self.filter.params.agreement.as_ref()?;
+        Some(
+            self.by
                 .into_iter()
                 .map(|(principal, (objects, first, last))| Recipient {
                     principal,
@@ -203,23 +347,77 @@ impl Answerer<'_> {
                     first,
                     last,
                 })
-                .collect();
-        }
-        self.answer
+                .collect(),
+        )
     }
 }
 
-/// Answers a filter over a whole open log, a chunk of entries at a time.
-pub fn scan(log: &crate::Ledger, filter: &Filter, limit: usize) -> Result<Answer, crate::LedgerError> {
-    const CHUNK: u64 = 100_000;
-    let size = log.size();
-    let mut answerer = filter.answer(limit);
-    let mut start = 0;
-    while start < size {
-        let end = (start + CHUNK).min(size);
-        let lines = log.entries(start, end)?;
-        answerer.feed(lines.iter().map(Vec::as_slice));
-        start = end;
+/// One page of an answer.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The matching entries, exactly as stored (each hashes to its leaf), in log order.
+    pub entries: Vec<Vec<u8>>,
+    /// Where the next page starts (a log index), when the log holds more to look at.
+    pub next: Option<u64>,
+    /// With an agreement: who received objects under it in this page's entries.
+    pub recipients: Option<Vec<Recipient>>,
+}
+
+impl Page {
+    /// The page as the oversight API answers it: `{"entries": [...], "more": bool, "next":
+    /// "N", "recipients": [...]}`, with each entry's stored bytes as they are.
+    pub fn to_json(&self) -> Vec<u8> {
+        let size: usize = self.entries.iter().map(|e| e.len() + 1).sum();
+        let mut out = Vec::with_capacity(size + 128);
+        out.extend_from_slice(b"{\"entries\":[");
+        for (i, e) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(e);
+        }
+        out.extend_from_slice(b"],\"more\":");
+        out.extend_from_slice(if self.next.is_some() { b"true" } else { b"false" });
+        if let Some(next) = self.next {
+            out.extend_from_slice(format!(",\"next\":\"{next}\"").as_bytes());
+        }
+        if let Some(r) = &self.recipients {
+            out.extend_from_slice(b",\"recipients\":");
+            out.extend_from_slice(&serde_json::to_vec(r).unwrap_or_else(|_| b"[]".to_vec()));
+        }
+        out.push(b'}');
+        out
     }
-    Ok(answerer.finish())
+}
+
+/// The page of the answer that starts at log index `from`: at most `limit` entries and
+/// [`MAX_PAGE_BYTES`] of them (at least one), read [`RUN_BYTES`] at a time. Memory is bounded by
+/// those, whatever the log's size: a run, the page, and the one entry being parsed.
+pub fn page(log: &Ledger, filter: &Filter, from: u64, limit: usize) -> Result<Page, QueryError> {
+    let size = log.size();
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let mut scan = Scan::new(filter);
+    let (mut page, mut bytes) = (Page::default(), 0u64);
+    let mut at = from.min(size);
+    'runs: while at < size {
+        let end = log.run_end(at, RUN_BYTES);
+        for (index, line) in (at..).zip(log.entries(at, end)?) {
+            let Some(entry) = scan.check(index, &line)? else {
+                continue;
+            };
+            let len = line.len() as u64;
+            // INVARIANT: an oversight answer is a bounded page (`limit` entries, MAX_PAGE_BYTES
+            // of them or one larger entry); the entry that does not fit starts the next page.
+            if page.entries.len() == limit || (!page.entries.is_empty() && bytes + len > MAX_PAGE_BYTES) {
+                page.next = Some(index);
+                break 'runs;
+            }
+            scan.count(&entry);
+            bytes += len;
+            page.entries.push(line);
+        }
+        at = end;
+    }
+    page.recipients = scan.recipients();
+    Ok(page)
 }

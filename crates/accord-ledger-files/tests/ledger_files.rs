@@ -430,3 +430,435 @@ proptest::proptest! {
         proptest::prop_assert_eq!(std::fs::metadata(&offsets).expect("offsets").len(), size as u64 * 8);
     }
 }
+
+mod query {
+    //! Oversight queries: parameters checked before anything is read, times compared as
+    //! instants, answers a bounded page at a time; a property test holds them to a naive filter
+    //! over the parsed entries.
+
+    use accord_ledger::Entry;
+    use accord_ledger::entry::{ConfigChange, Decisions, Ingest, Share, Shared, Version};
+    use accord_ledger_files::query::{
+        self, DEFAULT_LIMIT, Filter, MAX_PAGE_BYTES, Params, Recipient, merge_recipients,
+    };
+    use accord_stix::Timestamp;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const OBJECTS: [&str; 3] = [
+        "indicator--00000000-0000-4000-8000-000000000001",
+        "indicator--00000000-0000-4000-8000-000000000002",
+        "malware--00000000-0000-4000-8000-000000000003",
+    ];
+    const PRINCIPALS: [&str; 3] = ["analyst", "partner", "other"];
+    const AGREEMENTS: [&str; 2] = ["bilateral", "community"];
+    /// 2026-11-30T00:00:00Z.
+    const DAY: i64 = 1_795_996_800_000_000;
+
+    fn version(id: &str) -> Version {
+        Version {
+            hash: "ab".repeat(32),
+            id: id.into(),
+            version: "2026-01-01T00:00:00.000Z".into(),
+        }
+    }
+
+    /// An event of kind `k` about `ids`, by `who`, under `agreement`.
+    fn event(k: u8, ids: &[&str], who: &str, agreement: Option<&str>) -> Event {
+        match k % 5 {
+            0 => Event::Decisions(Decisions {
+                action: "read".into(),
+                agreement: agreement.map(Into::into),
+                effect: "allow".into(),
+                objects: ids.iter().map(|id| version(id)).collect(),
+                policy: "p".into(),
+                principal: who.into(),
+                profile: None,
+                purpose: None,
+                reasons: vec!["tlp-clear".into()],
+            }),
+            1 => Event::Share(Share {
+                channel: "taxii".into(),
+                collection: Some("c1".into()),
+                objects: ids
+                    .iter()
+                    .map(|id| Shared {
+                        agreement: agreement.map(Into::into),
+                        hash: "cd".repeat(32),
+                        id: (*id).into(),
+                        original: None,
+                        version: "2026-01-01T00:00:00.000Z".into(),
+                    })
+                    .collect(),
+                principal: who.into(),
+                purpose: None,
+            }),
+            2 => Event::Ingest(Ingest {
+                collection: "c1".into(),
+                failed: 0,
+                objects: ids.iter().map(|id| version(id)).collect(),
+                principal: who.into(),
+                status: None,
+            }),
+            3 => Event::Token(TokenEvent {
+                action: "issued".into(),
+                principal: who.into(),
+                token: "tok-1".into(),
+            }),
+            _ => Event::Config(ConfigChange {
+                config_sha256: "00".repeat(32),
+                policy: "p".into(),
+                reason: "start".into(),
+            }),
+        }
+    }
+
+    /// `micros` written in the local time of an offset of `minutes` (RFC 3339).
+    fn with_offset(micros: i64, minutes: i64) -> String {
+        let local = Timestamp::format_micros(micros + minutes * 60_000_000);
+        let sign = if minutes < 0 { '-' } else { '+' };
+        format!(
+            "{}{sign}{:02}:{:02}",
+            &local[..local.len() - 1],
+            minutes.abs() / 60,
+            minutes.abs() % 60
+        )
+    }
+
+    /// Every page of the answer, followed by `next`, `limit` entries at a time.
+    fn all_pages(log: &Ledger, filter: &Filter, limit: usize) -> (Vec<Entry>, Option<Vec<Recipient>>) {
+        let (mut entries, mut recipients, mut from) = (Vec::new(), None::<Vec<Recipient>>, 0);
+        loop {
+            let page = query::page(log, filter, from, limit).expect("page");
+            assert!(page.entries.len() <= limit);
+            entries.extend(
+                page.entries
+                    .iter()
+                    .map(|e| serde_json::from_slice::<Entry>(e).expect("entry")),
+            );
+            if let Some(r) = page.recipients {
+                merge_recipients(recipients.get_or_insert_with(Vec::new), r);
+            }
+            match page.next {
+                Some(n) => {
+                    assert!(n > from, "a page moves on");
+                    from = n;
+                }
+                None => return (entries, recipients),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_and_named() {
+        let cases: &[(&str, Params)] = &[
+            (
+                "since",
+                Params {
+                    since: Some("garbage".into()),
+                    ..Params::default()
+                },
+            ),
+            (
+                "until",
+                Params {
+                    until: Some("yesterday".into()),
+                    ..Params::default()
+                },
+            ),
+            (
+                "since",
+                Params {
+                    since: Some("2026-02-30".into()),
+                    ..Params::default()
+                },
+            ),
+            (
+                "until",
+                Params {
+                    until: Some("2026-11-30T12:00:00".into()),
+                    ..Params::default()
+                },
+            ),
+            (
+                "since",
+                Params {
+                    since: Some("2026-11-30 12:00:00Z".into()),
+                    ..Params::default()
+                },
+            ),
+            (
+                "kind",
+                Params {
+                    kind: vec!["decision".into(), "bogus".into()],
+                    ..Params::default()
+                },
+            ),
+            (
+                "kind",
+                Params {
+                    kind: vec![String::new()],
+                    ..Params::default()
+                },
+            ),
+            (
+                "object",
+                Params {
+                    object: Some(String::new()),
+                    ..Params::default()
+                },
+            ),
+            (
+                "agreement",
+                Params {
+                    agreement: Some(String::new()),
+                    ..Params::default()
+                },
+            ),
+        ];
+        for (parameter, params) in cases {
+            let e = Filter::parse(params).expect_err(parameter);
+            assert_eq!(e.parameter, *parameter, "{params:?}: {e}");
+        }
+        for ok in [
+            Params {
+                since: Some("2026-11-30".into()),
+                until: Some("2026-11-30".into()),
+                ..Params::default()
+            },
+            Params {
+                since: Some("2026-11-30T13:00:00+01:00".into()),
+                ..Params::default()
+            },
+            Params {
+                kind: query::KINDS.iter().map(|k| (*k).to_owned()).collect(),
+                ..Params::default()
+            },
+        ] {
+            assert!(Filter::parse(&ok).is_ok(), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn one_instant_spelled_with_any_offset_gives_one_answer() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let log = open(tmp.path()).expect("open");
+        // Entries an hour apart across the day, UTC.
+        let events = (0..24)
+            .map(|h| (DAY + h * 3_600_000_000, token(h as usize)))
+            .collect();
+        log.record_wait(events).expect("durable");
+        let count = |since: &str, until: &str| {
+            let f = Filter::parse(&Params {
+                since: Some(since.into()),
+                until: Some(until.into()),
+                ..Params::default()
+            })
+            .expect("filter");
+            all_pages(&log, &f, DEFAULT_LIMIT).0.len()
+        };
+        // 10:00Z to 20:00Z, inclusive: 11 entries, however it is written.
+        assert_eq!(count("2026-11-30T10:00:00Z", "2026-11-30T20:00:00Z"), 11);
+        assert_eq!(
+            count("2026-11-30T11:00:00+01:00", "2026-11-30T15:00:00-05:00"),
+            11
+        );
+        assert_eq!(
+            count("2026-11-30T10:00:00.000000Z", "2026-12-01T09:00:00+13:00"),
+            11
+        );
+        // A date is its whole UTC day.
+        assert_eq!(count("2026-11-30", "2026-11-30"), 24);
+        assert_eq!(count("2026-11-30T23:00:00Z", "2026-12-01"), 1);
+    }
+
+    #[test]
+    fn pages_are_bounded_in_entries_and_bytes() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let log = open(tmp.path()).expect("open");
+        // Share entries of about 700 KB, and one of about 5 MB (larger than a page on its own).
+        let ids: Vec<String> = (0..3000)
+            .map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}"))
+            .collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut events: Vec<(i64, Event)> = (0..10)
+            .map(|i| (DAY + i, event(1, &refs, "partner", Some("bilateral"))))
+            .collect();
+        let big: Vec<String> = (0..22_000)
+            .map(|i| format!("indicator--00000000-0000-4000-8000-{i:012}"))
+            .collect();
+        let big: Vec<&str> = big.iter().map(String::as_str).collect();
+        events.push((DAY + 10, event(1, &big, "partner", Some("bilateral"))));
+        events.push((DAY + 11, event(1, &refs, "partner", Some("bilateral"))));
+        log.record_wait(events).expect("durable");
+        let f = Filter::parse(&Params {
+            agreement: Some("bilateral".into()),
+            ..Params::default()
+        })
+        .expect("filter");
+        let (mut from, mut pages, mut seen) = (0, 0, Vec::new());
+        loop {
+            let page = query::page(&log, &f, from, DEFAULT_LIMIT).expect("page");
+            let bytes: usize = page.entries.iter().map(Vec::len).sum();
+            assert!(!page.entries.is_empty());
+            assert!(
+                bytes as u64 <= MAX_PAGE_BYTES || page.entries.len() == 1,
+                "a page of {bytes} bytes in {} entries",
+                page.entries.len()
+            );
+            // The page is JSON, and says whether there is more.
+            let v: serde_json::Value = serde_json::from_slice(&page.to_json()).expect("json");
+            assert_eq!(v["more"], page.next.is_some());
+            seen.extend(
+                v["entries"]
+                    .as_array()
+                    .expect("entries")
+                    .iter()
+                    .map(|e| e["index"].as_u64().expect("index")),
+            );
+            pages += 1;
+            match page.next {
+                Some(n) => from = n,
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..12).collect::<Vec<u64>>());
+        assert!(pages >= 4, "{pages} pages");
+        // The entries endpoint's bound: a run ends within its bytes, but holds one entry at least.
+        assert_eq!(log.run_end(10, 1), 11);
+        assert!(log.run_end(0, MAX_PAGE_BYTES) < 10);
+        assert_eq!(log.run_end(12, MAX_PAGE_BYTES), 12);
+    }
+
+    /// Times of entries: within two days of DAY, to the microsecond, in no particular order.
+    fn times() -> impl Strategy<Value = Vec<i64>> {
+        proptest::collection::vec(0i64..2 * 86_400_000_000, 1..30)
+    }
+
+    /// A bound as text, with the instant (or date) it stands for: a time in some offset, or a
+    /// date.
+    fn bound() -> impl Strategy<Value = Option<(String, i64, bool)>> {
+        proptest::option::of(prop_oneof![
+            (0i64..2 * 86_400_000_000, -14 * 60i64..=14 * 60).prop_map(|(t, o)| (
+                with_offset(DAY + t, o),
+                DAY + t,
+                false
+            )),
+            (0i64..3).prop_map(|d| {
+                let day = DAY + d * 86_400_000_000;
+                (Timestamp::format_micros(day)[..10].to_owned(), day, true)
+            }),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Any text as a bound or kind is answered, never a panic: a filter, or an error naming
+        /// the parameter.
+        #[test]
+        fn any_text_is_a_filter_or_a_named_refusal(since in ".{0,40}", until in "\\PC{0,40}", kind in ".{0,12}") {
+            let params = Params {
+                since: Some(since),
+                until: Some(until),
+                kind: vec![kind],
+                ..Params::default()
+            };
+            if let Err(e) = Filter::parse(&params) {
+                prop_assert!(["since", "until", "kind"].contains(&e.parameter), "{e}");
+            }
+        }
+
+        /// Whatever the entries and the filter, paging through the answer gives exactly the
+        /// entries a naive filter over the parsed entries keeps, and the same recipients.
+        #[test]
+        fn pages_give_what_a_naive_filter_gives(
+            times in times(),
+            shapes in proptest::collection::vec((0u8..5, 0usize..3, 0usize..3, 0usize..3, proptest::option::of(0usize..2)), 30),
+            object in proptest::option::of(0usize..3),
+            agreement in proptest::option::of(0usize..2),
+            principal in proptest::option::of(0usize..3),
+            kinds in proptest::collection::vec(0usize..query::KINDS.len(), 0..3),
+            since in bound(),
+            until in bound(),
+            limit in 1usize..5,
+        ) {
+            let tmp = tempfile::tempdir().expect("tmp");
+            let log = open(tmp.path()).expect("open");
+            let events: Vec<(i64, Event)> = times
+                .iter()
+                .zip(&shapes)
+                .map(|(t, (k, a, b, who, ag))| {
+                    let ids = [OBJECTS[*a], OBJECTS[*b]];
+                    (DAY + t, event(*k, &ids, PRINCIPALS[*who], ag.map(|i| AGREEMENTS[i])))
+                })
+                .collect();
+            log.record_wait(events).expect("durable");
+            let params = Params {
+                object: object.map(|i| OBJECTS[i].to_owned()),
+                agreement: agreement.map(|i| AGREEMENTS[i].to_owned()),
+                principal: principal.map(|i| PRINCIPALS[i].to_owned()),
+                kind: kinds.iter().map(|i| query::KINDS[*i].to_owned()).collect(),
+                since: since.as_ref().map(|b| b.0.clone()),
+                until: until.as_ref().map(|b| b.0.clone()),
+            };
+            let filter = Filter::parse(&params).expect("filter");
+
+            // The naive answer: every entry parsed, every criterion checked on its own.
+            let all: Vec<Entry> = log
+                .entries(0, log.size())
+                .expect("entries")
+                .iter()
+                .map(|l| serde_json::from_slice(l).expect("entry"))
+                .collect();
+            let family = |k: &str| if k == "decisions" { "decision".to_owned() } else { k.to_owned() };
+            let keep = |e: &Entry| -> bool {
+                let v = serde_json::to_value(e).expect("value");
+                let t = Timestamp::parse(&e.time).expect("time").as_micros();
+                let after = since.as_ref().is_none_or(|(_, at, _)| t >= *at);
+                let before = until.as_ref().is_none_or(|(_, at, date)| {
+                    if *date { t < at + 86_400_000_000 } else { t <= *at }
+                });
+                let kind_ok = params.kind.is_empty()
+                    || params.kind.iter().any(|k| family(k) == family(v["kind"].as_str().expect("kind")));
+                let objects: Vec<&serde_json::Value> = v["objects"].as_array().map(|o| o.iter().collect()).unwrap_or_default();
+                let object_ok = params.object.as_ref().is_none_or(|id| objects.iter().any(|o| o["id"] == id.as_str()));
+                let agreement_ok = params.agreement.as_ref().is_none_or(|a| {
+                    v["agreement"] == a.as_str()
+                        || objects.iter().any(|o| {
+                            o["agreement"] == a.as_str()
+                                && params.object.as_ref().is_none_or(|id| o["id"] == id.as_str())
+                        })
+                });
+                let principal_ok = params.principal.as_ref().is_none_or(|p| v["principal"] == p.as_str());
+                after && before && kind_ok && object_ok && agreement_ok && principal_ok
+            };
+            let expected: Vec<u64> = all.iter().filter(|e| keep(e)).map(|e| e.index).collect();
+            let (got, recipients) = all_pages(&log, &filter, limit);
+            let got: Vec<u64> = got.iter().map(|e| e.index).collect();
+            prop_assert_eq!(&got, &expected, "{:?}", params);
+
+            // Who received objects under the agreement: the matching shares, counted.
+            if let Some(a) = &params.agreement {
+                let mut naive: Vec<Recipient> = Vec::new();
+                for e in all.iter().filter(|e| keep(e)) {
+                    if let Event::Share(s) = &e.event {
+                        let n = s.objects.iter().filter(|o| o.agreement.as_ref() == Some(a)).count() as u64;
+                        if n > 0 {
+                            merge_recipients(&mut naive, vec![Recipient {
+                                principal: s.principal.clone(),
+                                objects: n,
+                                first: e.time.clone(),
+                                last: e.time.clone(),
+                            }]);
+                        }
+                    }
+                }
+                prop_assert_eq!(recipients.unwrap_or_default(), naive);
+            } else {
+                prop_assert!(recipients.is_none());
+            }
+        }
+    }
+}

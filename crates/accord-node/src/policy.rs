@@ -142,16 +142,20 @@ pub fn render(e: &Explanation) -> String {
         serde_json::to_string(&h.declared).unwrap_or_default()
     );
     for ev in &e.evaluations {
+        let policies: Vec<&str> = ev.policies.iter().map(|p| p.policy.as_str()).collect();
+        // A deny that no policy gave is Cedar's default: no permit applied.
+        let verdict = match (ev.allowed, policies.is_empty()) {
+            (false, true) => "deny: no policy permits it (deny by default)".to_owned(),
+            (allowed, _) => format!(
+                "{} by {}",
+                if allowed { "allow" } else { "deny" },
+                policies.join(", ")
+            ),
+        };
         let _ = writeln!(
             out,
-            "evaluated under {}: {} by {}",
+            "evaluated under {}: {verdict}",
             ev.agreement.as_deref().unwrap_or("no agreement"),
-            if ev.allowed { "allow" } else { "deny" },
-            ev.policies
-                .iter()
-                .map(|p| p.policy.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
         );
         let _ = writeln!(out, "  context: {}", ev.context);
     }

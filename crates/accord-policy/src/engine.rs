@@ -261,7 +261,10 @@ impl Engine {
             if allowed {
                 return ClassOutcome {
                     allowed: true,
-                    agreement,
+                    // A read by this node's own organisation relies on no partner agreement, even
+                    // when one was in the context: none is named, so the log never lists an own
+                    // read as gone to a partner under it.
+                    agreement: agreement.filter(|_| facts.relation != Relation::Own),
                     reasons: Arc::new(policies),
                     relation: facts.relation,
                 };

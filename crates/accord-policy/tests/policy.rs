@@ -296,7 +296,7 @@ fn decision_table() {
                 problems.push(format!("missing reason {r}"));
             }
         }
-        // `"agreement": null` says the disclosure relies on no agreement.
+        // A string names the agreement relied on; null says none is (an own read, say).
         if let Some(a) = case.get("agreement")
             && outcome.decision.agreement.as_deref() != a.as_str()
         {

@@ -22,6 +22,8 @@ pub enum TimestampError {
     Syntax(String),
     #[error("{0:?} is not a real date and time: {1}")]
     Range(String, String),
+    #[error("{0:?} is not an RFC 3339 time (YYYY-MM-DDTHH:MM:SS[.fraction] then Z or an offset ±HH:MM)")]
+    Rfc3339(String),
 }
 
 impl Timestamp {
@@ -91,6 +93,49 @@ impl Timestamp {
             seconds: ts.as_second(),
             nanos: ts.subsec_nanosecond().unsigned_abs(),
             fraction_digits,
+        })
+    }
+
+    /// Parses any RFC 3339 time (§5.6): the STIX form, or with a numeric offset (`+01:00`,
+    /// `-05:30`), `t` and `z` in either case. The instant is what is kept, so two spellings of
+    /// one instant compare equal. For times people type (query bounds), not for STIX properties.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, TimestampError> {
+        let b = s.as_bytes();
+        let wrong = || TimestampError::Rfc3339(s.to_owned());
+        let (local, offset) = match b.last() {
+            Some(b'Z' | b'z') => (&s[..s.len() - 1], 0),
+            _ if b.len() > 6 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':' => {
+                let two = |at: usize| -> Option<i64> {
+                    let (h, l) = (b[at], b[at + 1]);
+                    (h.is_ascii_digit() && l.is_ascii_digit())
+                        .then(|| i64::from((h - b'0') * 10 + (l - b'0')))
+                };
+                let (hours, minutes) = (
+                    two(b.len() - 5).ok_or_else(wrong)?,
+                    two(b.len() - 2).ok_or_else(wrong)?,
+                );
+                if hours > 23 || minutes > 59 {
+                    return Err(wrong());
+                }
+                let sign = if b[b.len() - 6] == b'-' { -1 } else { 1 };
+                (&s[..s.len() - 6], sign * (hours * 3600 + minutes * 60))
+            }
+            _ => return Err(wrong()),
+        };
+        // The local time in the strict form, read as if it were UTC, then moved by the offset.
+        let mut utc = String::with_capacity(local.len() + 1);
+        utc.push_str(local);
+        if utc.as_bytes().get(10) == Some(&b't') {
+            utc.replace_range(10..11, "T");
+        }
+        utc.push('Z');
+        let t = Timestamp::parse(&utc).map_err(|e| match e {
+            TimestampError::Range(_, why) => TimestampError::Range(s.to_owned(), why),
+            _ => wrong(),
+        })?;
+        Ok(Timestamp {
+            seconds: t.seconds - offset,
+            ..t
         })
     }
 
@@ -184,6 +229,35 @@ mod tests {
             "20-01-01T00:00:00Z",
         ] {
             assert!(Timestamp::parse(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_offsets_name_the_same_instant() {
+        let z = Timestamp::parse("2026-11-30T12:00:00Z").unwrap();
+        for s in [
+            "2026-11-30T12:00:00Z",
+            "2026-11-30t12:00:00z",
+            "2026-11-30T13:00:00+01:00",
+            "2026-11-30T06:30:00.000-05:30",
+            "2026-12-01T01:00:00+13:00",
+            "2026-11-30T12:00:00-00:00",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(s).unwrap(), z, "{s}");
+        }
+        for s in [
+            "2026-11-30",
+            "2026-11-30T12:00:00",
+            "2026-11-30T12:00:00+1:00",
+            "2026-11-30T12:00:00+24:00",
+            "2026-11-30T12:00:00+01:60",
+            "2026-11-30T12:00:00+0100",
+            "2026-11-30 12:00:00Z",
+            "2026-02-30T12:00:00+01:00",
+            "yesterday",
+            "",
+        ] {
+            assert!(Timestamp::parse_rfc3339(s).is_err(), "{s}");
         }
     }
 

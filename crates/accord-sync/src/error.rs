@@ -18,6 +18,9 @@ pub enum Error {
     Invalid(String),
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    /// Writing out an answer failed (a closed pipe, say).
+    #[error("cannot write the answer: {0}")]
+    Write(#[source] std::io::Error),
 }
 
 impl Error {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use accord_ledger::{Checkpoint, VerifierKey};
+use accord_ledger_files::query::{Filter, MAX_LIMIT, Recipient, Scan};
 use accord_node::Node;
 
 use crate::error::{Error, Result};
@@ -265,40 +266,131 @@ pub fn verify(source: &Source, key: Option<&str>, state: Option<&Path>) -> Resul
     Ok(report)
 }
 
-/// Runs an oversight query against a data directory or a node.
+/// What a query found besides its entries.
+#[derive(Debug, Default)]
+pub struct Queried {
+    /// Matching entries handed out.
+    pub total: u64,
+    /// With an agreement: who received objects under it, in those entries.
+    pub recipients: Option<Vec<Recipient>>,
+}
+
+/// Why a run of the log stopped being read.
+enum Halt {
+    Limit,
+    Failed(Error),
+}
+
+impl From<accord_node::LedgerError> for Halt {
+    fn from(e: accord_node::LedgerError) -> Halt {
+        Halt::Failed(e.into())
+    }
+}
+
+/// One page of a node's answer, its entries as the node sent them.
+#[derive(serde::Deserialize)]
+struct RemotePage<'a> {
+    #[serde(borrow)]
+    entries: Vec<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    recipients: Option<Vec<Recipient>>,
+}
+
+/// Runs an oversight query against a data directory or a node, handing each matching entry (its
+/// JSON, one line) to `emit` in log order, and stopping after `limit` entries if one is given.
+/// The answer is read a page (from a node) or a run of the log (from a directory) at a time, so
+/// memory does not grow with it.
 pub fn query(
     source: &Source,
-    filter: &accord_node::ledger_query::Filter,
-    limit: usize,
-) -> Result<serde_json::Value> {
+    filter: &Filter,
+    limit: Option<u64>,
+    emit: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<Queried> {
+    let mut found = Queried::default();
     match source {
         Source::Dir(dir) => {
-            let fetched = from_dir(dir)?;
-            let mut answerer = filter.answer(limit);
-            fetched.for_each_run(|run| answerer.feed(run.iter().copied()))?;
-            serde_json::to_value(answerer.finish()).map_err(|e| Error::Invalid(e.to_string()))
+            let config = Node::open(dir)?.config();
+            let log = accord_ledger_files::DirLog::open_entries(&dir.join(&config.ledger.dir))?;
+            let mut scan = Scan::new(filter);
+            let mut index = 0u64;
+            let read = log.try_for_each_run(|run| {
+                for line in run {
+                    if limit.is_some_and(|l| found.total >= l) {
+                        return Err(Halt::Limit);
+                    }
+                    let entry = scan
+                        .check(index, line)
+                        .map_err(|e| Halt::Failed(Error::Invalid(e.to_string())))?;
+                    index += 1;
+                    if let Some(entry) = entry {
+                        scan.count(&entry);
+                        emit(line).map_err(|e| Halt::Failed(Error::Write(e)))?;
+                        found.total += 1;
+                    }
+                }
+                Ok(())
+            });
+            match read {
+                Ok(()) | Err(Halt::Limit) => {}
+                Err(Halt::Failed(e)) => return Err(e),
+            }
+            found.recipients = scan.recipients();
         }
         Source::Url(remote) => {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            for (k, v) in [
-                ("object", &filter.object),
-                ("agreement", &filter.agreement),
-                ("principal", &filter.principal),
-                ("since", &filter.since),
-                ("until", &filter.until),
-            ] {
-                if let Some(v) = v {
-                    q.append_pair(k, v);
+            let client = remote.client()?;
+            let p = filter.params();
+            let mut next: Option<String> = None;
+            loop {
+                let mut q = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in [
+                    ("object", &p.object),
+                    ("agreement", &p.agreement),
+                    ("principal", &p.principal),
+                    ("since", &p.since),
+                    ("until", &p.until),
+                ] {
+                    if let Some(v) = v {
+                        q.append_pair(k, v);
+                    }
+                }
+                if !p.kind.is_empty() {
+                    q.append_pair("kind", &p.kind.join(","));
+                }
+                if let Some(l) = limit {
+                    let left = l.saturating_sub(found.total).min(MAX_LIMIT as u64);
+                    q.append_pair("limit", &left.to_string());
+                }
+                if let Some(n) = &next {
+                    q.append_pair("next", n);
+                }
+                let path = format!("/audit/v1/query?{}", q.finish());
+                let resp = client.get(&path)?;
+                let page: RemotePage<'_> = serde_json::from_str(resp.text()?)
+                    .map_err(|e| Error::Invalid(format!("{path}: not an oversight answer: {e}")))?;
+                for entry in page.entries {
+                    if limit.is_some_and(|l| found.total >= l) {
+                        break;
+                    }
+                    emit(entry.get().as_bytes()).map_err(Error::Write)?;
+                    found.total += 1;
+                }
+                if let Some(more) = page.recipients {
+                    accord_ledger_files::query::merge_recipients(
+                        found.recipients.get_or_insert_with(Vec::new),
+                        more,
+                    );
+                }
+                next = page.next;
+                if next.is_none() || limit.is_some_and(|l| found.total >= l) {
+                    break;
                 }
             }
-            if !filter.kinds.is_empty() {
-                q.append_pair("kind", &filter.kinds.join(","));
+            if p.agreement.is_some() && found.recipients.is_none() {
+                found.recipients = Some(Vec::new());
             }
-            q.append_pair("limit", &limit.to_string());
-            Ok(remote
-                .client()?
-                .get(&format!("/audit/v1/query?{}", q.finish()))?
-                .json()?)
         }
     }
+    Ok(found)
 }

@@ -20,7 +20,18 @@ type Result<T> = std::result::Result<T, TaxiiError>;
 /// Most entries returned by one entries request.
 pub const MAX_ENTRIES: u64 = 10_000;
 
-type Params = std::collections::HashMap<String, String>;
+/// The query parameters, in order, repeats kept (so that a repeat can be refused).
+type Params = Vec<(String, String)>;
+
+fn param<'p>(p: &'p Params, name: &str) -> Option<&'p String> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// Oversight queries scanning the log at once; others wait their turn. With the page and run
+/// bounds of `ledger_query`, this bounds the memory queries can take (README: the oversight
+/// API).
+pub const MAX_CONCURRENT_QUERIES: usize = 2;
+static QUERIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_QUERIES);
 
 /// A request by a principal that may read the ledger, with its query parameters and the ledger.
 pub struct Oversight(Params, accord_node::Ledger);
@@ -40,7 +51,7 @@ impl FromRequestParts<AppState> for Oversight {
 }
 
 fn number(p: &Params, name: &str) -> Result<Option<u64>> {
-    p.get(name)
+    param(p, name)
         .map(|v| {
             v.parse::<u64>().map_err(|_| {
                 TaxiiError::BadRequest(format!("parameter {name}: {v:?} is not a non-negative integer"))
@@ -88,9 +99,12 @@ pub async fn key(Oversight(_, log): Oversight) -> Result<Response> {
 pub async fn entries(Oversight(p, log): Oversight) -> Result<Response> {
     let size = log.size();
     let start = number(&p, "start")?.unwrap_or(0);
+    // At most MAX_ENTRIES entries and a page's bytes (at least one entry): the client follows
+    // x-accord-log-end.
     let end = number(&p, "end")?
         .unwrap_or(size)
         .min(start.saturating_add(MAX_ENTRIES))
+        .min(log.run_end(start, accord_node::ledger_query::MAX_PAGE_BYTES))
         .min(size);
     if start > end {
         return Err(TaxiiError::BadRequest(format!(
@@ -145,21 +159,73 @@ pub async fn consistency(Oversight(p, log): Oversight) -> Result<Response> {
     Ok(axum::Json(json!({"first": first, "second": second, "proof": b64(&proof)})).into_response())
 }
 
+/// The parameters `/audit/v1/query` takes.
+const QUERY_PARAMS: &[&str] = &[
+    "object",
+    "agreement",
+    "principal",
+    "kind",
+    "since",
+    "until",
+    "limit",
+    "next",
+];
+
 /// Oversight questions: entries about an object, under an agreement, for a principal, of some
-/// kinds, between two times. With `agreement`, also who received objects under it.
+/// kinds, between two times; with `agreement`, also who received objects under it. A page at a
+/// time (`limit`, and `next` from the previous page); every parameter is checked first, and one
+/// that cannot be used is a 400 naming it.
 pub async fn query(Oversight(p, log): Oversight) -> Result<Response> {
-    let filter = accord_node::ledger_query::Filter {
-        object: p.get("object").cloned(),
-        agreement: p.get("agreement").cloned(),
-        principal: p.get("principal").cloned(),
-        kinds: p
-            .get("kind")
+    use accord_node::ledger_query::{DEFAULT_LIMIT, Filter, MAX_LIMIT, Params as Query};
+    let bad = |m: String| Err(TaxiiError::BadRequest(m));
+    for (i, (name, _)) in p.iter().enumerate() {
+        if !QUERY_PARAMS.contains(&name.as_str()) {
+            return bad(format!(
+                "unknown parameter {name:?} (this endpoint takes {})",
+                QUERY_PARAMS.join(", ")
+            ));
+        }
+        if p[..i].iter().any(|(earlier, _)| earlier == name) {
+            return bad(format!("parameter {name} is given more than once"));
+        }
+    }
+    let text = |name: &str| param(&p, name).cloned();
+    let query = Query {
+        object: text("object"),
+        agreement: text("agreement"),
+        principal: text("principal"),
+        kind: param(&p, "kind")
             .map(|k| k.split(',').map(str::to_owned).collect())
             .unwrap_or_default(),
-        since: p.get("since").cloned(),
-        until: p.get("until").cloned(),
+        since: text("since"),
+        until: text("until"),
     };
-    let limit = number(&p, "limit")?.unwrap_or(1000).min(MAX_ENTRIES) as usize;
-    let body = blocking(move || Ok(accord_node::ledger_query::scan(&log, &filter, limit)?)).await?;
-    Ok(axum::Json(body).into_response())
+    let filter = Filter::parse(&query).map_err(|e| TaxiiError::BadRequest(format!("parameter {e}")))?;
+    let limit = match number(&p, "limit")? {
+        Some(0) => return bad("parameter limit: must be at least 1".into()),
+        Some(l) => l.min(MAX_LIMIT as u64) as usize,
+        None => DEFAULT_LIMIT,
+    };
+    let from = number(&p, "next")?.unwrap_or(0);
+    if from > log.size() {
+        return bad(format!(
+            "parameter next: {from} is beyond the log's {} entries",
+            log.size()
+        ));
+    }
+    let _turn = QUERIES
+        .acquire()
+        .await
+        .map_err(|_| TaxiiError::Internal("query queue closed".into()))?;
+    let page = blocking(move || {
+        accord_node::ledger_query::page(&log, &filter, from, limit).map_err(|e| match e {
+            accord_node::ledger_query::QueryError::Ledger(e) => e.into(),
+            other => TaxiiError::Internal(other.to_string()),
+        })
+    })
+    .await?;
+    let mut resp = (StatusCode::OK, page.to_json()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
 }

@@ -1783,4 +1783,95 @@ async fn warnings_reach_the_status_and_the_metrics() {
         text.contains("accord_ingest_warnings_total{rule=\"open-vocabulary\"} 1"),
         "{text}"
     );
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversight_queries_check_every_parameter_and_come_in_pages() {
+    let n = node().await;
+    n.add("c1", vec![malware(1), malware(2)]).await;
+    for _ in 0..4 {
+        n.clock.advance(Duration::from_secs(3600));
+        assert_eq!(n.get("/api/collections/c1/objects/").await.status, StatusCode::OK);
+    }
+    // A parameter that cannot be used is a 400 with the TAXII error body, naming it.
+    for (q, named) in [
+        ("since=garbage", "since"),
+        ("until=yesterday", "until"),
+        ("since=2026-11-30T12:00:00", "since"),
+        ("until=2026-02-30", "until"),
+        ("kind=decision,bogus", "kind"),
+        ("kind=", "kind"),
+        ("object=", "object"),
+        ("limit=0", "limit"),
+        ("limit=many", "limit"),
+        ("next=x", "next"),
+        ("next=999999", "next"),
+        ("agrement=bilateral", "agrement"),
+        ("kind=share&kind=ingest", "kind"),
+    ] {
+        let r = n.get_as("auditor", &format!("/audit/v1/query?{q}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.body);
+        assert_eq!(r.body["title"], "Bad Request", "{q}");
+        assert_eq!(r.body["http_status"], "400", "{q}");
+        let says = r.body["description"].as_str().unwrap();
+        assert!(says.contains(named), "{q}: {says}");
+    }
+    let all = n.get_as("auditor", "/audit/v1/query").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert_eq!(all.body["more"], false);
+    let all = all.body["entries"].as_array().unwrap().clone();
+    let at = |e: &Value| accord_stix::Timestamp::parse(e["time"].as_str().unwrap()).unwrap();
+    // One instant spelled in three offsets gives one answer: what is at or after it.
+    let middle = at(&all[all.len() / 2]);
+    let expected: Vec<u64> = all
+        .iter()
+        .filter(|e| at(e) >= middle)
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < all.len());
+    let micros = middle.as_micros();
+    let spelled = |minutes: i64, sign: &str| {
+        let local = accord_stix::Timestamp::format_micros(micros + minutes * 60_000_000);
+        format!(
+            "{}{sign}{:02}:{:02}",
+            &local[..local.len() - 1],
+            minutes.abs() / 60,
+            minutes.abs() % 60
+        )
+    };
+    for since in [
+        accord_stix::Timestamp::format_micros(micros),
+        spelled(330, "%2B"),
+        spelled(-180, "-"),
+    ] {
+        let r = n
+            .get_as("auditor", &format!("/audit/v1/query?since={since}"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{since}: {}", r.body);
+        let got: Vec<u64> = r.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "since={since}");
+    }
+    // Pages: `limit` entries at a time, each naming the next; together, every entry once.
+    let (mut got, mut next) = (Vec::new(), None::<String>);
+    loop {
+        let uri = match &next {
+            Some(c) => format!("/audit/v1/query?limit=2&next={c}"),
+            None => "/audit/v1/query?limit=2".to_owned(),
+        };
+        let r = n.get_as("auditor", &uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let page = r.body["entries"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        got.extend(page.iter().cloned());
+        assert_eq!(r.body["more"], r.body["next"].is_string());
+        match r.body["next"].as_str() {
+            Some(c) => next = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(got, all);
 }

@@ -393,27 +393,37 @@ pub enum AuditAction {
         state: Option<PathBuf>,
     },
     /// Oversight questions: every entry about an object, who received objects under an
-    /// agreement (between dates), what a principal did.
+    /// agreement (between dates), what a principal did. Prints the matching entries as they are
+    /// found (JSON, one a line), then, with --agreement, who received objects under it. Exit 2
+    /// on an option that cannot be used.
     Query {
         #[command(flatten)]
         source: LogSource,
+        /// Only entries about this object id (ingests, decisions, shares, redactions, deletions…).
         #[arg(long)]
         object: Option<String>,
+        /// Only entries relying on this agreement: what went to a partner under it, and who
+        /// received it.
         #[arg(long)]
         agreement: Option<String>,
+        /// Only entries about what this principal did or received.
         #[arg(long)]
         principal: Option<String>,
-        /// Entry kinds, comma-separated (decision, share, redaction, ingest, deletion, config, token).
+        /// Only entries of these kinds, comma-separated: decision, share, redaction, ingest,
+        /// deletion, expiry, submission, config, token, quarantine.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
-        /// RFC 3339 time or date: entries at or after it.
+        /// Only entries at or after this RFC 3339 time (any offset: 2026-11-30T13:00:00+01:00)
+        /// or from the start of this UTC date (2026-11-30).
         #[arg(long)]
         since: Option<String>,
-        /// RFC 3339 time or date: entries at or before it.
+        /// Only entries at or before this RFC 3339 time (any offset), or up to the end of this
+        /// UTC date.
         #[arg(long)]
         until: Option<String>,
-        #[arg(long, default_value_t = 1000)]
-        limit: usize,
+        /// Stop after this many entries (default: all of them, read a page at a time).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
     },
     /// Print the verifier key of this node's log (give it to oversight bodies to pin).
     Key,

@@ -223,7 +223,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::new(text, &list))
         }
         Command::Policy { action } => policy(&open()?, action),
-        Command::Audit { action } => audit(dir, action),
+        Command::Audit { action } => audit(dir, action, json),
         Command::Obligations { action } => obligations(&open()?, action),
         Command::Retention {
             action: RetentionAction::Sweep { dry_run },
@@ -286,17 +286,12 @@ fn token(node: &Node, action: TokenAction) -> Result<Outcome> {
         } => {
             let t = node.issue_token(&principal, description)?;
             let text = format!(
-                "token {} for {} (the secret is shown only now)\n  HTTP Basic: user {}  password {}\n  Bearer:     Authorization: Bearer {}\n",
+                "token {} for {} (the secret is shown only now)\n{}",
                 t.record.id,
                 t.record.principal,
-                t.record.id,
-                t.secret,
-                t.bearer()
+                credential_text(&t)
             );
-            Ok(Outcome::new(
-                text,
-                &json!({"id": t.record.id, "principal": t.record.principal, "secret": t.secret, "bearer": t.bearer()}),
-            ))
+            Ok(Outcome::new(text, &credential_json(&t)))
         }
         TokenAction::List => {
             let list = node.tokens()?;
@@ -329,6 +324,21 @@ fn token(node: &Node, action: TokenAction) -> Result<Outcome> {
             ))
         }
     }
+}
+
+/// A credential as `token create` and `up` show it to machines: one set of names for both.
+pub fn credential_json(t: &accord_node::access::IssuedToken) -> Value {
+    json!({"id": t.record.id, "principal": t.record.principal, "secret": t.secret, "bearer": t.bearer()})
+}
+
+/// A credential as `token create` and `up` show it to people, named as in [`credential_json`].
+pub fn credential_text(t: &accord_node::access::IssuedToken) -> String {
+    format!(
+        "  id {}  secret {}\n  HTTP Basic: user = id, password = secret\n  Bearer:     Authorization: Bearer {}\n",
+        t.record.id,
+        t.secret,
+        t.bearer()
+    )
 }
 
 /// Shows import progress on a terminal (bytes read, objects committed), and `committed N` lines
@@ -939,7 +949,7 @@ fn log_source(source: LogSource, data_dir: &Path) -> accord_sync::monitor::Sourc
     }
 }
 
-fn audit(data_dir: &Path, action: AuditAction) -> Result<Outcome> {
+fn audit(data_dir: &Path, action: AuditAction, json: bool) -> Result<Outcome> {
     match action {
         AuditAction::Verify { source, key, state } => {
             let r = accord_sync::monitor::verify(
@@ -984,31 +994,49 @@ fn audit(data_dir: &Path, action: AuditAction) -> Result<Outcome> {
             until,
             limit,
         } => {
-            let filter = accord_node::ledger_query::Filter {
+            use std::io::Write;
+            let params = accord_node::ledger_query::Params {
                 object,
                 agreement,
                 principal,
-                kinds: kind,
+                kind,
                 since,
                 until,
             };
-            let result = accord_sync::monitor::query(&log_source(source, data_dir), &filter, limit)?;
-            let mut text = String::new();
-            for r in result["recipients"].as_array().into_iter().flatten() {
-                let _ = writeln!(
-                    text,
-                    "{}  {} objects  {} .. {}",
-                    r["principal"].as_str().unwrap_or_default(),
-                    r["objects"],
-                    r["first"].as_str().unwrap_or_default(),
-                    r["last"].as_str().unwrap_or_default()
-                );
+            let filter = accord_node::ledger_query::Filter::parse(&params).map_err(|e| anyhow!("--{e}"))?;
+            // Entries are written as they are found, so the answer never has to fit in memory.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if json {
+                out.write_all(b"{\"entries\":[")?;
             }
-            for e in result["entries"].as_array().into_iter().flatten() {
-                let _ = writeln!(text, "{e}");
+            let mut first = true;
+            let found = accord_sync::monitor::query(
+                &log_source(source, data_dir),
+                &filter,
+                limit,
+                &mut |entry: &[u8]| -> std::io::Result<()> {
+                    if json && !std::mem::take(&mut first) {
+                        out.write_all(b",")?;
+                    }
+                    out.write_all(entry)?;
+                    out.write_all(b"\n")
+                },
+            )?;
+            if json {
+                out.write_all(b"],\"recipients\":")?;
+                serde_json::to_writer(&mut out, &found.recipients)?;
+                writeln!(out, ",\"total\":{}}}", found.total)?;
+            } else {
+                for r in found.recipients.iter().flatten() {
+                    writeln!(
+                        out,
+                        "{}  {} objects  {} .. {}",
+                        r.principal, r.objects, r.first, r.last
+                    )?;
+                }
             }
-            let note = format!("{} matching entries", result["total"]);
-            Ok(Outcome::new(text, &result).with_note(note))
+            out.flush()?;
+            Ok(Outcome::note(format!("{} matching entries", found.total)))
         }
         AuditAction::Key => {
             let key = Node::open(data_dir)?.ledger_key()?.to_string();

@@ -54,14 +54,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether writing the output failed because its reader went away: an `io::Error` anywhere in
+/// the chain, as itself or inside the node's or serde_json's errors, of kind `BrokenPipe`.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        let io =
-            c.downcast_ref::<std::io::Error>()
-                .or_else(|| match c.downcast_ref::<accord_node::NodeError>() {
-                    Some(accord_node::NodeError::Io { source, .. }) => Some(source),
-                    _ => None,
-                });
-        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        let kind = c
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                c.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            .or_else(|| match c.downcast_ref::<accord_node::NodeError>() {
+                Some(accord_node::NodeError::Io { source, .. }) => Some(source.kind()),
+                _ => None,
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -3,6 +3,7 @@
 //! the same after bringing up a demo node.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -29,34 +30,70 @@ pub fn up(dir: &Path, json: bool) -> Result<Outcome> {
     let node = demo.node.clone();
     let config = node.config();
     let tls = !config.server.plain_http;
-    let ca = node.dev_ca_path();
-    let d = dir.display().to_string();
+    // Printed lines are pasted into other shells, in other directories: absolute paths, and
+    // this very binary (it need not be on PATH).
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let ca = absolute(&node.dev_ca_path());
+    let d = absolute(dir);
+    let exe = std::env::current_exe().map_or_else(|_| "accord".into(), |p| p.display().to_string());
     let report = move |addr: SocketAddr| {
         let scheme = if tls { "https" } else { "http" };
         let url = format!("{scheme}://{addr}");
-        if json {
+        let text = if json {
             let value = serde_json::json!({
                 "data_dir": d, "demo_import": demo.import, "collections": demo.collections,
                 "url": format!("{url}/taxii2/"), "audit_key": demo.ledger_key.to_string(),
+                "ca": tls.then_some(&ca),
                 "replaced_credentials": demo.replaced,
-                "credential": demo.credential.as_ref().map(|t| serde_json::json!({
-                    "id": t.record.id, "principal": t.record.principal, "secret": t.secret, "bearer": t.bearer()
-                })),
+                "credential": demo.credential.as_ref().map(crate::commands::credential_json),
             });
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-            return;
-        }
-        println!("{}", up_text(&demo, &d, &url, tls.then_some(ca.as_path())));
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        } else {
+            up_text(
+                &demo,
+                &Shell {
+                    exe: &exe,
+                    dir: &d,
+                    ca: tls.then_some(ca.as_path()),
+                },
+                &url,
+            )
+        };
+        // A closed stdout is the reader's business; the server keeps serving.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}").and_then(|()| out.flush());
     };
     run(node, None, report)?;
     Ok(Outcome::default())
 }
 
-/// What `up` prints for people once the node listens.
-fn up_text(demo: &accord_node::demo::Demo, d: &str, url: &str, ca: Option<&Path>) -> String {
+/// Quotes `s` for a POSIX shell, when it needs it.
+fn sh(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./:@%+=,-".contains(&b))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// What the printed commands name: this binary, the data directory and the CA (absolute).
+struct Shell<'a> {
+    exe: &'a str,
+    dir: &'a Path,
+    ca: Option<&'a Path>,
+}
+
+/// What `up` prints for people once the node listens: every command works pasted into a fresh
+/// shell, whatever its directory, PATH or REQUESTS_CA_BUNDLE.
+fn up_text(demo: &accord_node::demo::Demo, at: &Shell<'_>, url: &str) -> String {
     let mut t = String::new();
     let i = &demo.import;
-    let _ = writeln!(t, "Accord node ready in {d}");
+    let d = sh(&at.dir.display().to_string());
+    let accord = format!("{} --data-dir {d}", sh(at.exe));
+    let _ = writeln!(t, "Accord node ready in {}", at.dir.display());
     let _ = writeln!(
         t,
         "demo data: {} objects ({} new, {} unchanged, {} rejected)",
@@ -75,67 +112,67 @@ fn up_text(demo: &accord_node::demo::Demo, d: &str, url: &str, ca: Option<&Path>
         );
     }
     let _ = writeln!(t, "\nTAXII 2.1 server: {url}/taxii2/");
-    let cacert = ca
-        .map(|c| format!(" --cacert {}", c.display()))
-        .unwrap_or_default();
+    let ca = at.ca.map(|c| sh(&c.display().to_string()));
     match &demo.credential {
         Some(c) => {
-            let _ = writeln!(
-                t,
-                "demo credential ({}): user {}  password {}",
-                c.record.principal, c.record.id, c.secret
-            );
+            let _ = writeln!(t, "demo credential for {}:", c.record.principal);
+            t.push_str(&crate::commands::credential_text(c));
             for old in &demo.replaced {
                 let _ = writeln!(
                     t,
-                    "  (it replaces {old}, the demo credential an earlier `up` printed, now revoked)"
+                    "  REPLACED: {old}, the demo credential an earlier `accord up` printed, is now \
+                     revoked and gets 401; use the one above (a credential from `token create` is \
+                     never replaced)"
                 );
             }
             let _ = writeln!(t, "try:");
+            let cacert = ca.as_ref().map(|c| format!(" --cacert {c}")).unwrap_or_default();
             let _ = writeln!(
                 t,
                 "  curl{cacert} -u {}:{} -H 'Accept: application/taxii+json;version=2.1' {url}/api/collections/",
                 c.record.id, c.secret
             );
-            let verify = ca.map_or_else(|| "True".to_owned(), |c| format!("'{}'", c.display()));
+            // requests lets REQUESTS_CA_BUNDLE override a session's `verify`, which is what
+            // taxii2-client sets: naming the CA there makes the line work whatever the shell has.
+            let bundle = ca
+                .as_ref()
+                .map(|c| format!("REQUESTS_CA_BUNDLE={c} "))
+                .unwrap_or_default();
             let _ = writeln!(
                 t,
-                "  python3 -c \"from taxii2client.v21 import Server; s = Server('{url}/taxii2/', user='{}', password='{}', verify={verify}); print([c.title for c in s.default.collections])\"",
+                "  {bundle}python3 -c \"from taxii2client.v21 import Server; s = Server('{url}/taxii2/', user='{}', password='{}'); print([c.title for c in s.default.collections])\"   # pip install taxii2-client",
                 c.record.id, c.secret
             );
         }
         None => {
             let _ = writeln!(
                 t,
-                "no principals in accord.toml: add one and run `accord token create --principal NAME`"
+                "no principals in accord.toml: add one and run `{accord} token create --principal NAME`"
             );
         }
     }
     let _ = writeln!(
         t,
-        "  accord --data-dir {d} export --collection demo --type attack-pattern --format jsonl | head -1"
+        "  {accord} export --collection demo --type attack-pattern --format jsonl | head -1"
     );
     let _ = writeln!(t, "see what a partner receives, and why:");
     let _ = writeln!(
         t,
-        "  accord --data-dir {d} export --collection demo --for demo-partner --type identity --format jsonl | head -1"
+        "  {accord} export --collection demo --for demo-partner --type identity --format jsonl | head -1"
     );
     let _ = writeln!(
         t,
-        "  accord --data-dir {d} policy explain --principal demo-partner --object identity--a9119a87-6576-46af-bfd7-4fbe55926671"
+        "  {accord} policy explain --principal demo-partner --object identity--a9119a87-6576-46af-bfd7-4fbe55926671"
     );
     let _ = writeln!(
         t,
         "every decision, share and redaction is in the transparency log; check it as an oversight body would:"
     );
+    let _ = writeln!(t, "  {accord} audit verify --key '{}'", demo.ledger_key);
+    let _ = writeln!(t, "  {accord} audit query --agreement example-bilateral");
     let _ = writeln!(
         t,
-        "  accord --data-dir {d} audit verify --key '{}'",
-        demo.ledger_key
-    );
-    let _ = writeln!(
-        t,
-        "  accord --data-dir {d} audit query --agreement example-bilateral"
+        "(`cargo install --path crates/accord` puts `accord` on PATH, so that it can be typed alone)"
     );
     let _ = write!(t, "Ctrl-C stops the server (in-flight requests finish first).");
     t

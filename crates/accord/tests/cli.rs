@@ -241,6 +241,76 @@ fn policy_explain_test_check_and_partner_export() {
     assert_eq!(e["decision"]["effect"], "deny");
     assert_eq!(e["handling"]["tlp"], "amber");
     assert_eq!(e["handling"]["tlp_defaulted"], true);
+    // For people, every evaluation says what gave its verdict: policies, or the default deny.
+    let o = accord(
+        &dir,
+        &[
+            "policy",
+            "explain",
+            "--collection",
+            "default",
+            "--principal",
+            "demo-partner",
+            "--object",
+            id,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let verdicts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("evaluated under"))
+        .collect();
+    assert!(!verdicts.is_empty(), "{text}");
+    for v in &verdicts {
+        assert!(!v.trim_end().ends_with(" by"), "{v}");
+    }
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.ends_with("deny: no policy permits it (deny by default)")),
+        "{text}"
+    );
+
+    // The log lists under the partner's agreement what went to the partner, not the node's own
+    // reads (the export for the node itself above): an own read relies on no partner agreement.
+    let q = json_out(&accord(
+        &dir,
+        &["--json", "audit", "query", "--agreement", "example-bilateral"],
+    ));
+    let under = q["entries"].as_array().unwrap();
+    assert!(!under.is_empty(), "{q}");
+    assert!(under.iter().all(|e| e["principal"] == "demo-partner"), "{q}");
+    let who: Vec<&Value> = q["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["principal"])
+        .collect();
+    assert_eq!(who, ["demo-partner"], "{q}");
+    let own = json_out(&accord(
+        &dir,
+        &[
+            "--json",
+            "audit",
+            "query",
+            "--principal",
+            "@node",
+            "--kind",
+            "decision,share",
+        ],
+    ));
+    let own = own["entries"].as_array().unwrap();
+    assert!(!own.is_empty());
+    assert!(
+        own.iter().all(|e| e.get("agreement").is_none()
+            && e["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o.get("agreement").is_none())),
+        "{own:?}"
+    );
     let o = accord(
         &dir,
         &[
@@ -1620,4 +1690,319 @@ fn partners_exchange_signed_objects_and_quarantine_the_rest() {
     let after = json_out(&after);
     assert_eq!(after["quarantined"].as_array().unwrap().len(), 0, "{after:#}");
     assert_eq!(after["import"]["new"], 1, "{after:#}");
+}
+
+/// A node with the OASIS examples, read by a partner and by the node itself.
+fn node_with_reads() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = init();
+    assert!(
+        accord(&dir, &["import", "--collection", "demo", &shared("examples")])
+            .status
+            .success()
+    );
+    for who in ["demo-partner", "@node"] {
+        let out = tmp.path().join(format!("{who}.json"));
+        let o = accord(&dir, &["export", "--for", who, "-o", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    (tmp, dir)
+}
+
+#[test]
+fn audit_query_refuses_what_it_cannot_use_and_compares_instants() {
+    let (_tmp, dir) = node_with_reads();
+    // An option that cannot be used stops the query (exit 2), named.
+    for (args, named) in [
+        (&["--since", "garbage"][..], "--since"),
+        (&["--until", "yesterday"], "--until"),
+        (&["--since", "2026-11-30T12:00:00"], "--since"),
+        (&["--until", "2026-02-30"], "--until"),
+        (&["--kind", "decision,bogus"], "--kind"),
+        (&["--object", ""], "--object"),
+    ] {
+        let o = accord(&dir, &[&["audit", "query"][..], args].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    let all = json_out(&accord(&dir, &["--json", "audit", "query"]));
+    let all = all["entries"].as_array().unwrap().clone();
+    let at = |e: &Value| accord_stix::Timestamp::parse(e["time"].as_str().unwrap()).unwrap();
+    let middle = at(&all[all.len() / 2]);
+    let expected: Vec<&Value> = all.iter().filter(|e| at(e) >= middle).collect();
+    assert!(!expected.is_empty() && expected.len() < all.len());
+    // One instant in three spellings: one answer.
+    let micros = middle.as_micros();
+    let spelled = |minutes: i64| {
+        let local = accord_stix::Timestamp::format_micros(micros + minutes * 60_000_000);
+        let sign = if minutes < 0 { '-' } else { '+' };
+        format!(
+            "{}{sign}{:02}:{:02}",
+            &local[..local.len() - 1],
+            minutes.abs() / 60,
+            minutes.abs() % 60
+        )
+    };
+    for since in [
+        accord_stix::Timestamp::format_micros(micros),
+        spelled(330),
+        spelled(-180),
+    ] {
+        let q = json_out(&accord(&dir, &["--json", "audit", "query", "--since", &since]));
+        let got: Vec<&Value> = q["entries"].as_array().unwrap().iter().collect();
+        assert_eq!(got, expected, "--since {since}");
+        assert_eq!(q["total"], expected.len(), "--since {since}");
+    }
+    // --limit stops early; without --json each entry is one line of JSON.
+    let o = accord(&dir, &["audit", "query", "--limit", "2"]);
+    assert!(o.status.success());
+    let lines: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, all[..2]);
+}
+
+#[test]
+fn every_command_is_quiet_when_its_reader_goes_away() {
+    let (tmp, dir) = node_with_reads();
+    let feed = tmp.path().join("demo-partner.json");
+    let feed = feed.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["audit", "query"],
+        &["--json", "audit", "query", "--agreement", "example-bilateral"],
+        &["export", "--format", "jsonl"],
+        &["--json", "collections"],
+        &["rules"],
+        &["token", "list"],
+        &["validate", feed],
+        &["convert", "--to", "csv", feed],
+        &["audit", "key"],
+        &["--json", "policy", "check"],
+    ];
+    for args in cases {
+        // The reader is gone before the command writes anything.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_accord"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(*args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
+        assert_ne!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(o.status.code().is_some(), "{args:?}: killed by a signal");
+    }
+    // `up` prints what to try once it listens, to nobody here: it goes on serving.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
+    let cfg = cfg
+        .replace(
+            "listen = \"127.0.0.1:8443\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace("plain_http = false", "plain_http = true");
+    std::fs::write(dir.join("accord.toml"), cfg).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut up = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("up")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = up.stderr.take().unwrap();
+    let log = std::thread::spawn(move || std::io::read_to_string(log).unwrap());
+    let answered = (0..600).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Any HTTP answer (401 here) means the server serves, after `up` printed.
+        match ureq::get(&format!("http://127.0.0.1:{port}/taxii2/")).call() {
+            Ok(_) | Err(ureq::Error::Status(..)) => true,
+            Err(_) => false,
+        }
+    });
+    let still_up = up.try_wait().unwrap().is_none();
+    up.kill().unwrap();
+    up.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(answered && still_up, "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// Runs `accord up` until it has printed what to try, and gives it with that text. The data
+/// directory is given relative to where it runs, as a user would.
+fn up(dir: &Path, json: bool) -> (std::process::Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accord"));
+    cmd.current_dir(dir.parent().unwrap())
+        .arg("--data-dir")
+        .arg(dir.file_name().unwrap());
+    if json {
+        cmd.arg("--json");
+    }
+    let mut child = cmd
+        .arg("up")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with("Ctrl-C") || (json && line == "}") {
+            break;
+        }
+    }
+    (child, text)
+}
+
+#[test]
+fn up_prints_commands_that_work_pasted_into_a_fresh_shell() {
+    let (tmp, dir) = init();
+    let cfg = std::fs::read_to_string(dir.join("accord.toml")).unwrap();
+    std::fs::write(
+        dir.join("accord.toml"),
+        cfg.replace("listen = \"127.0.0.1:8443\"", "listen = \"127.0.0.1:0\""),
+    )
+    .unwrap();
+    let (mut first, text) = up(&dir, true);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    // `up --json` and `token create --json` name a credential alike.
+    let created = json_out(&accord(
+        &dir,
+        &["--json", "token", "create", "--principal", "demo-analyst"],
+    ));
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&v["credential"]), keys(&created), "{v}");
+    let old = v["credential"]["id"].as_str().unwrap().to_owned();
+
+    // Run again: the credential printed the first time is said to be replaced.
+    let (mut server, text) = up(&dir, false);
+    assert!(
+        text.lines().any(|l| l.contains("REPLACED") && l.contains(&old)),
+        "{text}"
+    );
+    // Every command line works in a fresh shell: another directory, a bare PATH, and a
+    // REQUESTS_CA_BUNDLE that names another CA.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let run = |line: &str| {
+        Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(&elsewhere)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+            .output()
+            .unwrap()
+    };
+    let commands: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  /"))
+        .map(str::trim)
+        .collect();
+    assert!(commands.len() >= 5, "{text}");
+    for line in commands {
+        let o = run(line);
+        assert!(
+            o.status.success() && !o.stdout.is_empty(),
+            "{line}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let curl = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .unwrap();
+    if Path::new("/usr/bin/curl").exists() {
+        let o = run(curl.trim());
+        let body = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && body.contains("\"collections\""),
+            "{curl}: {body}"
+        );
+    }
+    // The Python line names the CA in the variable that requests lets override `verify`.
+    let python = text.lines().find(|l| l.contains("taxii2client")).unwrap();
+    let ca = dir.join("tls").join("ca.pem");
+    let ca = std::path::absolute(ca).unwrap();
+    assert!(
+        python
+            .trim_start()
+            .starts_with(&format!("REQUESTS_CA_BUNDLE={} python3", ca.display())),
+        "{python}"
+    );
+    assert!(python.contains("pip install taxii2-client"), "{python}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn audit_query_options_say_what_they_do() {
+    let (_tmp, dir) = init();
+    let o = accord(&dir, &["audit", "query", "--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    for option in [
+        "--object",
+        "--agreement",
+        "--principal",
+        "--kind",
+        "--since",
+        "--until",
+        "--limit",
+    ] {
+        // What follows the option (and its value's name), up to the next option, is its help.
+        let at = help
+            .find(&format!("{option} <"))
+            .unwrap_or_else(|| panic!("{option}: {help}"));
+        let rest = &help[at + option.len()..];
+        let rest = &rest[rest.find('>').unwrap() + 1..];
+        let mut lines = rest.lines();
+        let mut said = lines.next().unwrap().trim().to_owned();
+        for l in lines.take_while(|l| !l.trim_start().starts_with('-') && !l.trim().is_empty()) {
+            said.push_str(l.trim());
+        }
+        assert!(said.len() > 20, "{option} has no help: {said:?}\n{help}");
+    }
+}
+
+#[test]
+fn serve_listens_where_told() {
+    let (_tmp, dir) = init();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = BufReader::new(server.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split("serving TAXII 2.1 on ").nth(1).map(str::to_owned))
+        .expect("server address");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let addr: std::net::SocketAddr = addr.trim().parse().unwrap();
+    assert!(addr.ip().is_loopback() && addr.port() != 8443, "{addr}");
 }
