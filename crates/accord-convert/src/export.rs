@@ -595,7 +595,7 @@ fn misp_attribute(meta: &Meta, ioc: &Ioc, n: usize) -> Value {
     if let Some(t) = o
         .get("modified")
         .and_then(Value::as_str)
-        .and_then(|m| accord_stix::Timestamp::parse(m).ok())
+        .and_then(|m| Timestamp::parse(m).ok())
     {
         a["timestamp"] = Value::from(t.seconds.to_string());
     }
