@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: every crate's tests; the TAXII conformance run with the OASIS client; the
 # pattern evaluator's differential test against the OASIS reference matcher; indicator
-# conversion checked with suricataparser, PyMISP and stix2-validator; sync with medallion; and
-# three federated nodes over TLS.
+# conversion checked with suricataparser, PyMISP and stix2-validator; sync with medallion;
+# three federated nodes over TLS; and every fuzz target for FUZZ_SECONDS (30) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace
@@ -11,3 +11,4 @@ tests/pattern/run.sh
 tests/convert/run.sh
 tests/sync/run.sh
 tests/federation/run.sh
+scripts/fuzz.sh

@@ -1,6 +1,6 @@
 //! Fuzzes indicator conversion and event input: any bytes read as a MISP event, an IOC list,
 //! STIX observations and STIX indicators give converted output or per-item problems, never a
-//! panic; every indicator made has a pattern that parses.
+//! panic; every indicator made has a pattern that parses; Suricata sids are unique and in range.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,11 +33,24 @@ fuzz_target!(|data: &[u8]| {
     }
     for format in [
         accord_convert::Format::Csv,
-        accord_convert::Format::Suricata { sid_base: 1 },
         accord_convert::Format::Zeek { source: "f".into() },
         accord_convert::Format::Blocklist(vec![accord_convert::Kind::Domain]),
         accord_convert::Format::Misp { info: "f".into(), date: "2026-01-01".into(), timestamp: 0 },
     ] {
         let _ = accord_convert::export(&objects, &format);
+    }
+    // Suricata sids are unique and in their range, also when the range is too small for the rules
+    // and wraps at the largest sid.
+    let range = accord_convert::SidRange::new(u32::MAX - 2, u32::MAX).expect("a range");
+    let rules = accord_convert::export(&objects, &accord_convert::Format::Suricata(range));
+    let mut sids = std::collections::HashSet::new();
+    for line in rules.text.lines() {
+        let sid = line
+            .rsplit_once("; sid:")
+            .and_then(|(_, s)| s.split_once(';'))
+            .and_then(|(s, _)| s.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("a rule without a sid: {line}"));
+        assert!(sid >= range.first(), "{line}");
+        assert!(sids.insert(sid), "sid {sid} twice");
     }
 });

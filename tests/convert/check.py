@@ -1,8 +1,9 @@
 """Checks `accord convert` output with third-party tools: every Suricata rule parses with
-suricataparser and has a unique sid; the MISP event loads into PyMISP with its attributes; the
+suricataparser and has a unique sid in the range asked for; the MISP event loads into PyMISP with its attributes; the
 STIX made from a MISP event and from IOC lists passes the OASIS stix2-validator.
 
-usage: check.py WORKDIR (holding suricata.rules, misp.json, from-misp.json, from-list.json)
+usage: check.py WORKDIR (holding suricata.rules, suricata-range.rules, misp.json, from-misp.json,
+from-list.json)
 """
 import json
 import os
@@ -14,17 +15,28 @@ from suricataparser import parse_rule
 
 work = sys.argv[1]
 
-rules = [l for l in open(os.path.join(work, "suricata.rules")) if l.strip() and not l.startswith("#")]
-assert rules, "no rules"
-sids = set()
-for line in rules:
-    rule = parse_rule(line)
-    assert rule is not None, "suricataparser cannot parse: " + line
-    assert rule.action == "alert", line
-    assert rule.sid not in sids, "duplicate sid %s" % rule.sid
-    sids.add(rule.sid)
-    assert any(o.name == "msg" for o in rule.options), line
-print("suricata: %d rules parse, sids unique" % len(rules))
+
+def suricata(name, first, last):
+    """The rules of a file, each parsed by suricataparser, by their text without sid."""
+    rules = [l for l in open(os.path.join(work, name)) if l.strip() and not l.startswith("#")]
+    assert rules, "no rules"
+    by_rule = {}
+    for line in rules:
+        rule = parse_rule(line)
+        assert rule is not None, "suricataparser cannot parse: " + line
+        assert rule.action == "alert", line
+        assert first <= int(rule.sid) <= last, "sid %s outside %d-%d" % (rule.sid, first, last)
+        assert rule.sid not in by_rule.values(), "duplicate sid %s" % rule.sid
+        assert any(o.name == "msg" for o in rule.options), line
+        by_rule[line.replace("sid:%s;" % rule.sid, "")] = rule.sid
+    print("suricata: %d rules parse, sids unique and in %d-%d" % (len(rules), first, last))
+    return by_rule
+
+
+# The default range, and --sid-range 5000-5099: the same rules, in the range asked for.
+default = suricata("suricata.rules", 9000000, 9999999)
+ranged = suricata("suricata-range.rules", 5000, 5099)
+assert default.keys() == ranged.keys(), "--sid-range changed more than the sids"
 
 event = MISPEvent()
 event.load(json.load(open(os.path.join(work, "misp.json"))))

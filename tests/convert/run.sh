@@ -18,6 +18,11 @@ trap 'rm -rf "$WORK"' EXIT
 # Exit 1 means some indicators were reported as not convertible, which the fixtures include.
 run() { "$ACCORD" "$@" 2>> "$WORK/stderr" || [ $? -eq 1 ]; }
 run convert --to suricata -o "$WORK/suricata.rules" "$DATA/indicators.json"
+run convert --to suricata --sid-range 5000-5099 -o "$WORK/suricata-range.rules" "$DATA/indicators.json"
+# A range that is not one is refused, naming it (exit 2, before anything is read).
+status=0
+"$ACCORD" convert --to suricata --sid-range 10-1 "$DATA/indicators.json" > /dev/null 2> "$WORK/bad-range" || status=$?
+[ "$status" -eq 2 ] && grep -q "sid range 10-1 is empty" "$WORK/bad-range" || { cat "$WORK/bad-range" >&2; exit 1; }
 run convert --to misp -o "$WORK/misp.json" "$DATA/indicators.json"
 run convert --to stix -o "$WORK/from-misp.json" "$DATA/misp-event.json"
 run convert --to stix --tlp amber -o "$WORK/from-list.json" "$DATA/iocs.txt" "$DATA/iocs.csv"

@@ -1,8 +1,14 @@
 //! STIX indicators to the formats defenders run: plain blocklists, CSV, Suricata rules, Zeek
 //! Intel files and MISP events. Whatever a format cannot express is reported per indicator.
 
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
 use accord_pattern::parse;
+use accord_stix::Timestamp;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::Problem;
 use crate::ioc::{Ioc, Kind, iocs};
@@ -13,10 +19,10 @@ pub enum Format {
     /// One value per line, of these kinds only.
     Blocklist(Vec<Kind>),
     Csv,
-    /// Suricata rules numbered from `sid_base`.
-    Suricata {
-        sid_base: u64,
-    },
+    /// Suricata rules. A rule's sid is derived from what it is for (the indicator's id, the
+    /// protocol, the kind and the value), in this range, so that the next export of the same
+    /// indicator replaces its rules instead of adding copies (see [`SidRange`]).
+    Suricata(SidRange),
     /// A Zeek Intel framework file, `source` in `meta.source`.
     Zeek {
         source: String,
@@ -27,6 +33,90 @@ pub enum Format {
         date: String,
         timestamp: i64,
     },
+}
+
+/// The sids Suricata rules are numbered in: `first` to `last`, both included. A rule's key is the
+/// JSON array `[indicator id, protocol, kind, value]`; its sid is the key's hash in the range, or
+/// the next free sid when another rule has that one (see `assign_sids`), never its position in the
+/// input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SidRange {
+    first: u32,
+    last: u32,
+}
+
+impl SidRange {
+    /// 9,000,000 to 9,999,999.
+    pub const DEFAULT: SidRange = SidRange {
+        first: 9_000_000,
+        last: 9_999_999,
+    };
+
+    /// A range of Suricata's 32-bit sids; sid 0 is not one.
+    pub fn new(first: u32, last: u32) -> Result<SidRange, String> {
+        if first == 0 {
+            return Err(format!(
+                "sid range {first}-{last} starts at 0, which is not a sid"
+            ));
+        }
+        if first > last {
+            return Err(format!(
+                "sid range {first}-{last} is empty: its first sid is above its last"
+            ));
+        }
+        Ok(SidRange { first, last })
+    }
+
+    pub fn first(self) -> u32 {
+        self.first
+    }
+
+    pub fn last(self) -> u32 {
+        self.last
+    }
+
+    /// How many sids the range holds.
+    fn size(self) -> u64 {
+        u64::from(self.last - self.first) + 1
+    }
+
+    /// The sid a rule with this key is given unless another rule has it: the first 8 bytes of
+    /// the key's SHA-256 (big-endian) modulo the range's size, counted from its first sid.
+    fn home(self, key: &str) -> u32 {
+        let digest = Sha256::digest(key.as_bytes());
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&digest[..8]);
+        let offset = u64::from_be_bytes(head) % self.size();
+        // offset < size, so first + offset <= last: it fits.
+        self.first + u32::try_from(offset).unwrap_or(0)
+    }
+
+    /// The sid after `sid`, wrapping from the last to the first.
+    fn next(self, sid: u32) -> u32 {
+        if sid >= self.last { self.first } else { sid + 1 }
+    }
+}
+
+impl fmt::Display for SidRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+/// `FIRST-LAST`, e.g. `9000000-9999999`.
+impl FromStr for SidRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<SidRange, String> {
+        let (first, last) = s
+            .split_once('-')
+            .ok_or_else(|| format!("sid range {s:?} is not FIRST-LAST"))?;
+        let sid = |x: &str| {
+            x.parse::<u32>()
+                .map_err(|_| format!("{x:?} in sid range {s:?} is not a sid (1 to {})", u32::MAX))
+        };
+        SidRange::new(sid(first)?, sid(last)?)
+    }
 }
 
 /// The converted text, and what could not be converted.
@@ -50,6 +140,8 @@ struct Meta<'a> {
     description: Option<&'a str>,
     valid_from: Option<&'a str>,
     valid_until: Option<&'a str>,
+    /// Which of two versions of an indicator is the newer (an unreadable time counts as oldest).
+    modified: Option<Timestamp>,
     confidence: Option<i64>,
     tlp: Option<&'static str>,
     object: &'a Value,
@@ -64,6 +156,7 @@ impl<'a> Meta<'a> {
             description: s("description"),
             valid_from: s("valid_from"),
             valid_until: s("valid_until"),
+            modified: s("modified").and_then(|m| Timestamp::parse(m).ok()),
             confidence: o.get("confidence").and_then(Value::as_i64),
             tlp: o
                 .get("object_marking_refs")
@@ -133,16 +226,31 @@ pub fn export(objects: &[Value], format: &Format) -> Converted {
             }
         }
     }
-    out.text = writer.finish();
+    out.text = writer.finish(&mut out);
     out
 }
 
 struct Writer<'f> {
     format: &'f Format,
     text: String,
-    seen: std::collections::HashSet<(Kind, String)>,
-    sid: u64,
+    seen: HashSet<(Kind, String)>,
+    rules: Vec<Rule>,
+    /// Where each rule's key is in `rules`.
+    rule_keys: HashMap<String, usize>,
     attributes: Vec<Value>,
+}
+
+/// A Suricata rule waiting for its sid.
+struct Rule {
+    /// What the rule is for: its indicator's id, protocol, and the kind and value it matches.
+    key: String,
+    /// The indicator's version, so that the newer of two versions in the input gives the rule.
+    modified: Option<Timestamp>,
+    /// The indicator and value, to name a rule that gets no sid.
+    item: String,
+    value: String,
+    /// The rule, without `sid:…; rev:1;)`.
+    head: String,
 }
 
 impl<'f> Writer<'f> {
@@ -158,7 +266,8 @@ impl<'f> Writer<'f> {
             format,
             text,
             seen: Default::default(),
-            sid: 0,
+            rules: Vec::new(),
+            rule_keys: HashMap::new(),
             attributes: Vec::new(),
         }
     }
@@ -192,18 +301,38 @@ impl<'f> Writer<'f> {
                 self.text.push_str("\r\n");
                 Ok(1)
             }
-            Format::Suricata { sid_base } => {
-                let rules = suricata(ioc)?;
-                for (proto, direction, body) in &rules {
-                    let sid = sid_base + self.sid;
-                    self.sid += 1;
-                    self.text.push_str(&format!(
-                        "alert {proto} {direction} (msg:\"{}\"; {body}metadata:stix_id {}; sid:{sid}; rev:1;)\n",
-                        escape_msg(&format!("ACCORD {} {}", ioc.kind, meta.label())),
-                        meta.id
-                    ));
+            Format::Suricata(_) => {
+                let Some(id) = meta.object.get("id").and_then(Value::as_str) else {
+                    return Err("an indicator without an id: a rule's sid is derived from it".into());
+                };
+                let mut added = 0;
+                for (proto, direction, body) in suricata(ioc)? {
+                    let rule = Rule {
+                        key: json!([id, proto, ioc.kind.as_str(), ioc.value]).to_string(),
+                        modified: meta.modified,
+                        item: meta.id.to_owned(),
+                        value: format!("{} {:?}", ioc.kind, ioc.value),
+                        head: format!(
+                            "alert {proto} {direction} (msg:\"{}\"; {body}metadata:stix_id {id}; ",
+                            escape_msg(&format!("ACCORD {} {}", ioc.kind, meta.label())),
+                        ),
+                    };
+                    // The same rule twice (two versions of an indicator, or a value repeated in
+                    // its pattern) is written once, as the newer version gives it.
+                    match self.rule_keys.get(&rule.key) {
+                        Some(&i) => {
+                            if rule.modified > self.rules[i].modified {
+                                self.rules[i] = rule;
+                            }
+                        }
+                        None => {
+                            self.rule_keys.insert(rule.key.clone(), self.rules.len());
+                            self.rules.push(rule);
+                            added += 1;
+                        }
+                    }
                 }
-                Ok(rules.len())
+                Ok(added)
             }
             Format::Zeek { source } => {
                 let (value, kind) = match ioc.kind {
@@ -247,7 +376,9 @@ impl<'f> Writer<'f> {
         }
     }
 
-    fn finish(self) -> String {
+    /// The text; rules that could not be given a sid are taken out of `out.written` and
+    /// reported in `out.problems`.
+    fn finish(self, out: &mut Converted) -> String {
         match self.format {
             Format::Misp {
                 info,
@@ -269,9 +400,56 @@ impl<'f> Writer<'f> {
                 s.push('\n');
                 s
             }
+            Format::Suricata(range) => {
+                let sids = assign_sids(*range, &self.rules);
+                let mut text = String::new();
+                for (rule, sid) in self.rules.iter().zip(sids) {
+                    match sid {
+                        Some(sid) => text.push_str(&format!("{}sid:{sid}; rev:1;)\n", rule.head)),
+                        None => {
+                            out.written -= 1;
+                            out.problems.push(Problem {
+                                item: rule.item.clone(),
+                                reason: format!(
+                                    "{}: no sid left in the range {range} ({} sids for {} rules)",
+                                    rule.value,
+                                    range.size(),
+                                    self.rules.len()
+                                ),
+                            });
+                        }
+                    }
+                }
+                text
+            }
             _ => self.text,
         }
     }
+}
+
+/// Each rule's sid, in the order of `rules`: the sid its key hashes to (`SidRange::home`), or,
+/// when a rule taken earlier has it, the next free one after it (wrapping around the range).
+/// `None` when the range has no sid left.
+// INVARIANT: rules are taken in the order of their (distinct) keys, so the sids are a function
+// of the set of rules, whatever their order in the input. Only a rule in a collision can change
+// sid from one export to the next, and only when the set of rules changes.
+fn assign_sids(range: SidRange, rules: &[Rule]) -> Vec<Option<u32>> {
+    let mut order: Vec<usize> = (0..rules.len()).collect();
+    order.sort_by(|&a, &b| rules[a].key.cmp(&rules[b].key));
+    let mut taken = HashSet::new();
+    let mut sids = vec![None; rules.len()];
+    for i in order {
+        if taken.len() as u64 == range.size() {
+            break;
+        }
+        let mut sid = range.home(&rules[i].key);
+        // Terminates: a sid is free, as the range is not full.
+        while !taken.insert(sid) {
+            sid = range.next(sid);
+        }
+        sids[i] = Some(sid);
+    }
+    sids
 }
 
 /// RFC 4180: quoted when it holds a comma, quote or line break.
@@ -417,7 +595,7 @@ fn misp_attribute(meta: &Meta, ioc: &Ioc, n: usize) -> Value {
     if let Some(t) = o
         .get("modified")
         .and_then(Value::as_str)
-        .and_then(|m| accord_stix::Timestamp::parse(m).ok())
+        .and_then(|m| Timestamp::parse(m).ok())
     {
         a["timestamp"] = Value::from(t.seconds.to_string());
     }

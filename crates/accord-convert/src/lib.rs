@@ -7,7 +7,7 @@ pub mod export;
 pub mod import;
 pub mod ioc;
 
-pub use export::{Converted, Format, export};
+pub use export::{Converted, Format, SidRange, export};
 pub use import::{Defaults, Imported, from_list, from_misp};
 pub use ioc::{Ioc, Kind};
 

@@ -1,7 +1,10 @@
 //! Conversion against expected files (`tests/data/expected`, rewritten with `UPDATE_EXPECT=1`),
-//! the MISP round trip, IOC-list import, and property tests of value quoting.
+//! the MISP round trip, IOC-list import, Suricata sids, and property tests of value quoting and
+//! sid ranges.
 
-use accord_convert::{Defaults, Format, Ioc, Kind, export, from_list, from_misp};
+use std::collections::{BTreeMap, HashSet};
+
+use accord_convert::{Defaults, Format, Ioc, Kind, SidRange, export, from_list, from_misp};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -54,7 +57,7 @@ fn every_format_against_its_expected_file() {
             Format::Blocklist(vec![Kind::Md5, Kind::Sha1, Kind::Sha256, Kind::Sha512]),
         ),
         ("indicators.csv", Format::Csv),
-        ("suricata.rules", Format::Suricata { sid_base: 9_000_000 }),
+        ("suricata.rules", Format::Suricata(SidRange::DEFAULT)),
         (
             "zeek.intel",
             Format::Zeek {
@@ -254,6 +257,114 @@ fn ioc_lists_become_valid_indicators() {
     );
 }
 
+/// Each Suricata rule of `objects`, without its sid (its indicator, protocol and match), with the
+/// sid it was given.
+fn sids(objects: &[Value], range: SidRange) -> BTreeMap<String, u32> {
+    let c = export(objects, &Format::Suricata(range));
+    let mut out = BTreeMap::new();
+    for line in c.text.lines() {
+        let (rule, sid) = line.rsplit_once("; sid:").expect("a sid");
+        let sid: u32 = sid
+            .strip_suffix("; rev:1;)")
+            .expect("rev")
+            .parse()
+            .expect("a number");
+        assert!(
+            (range.first()..=range.last()).contains(&sid),
+            "{sid} outside {range}"
+        );
+        assert!(out.insert(rule.to_owned(), sid).is_none(), "{rule} twice");
+    }
+    assert_eq!(out.len(), c.written);
+    let unique: HashSet<u32> = out.values().copied().collect();
+    assert_eq!(unique.len(), out.len(), "a sid given twice: {out:?}");
+    out
+}
+
+/// A rule's sid depends on the rule, not on where its indicator is in the input or what else is
+/// exported with it, so a new export replaces the rules of the last one.
+#[test]
+fn suricata_sids_follow_the_indicator_not_its_position() {
+    let objects = indicators();
+    let all = sids(&objects, SidRange::DEFAULT);
+    assert_eq!(all.len(), 14);
+    let mut reversed = objects.clone();
+    reversed.reverse();
+    assert_eq!(sids(&reversed, SidRange::DEFAULT), all);
+    // Alone, or with others, each indicator's rules keep their sids.
+    for o in &objects {
+        for (rule, sid) in sids(std::slice::from_ref(o), SidRange::DEFAULT) {
+            assert_eq!(all[&rule], sid, "{rule}");
+        }
+    }
+    // The sid is SHA-256 of [id, protocol, kind, value] in the range, as documented: operators'
+    // rule sets depend on it staying so.
+    let rule = "alert ip any any <> [198.51.100.7] any (msg:\"ACCORD ipv4 C2 server (indicator--00000001-0000-4000-8000-000000000000)\"; metadata:stix_id indicator--00000001-0000-4000-8000-000000000000";
+    let key = r#"["indicator--00000001-0000-4000-8000-000000000000","ip","ipv4","198.51.100.7"]"#;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+    let head = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    assert_eq!(u64::from(all[rule]), 9_000_000 + head % 1_000_000);
+}
+
+/// Rules whose sids collide are given the next free sid in the order of their keys, so the
+/// result is the same whatever the order of the input; a range too small for the rules is
+/// reported rule by rule.
+#[test]
+fn suricata_sid_collisions_are_resolved_the_same_in_any_order() {
+    let objects = indicators();
+    let mut reversed = objects.clone();
+    reversed.reverse();
+    let mut rotated = objects.clone();
+    rotated.rotate_left(5);
+    // 14 rules in 16 sids: collisions are certain.
+    let small = SidRange::new(4_294_967_280, u32::MAX).expect("range");
+    let got = sids(&objects, small);
+    assert_eq!(got.len(), 14);
+    assert_eq!(sids(&reversed, small), got);
+    assert_eq!(sids(&rotated, small), got);
+    // 14 rules in 4 sids: 4 are written, the 10 others reported as without a sid.
+    let tiny = SidRange::new(7, 10).expect("range");
+    let c = export(&objects, &Format::Suricata(tiny));
+    let no_sid: Vec<_> = c
+        .problems
+        .iter()
+        .filter(|p| {
+            p.reason
+                .contains("no sid left in the range 7-10 (4 sids for 14 rules)")
+        })
+        .collect();
+    assert_eq!((c.written, no_sid.len()), (4, 10), "{:?}", c.problems);
+    assert_eq!(sids(&reversed, tiny), sids(&objects, tiny));
+}
+
+/// Two versions of an indicator in one input give its rules once, as the newer version says.
+#[test]
+fn suricata_rules_of_two_versions_are_written_once() {
+    let older = serde_json::json!({
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--0000000a-0000-4000-8000-000000000000",
+        "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "name": "old name",
+        "pattern": "[ipv4-addr:value = '192.0.2.9']", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"
+    });
+    let mut newer = older.clone();
+    newer["modified"] = "2026-02-01T00:00:00.5Z".into();
+    newer["name"] = "new name".into();
+    for input in [
+        vec![older.clone(), newer.clone()],
+        vec![newer.clone(), older.clone()],
+    ] {
+        let c = export(&input, &Format::Suricata(SidRange::DEFAULT));
+        assert_eq!(c.written, 1, "{}", c.text);
+        assert_eq!(c.text.lines().count(), 1, "{}", c.text);
+        assert!(c.text.contains("new name"), "{}", c.text);
+    }
+    // Without an id there is nothing to derive a sid from.
+    let mut anonymous = older;
+    anonymous.as_object_mut().expect("object").remove("id");
+    let c = export(&[anonymous], &Format::Suricata(SidRange::DEFAULT));
+    assert_eq!((c.written, c.text.as_str()), (0, ""));
+    assert!(c.problems[0].reason.contains("without an id"), "{:?}", c.problems);
+}
+
 proptest! {
     /// Any value, quoted into a pattern, parses and reads back as the same value.
     #[test]
@@ -266,6 +377,27 @@ proptest! {
             Ok(v) => prop_assert_eq!(&v[0].value, &ioc.value),
             // Address kinds check the value itself.
             Err(e) => prop_assert!(matches!(kind, Kind::Ipv4 | Kind::Ipv6), "{}", e),
+        }
+    }
+
+    /// A sid range reads as FIRST-LAST with 1 <= FIRST <= LAST <= 2^32-1, and prints back the
+    /// same; anything else is an error that quotes it.
+    #[test]
+    fn sid_ranges_parse_exactly(first in any::<u64>(), last in any::<u64>(), junk in "\\PC{0,12}") {
+        let text = format!("{first}-{last}");
+        match text.parse::<SidRange>() {
+            Ok(r) => {
+                prop_assert!(1 <= first && first <= last && last <= u64::from(u32::MAX));
+                prop_assert_eq!((u64::from(r.first()), u64::from(r.last())), (first, last));
+                prop_assert_eq!(r.to_string(), text);
+            }
+            Err(e) => {
+                prop_assert!(first == 0 || first > last || last > u64::from(u32::MAX), "{}", e);
+                prop_assert!(e.contains(&text), "{}", e);
+            }
+        }
+        if let Err(e) = junk.parse::<SidRange>() {
+            prop_assert!(e.contains(&junk) || e.contains(&format!("{junk:?}")), "{}", e);
         }
     }
 }

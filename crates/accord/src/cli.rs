@@ -189,9 +189,10 @@ pub enum Command {
         /// hash, email, filename, or a single hash (md5, sha1, sha256, sha512).
         #[arg(long)]
         kind: Vec<String>,
-        /// For --to suricata: the first rule's sid.
-        #[arg(long, default_value_t = 9_000_000)]
-        sid_base: u64,
+        /// For --to suricata: the sids to use, FIRST-LAST. A rule's sid is a hash of its
+        /// indicator's id, protocol and value in this range, the same in every export.
+        #[arg(long, default_value_t = accord_convert::SidRange::DEFAULT)]
+        sid_range: accord_convert::SidRange,
         /// For --to zeek: meta.source.
         #[arg(long, default_value = "accord")]
         source: String,

@@ -141,7 +141,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             to,
             from,
             kind,
-            sid_base,
+            sid_range,
             source,
             info,
             tlp,
@@ -152,7 +152,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 to,
                 from,
                 kinds: kind,
-                sid_base,
+                sid_range,
                 source,
                 info,
                 tlp,
@@ -554,7 +554,7 @@ struct ConvertOptions {
     to: ConvertTo,
     from: ConvertFrom,
     kinds: Vec<String>,
-    sid_base: u64,
+    sid_range: accord_convert::SidRange,
     source: String,
     info: String,
     tlp: Option<String>,
@@ -613,7 +613,7 @@ fn convert(inputs: &[PathBuf], o: &ConvertOptions, output: Option<&Path>) -> Res
                 To::Blocklist(accord_convert::blocklist_kinds(&o.kinds).map_err(|e| anyhow!("--kind: {e}"))?)
             }
             ConvertTo::Csv => To::Csv,
-            ConvertTo::Suricata => To::Suricata { sid_base: o.sid_base },
+            ConvertTo::Suricata => To::Suricata(o.sid_range),
             ConvertTo::Zeek => To::Zeek {
                 source: o.source.clone(),
             },
