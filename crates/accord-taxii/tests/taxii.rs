@@ -1783,6 +1783,7 @@ async fn warnings_reach_the_status_and_the_metrics() {
         text.contains("accord_ingest_warnings_total{rule=\"open-vocabulary\"} 1"),
         "{text}"
     );
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversight_queries_check_every_parameter_and_come_in_pages() {
