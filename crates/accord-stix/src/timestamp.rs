@@ -89,9 +89,16 @@ impl Timestamp {
         )
         .map_err(range)?;
         let ts = jiff::tz::Offset::UTC.to_timestamp(dt).map_err(range)?;
+        // jiff gives an instant before 1970 a negative fraction; here the fraction is always
+        // counted up from the second below (as `from_micros` does), so the two agree.
+        let (mut seconds, mut subsec) = (ts.as_second(), ts.subsec_nanosecond());
+        if subsec < 0 {
+            seconds -= 1;
+            subsec += 1_000_000_000;
+        }
         Ok(Timestamp {
-            seconds: ts.as_second(),
-            nanos: ts.subsec_nanosecond().unsigned_abs(),
+            seconds,
+            nanos: subsec.unsigned_abs(),
             fraction_digits,
         })
     }
@@ -215,6 +222,26 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.fraction_digits, 1);
         assert!(Timestamp::parse("2020-01-01T00:00:00.09Z").unwrap() < a);
+    }
+
+    /// Found by the `timestamp_identifier` fuzz target: before 1970, a fraction was counted the
+    /// wrong way, putting `1206-04-06T20:03:01.004Z` almost two seconds late.
+    #[test]
+    fn fractions_before_1970_count_up_from_their_second() {
+        for (text, micros) in [
+            ("1206-04-06T20:03:01.004Z", -24_101_207_818_996_000_i64),
+            ("1969-12-31T23:59:59.250Z", -750_000),
+            ("1970-01-01T00:00:00.250Z", 250_000),
+        ] {
+            let t = Timestamp::parse(text).unwrap();
+            assert_eq!(t.as_micros(), micros, "{text}");
+            assert_eq!(t, Timestamp::from_micros(micros), "{text}");
+            assert_eq!(Timestamp::parse(&t.sortable()).unwrap(), t, "{text}");
+        }
+        assert!(
+            Timestamp::parse("1969-12-31T23:59:59.250Z").unwrap()
+                < Timestamp::parse("1969-12-31T23:59:59.750Z").unwrap()
+        );
     }
 
     #[test]
