@@ -2,7 +2,7 @@
 # The whole test suite: every crate's tests; the TAXII conformance run with the OASIS client; the
 # pattern evaluator's differential test against the OASIS reference matcher; indicator
 # conversion checked with suricataparser, PyMISP and stix2-validator; sync with medallion;
-# three federated nodes over TLS. (scripts/fuzz.sh is not part of it yet: see README.)
+# three federated nodes over TLS. (scripts/fuzz.sh is not part of it yet: see the README.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace
