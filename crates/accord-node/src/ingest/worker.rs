@@ -612,6 +612,7 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
     let mut kept_apart = Vec::new();
     let now = node.clock().now_micros();
     for (c, outcomes) in group.into_iter().zip(outcomes) {
+        let partner = c.partner(node)?;
         let Checked {
             mut status,
             failures: mut failed,
@@ -619,7 +620,6 @@ fn store_group(node: &Node, mut group: Vec<Checked>) -> Result<Vec<StatusRecord>
             valid,
             ..
         } = c;
-        let partner = node.partners()?.partner_of(&status.principal);
         let (refused, records) =
             crate::quarantine::prepare(&status.collection, &status.principal, quarantined, now);
         events.extend(refused);
